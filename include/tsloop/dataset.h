@@ -1,0 +1,79 @@
+/*
+ * dataset.h - reading a data set of time series from CSV/TSV, gzip, or zip.
+ *
+ * A data set is a set of series keyed by item_id, each regular at the data set's frequency:
+ * series i has values y[0..n) at timestamps start + k steps. Gaps in the input's time index
+ * become missing values (NaN), as do empty, "NA", "NaN", "null" targets. Extra columns are kept
+ * as dimensions of the item (the value on the item's first row).
+ *
+ * The reader streams: libarchive decompresses (.gz, or the TTS.csv / only CSV member of a .zip)
+ * into a fixed buffer, rows are parsed in place and appended to columnar arrays, so memory is
+ * proportional to the data, not to the file. Every field and line has a cap. On error, nothing
+ * is returned and the diag names file, line, column and what was expected.
+ */
+#ifndef TSLOOP_DATASET_H
+#define TSLOOP_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tsloop/err.h"
+#include "tsloop/time.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tsl_series {
+    char *item_id;
+    char **dims;   /* ndims values, in the data set's dim_names order */
+    int64_t start; /* timestamp of y[0] */
+    size_t n;
+    double *y; /* n values, NaN = missing */
+} tsl_series;
+
+typedef struct tsl_dataset {
+    tsl_freq freq;
+    int period; /* default seasonal period of freq, or the override */
+    size_t nseries;
+    tsl_series *series; /* sorted by item_id */
+    size_t ndims;
+    char **dim_names;
+    /* What reading found; the CLI turns non-zero counts into warnings. */
+    size_t rows;            /* data rows read */
+    size_t duplicates;      /* (item, timestamp) repeated: the last value was kept */
+    size_t missing_targets; /* empty / NA / NaN targets */
+    size_t gap_points;      /* points added as missing to fill gaps in the time index */
+    size_t dim_conflicts;   /* rows whose dimension values differ from the item's first row */
+} tsl_dataset;
+
+typedef struct tsl_read_opts {
+    const char *item_col;   /* NULL: "item_id" */
+    const char *time_col;   /* NULL: "timestamp" */
+    const char *target_col; /* NULL: "target_value", else "target" */
+    char delim;      /* 0: tab for .tsv names or a header with tabs and no commas, else ',' */
+    tsl_freq freq;   /* unit NONE: infer */
+    int period;      /* 0: tsl_freq_default_period(freq) */
+    size_t max_rows; /* 0: no cap besides memory */
+} tsl_read_opts;
+
+/* Reads path (plain, .gz, or .zip holding TTS.csv or a single .csv/.tsv member). "-" is stdin. */
+tsl_err tsl_dataset_read_file(const char *path, const tsl_read_opts *opts, tsl_dataset **out,
+                              tsl_diag *d);
+
+/* Reads from memory; name is used in messages and to detect .tsv/.gz/.zip. */
+tsl_err tsl_dataset_read_mem(const char *name, const void *data, size_t len,
+                             const tsl_read_opts *opts, tsl_dataset **out, tsl_diag *d);
+
+void tsl_dataset_free(tsl_dataset *ds);
+
+/* Timestamp of value i of series s. */
+int64_t tsl_dataset_time(const tsl_dataset *ds, const tsl_series *s, size_t i);
+
+/* Index of the series with this item_id, or -1 (binary search). */
+long tsl_dataset_find(const tsl_dataset *ds, const char *item_id);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,467 @@
+/*
+ * model.c - the common half of every model: argument checks, the missing-value and
+ * non-negativity policies, quantile post-processing, calibration, and the serialized envelope.
+ *
+ * The envelope (all integers little endian):
+ *
+ *     "TSLM"  u16 envelope version  u16 kind  u16 state version  u16 flags (0)
+ *     spec:   i32 period  u8 error  u8 trend  u8 season  i8 damped  u8 mult-trend  i32 window
+ *     i32 period  u64 nobs  u8 nonneg  f64 aicc  str name
+ *     u8 has-calibration [u32 steps  u32 nq  f64 levels[nq]  f64 offsets[steps*nq]]
+ *     u32 state length  state bytes (the model's own save)
+ *     u32 CRC-32 of every byte before it
+ *
+ * A reader refuses a blob whose checksum, magic, envelope version or lengths do not check out
+ * before any model code sees it; the model's load then validates its own fields, because a
+ * model blob is input like any other file.
+ */
+#include "model_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tsloop/mem.h"
+
+#define ENVELOPE_VERSION 1
+#define MAX_PERIOD       100000
+#define MAX_HORIZON      1000000
+#define MAX_LEVELS       1000
+#define MAX_CALIB_STEPS  100000
+
+static const tsl_model_ops *ops_for(tsl_model_kind kind) {
+    switch (kind) {
+    case TSL_MODEL_NAIVE:
+        return &tsl_naive_ops;
+    case TSL_MODEL_SNAIVE:
+        return &tsl_snaive_ops;
+    case TSL_MODEL_MEAN:
+        return &tsl_mean_ops;
+    case TSL_MODEL_DRIFT:
+        return &tsl_drift_ops;
+    case TSL_MODEL_MA:
+        return &tsl_ma_ops;
+    case TSL_MODEL_ENSEMBLE:
+        return &tsl_ensemble_ops;
+    default:
+        break;
+    }
+    return NULL;
+}
+
+static const struct {
+    tsl_model_kind kind;
+    const char *name;
+} kind_names[] = {
+    {TSL_MODEL_NAIVE, "naive"},       {TSL_MODEL_SNAIVE, "snaive"}, {TSL_MODEL_MEAN, "mean"},
+    {TSL_MODEL_DRIFT, "drift"},       {TSL_MODEL_MA, "ma"},         {TSL_MODEL_ETS, "ets"},
+    {TSL_MODEL_THETA, "theta"},       {TSL_MODEL_OTM, "otm"},       {TSL_MODEL_DOTM, "dotm"},
+    {TSL_MODEL_CROSTON, "croston"},   {TSL_MODEL_SBA, "sba"},       {TSL_MODEL_TSB, "tsb"},
+    {TSL_MODEL_ENSEMBLE, "ensemble"},
+};
+
+const char *tsl_model_kind_name(tsl_model_kind kind) {
+    for (size_t i = 0; i < sizeof kind_names / sizeof kind_names[0]; i++)
+        if (kind_names[i].kind == kind) return kind_names[i].name;
+    return "unknown";
+}
+
+void tsl_model_spec_init(tsl_model_spec *spec, tsl_model_kind kind, int period) {
+    memset(spec, 0, sizeof *spec);
+    spec->kind = kind;
+    spec->period = period < 1 ? 1 : period;
+    spec->ets_error = 'Z';
+    spec->ets_trend = 'Z';
+    spec->ets_season = 'Z';
+    spec->ets_damped = -1;
+    spec->ets_allow_mult_trend = 0;
+    spec->window = 0;
+}
+
+/* Parses the ETS form after "ets:": error, trend, optional 'd', season ("MAdN", "ZZZ"). */
+static tsl_err parse_ets_form(const char *form, tsl_model_spec *spec, tsl_diag *d) {
+    const char *p = form;
+    char e = *p ? *p++ : 0;
+    char t = *p ? *p++ : 0;
+    int damped = spec->ets_damped;
+    if (*p == 'd') {
+        damped = 1;
+        p++;
+    } else if (t == 'A' || t == 'M') {
+        damped = 0;
+    }
+    char s = *p ? *p++ : 0;
+    if (*p || !strchr("AMZ", e ? e : '?') || !strchr("NAMZ", t ? t : '?') ||
+        !strchr("NAMZ", s ? s : '?'))
+        return tsl_diag_set(d, TSL_EINVAL,
+                            "bad ETS form '%s': expected error A|M|Z, trend N|A|Ad|M|Md|Z, "
+                            "season N|A|M|Z, e.g. 'ets:MAdN'",
+                            form);
+    spec->ets_error = e;
+    spec->ets_trend = t;
+    spec->ets_season = s;
+    spec->ets_damped = damped;
+    if (t == 'M') spec->ets_allow_mult_trend = 1;
+    return TSL_OK;
+}
+
+tsl_err tsl_model_spec_parse(const char *name, int period, tsl_model_spec *spec, tsl_diag *d) {
+    char base[32];
+    const char *colon = strchr(name, ':');
+    size_t blen = colon ? (size_t)(colon - name) : strlen(name);
+    if (blen == 0 || blen >= sizeof base)
+        return tsl_diag_set(d, TSL_EINVAL, "unknown model '%s'", name);
+    memcpy(base, name, blen);
+    base[blen] = '\0';
+    for (size_t i = 0; i < sizeof kind_names / sizeof kind_names[0]; i++) {
+        if (strcmp(kind_names[i].name, base) != 0 || kind_names[i].kind == TSL_MODEL_ENSEMBLE)
+            continue;
+        tsl_model_spec_init(spec, kind_names[i].kind, period);
+        if (!colon) return TSL_OK;
+        const char *arg = colon + 1;
+        if (spec->kind == TSL_MODEL_ETS) return parse_ets_form(arg, spec, d);
+        if (spec->kind == TSL_MODEL_MA) {
+            char *end = NULL;
+            long w = strtol(arg, &end, 10);
+            if (end == arg || *end || w < 1 || w > MAX_PERIOD)
+                return tsl_diag_set(d, TSL_EINVAL,
+                                    "bad moving-average window in '%s': expected an integer "
+                                    "from 1 to %d",
+                                    name, MAX_PERIOD);
+            spec->window = (int)w;
+            return TSL_OK;
+        }
+        return tsl_diag_set(d, TSL_EINVAL, "model '%s' takes no argument (got '%s')", base, arg);
+    }
+    return tsl_diag_set(d, TSL_EINVAL,
+                        "unknown model '%s': expected one of naive, snaive, mean, drift, ma, "
+                        "ets, theta, otm, dotm, croston, sba, tsb",
+                        name);
+}
+
+static tsl_err check_spec(const tsl_model_spec *spec, tsl_diag *d) {
+    if (!spec || !ops_for(spec->kind) || spec->kind == TSL_MODEL_ENSEMBLE)
+        return tsl_diag_set(d, TSL_EINVAL, "unknown model kind %d", spec ? (int)spec->kind : -1);
+    if (spec->period < 1 || spec->period > MAX_PERIOD)
+        return tsl_diag_set(d, TSL_EINVAL, "seasonal period %d out of range 1..%d", spec->period,
+                            MAX_PERIOD);
+    if (spec->window < 0 || spec->window > MAX_PERIOD)
+        return tsl_diag_set(d, TSL_EINVAL, "window %d out of range 0..%d", spec->window,
+                            MAX_PERIOD);
+    return TSL_OK;
+}
+
+static tsl_model *model_new(const tsl_model_ops *ops) {
+    tsl_model *m = tsl_calloc(1, sizeof *m);
+    m->ops = ops;
+    m->aicc = NAN;
+    return m;
+}
+
+void tsl_model_free(tsl_model *m) {
+    if (!m) return;
+    if (m->state && m->ops->free_state) m->ops->free_state(m->state);
+    if (m->calib) {
+        tsl_free(m->calib->levels);
+        tsl_free(m->calib->offsets);
+        tsl_free(m->calib);
+    }
+    tsl_free(m);
+}
+
+tsl_err tsl_model_fit(const tsl_model_spec *spec, const double *y, size_t n, tsl_model **out,
+                      tsl_diag *d) {
+    tsl_model *m = NULL;
+    tsl_err rc = check_spec(spec, d);
+    *out = NULL;
+    if (rc) goto out;
+    size_t first = 0;
+    while (first < n && isnan(y[first])) first++;
+    if (first == n) {
+        rc = tsl_diag_set(d, TSL_ESHORT, "the series has no observed value");
+        goto out;
+    }
+    int nonneg = 1;
+    for (size_t i = first; i < n; i++) {
+        if (isinf(y[i])) {
+            rc = tsl_diag_set(d, TSL_EINVAL, "value %zu is infinite", i + 1);
+            goto out;
+        }
+        if (y[i] < 0) nonneg = 0;
+    }
+    m = model_new(ops_for(spec->kind));
+    m->spec = *spec;
+    m->period = spec->period;
+    m->nonneg = nonneg;
+    rc = m->ops->fit(m, y + first, n - first, d);
+    if (rc) goto out;
+    m->nobs = n - first;
+    if (!m->name[0]) tsl_strlcpy(m->name, tsl_model_kind_name(spec->kind), sizeof m->name);
+    *out = m;
+    m = NULL;
+out:
+    tsl_model_free(m);
+    return rc;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+void tsl_sort_doubles(double *x, size_t n) {
+    qsort(x, n, sizeof *x, cmp_double);
+}
+
+/* Offsets of the calibration at `step` for an arbitrary level, interpolated in level. */
+static double calib_offset(const tsl_calib *c, size_t step, double level) {
+    size_t s = step < c->steps ? step : c->steps - 1;
+    double scale = step < c->steps ? 1.0 : sqrt((double)(step + 1) / (double)c->steps);
+    const double *row = c->offsets + s * c->nq;
+    if (c->nq == 1) return row[0] * scale;
+    size_t j = 1;
+    while (j < c->nq - 1 && c->levels[j] < level) j++;
+    double l0 = c->levels[j - 1], l1 = c->levels[j];
+    double w = (level - l0) / (l1 - l0);
+    return (row[j - 1] + w * (row[j] - row[j - 1])) * scale;
+}
+
+static tsl_err check_levels(const double *levels, size_t nq, tsl_diag *d) {
+    if (nq > MAX_LEVELS)
+        return tsl_diag_set(d, TSL_ELIMIT, "%zu quantile levels; at most %d", nq, MAX_LEVELS);
+    for (size_t j = 0; j < nq; j++) {
+        if (!(levels[j] > 0.0 && levels[j] < 1.0))
+            return tsl_diag_set(d, TSL_EINVAL, "quantile level %g is not in (0, 1)", levels[j]);
+        if (j && !(levels[j] > levels[j - 1]))
+            return tsl_diag_set(d, TSL_EINVAL, "quantile levels must be strictly increasing");
+    }
+    return TSL_OK;
+}
+
+tsl_err tsl_model_forecast(const tsl_model *m, size_t h, const double *levels, size_t nq,
+                           double *mean, double *quant, tsl_diag *d) {
+    if (h < 1 || h > MAX_HORIZON)
+        return tsl_diag_set(d, TSL_EINVAL, "horizon %zu out of range 1..%d", h, MAX_HORIZON);
+    tsl_err rc = check_levels(levels, nq, d);
+    if (rc) return rc;
+    if (m->calib) {
+        rc = m->ops->forecast(m, h, NULL, 0, mean, NULL, d);
+        if (rc) return rc;
+        for (size_t s = 0; s < h; s++)
+            for (size_t j = 0; j < nq; j++)
+                quant[s * nq + j] = mean[s] + calib_offset(m->calib, s, levels[j]);
+    } else {
+        rc = m->ops->forecast(m, h, levels, nq, mean, quant, d);
+        if (rc) return rc;
+    }
+    for (size_t s = 0; s < h; s++) {
+        if (!isfinite(mean[s]))
+            return tsl_diag_set(d, TSL_ENUMERIC, "%s produced a non-finite forecast at step %zu",
+                                m->name, s + 1);
+        if (m->nonneg && mean[s] < 0) mean[s] = 0;
+        double *row = quant ? quant + s * nq : NULL;
+        for (size_t j = 0; j < nq; j++) {
+            if (!isfinite(row[j]))
+                return tsl_diag_set(d, TSL_ENUMERIC,
+                                    "%s produced a non-finite quantile at step %zu", m->name,
+                                    s + 1);
+            if (m->nonneg && row[j] < 0) row[j] = 0;
+        }
+        if (nq > 1) tsl_sort_doubles(row, nq);
+    }
+    return TSL_OK;
+}
+
+tsl_err tsl_model_update(tsl_model *m, const double *y, size_t n, double *err1, tsl_diag *d) {
+    for (size_t i = 0; i < n; i++)
+        if (isinf(y[i])) return tsl_diag_set(d, TSL_EINVAL, "value %zu is infinite", i + 1);
+    if (n == 0) return TSL_OK;
+    tsl_err rc = m->ops->update(m, y, n, err1, d);
+    if (rc) return rc;
+    for (size_t i = 0; i < n; i++)
+        if (y[i] < 0) m->nonneg = 0;
+    m->nobs += n;
+    return TSL_OK;
+}
+
+tsl_err tsl_model_set_calibration(tsl_model *m, size_t steps, const double *levels, size_t nq,
+                                  const double *offsets, tsl_diag *d) {
+    if (steps < 1 || steps > MAX_CALIB_STEPS || nq < 1)
+        return tsl_diag_set(d, TSL_EINVAL, "calibration needs 1..%d steps and at least 1 level",
+                            MAX_CALIB_STEPS);
+    tsl_err rc = check_levels(levels, nq, d);
+    if (rc) return rc;
+    for (size_t i = 0; i < steps * nq; i++)
+        if (!isfinite(offsets[i]))
+            return tsl_diag_set(d, TSL_EINVAL, "calibration offset %zu is not finite", i);
+    tsl_calib *c = tsl_calloc(1, sizeof *c);
+    c->steps = steps;
+    c->nq = nq;
+    c->levels = tsl_malloc(nq * sizeof *c->levels);
+    c->offsets = tsl_reallocarray(NULL, steps * nq, sizeof *c->offsets);
+    memcpy(c->levels, levels, nq * sizeof *levels);
+    memcpy(c->offsets, offsets, steps * nq * sizeof *offsets);
+    if (m->calib) {
+        tsl_free(m->calib->levels);
+        tsl_free(m->calib->offsets);
+        tsl_free(m->calib);
+    }
+    m->calib = c;
+    return TSL_OK;
+}
+
+tsl_err tsl_model_save(const tsl_model *m, tsl_wbuf *out, tsl_diag *d) {
+    (void)d;
+    size_t start = out->len;
+    tsl_wbuf_put(out, "TSLM", 4);
+    tsl_wbuf_put_u16(out, ENVELOPE_VERSION);
+    tsl_wbuf_put_u16(out, (uint16_t)m->ops->kind);
+    tsl_wbuf_put_u16(out, m->ops->state_version);
+    tsl_wbuf_put_u16(out, 0);
+    tsl_wbuf_put_i32(out, m->spec.period);
+    tsl_wbuf_put_u8(out, (uint8_t)m->spec.ets_error);
+    tsl_wbuf_put_u8(out, (uint8_t)m->spec.ets_trend);
+    tsl_wbuf_put_u8(out, (uint8_t)m->spec.ets_season);
+    tsl_wbuf_put_u8(out, (uint8_t)(int8_t)m->spec.ets_damped);
+    tsl_wbuf_put_u8(out, (uint8_t)m->spec.ets_allow_mult_trend);
+    tsl_wbuf_put_i32(out, m->spec.window);
+    tsl_wbuf_put_i32(out, m->period);
+    tsl_wbuf_put_u64(out, m->nobs);
+    tsl_wbuf_put_u8(out, (uint8_t)m->nonneg);
+    tsl_wbuf_put_f64(out, m->aicc);
+    tsl_wbuf_put_str(out, m->name);
+    tsl_wbuf_put_u8(out, m->calib ? 1 : 0);
+    if (m->calib) {
+        tsl_wbuf_put_u32(out, (uint32_t)m->calib->steps);
+        tsl_wbuf_put_u32(out, (uint32_t)m->calib->nq);
+        tsl_wbuf_put_f64s(out, m->calib->levels, m->calib->nq);
+        tsl_wbuf_put_f64s(out, m->calib->offsets, m->calib->steps * m->calib->nq);
+    }
+    size_t len_at = out->len;
+    tsl_wbuf_put_u32(out, 0);
+    m->ops->save(m, out);
+    size_t state_len = out->len - len_at - 4;
+    for (int i = 0; i < 4; i++) out->data[len_at + i] = (uint8_t)(state_len >> (8 * i));
+    tsl_wbuf_put_u32(out, tsl_crc32(0, out->data + start, out->len - start));
+    return TSL_OK;
+}
+
+tsl_err tsl_model_load(const void *data, size_t len, tsl_model **out, tsl_diag *d) {
+    tsl_model *m = NULL;
+    tsl_err rc = TSL_OK;
+    tsl_rbuf r;
+    *out = NULL;
+    if (len < 12 || memcmp(data, "TSLM", 4) != 0) {
+        rc = tsl_diag_set(d, TSL_ECORRUPT, "not a tsloop model (bad magic)");
+        goto out;
+    }
+    const uint8_t *bytes = data;
+    uint32_t stored = (uint32_t)bytes[len - 4] | (uint32_t)bytes[len - 3] << 8 |
+                      (uint32_t)bytes[len - 2] << 16 | (uint32_t)bytes[len - 1] << 24;
+    if (tsl_crc32(0, data, len - 4) != stored) {
+        rc = tsl_diag_set(d, TSL_ECORRUPT, "model checksum mismatch: the blob is damaged");
+        goto out;
+    }
+    tsl_rbuf_init(&r, bytes + 4, len - 8);
+    uint16_t env = tsl_rbuf_u16(&r);
+    if (env != ENVELOPE_VERSION) {
+        rc = tsl_diag_set(d, TSL_EVERSION, "model envelope version %u; this build reads %d", env,
+                          ENVELOPE_VERSION);
+        goto out;
+    }
+    uint16_t kind = tsl_rbuf_u16(&r);
+    uint16_t state_version = tsl_rbuf_u16(&r);
+    (void)tsl_rbuf_u16(&r);
+    const tsl_model_ops *ops = ops_for((tsl_model_kind)kind);
+    if (!ops) {
+        rc = tsl_diag_set(d, TSL_EVERSION, "unknown model kind %u", kind);
+        goto out;
+    }
+    if (state_version > ops->state_version) {
+        rc = tsl_diag_set(d, TSL_EVERSION, "%s state version %u; this build reads up to %u",
+                          tsl_model_kind_name(ops->kind), state_version, ops->state_version);
+        goto out;
+    }
+    m = model_new(ops);
+    m->spec.kind = ops->kind;
+    m->spec.period = tsl_rbuf_i32(&r);
+    m->spec.ets_error = (char)tsl_rbuf_u8(&r);
+    m->spec.ets_trend = (char)tsl_rbuf_u8(&r);
+    m->spec.ets_season = (char)tsl_rbuf_u8(&r);
+    m->spec.ets_damped = (int8_t)tsl_rbuf_u8(&r);
+    m->spec.ets_allow_mult_trend = tsl_rbuf_u8(&r);
+    m->spec.window = tsl_rbuf_i32(&r);
+    m->period = tsl_rbuf_i32(&r);
+    m->nobs = tsl_rbuf_u64(&r);
+    m->nonneg = tsl_rbuf_u8(&r) ? 1 : 0;
+    m->aicc = tsl_rbuf_f64(&r);
+    tsl_rbuf_str(&r, m->name, sizeof m->name);
+    if (tsl_rbuf_u8(&r)) {
+        uint32_t steps = tsl_rbuf_u32(&r), nq = tsl_rbuf_u32(&r);
+        if (!tsl_rbuf_ok(&r) || steps < 1 || steps > MAX_CALIB_STEPS || nq < 1 || nq > MAX_LEVELS ||
+            (uint64_t)steps * nq * 8 > tsl_rbuf_left(&r)) {
+            rc = tsl_diag_set(d, TSL_ECORRUPT, "model calibration block is malformed");
+            goto out;
+        }
+        double *levels = tsl_malloc(nq * sizeof *levels);
+        double *offsets = tsl_reallocarray(NULL, (size_t)steps * nq, sizeof *offsets);
+        tsl_rbuf_f64s(&r, levels, nq);
+        tsl_rbuf_f64s(&r, offsets, (size_t)steps * nq);
+        rc = tsl_model_set_calibration(m, steps, levels, nq, offsets, d);
+        tsl_free(levels);
+        tsl_free(offsets);
+        if (rc) {
+            rc = tsl_diag_set(d, TSL_ECORRUPT, "model calibration is invalid");
+            goto out;
+        }
+    }
+    uint32_t state_len = tsl_rbuf_u32(&r);
+    if (!tsl_rbuf_ok(&r) || state_len != tsl_rbuf_left(&r) || m->period < 1 ||
+        m->period > MAX_PERIOD || m->spec.period != m->period || m->spec.window < 0 ||
+        m->spec.window > MAX_PERIOD || memchr(m->name, '\0', sizeof m->name) == NULL) {
+        rc = tsl_diag_set(d, TSL_ECORRUPT, "model header is malformed");
+        goto out;
+    }
+    tsl_rbuf sr;
+    tsl_rbuf_init(&sr, tsl_rbuf_bytes(&r, state_len), state_len);
+    rc = ops->load(m, &sr, state_version, d);
+    if (rc) goto out;
+    if (!tsl_rbuf_ok(&sr) || tsl_rbuf_left(&sr) != 0) {
+        rc = tsl_diag_set(d, TSL_ECORRUPT, "%s state is malformed", tsl_model_kind_name(ops->kind));
+        goto out;
+    }
+    *out = m;
+    m = NULL;
+out:
+    tsl_model_free(m);
+    return rc;
+}
+
+tsl_err tsl_model_clone(const tsl_model *m, tsl_model **out, tsl_diag *d) {
+    tsl_wbuf b;
+    tsl_wbuf_init(&b);
+    tsl_err rc = tsl_model_save(m, &b, d);
+    if (!rc) rc = tsl_model_load(b.data, b.len, out, d);
+    tsl_wbuf_release(&b);
+    return rc;
+}
+
+const char *tsl_model_name(const tsl_model *m) {
+    return m->name;
+}
+
+tsl_model_kind tsl_model_kind_of(const tsl_model *m) {
+    return m->ops->kind;
+}
+
+const tsl_model_spec *tsl_model_spec_of(const tsl_model *m) {
+    return &m->spec;
+}
+
+uint64_t tsl_model_nobs(const tsl_model *m) {
+    return m->nobs;
+}
+
+double tsl_model_aicc(const tsl_model *m) {
+    return m->aicc;
+}

@@ -1,0 +1,115 @@
+/*
+ * testutil.c - see testutil.h.
+ */
+#include "testutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "tsloop/mem.h"
+
+const char *tu_path(const char *rel) {
+    static char bufs[4][4096];
+    static int slot;
+    const char *root = getenv("TSL_TEST_DATA");
+    if (!root) root = "tests/data";
+    char *b = bufs[slot++ % 4];
+    snprintf(b, sizeof bufs[0], "%s/%s", root, rel);
+    return b;
+}
+
+char *tu_slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("cannot open fixture %s", path);
+    size_t cap = 1 << 16, n = 0;
+    char *buf = tsl_malloc(cap);
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (cap - n < 2) buf = tsl_realloc(buf, cap *= 2);
+    }
+    fclose(f);
+    buf[n] = '\0';
+    if (len) *len = n;
+    return buf;
+}
+
+static size_t split(char *line, char **out, size_t max) {
+    size_t n = 0;
+    char *p = line;
+    for (;;) {
+        if (n < max) out[n] = p;
+        n++;
+        char *c = strchr(p, ',');
+        if (!c) break;
+        *c = '\0';
+        p = c + 1;
+    }
+    return n;
+}
+
+tu_table *tu_table_read(const char *path) {
+    char *text = tu_slurp(path, NULL);
+    tu_table *t = tsl_calloc(1, sizeof *t);
+    char *save = NULL;
+    char *line = strtok_r(text, "\r\n", &save);
+    if (!line) fail_msg("fixture %s is empty", path);
+    char *fields[1024];
+    t->cols = split(line, fields, 1024);
+    t->names = tsl_malloc(t->cols * sizeof *t->names);
+    for (size_t i = 0; i < t->cols; i++) t->names[i] = tsl_strdup(fields[i]);
+    size_t cap = 256;
+    t->cells = tsl_malloc(cap * t->cols * sizeof *t->cells);
+    while ((line = strtok_r(NULL, "\r\n", &save))) {
+        size_t n = split(line, fields, 1024);
+        if (n != t->cols)
+            fail_msg("fixture %s row %zu has %zu fields, expected %zu", path, t->rows + 2, n,
+                     t->cols);
+        if (t->rows == cap) t->cells = tsl_realloc(t->cells, (cap *= 2) * t->cols * sizeof(char *));
+        for (size_t i = 0; i < n; i++) t->cells[t->rows * t->cols + i] = tsl_strdup(fields[i]);
+        t->rows++;
+    }
+    tsl_free(text);
+    return t;
+}
+
+void tu_table_free(tu_table *t) {
+    if (!t) return;
+    for (size_t i = 0; i < t->cols; i++) tsl_free(t->names[i]);
+    for (size_t i = 0; i < t->rows * t->cols; i++) tsl_free(t->cells[i]);
+    tsl_free(t->names);
+    tsl_free(t->cells);
+    tsl_free(t);
+}
+
+int tu_col(const tu_table *t, const char *name) {
+    for (size_t i = 0; i < t->cols; i++)
+        if (!strcmp(t->names[i], name)) return (int)i;
+    fail_msg("fixture has no column '%s'", name);
+    return -1;
+}
+
+const char *tu_str(const tu_table *t, size_t row, const char *col) {
+    return t->cells[row * t->cols + (size_t)tu_col(t, col)];
+}
+
+double tu_num(const tu_table *t, size_t row, const char *col) {
+    const char *s = tu_str(t, row, col);
+    if (!strcmp(s, "NA") || !strcmp(s, "NaN") || !*s) return NAN;
+    char *end;
+    double v = strtod(s, &end);
+    if (*end) fail_msg("fixture cell '%s' (column %s, row %zu) is not a number", s, col, row);
+    return v;
+}
+
+void tu_close(double a, double e, double rtol, double atol, const char *fmt, ...) {
+    if (isnan(a) && isnan(e)) return;
+    if (fabs(a - e) <= atol + rtol * fabs(e)) return;
+    char label[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(label, sizeof label, fmt, ap);
+    va_end(ap);
+    fail_msg("%s: got %.12g, expected %.12g (diff %.3g, rtol %g, atol %g)", label, a, e,
+             fabs(a - e), rtol, atol);
+}

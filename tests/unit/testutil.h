@@ -1,0 +1,39 @@
+/*
+ * testutil.h - helpers shared by the unit suites: fixture paths, small CSV tables, tolerant
+ * floating-point asserts. Include after cmocka's headers.
+ */
+#ifndef TSLOOP_TESTUTIL_H
+#define TSLOOP_TESTUTIL_H
+
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+/* Path of a file under tests/data (TSL_TEST_DATA); returns a static buffer per call slot. */
+const char *tu_path(const char *rel);
+
+/* A CSV fixture read whole: header names and cells as strings (no quoting in fixtures). */
+typedef struct tu_table {
+    size_t rows, cols;
+    char **names; /* cols */
+    char **cells; /* rows * cols */
+} tu_table;
+
+tu_table *tu_table_read(const char *path); /* fails the test when unreadable */
+void tu_table_free(tu_table *t);
+int tu_col(const tu_table *t, const char *name); /* fails the test when absent */
+const char *tu_str(const tu_table *t, size_t row, const char *col);
+double tu_num(const tu_table *t, size_t row, const char *col); /* "NA" -> NAN */
+
+/* Reads the whole file into a malloc'd buffer; *len gets its size. Fails the test on error. */
+char *tu_slurp(const char *path, size_t *len);
+
+/* |a - e| <= atol + rtol * |e|, else fails with both values and the label. */
+void tu_close(double a, double e, double rtol, double atol, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+#endif
