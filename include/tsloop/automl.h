@@ -1,0 +1,104 @@
+/*
+ * automl.h - choose, per series, the model (or combination) that backtests best, refit it on
+ * the whole history and forecast.
+ *
+ * For each series: plan a rolling-origin backtest, backtest every applicable candidate, score
+ * combinations of the best few from the stored window forecasts, pick the lowest score on the
+ * chosen metric, refit on all the data and forecast the horizon with the requested quantiles.
+ * Every series records what it got and why. Series run in parallel on a thread pool; results do
+ * not depend on the number of threads.
+ */
+#ifndef TSLOOP_AUTOML_H
+#define TSLOOP_AUTOML_H
+
+#include <stddef.h>
+
+#include "tsloop/backtest.h"
+#include "tsloop/err.h"
+#include "tsloop/metrics.h"
+#include "tsloop/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One input series: values at a regular frequency, NaN where missing. */
+typedef struct tsl_ts {
+    const double *y;
+    size_t n;
+} tsl_ts;
+
+typedef struct tsl_automl_opts {
+    size_t horizon;        /* >= 1 */
+    int period;            /* seasonal period of every series, >= 1 */
+    const double *levels;  /* quantile levels, strictly increasing */
+    size_t nq;             /* <= TSL_METRICS_MAX_LEVELS */
+    const tsl_model_spec *candidates; /* NULL: the default set (tsl_automl_default_candidates) */
+    size_t ncandidates;
+    tsl_metric metric;     /* selection metric; default MASE */
+    size_t windows;        /* backtest windows; 0 = 3 */
+    int ensembles;         /* 1: also consider combinations of the best candidates */
+    int threads;           /* 0 = all cores */
+    int forecast;          /* 0: backtest only (no refit, no forecasts, no models) */
+    int keep_models;       /* 1: keep each series' fitted model in the result */
+    /* 1: also evaluate AutoML itself honestly: at each backtest origin, run the whole
+     * selection on the data before it and score its forecast (the "auto" leaderboard row).
+     * Costs about `windows` more AutoML runs. */
+    int evaluate_auto;
+    /* Called after each series with the number done so far; serialised by automl. */
+    void (*progress)(void *ctx, size_t done, size_t total);
+    void *progress_ctx;
+} tsl_automl_opts;
+
+/* Fills opts with defaults: 3 windows, MASE, ensembles on, all cores, forecasting on. */
+void tsl_automl_opts_init(tsl_automl_opts *o, size_t horizon, int period);
+
+/* The default candidates for a period: naive, seasonal naive (period > 1), drift, ETS, Theta,
+ * DOTM, and Croston/SBA/TSB (only tried on series where zeros dominate). Returns the count
+ * written to out (capacity cap). */
+size_t tsl_automl_default_candidates(int period, tsl_model_spec *out, size_t cap);
+
+typedef struct tsl_automl_series {
+    tsl_err err;          /* TSL_OK, or why nothing could be fitted (then mean is NaN) */
+    char error[200];
+    char choice[64];      /* leaderboard column chosen, e.g. "ets" or "mean(ets,theta,dotm)" */
+    char model_name[64];  /* the refit model's name, e.g. "ETS(M,Ad,N)" */
+    char reason[256];     /* why this series got this model, in words */
+    double *mean;         /* horizon (forecast mode) */
+    double *quant;        /* horizon * nq (forecast mode) */
+    double *scores;       /* ncols: backtest score on the metric per column, NaN if none */
+    double auto_score;    /* evaluate_auto: the nested score of AutoML itself, else NaN */
+    tsl_model *model;     /* keep_models: the refit model, owned by the result */
+    size_t nobs;          /* observed length after dropping leading missing values */
+    tsl_bt_plan plan;     /* the backtest plan used */
+} tsl_automl_series;
+
+typedef struct tsl_automl_result {
+    size_t nseries;
+    tsl_automl_series *series;
+    size_t horizon, nq;
+    double levels[TSL_METRICS_MAX_LEVELS];
+    tsl_metric metric;
+    size_t ncols;          /* leaderboard columns: candidates, then combinations */
+    char (*col_names)[64];
+    tsl_agg *col_agg;      /* ncols: backtest metrics over series x windows */
+    double *col_seconds;   /* ncols: total fit + forecast seconds in backtests */
+    size_t *col_chosen;    /* ncols: series that chose this column */
+    size_t *col_series;    /* ncols: series where this column backtested successfully */
+    tsl_agg auto_agg;      /* evaluate_auto: AutoML's own nested backtest */
+    size_t auto_series;    /* series evaluated in auto_agg */
+    double auto_seconds;   /* total seconds of the nested runs */
+    double seconds;        /* wall time of the whole run */
+} tsl_automl_result;
+
+/* Runs AutoML over series[0..nseries). Fails only on invalid options; per-series failures are
+ * reported in the series' err/error. */
+tsl_err tsl_automl_run(const tsl_ts *series, size_t nseries, const tsl_automl_opts *opts,
+                       tsl_automl_result **out, tsl_diag *d);
+
+void tsl_automl_result_free(tsl_automl_result *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
