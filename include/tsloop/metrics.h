@@ -50,14 +50,14 @@ typedef enum tsl_metric {
 
 /* Sums over the points of one series (possibly several forecast windows). Zero-init is empty. */
 typedef struct tsl_acc {
-    size_t n;        /* points counted */
-    double abs_err;  /* sum |y - f| */
-    double sq_err;   /* sum (y - f)^2 */
-    double abs_y;    /* sum |y| */
-    double ape;      /* sum |y - f| / |y| over y != 0 */
-    size_t n_ape;    /* points with y != 0 */
-    double sape;     /* sum 200 |y - f| / (|y| + |f|) */
-    size_t nq;       /* quantile levels accumulated (0 when none) */
+    size_t n;       /* points counted */
+    double abs_err; /* sum |y - f| */
+    double sq_err;  /* sum (y - f)^2 */
+    double abs_y;   /* sum |y| */
+    double ape;     /* sum |y - f| / |y| over y != 0 */
+    size_t n_ape;   /* points with y != 0 */
+    double sape;    /* sum 200 |y - f| / (|y| + |f|) */
+    size_t nq;      /* quantile levels accumulated (0 when none) */
     double levels[TSL_METRICS_MAX_LEVELS];
     double ql[TSL_METRICS_MAX_LEVELS]; /* sum 2 (tau (y-q)+ + (1-tau)(q-y)+) per level */
     size_t n_q;                        /* points counted for quantile metrics */
