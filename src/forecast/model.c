@@ -41,6 +41,12 @@ static const tsl_model_ops *ops_for(tsl_model_kind kind) {
         return &tsl_drift_ops;
     case TSL_MODEL_MA:
         return &tsl_ma_ops;
+    case TSL_MODEL_CROSTON:
+        return &tsl_croston_ops;
+    case TSL_MODEL_SBA:
+        return &tsl_sba_ops;
+    case TSL_MODEL_TSB:
+        return &tsl_tsb_ops;
     case TSL_MODEL_ENSEMBLE:
         return &tsl_ensemble_ops;
     default:
