@@ -54,8 +54,9 @@ typedef struct tsl_automl_opts {
 void tsl_automl_opts_init(tsl_automl_opts *o, size_t horizon, int period);
 
 /* The default candidates for a period: naive, seasonal naive (period > 1), drift, ETS, Theta,
- * DOTM, and Croston/SBA/TSB (only tried on series where zeros dominate). Returns the count
- * written to out (capacity cap). */
+ * DOTM, and mean, Croston, SBA, TSB (these four only tried on series the Syntetos-Boylan
+ * classification calls intermittent, lumpy or all zero). Returns the count written to out
+ * (capacity cap). */
 size_t tsl_automl_default_candidates(int period, tsl_model_spec *out, size_t cap);
 
 typedef struct tsl_automl_series {

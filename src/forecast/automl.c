@@ -8,9 +8,10 @@
  * combinations compete as columns of their own, scored on the same windows from the members'
  * stored forecasts: they are chosen where they backtest better, not by decree.
  *
- * Intermittent-demand models are only tried where zeros dominate (at least 30% of the observed
- * values, and no negative value), because on smooth series they are never competitive and would
- * only add chances to pick badly.
+ * The intermittent-demand models (and the plain mean, which does well on stationary demand)
+ * are default candidates only where the Syntetos-Boylan classification says the series is
+ * intermittent, lumpy or all zero (intermittent.h): on smooth series they never win and would
+ * only add chances to pick badly. Named explicitly with --models, they run everywhere.
  *
  * Parallelism: one task per series on the pool; each worker accumulates its own leaderboard
  * aggregates, merged at the end, so there is no lock on the hot path. A series' result depends
@@ -25,11 +26,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "intermittent.h"
 #include "tsloop/mem.h"
 #include "tsloop/pool.h"
 
 #define MAX_CANDIDATES 64
-#define INTERMITTENT_ZERO_SHARE 0.3
 
 /* Combination columns appended after the candidates. */
 static const struct {
@@ -50,20 +51,32 @@ void tsl_automl_opts_init(tsl_automl_opts *o, size_t horizon, int period) {
     o->forecast = 1;
 }
 
-size_t tsl_automl_default_candidates(int period, tsl_model_spec *out, size_t cap) {
-    static const tsl_model_kind kinds[] = {
-        TSL_MODEL_NAIVE, TSL_MODEL_SNAIVE, TSL_MODEL_DRIFT,   TSL_MODEL_ETS, TSL_MODEL_THETA,
-        TSL_MODEL_DOTM,  TSL_MODEL_CROSTON, TSL_MODEL_SBA, TSL_MODEL_TSB};
+/* The default candidates, in leaderboard order (simpler first: ties go to the earlier). The
+ * flagged ones are only tried where zeros dominate: on smooth series they never win and would
+ * only add chances to pick badly. */
+static const struct {
+    tsl_model_kind kind;
+    int intermittent_only;
+} default_kinds[] = {
+    {TSL_MODEL_NAIVE, 0},   {TSL_MODEL_SNAIVE, 0},  {TSL_MODEL_DRIFT, 0},  {TSL_MODEL_ETS, 0},
+    {TSL_MODEL_THETA, 0},   {TSL_MODEL_DOTM, 0},    {TSL_MODEL_MEAN, 1},   {TSL_MODEL_CROSTON, 1},
+    {TSL_MODEL_SBA, 1},     {TSL_MODEL_TSB, 1},
+};
+
+/* Fills out (capacity cap) with the defaults for this period and, when flags is not NULL, the
+ * intermittent-only flag of each. */
+static size_t default_candidates(int period, tsl_model_spec *out, int *flags, size_t cap) {
     size_t n = 0;
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0] && n < cap; i++) {
-        if (kinds[i] == TSL_MODEL_SNAIVE && period <= 1) continue;
-        tsl_model_spec_init(&out[n++], kinds[i], period);
+    for (size_t i = 0; i < sizeof default_kinds / sizeof default_kinds[0] && n < cap; i++) {
+        if (default_kinds[i].kind == TSL_MODEL_SNAIVE && period <= 1) continue;
+        if (flags) flags[n] = default_kinds[i].intermittent_only;
+        tsl_model_spec_init(&out[n++], default_kinds[i].kind, period);
     }
     return n;
 }
 
-static int is_intermittent_kind(tsl_model_kind k) {
-    return k == TSL_MODEL_CROSTON || k == TSL_MODEL_SBA || k == TSL_MODEL_TSB;
+size_t tsl_automl_default_candidates(int period, tsl_model_spec *out, size_t cap) {
+    return default_candidates(period, out, NULL, cap);
 }
 
 /* The leaderboard label of a candidate: its CLI name with arguments ("ets:MAdN", "ma:7"). */
@@ -84,6 +97,7 @@ typedef struct run_ctx {
     const tsl_ts *series;
     const tsl_automl_opts *o;
     const tsl_model_spec *cands;
+    const int *intermittent_only; /* ncand flags: try only where zeros dominate */
     size_t ncand;
     tsl_automl_result *res;
     tsl_agg *worker_agg;        /* nworkers * ncols */
@@ -169,7 +183,24 @@ typedef struct selection {
     size_t *order;      /* ncand: candidates by score, failures last */
     size_t nok;         /* candidates with a score */
     size_t best;        /* winning column, ncols when none */
+    tsl_metric metric;  /* the metric ranked on: the requested one, or MAE where undefined */
 } selection;
+
+/* 1 when metric m is undefined in every window of the plan on this series. */
+static int metric_undefined(const double *y, size_t n, const tsl_bt_plan *plan, tsl_metric m) {
+    (void)n;
+    for (size_t w = 0; w < plan->k; w++) {
+        const double *test = y + plan->origin[w];
+        if (m == TSL_METRIC_MASE) {
+            double scale = tsl_mase_scale(y, plan->origin[w], plan->period);
+            if (isfinite(scale) && scale > 0) return 0;
+        } else {
+            for (size_t t = 0; t < plan->h; t++)
+                if (!isnan(test[t]) && test[t] != 0.0) return 0;
+        }
+    }
+    return 1;
+}
 
 static void selection_init(selection *s, size_t ncols, size_t ncand) {
     memset(s, 0, sizeof *s);
@@ -190,22 +221,24 @@ static void selection_release(selection *s, size_t ncols) {
 static void select_column(const run_ctx *c, const double *y, size_t n, size_t h, selection *s) {
     const tsl_automl_opts *o = c->o;
     size_t ncols = c->res->ncols;
-    size_t zeros = 0, observed = 0;
-    int negative = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (isnan(y[i])) continue;
-        observed++;
-        zeros += y[i] == 0.0;
-        negative |= y[i] < 0.0;
-    }
-    int intermittent = !negative && (double)zeros >= INTERMITTENT_ZERO_SHARE * (double)observed;
+    tsl_intermittency im;
+    tsl_intermittent_classify(y, n, &im);
     tsl_bt_plan_make(n, h, o->windows, o->period, &s->plan);
+    /* A metric can be undefined on a whole series: MASE when its training part repeats
+     * exactly (zero seasonal-naive error), MAPE/WAPE/wQL when its actuals are all zero. Rank by
+     * MAE there: for MASE the ranking is the same (MASE is MAE over a constant), for the others
+     * it is the natural stand-in. The scale depends only on the data, so the fallback applies
+     * to all candidates of the series alike. */
+    s->metric = o->metric;
+    if (s->plan.k > 0 && o->metric != TSL_METRIC_MAE && o->metric != TSL_METRIC_RMSE &&
+        o->metric != TSL_METRIC_SMAPE && metric_undefined(y, n, &s->plan, o->metric))
+        s->metric = TSL_METRIC_MAE;
     for (size_t j = 0; j < ncols; j++) s->score[j] = NAN;
     for (size_t j = 0; j < c->ncand; j++) {
-        if (is_intermittent_kind(c->cands[j].kind) && !intermittent) continue;
+        if (c->intermittent_only[j] && !im.consider) continue;
         if (s->plan.k == 0) continue;
         tsl_backtest(&c->cands[j], y, n, &s->plan, o->levels, o->nq, &s->bt[j], NULL);
-        if (s->bt[j].ok) s->score[j] = tsl_bt_score(&s->bt[j], o->metric);
+        if (s->bt[j].ok) s->score[j] = tsl_bt_score(&s->bt[j], s->metric);
     }
     rank_by_score(s->score, c->ncand, s->order);
     s->nok = 0;
@@ -218,7 +251,7 @@ static void select_column(const run_ctx *c, const double *y, size_t n, size_t h,
             size_t col = c->ncand + k;
             if (!tsl_bt_combine(mem, NULL, combos[k].k, combos[k].median, y, n, &s->plan,
                                 o->levels, o->nq, &s->bt[col], NULL))
-                s->score[col] = tsl_bt_score(&s->bt[col], o->metric);
+                s->score[col] = tsl_bt_score(&s->bt[col], s->metric);
         }
     }
     s->best = ncols;
@@ -229,7 +262,11 @@ static void select_column(const run_ctx *c, const double *y, size_t n, size_t h,
 
 /* Words for why the selection chose what it chose (before any refit fallback). */
 static void explain(const run_ctx *c, const selection *s, size_t n, char *buf, size_t cap) {
-    const char *mname = tsl_metric_name(c->o->metric);
+    char mname[48];
+    if (s->metric == c->o->metric)
+        snprintf(mname, sizeof mname, "%s", tsl_metric_name(s->metric));
+    else
+        snprintf(mname, sizeof mname, "mae (%s undefined here)", tsl_metric_name(c->o->metric));
     size_t best = s->best;
     if (best == c->res->ncols) {
         if (s->plan.k == 0)
@@ -366,6 +403,17 @@ static void run_series(void *arg, size_t idx, int worker) {
         tsl_strlcpy(sr->error, "the series has no observed value", sizeof sr->error);
         goto out;
     }
+    if (c->ncand == 1 && o->forecast && !o->evaluate_auto) {
+        /* One candidate and nothing to combine it with: backtests could not change the
+         * choice, so skip them. */
+        for (size_t j = 0; j < ncols; j++) s.score[j] = NAN;
+        s.order[0] = 0;
+        s.nok = 1;
+        s.best = 0;
+        tsl_strlcpy(sr->choice, res->col_names[0], sizeof sr->choice);
+        tsl_strlcpy(sr->reason, "the only candidate", sizeof sr->reason);
+        goto refit;
+    }
     select_column(c, y, n, o->horizon, &s);
     sr->plan = s.plan;
     memcpy(sr->scores, s.score, ncols * sizeof *s.score);
@@ -381,7 +429,7 @@ static void run_series(void *arg, size_t idx, int worker) {
         tsl_bt_result ev;
         evaluate_auto(c, y, n, &s.plan, &ev);
         if (ev.ok) {
-            sr->auto_score = tsl_bt_score(&ev, o->metric);
+            sr->auto_score = tsl_bt_score(&ev, s.metric);
             tsl_bt_agg_add(&c->worker_auto[worker], &ev, NULL);
             c->worker_auto_n[worker]++;
         }
@@ -390,6 +438,7 @@ static void run_series(void *arg, size_t idx, int worker) {
     }
     if (!o->forecast) goto out;
 
+refit:;
     tsl_err rc = fit_choice(c, &s, y, n, &model, sr->choice, sizeof sr->choice, sr->reason,
                             sizeof sr->reason, &d);
     if (rc) {
@@ -424,6 +473,7 @@ out:
 tsl_err tsl_automl_run(const tsl_ts *series, size_t nseries, const tsl_automl_opts *o,
                        tsl_automl_result **out, tsl_diag *d) {
     tsl_model_spec defaults[MAX_CANDIDATES];
+    int flags[MAX_CANDIDATES] = {0};
     tsl_automl_result *res = NULL;
     tsl_pool *pool = NULL;
     run_ctx c;
@@ -448,9 +498,10 @@ tsl_err tsl_automl_run(const tsl_ts *series, size_t nseries, const tsl_automl_op
         c.cands = o->candidates;
         c.ncand = o->ncandidates;
     } else {
-        c.ncand = tsl_automl_default_candidates(o->period, defaults, MAX_CANDIDATES);
+        c.ncand = default_candidates(o->period, defaults, flags, MAX_CANDIDATES);
         c.cands = defaults;
     }
+    c.intermittent_only = flags;
     tsl_automl_opts opts = *o;
     if (opts.windows == 0) opts.windows = 3;
 

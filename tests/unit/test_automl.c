@@ -1,0 +1,264 @@
+/*
+ * test_automl.c - backtest plans, scoring of combinations, and AutoML's selection, fallbacks,
+ * determinism and nested self-evaluation, on series whose best model is known.
+ */
+#include "testutil.h"
+
+#include <string.h>
+
+#include "tsloop/automl.h"
+#include "tsloop/backtest.h"
+#include "tsloop/mem.h"
+#include "tsloop/model.h"
+
+static void test_plan_full(void **state) {
+    (void)state;
+    tsl_bt_plan p;
+    tsl_bt_plan_make(100, 10, 3, 12, &p);
+    assert_int_equal(p.k, 3);
+    assert_int_equal(p.h, 10);
+    assert_int_equal(p.step, 10);
+    assert_int_equal(p.origin[0], 70);
+    assert_int_equal(p.origin[1], 80);
+    assert_int_equal(p.origin[2], 90);
+}
+
+static void test_plan_shrinks(void **state) {
+    (void)state;
+    tsl_bt_plan p;
+    /* M1 yearly at its shortest: 9 values, horizon 6, min train 5 -> horizon 4, one window. */
+    tsl_bt_plan_make(9, 6, 3, 1, &p);
+    assert_int_equal(p.min_train, 5);
+    assert_int_equal(p.h, 4);
+    assert_int_equal(p.k, 1);
+    assert_int_equal(p.origin[0], 5);
+    /* Room for overlapping windows: 20 values, horizon 6 -> origins spaced by 4. */
+    tsl_bt_plan_make(20, 6, 3, 1, &p);
+    assert_int_equal(p.h, 6);
+    assert_int_equal(p.k, 3);
+    assert_int_equal(p.step, 4);
+    assert_int_equal(p.origin[0], 6);
+    assert_int_equal(p.origin[2], 14);
+    /* Barely room: step 1, fewer windows. */
+    tsl_bt_plan_make(12, 6, 3, 1, &p);
+    assert_int_equal(p.step, 1);
+    assert_int_equal(p.k, 2);
+    assert_true(p.origin[0] >= p.min_train);
+    assert_int_equal(p.origin[p.k - 1] + p.h, 12);
+    /* Too short at all. */
+    tsl_bt_plan_make(5, 3, 3, 1, &p);
+    assert_int_equal(p.k, 0);
+    /* Seasonal minimum: period 12 needs 15 values to train. */
+    tsl_bt_plan_make(30, 18, 3, 12, &p);
+    assert_int_equal(p.min_train, 15);
+    assert_int_equal(p.h, 15);
+    assert_int_equal(p.k, 1);
+    /* Every plan keeps its promises. */
+    for (size_t n = 1; n < 80; n++)
+        for (size_t h = 1; h < 30; h += 3)
+            for (size_t k = 1; k < 6; k++) {
+                tsl_bt_plan_make(n, h, k, 4, &p);
+                if (p.k == 0) continue;
+                assert_true(p.h >= 1 && p.h <= h && p.k <= k);
+                assert_true(p.origin[0] >= p.min_train);
+                assert_int_equal(p.origin[p.k - 1] + p.h, n);
+                for (size_t w = 1; w < p.k; w++)
+                    assert_int_equal(p.origin[w] - p.origin[w - 1], p.step);
+            }
+}
+
+/* A combination scored from stored forecasts equals the ensemble model's own forecasts. */
+static void test_combine_matches_ensemble(void **state) {
+    (void)state;
+    double y[60];
+    for (int i = 0; i < 60; i++) y[i] = 20 + 5 * sin(i * 2 * M_PI / 6) + 0.2 * i;
+    const double lv[3] = {0.1, 0.5, 0.9};
+    tsl_bt_plan p;
+    tsl_bt_plan_make(60, 6, 2, 6, &p);
+    const char *names[2] = {"snaive", "drift"};
+    tsl_model_spec specs[2];
+    tsl_bt_result r[2], comb;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(tsl_model_spec_parse(names[i], 6, &specs[i], NULL), TSL_OK);
+        assert_int_equal(tsl_backtest(&specs[i], y, 60, &p, lv, 3, &r[i], NULL), TSL_OK);
+        assert_true(r[i].ok);
+    }
+    const tsl_bt_result *mem[2] = {&r[0], &r[1]};
+    assert_int_equal(tsl_bt_combine(mem, NULL, 2, 0, y, 60, &p, lv, 3, &comb, NULL), TSL_OK);
+    /* The ensemble model fitted on the last window's training data forecasts the same. */
+    tsl_model *m[2], *e = NULL;
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(tsl_model_fit(&specs[i], y, p.origin[1], &m[i], NULL), TSL_OK);
+    assert_int_equal(tsl_model_ensemble(m, NULL, 2, 0, &e, NULL), TSL_OK);
+    double f[6], q[18];
+    assert_int_equal(tsl_model_forecast(e, 6, lv, 3, f, q, NULL), TSL_OK);
+    for (int s = 0; s < 6; s++) {
+        const double *row = comb.fc + (6 + (size_t)s) * 4;
+        tu_close(row[0], f[s], 1e-12, 1e-12, "combined mean step %d", s);
+        for (int j = 0; j < 3; j++) tu_close(row[1 + j], q[s * 3 + j], 1e-12, 1e-12, "q%d", j);
+    }
+    /* The score is the mean of the per-window metric. */
+    double w0 = tsl_acc_value(&comb.acc[0], TSL_METRIC_SMAPE, comb.scale[0]);
+    double w1 = tsl_acc_value(&comb.acc[1], TSL_METRIC_SMAPE, comb.scale[1]);
+    tu_close(tsl_bt_score(&comb, TSL_METRIC_SMAPE), (w0 + w1) / 2, 1e-12, 0, "score");
+    tsl_model_free(e);
+    tsl_bt_result_release(&r[0]);
+    tsl_bt_result_release(&r[1]);
+    tsl_bt_result_release(&comb);
+}
+
+/* Three kinds of series with an obvious best model, plus awkward ones. */
+typedef struct fixture {
+    double seasonal[84], trend[60], flat[50], tiny[3], empty[4];
+    tsl_ts ts[5];
+} fixture;
+
+static void make_fixture(fixture *f) {
+    for (int i = 0; i < 84; i++)
+        f->seasonal[i] = 100 + 30 * ((i % 7) == 5) - 20 * ((i % 7) == 6) + ((i * 7919) % 13) * 0.1;
+    for (int i = 0; i < 60; i++) f->trend[i] = 10 + 2.0 * i + ((i * 7919) % 13) * 0.01;
+    for (int i = 0; i < 50; i++) f->flat[i] = 5 + ((i * 7919) % 11 - 5) * 0.5;
+    f->tiny[0] = 3;
+    f->tiny[1] = 4;
+    f->tiny[2] = 5;
+    for (int i = 0; i < 4; i++) f->empty[i] = NAN;
+    f->ts[0] = (tsl_ts){f->seasonal, 84};
+    f->ts[1] = (tsl_ts){f->trend, 60};
+    f->ts[2] = (tsl_ts){f->flat, 50};
+    f->ts[3] = (tsl_ts){f->tiny, 3};
+    f->ts[4] = (tsl_ts){f->empty, 4};
+}
+
+static void run(const fixture *f, int threads, int evaluate, tsl_automl_result **res) {
+    static const double lv[3] = {0.1, 0.5, 0.9};
+    tsl_model_spec cands[4];
+    const char *names[4] = {"naive", "snaive", "mean", "drift"};
+    for (int i = 0; i < 4; i++) assert_int_equal(tsl_model_spec_parse(names[i], 7, &cands[i], NULL), 0);
+    tsl_automl_opts o;
+    tsl_automl_opts_init(&o, 7, 7);
+    o.levels = lv;
+    o.nq = 3;
+    o.candidates = cands;
+    o.ncandidates = 4;
+    o.threads = threads;
+    o.keep_models = 1;
+    o.evaluate_auto = evaluate;
+    tsl_diag d = {0};
+    assert_int_equal(tsl_automl_run(f->ts, 5, &o, res, &d), TSL_OK);
+}
+
+static void test_selection(void **state) {
+    (void)state;
+    fixture f;
+    make_fixture(&f);
+    tsl_automl_result *r = NULL;
+    run(&f, 1, 0, &r);
+    assert_int_equal(r->ncols, 7); /* 4 candidates + 3 combinations */
+    assert_string_equal(r->series[0].choice, "snaive");
+    assert_string_equal(r->series[1].choice, "drift");
+    assert_string_equal(r->series[2].choice, "mean");
+    assert_non_null(strstr(r->series[0].reason, "lowest backtest mase"));
+    /* Too short to backtest: a default with the reason saying so. */
+    assert_int_equal(r->series[3].err, TSL_OK);
+    assert_non_null(strstr(r->series[3].reason, "too short to backtest"));
+    assert_int_equal(r->series[3].plan.k, 0);
+    /* Nothing observed: an error for that series, the others unaffected. */
+    assert_int_equal(r->series[4].err, TSL_ESHORT);
+    assert_true(isnan(r->series[4].mean[0]));
+    /* The seasonal series' forecast repeats its week exactly. */
+    for (int s = 0; s < 7; s++) tu_close(r->series[0].mean[s], f.seasonal[77 + s], 0, 1e-9, "s");
+    /* The kept model forecasts what the result says. */
+    double m[7];
+    assert_int_equal(tsl_model_forecast(r->series[1].model, 7, NULL, 0, m, NULL, NULL), 0);
+    assert_memory_equal(m, r->series[1].mean, sizeof m);
+    size_t chosen = 0;
+    for (size_t j = 0; j < r->ncols; j++) chosen += r->col_chosen[j];
+    assert_int_equal(chosen, 4);
+    tsl_automl_result_free(r);
+}
+
+static void test_threads_do_not_change_results(void **state) {
+    (void)state;
+    fixture f;
+    make_fixture(&f);
+    tsl_automl_result *a = NULL, *b = NULL;
+    run(&f, 1, 1, &a);
+    run(&f, 3, 1, &b);
+    for (size_t i = 0; i < 5; i++) {
+        assert_string_equal(a->series[i].choice, b->series[i].choice);
+        assert_memory_equal(a->series[i].mean, b->series[i].mean, 7 * sizeof(double));
+        if (!a->series[i].err)
+            assert_memory_equal(a->series[i].quant, b->series[i].quant, 21 * sizeof(double));
+    }
+    for (size_t j = 0; j < a->ncols; j++)
+        tu_close(tsl_agg_value(&a->col_agg[j], TSL_METRIC_MASE),
+                 tsl_agg_value(&b->col_agg[j], TSL_METRIC_MASE), 1e-12, 1e-12, "col %zu", j);
+    tsl_automl_result_free(a);
+    tsl_automl_result_free(b);
+}
+
+static void test_nested_auto(void **state) {
+    (void)state;
+    fixture f;
+    make_fixture(&f);
+    tsl_automl_result *r = NULL;
+    run(&f, 2, 1, &r);
+    /* The three backtestable series are evaluated; on the seasonal series AutoML picks the
+     * seasonal naive at every origin, so its nested score is exactly the seasonal naive's. */
+    assert_int_equal(r->auto_series, 3);
+    tu_close(r->series[0].auto_score, r->series[0].scores[1], 1e-12, 0, "auto = snaive");
+    assert_true(isnan(r->series[3].auto_score));
+    tsl_automl_result_free(r);
+}
+
+/* A series that repeats exactly has no MASE (zero in-sample error): ranking falls back to MAE
+ * and still finds the seasonal naive. */
+static void test_undefined_metric_falls_back(void **state) {
+    (void)state;
+    double y[56];
+    for (int i = 0; i < 56; i++) y[i] = (double)(i % 7);
+    tsl_ts ts = {y, 56};
+    tsl_model_spec cands[3];
+    const char *names[3] = {"naive", "snaive", "mean"};
+    for (int i = 0; i < 3; i++) assert_int_equal(tsl_model_spec_parse(names[i], 7, &cands[i], NULL), 0);
+    tsl_automl_opts o;
+    tsl_automl_opts_init(&o, 7, 7);
+    o.candidates = cands;
+    o.ncandidates = 3;
+    tsl_automl_result *r = NULL;
+    assert_int_equal(tsl_automl_run(&ts, 1, &o, &r, NULL), TSL_OK);
+    assert_string_equal(r->series[0].choice, "snaive");
+    assert_non_null(strstr(r->series[0].reason, "mase undefined"));
+    tsl_automl_result_free(r);
+}
+
+static void test_bad_options(void **state) {
+    (void)state;
+    fixture f;
+    make_fixture(&f);
+    tsl_automl_opts o;
+    tsl_automl_result *r = NULL;
+    tsl_diag d = {0};
+    tsl_automl_opts_init(&o, 0, 7);
+    assert_int_equal(tsl_automl_run(f.ts, 5, &o, &r, &d), TSL_EINVAL);
+    tsl_automl_opts_init(&o, 3, 7);
+    const double bad[2] = {0.9, 0.1};
+    o.levels = bad;
+    o.nq = 2;
+    assert_int_equal(tsl_automl_run(f.ts, 5, &o, &r, &d), TSL_EINVAL);
+    assert_null(r);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plan_full),
+        cmocka_unit_test(test_plan_shrinks),
+        cmocka_unit_test(test_combine_matches_ensemble),
+        cmocka_unit_test(test_selection),
+        cmocka_unit_test(test_threads_do_not_change_results),
+        cmocka_unit_test(test_nested_auto),
+        cmocka_unit_test(test_undefined_metric_falls_back),
+        cmocka_unit_test(test_bad_options),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
