@@ -196,6 +196,7 @@ typedef struct stl_work {
  */
 static int loess_at(const double *y, long n, long len, int degree, double xs, long nleft,
                     long nright, double *w, const double *rw, double *ys) {
+    assert(1 <= nleft && nleft <= nright && nright <= n);
     double range = (double)n - 1.0;
     double h = fmax(xs - (double)nleft, (double)nright - xs);
     if (len > n) h += (double)((len - n) / 2);
@@ -302,6 +303,7 @@ static void loess_smooth(const double *y, long n, long len, int degree, long nju
 
 /* Running mean of length len over x[0..n): n - len + 1 values into ave. */
 static void moving_average(const double *x, long n, long len, double *ave) {
+    assert(len >= 1 && len <= n);
     long newn = n - len + 1;
     double flen = (double)len, v = 0.0;
     for (long i = 0; i < len; i++) v += x[i];

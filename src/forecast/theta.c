@@ -497,6 +497,7 @@ static void otm_estimate(otm_ctx *c, double *alpha) {
         }
     }
     nlopt_opt opt = nlopt_create(NLOPT_LN_BOBYQA, 1);
+    if (!opt) tsl_oom(sizeof(void *)); /* NLopt fails only on allocation */
     double lb = OTM_ALPHA_LO, ub = OTM_ALPHA_HI, step = span / (2 * (OTM_GRID - 1));
     double a = best, f = fbest;
     nlopt_set_lower_bounds(opt, &lb);
@@ -574,7 +575,8 @@ static void otm_fit(theta_state *s, const double *x, size_t n, int dynamic, cons
         otm_estimate(&c, &alpha);
     }
     s->alpha = alpha;
-    s->theta = 1.0 / (1.0 - c.w);
+    /* 1 / (1 - w) may round past the bound that load() enforces. */
+    s->theta = fixed ? fixed[1] : fmin(OTM_THETA_MAX, 1.0 / (1.0 - c.w));
     s->ell0 = c.ell0;
     s->a = c.an;
     s->b = c.bn;
