@@ -41,6 +41,12 @@ static const tsl_model_ops *ops_for(tsl_model_kind kind) {
         return &tsl_drift_ops;
     case TSL_MODEL_MA:
         return &tsl_ma_ops;
+    case TSL_MODEL_THETA:
+        return &tsl_theta_ops;
+    case TSL_MODEL_OTM:
+        return &tsl_otm_ops;
+    case TSL_MODEL_DOTM:
+        return &tsl_dotm_ops;
     case TSL_MODEL_CROSTON:
         return &tsl_croston_ops;
     case TSL_MODEL_SBA:

@@ -1,0 +1,115 @@
+/*
+ * decompose.h - seasonal decomposition of one series: classical (moving averages, as R's
+ * stats::decompose) and STL (loess, as R's stats::stl), the autocorrelation seasonality test of
+ * the Theta method, and the seasonal strength measure.
+ *
+ * Internal to the forecasting engine (no I/O, no model state). Theta uses the classical
+ * decomposition and the seasonality test; ETS on long periods and MSTL build on STL; AutoML may
+ * use the strength measures as series features. docs/models/decomposition.md has the details.
+ *
+ * Indexing: y[0..n) is the series; the seasonal figure is indexed by position in the season
+ * counted from y[0], i.e. figure[t % period] is the seasonal component of y[t]. A caller whose
+ * series starts mid-season (a model after updates, say) rotates by its own phase.
+ *
+ * Missing values (NaN): R's decompose() and stl() refuse gaps inside the series. Both tsloop
+ * decompositions fill them by linear interpolation between the neighbouring observations before
+ * decomposing, and report a NaN remainder at each filled point. Leading and trailing missing
+ * values are taken by the classical decomposition as R takes them (no trend where the moving
+ * average would need them, the figure averages what is left) and refused by STL: trim them.
+ */
+#ifndef TSLOOP_DECOMPOSE_H
+#define TSLOOP_DECOMPOSE_H
+
+#include <stddef.h>
+
+#include "tsloop/err.h"
+
+typedef enum tsl_decomp_type {
+    TSL_DECOMP_ADDITIVE = 0,      /* y = trend + seasonal + remainder */
+    TSL_DECOMP_MULTIPLICATIVE = 1 /* y = trend * seasonal * remainder */
+} tsl_decomp_type;
+
+/* A decomposition. Every array is owned by the struct and released by tsl_decomp_free. */
+typedef struct tsl_decomp {
+    size_t n;
+    int period;
+    tsl_decomp_type type; /* STL is always additive */
+    double *trend;        /* n; classical: NaN for the first and last period/2 values */
+    double *seasonal;     /* n; seasonal[t] == figure[t % period] for classical and periodic STL */
+    double *remainder;    /* n; NaN where the trend is, or (STL) where y was missing */
+    double *figure;       /* period: classical figure, or STL's mean seasonal per position */
+    double *weights;      /* n: STL robustness weights (all 1 when not robust); NULL classical */
+} tsl_decomp;
+
+/* Releases the arrays of dc and zeroes it; the struct may be reused. NULL is a no-op. */
+void tsl_decomp_free(tsl_decomp *dc);
+
+/*
+ * Classical decomposition exactly as R's decompose(): the trend is the centred moving average
+ * of order period (a 2 x period average for even periods), the figure is the mean of the
+ * detrended values at each position, normalised to sum 0 (additive) or to mean 1
+ * (multiplicative). Needs period >= 2 and at least 2 * period observed values (TSL_ESHORT
+ * otherwise) and, for each position of the season, at least one detrended value. On success
+ * *out owns new arrays (it is overwritten, not freed: pass a zeroed or freed struct).
+ */
+tsl_err tsl_decomp_classical(const double *y, size_t n, int period, tsl_decomp_type type,
+                             tsl_decomp *out, tsl_diag *d);
+
+/*
+ * STL options, mirroring R's stl() arguments. tsl_stl_opts_init sets R's defaults, with
+ * s.window = "periodic"; a window or jump left at 0 (degree at -1, inner/outer at -1) takes
+ * R's default for it when tsl_decomp_stl runs:
+ *   t_window = nextodd(ceil(1.5 * period / (1 - 1.5 / s_window))), l_window = nextodd(period),
+ *   l_degree = t_degree, x_jump = ceil(x_window / 10), inner = robust ? 1 : 2,
+ *   outer = robust ? 15 : 0.
+ * As in R's Fortran, windows below 3 become 3 and even windows are made odd by adding one.
+ */
+typedef struct tsl_stl_opts {
+    int periodic; /* 1: s.window = "periodic" (window 10 n + 1, degree 0, means per position) */
+    int s_window; /* seasonal loess window when !periodic (R requires one: no default) */
+    int s_degree; /* 0 or 1; default 0 */
+    int t_window; /* trend loess window; 0 = default */
+    int t_degree; /* 0 or 1; default 1 */
+    int l_window; /* low-pass loess window; 0 = default */
+    int l_degree; /* 0 or 1; -1 = t_degree */
+    int s_jump, t_jump, l_jump; /* loess evaluated every jump points, interpolated between */
+    int robust;                 /* 1: bisquare robustness weights (R's robust = TRUE) */
+    int inner, outer;           /* iterations; -1 = default for `robust` */
+} tsl_stl_opts;
+
+void tsl_stl_opts_init(tsl_stl_opts *o);
+
+/*
+ * STL (Cleveland, Cleveland, McRae & Terpenning 1990) as R's stl(): needs period >= 2 and
+ * n > 2 * period (TSL_ESHORT otherwise), and no leading or trailing NaN (TSL_EINVAL). Options
+ * may be NULL for the defaults. On success *out owns new arrays; figure holds the mean seasonal
+ * component at each position (for periodic STL, the seasonal component itself).
+ */
+tsl_err tsl_decomp_stl(const double *y, size_t n, int period, const tsl_stl_opts *opts,
+                       tsl_decomp *out, tsl_diag *d);
+
+/*
+ * The seasonality test of R's forecast::thetaf() (Assimakopoulos & Nikolopoulos 2000; the
+ * M4 benchmarks use it too): with r_k the lag-k sample autocorrelation, y is seasonal when
+ *     |r_m| / sqrt((1 + 2 * sum_{k=1}^{m-1} r_k^2) / n) > qnorm(0.95) = 1.6449,
+ * and only tested when m > 1, n > 2 m and y is not constant (R's is.constant: mean absolute
+ * deviation from y[0] within 1.5e-8 of the mean absolute value); otherwise not seasonal.
+ * (The M4 benchmark code asks for n >= 3 m instead; callers wanting that check n themselves.)
+ * y must not contain NaN (TSL_EINVAL). *seasonal receives 0 or 1; stat, when not NULL, the
+ * statistic |r_m| / limit-scale (NaN when not tested).
+ */
+tsl_err tsl_decomp_seasonal_test(const double *y, size_t n, int period, int *seasonal, double *stat,
+                                 tsl_diag *d);
+
+/*
+ * Strength of seasonality and of trend (Wang, Smith & Hyndman 2006, as Hyndman's feasts
+ * computes them): F_s = max(0, 1 - Var(R) / Var(S + R)), F_t = max(0, 1 - Var(R) / Var(T + R)),
+ * over the points where the components are defined. A multiplicative decomposition is measured
+ * on the log scale (its components must then be positive). Either output may be NULL. Fails with
+ * TSL_ESHORT when fewer than 3 points have every component defined, TSL_ENUMERIC when the
+ * components cannot be logged.
+ */
+tsl_err tsl_decomp_strength(const tsl_decomp *dc, double *seasonal_strength, double *trend_strength,
+                            tsl_diag *d);
+
+#endif
