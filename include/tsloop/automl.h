@@ -45,6 +45,9 @@ typedef struct tsl_automl_opts {
      * selection on the data before it and score its forecast (the "auto" leaderboard row).
      * Costs about `windows` more AutoML runs. */
     int evaluate_auto;
+    /* 1 (default): calibrate the quantiles of each column from its backtest errors pooled over
+     * all series (interval scaling per level and horizon step, see docs/automl.md). */
+    int calibrate;
     /* Called after each series with the number done so far; serialised by automl. */
     void (*progress)(void *ctx, size_t done, size_t total);
     void *progress_ctx;
@@ -89,6 +92,12 @@ typedef struct tsl_automl_result {
     tsl_agg auto_agg;      /* evaluate_auto: AutoML's own nested backtest */
     size_t auto_series;    /* series evaluated in auto_agg */
     double auto_seconds;   /* total seconds of the nested runs */
+    /* calibrate: interval scales per column, step bucket and level: col_scale[(col * nbuckets +
+     * b) * nq + j]; bucket b covers steps [bucket_start[b], bucket_start[b + 1]). NULL when not
+     * calibrated. */
+    size_t nbuckets;
+    size_t *bucket_start;  /* nbuckets + 1 */
+    double *col_scale;
     double seconds;        /* wall time of the whole run */
 } tsl_automl_result;
 

@@ -127,6 +127,20 @@ double tsl_model_aicc(const tsl_model *m);
 tsl_err tsl_model_set_calibration(tsl_model *m, size_t steps, const double *levels, size_t nq,
                                   const double *offsets, tsl_diag *d);
 
+/*
+ * Interval scaling, the other form of calibration: the model keeps its own predictive
+ * distribution, and each quantile's distance from the mean is multiplied by
+ * scales[s * nq + j] at step s for level j (levels in between interpolate linearly, levels
+ * beyond the outermost take the outermost's scale; steps past `steps` reuse the last). Because
+ * the scale is relative, it keeps following the model's own band as updates move it. Scales
+ * must be positive and finite. Replaces any earlier calibration.
+ */
+tsl_err tsl_model_set_interval_scale(tsl_model *m, size_t steps, const double *levels, size_t nq,
+                                     const double *scales, tsl_diag *d);
+
+/* 1 when the model carries a calibration of either form. */
+int tsl_model_is_calibrated(const tsl_model *m);
+
 #ifdef __cplusplus
 }
 #endif

@@ -49,6 +49,7 @@ void tsl_automl_opts_init(tsl_automl_opts *o, size_t horizon, int period) {
     o->ensembles = 1;
     o->threads = 0;
     o->forecast = 1;
+    o->calibrate = 1;
 }
 
 /* The default candidates, in leaderboard order (simpler first: ties go to the earlier). The
@@ -103,6 +104,8 @@ typedef struct run_ctx {
     tsl_agg *worker_agg;        /* nworkers * ncols */
     double *worker_seconds;     /* nworkers * ncols */
     size_t *worker_ok;          /* nworkers * ncols */
+    uint32_t *worker_hist;      /* calibrate: nworkers * ncols * nbuckets * nq * CAL_BINS */
+    size_t nbuckets;
     tsl_agg *worker_auto;       /* nworkers: nested AutoML evaluation */
     size_t *worker_auto_n;      /* nworkers */
     double *worker_auto_seconds; /* nworkers */
@@ -381,6 +384,117 @@ static void evaluate_auto(const run_ctx *c, const double *y, size_t n, const tsl
     tsl_free(q);
 }
 
+/*
+ * Calibration. A model's own prediction intervals are often too narrow (parameter uncertainty
+ * and model choice are not in them; Theta's 80% band covers ~65% on M1). For each column, level
+ * and horizon step we want the factor lambda such that mean + lambda * (q - mean) is a true
+ * quantile. On every backtest point of the column, r = (y - mean) / (q - mean) is the lambda
+ * that would have put the quantile exactly on the actual; for an upper level tau, lambda is the
+ * tau-quantile of r, for a lower level the (1 - tau)-quantile (q - mean is negative there).
+ *
+ * r is pooled over all series where the column backtested, not only where it was chosen, so the
+ * selection does not bias it. Histograms with log-spaced bins keep memory bounded whatever the
+ * data size, and are merged across workers, so the result does not depend on threads. Steps are
+ * grouped into buckets (1..8 singly, then doubling: 9-16, 17-32, ...). A bucket's lambda is
+ * shrunk toward the column's pooled lambda, and that toward 1, with the weight of CAL_PRIOR
+ * points, so thin data changes little. Levels within 0.1 of the median are left alone: their
+ * distance from the mean is tiny and r explodes.
+ */
+#define CAL_BINS 256
+#define CAL_LOG_MIN (-3.0)
+#define CAL_LOG_MAX 3.0
+#define CAL_PRIOR 50.0
+#define CAL_MIN_SCALE 0.25
+#define CAL_MAX_SCALE 20.0
+
+static size_t cal_bucket(size_t step) {
+    if (step < 8) return step;
+    size_t b = 8, limit = 16;
+    while (step >= limit) {
+        b++;
+        limit *= 2;
+    }
+    return b;
+}
+
+/* Bin 0 holds r <= 0, bins 1..CAL_BINS-2 log-spaced positives, the last bin r > 10^3. */
+static size_t cal_bin(double r) {
+    if (!(r > 0)) return 0;
+    double x = (log10(r) - CAL_LOG_MIN) / (CAL_LOG_MAX - CAL_LOG_MIN) * (CAL_BINS - 2);
+    if (x < 0) return 1;
+    if (x >= CAL_BINS - 2) return CAL_BINS - 1;
+    return 1 + (size_t)x;
+}
+
+static double cal_bin_low(size_t b) {
+    return pow(10.0, CAL_LOG_MIN + (CAL_LOG_MAX - CAL_LOG_MIN) * (double)(b - 1) / (CAL_BINS - 2));
+}
+
+/* The p-quantile of a histogram (geometric interpolation inside a bin); NaN when empty. */
+static double cal_quantile(const uint32_t *hist, double p, double *count) {
+    double n = 0;
+    for (size_t b = 0; b < CAL_BINS; b++) n += hist[b];
+    *count = n;
+    if (n == 0) return NAN;
+    double target = p * n, acc = 0;
+    for (size_t b = 0; b < CAL_BINS; b++) {
+        if (acc + hist[b] < target) {
+            acc += hist[b];
+            continue;
+        }
+        if (b == 0) return CAL_MIN_SCALE;
+        if (b == CAL_BINS - 1) return CAL_MAX_SCALE;
+        double frac = hist[b] ? (target - acc) / hist[b] : 0.5;
+        double lo = cal_bin_low(b), hi = cal_bin_low(b + 1);
+        return lo * pow(hi / lo, frac);
+    }
+    return CAL_MAX_SCALE;
+}
+
+/* Adds the backtest points of one column to its histograms [bucket][level][bin]. */
+static void cal_add(uint32_t *hist, size_t nb, const tsl_bt_result *bt, const double *y,
+                    const tsl_bt_plan *plan, const double *levels, size_t nq) {
+    size_t cols = 1 + nq;
+    for (size_t w = 0; w < bt->k; w++) {
+        for (size_t st = 0; st < bt->h; st++) {
+            double actual = y[plan->origin[w] + st];
+            const double *row = bt->fc + (w * bt->h + st) * cols;
+            size_t b = cal_bucket(st);
+            if (isnan(actual) || b >= nb) continue;
+            for (size_t j = 0; j < nq; j++) {
+                if (fabs(levels[j] - 0.5) < 0.1) continue;
+                double off = row[1 + j] - row[0];
+                if (!(fabs(off) > 1e-12 * (fabs(row[0]) + 1e-300))) continue;
+                hist[(b * nq + j) * CAL_BINS + cal_bin((actual - row[0]) / off)]++;
+            }
+        }
+    }
+}
+
+/* Turns merged histograms into the shrunk scale table of one column. */
+static void cal_scales(const uint32_t *hist, size_t nb, const double *levels, size_t nq,
+                       double *scale) {
+    uint32_t *pooled = tsl_calloc(CAL_BINS, sizeof *pooled);
+    for (size_t j = 0; j < nq; j++) {
+        double p = levels[j] > 0.5 ? levels[j] : 1.0 - levels[j];
+        if (fabs(levels[j] - 0.5) < 0.1) {
+            for (size_t b = 0; b < nb; b++) scale[b * nq + j] = 1.0;
+            continue;
+        }
+        memset(pooled, 0, CAL_BINS * sizeof *pooled);
+        for (size_t b = 0; b < nb; b++)
+            for (size_t k = 0; k < CAL_BINS; k++) pooled[k] += hist[(b * nq + j) * CAL_BINS + k];
+        double npool, lp = cal_quantile(pooled, p, &npool);
+        lp = npool > 0 ? (npool * lp + CAL_PRIOR) / (npool + CAL_PRIOR) : 1.0;
+        for (size_t b = 0; b < nb; b++) {
+            double nbk, lb = cal_quantile(hist + (b * nq + j) * CAL_BINS, p, &nbk);
+            double v = nbk > 0 ? (nbk * lb + CAL_PRIOR * lp) / (nbk + CAL_PRIOR) : lp;
+            scale[b * nq + j] = fmin(CAL_MAX_SCALE, fmax(CAL_MIN_SCALE, v));
+        }
+    }
+    tsl_free(pooled);
+}
+
 static void run_series(void *arg, size_t idx, int worker) {
     run_ctx *c = arg;
     const tsl_automl_opts *o = c->o;
@@ -419,6 +533,11 @@ static void run_series(void *arg, size_t idx, int worker) {
     memcpy(sr->scores, s.score, ncols * sizeof *s.score);
     for (size_t j = 0; j < ncols; j++) {
         if (isnan(s.score[j])) continue;
+        if (c->worker_hist) {
+            size_t cell = c->nbuckets * o->nq * CAL_BINS;
+            cal_add(c->worker_hist + ((size_t)worker * ncols + j) * cell, c->nbuckets, &s.bt[j], y,
+                    &s.plan, o->levels, o->nq);
+        }
         tsl_bt_agg_add(&c->worker_agg[(size_t)worker * ncols + j], &s.bt[j], NULL);
         c->worker_seconds[(size_t)worker * ncols + j] += s.bt[j].fit_seconds;
         c->worker_ok[(size_t)worker * ncols + j]++;
@@ -468,6 +587,46 @@ out:
         o->progress(o->progress_ctx, c->done, res->nseries);
         pthread_mutex_unlock(&c->progress_mu);
     }
+}
+
+/* Phase two of a run: merge the workers' histograms into per-column scale tables, then scale
+ * every series' forecast quantiles (and its kept model) by its column's table. */
+static void calibrate(run_ctx *c, size_t nw) {
+    tsl_automl_result *res = c->res;
+    const tsl_automl_opts *o = c->o;
+    size_t nb = c->nbuckets, nq = o->nq, cell = nb * nq * CAL_BINS;
+    res->nbuckets = nb;
+    res->bucket_start = tsl_calloc(nb + 1, sizeof *res->bucket_start);
+    for (size_t st = 0, b = 0; st < o->horizon; st++)
+        if (cal_bucket(st) == b) res->bucket_start[b++] = st;
+    res->bucket_start[nb] = o->horizon;
+    res->col_scale = tsl_calloc(res->ncols * nb * nq, sizeof *res->col_scale);
+    for (size_t j = 0; j < res->ncols; j++) {
+        uint32_t *h = c->worker_hist + j * cell; /* worker 0's cells collect the sums */
+        for (size_t w = 1; w < nw; w++)
+            for (size_t k = 0; k < cell; k++) h[k] += c->worker_hist[(w * res->ncols + j) * cell + k];
+        cal_scales(h, nb, o->levels, nq, res->col_scale + j * nb * nq);
+    }
+    double *table = tsl_reallocarray(NULL, o->horizon * nq, sizeof *table);
+    for (size_t i = 0; i < res->nseries; i++) {
+        tsl_automl_series *sr = &res->series[i];
+        if (sr->err || !sr->mean) continue;
+        size_t col = res->ncols;
+        for (size_t j = 0; j < res->ncols; j++)
+            if (!strcmp(res->col_names[j], sr->choice)) col = j;
+        if (col == res->ncols || !res->col_series[col]) continue;
+        const double *sc = res->col_scale + col * nb * nq;
+        for (size_t st = 0; st < o->horizon; st++)
+            for (size_t q = 0; q < nq; q++) {
+                double lambda = sc[cal_bucket(st) * nq + q];
+                table[st * nq + q] = lambda;
+                double *v = &sr->quant[st * nq + q];
+                *v = sr->mean[st] + lambda * (*v - sr->mean[st]);
+            }
+        if (sr->model)
+            tsl_model_set_interval_scale(sr->model, o->horizon, o->levels, nq, table, NULL);
+    }
+    tsl_free(table);
 }
 
 tsl_err tsl_automl_run(const tsl_ts *series, size_t nseries, const tsl_automl_opts *o,
@@ -543,6 +702,11 @@ tsl_err tsl_automl_run(const tsl_ts *series, size_t nseries, const tsl_automl_op
     c.worker_auto = tsl_calloc(nw, sizeof *c.worker_auto);
     c.worker_auto_n = tsl_calloc(nw, sizeof *c.worker_auto_n);
     c.worker_auto_seconds = tsl_calloc(nw, sizeof *c.worker_auto_seconds);
+    if (opts.calibrate && opts.nq > 0) {
+        c.nbuckets = cal_bucket(opts.horizon - 1) + 1;
+        c.worker_hist = tsl_calloc(nw * res->ncols * c.nbuckets * opts.nq * CAL_BINS,
+                                   sizeof *c.worker_hist);
+    }
     pthread_mutex_init(&c.progress_mu, NULL);
     double t0 = wall_seconds();
     tsl_pool_run(pool, nseries, run_series, &c);
@@ -562,9 +726,11 @@ tsl_err tsl_automl_run(const tsl_ts *series, size_t nseries, const tsl_automl_op
     for (size_t i = 0; i < nseries; i++)
         for (size_t j = 0; j < res->ncols; j++)
             if (!strcmp(res->series[i].choice, res->col_names[j])) res->col_chosen[j]++;
+    if (c.worker_hist) calibrate(&c, nw);
     tsl_free(c.worker_agg);
     tsl_free(c.worker_seconds);
     tsl_free(c.worker_ok);
+    tsl_free(c.worker_hist);
     tsl_free(c.worker_auto);
     tsl_free(c.worker_auto_n);
     tsl_free(c.worker_auto_seconds);
@@ -587,5 +753,7 @@ void tsl_automl_result_free(tsl_automl_result *r) {
     tsl_free(r->col_seconds);
     tsl_free(r->col_chosen);
     tsl_free(r->col_series);
+    tsl_free(r->bucket_start);
+    tsl_free(r->col_scale);
     tsl_free(r);
 }

@@ -7,7 +7,8 @@
  *     "TSLM"  u16 envelope version  u16 kind  u16 state version  u16 flags (0)
  *     spec:   i32 period  u8 error  u8 trend  u8 season  i8 damped  u8 mult-trend  i32 window
  *     i32 period  u64 nobs  u8 nonneg  f64 aicc  str name
- *     u8 has-calibration [u32 steps  u32 nq  f64 levels[nq]  f64 offsets[steps*nq]]
+ *     u8 calibration mode (0 none, 1 offsets, 2 scales)
+ *        [u32 steps  u32 nq  f64 levels[nq]  f64 values[steps*nq]]
  *     u32 state length  state bytes (the model's own save)
  *     u32 CRC-32 of every byte before it
  *
@@ -170,14 +171,17 @@ static tsl_model *model_new(const tsl_model_ops *ops) {
     return m;
 }
 
+static void calib_free(tsl_calib *c) {
+    if (!c) return;
+    tsl_free(c->levels);
+    tsl_free(c->values);
+    tsl_free(c);
+}
+
 void tsl_model_free(tsl_model *m) {
     if (!m) return;
     if (m->state && m->ops->free_state) m->ops->free_state(m->state);
-    if (m->calib) {
-        tsl_free(m->calib->levels);
-        tsl_free(m->calib->offsets);
-        tsl_free(m->calib);
-    }
+    calib_free(m->calib);
     tsl_free(m);
 }
 
@@ -225,17 +229,24 @@ void tsl_sort_doubles(double *x, size_t n) {
     qsort(x, n, sizeof *x, cmp_double);
 }
 
-/* Offsets of the calibration at `step` for an arbitrary level, interpolated in level. */
-static double calib_offset(const tsl_calib *c, size_t step, double level) {
+/* The calibration's value at `step` for an arbitrary level, interpolated linearly in level.
+ * Offsets extrapolate linearly past the outermost levels and grow as sqrt(step) past the last
+ * step; scales stay at the outermost level's and the last step's value. */
+static double calib_value(const tsl_calib *c, size_t step, double level) {
+    int offsets = c->mode == TSL_CALIB_OFFSETS;
     size_t s = step < c->steps ? step : c->steps - 1;
-    double scale = step < c->steps ? 1.0 : sqrt((double)(step + 1) / (double)c->steps);
-    const double *row = c->offsets + s * c->nq;
-    if (c->nq == 1) return row[0] * scale;
+    double growth = offsets && step >= c->steps ? sqrt((double)(step + 1) / (double)c->steps) : 1;
+    const double *row = c->values + s * c->nq;
+    if (c->nq == 1) return row[0] * growth;
+    if (!offsets) {
+        if (level <= c->levels[0]) return row[0];
+        if (level >= c->levels[c->nq - 1]) return row[c->nq - 1];
+    }
     size_t j = 1;
     while (j < c->nq - 1 && c->levels[j] < level) j++;
     double l0 = c->levels[j - 1], l1 = c->levels[j];
     double w = (level - l0) / (l1 - l0);
-    return (row[j - 1] + w * (row[j] - row[j - 1])) * scale;
+    return (row[j - 1] + w * (row[j] - row[j - 1])) * growth;
 }
 
 static tsl_err check_levels(const double *levels, size_t nq, tsl_diag *d) {
@@ -256,12 +267,20 @@ tsl_err tsl_model_forecast(const tsl_model *m, size_t h, const double *levels, s
         return tsl_diag_set(d, TSL_EINVAL, "horizon %zu out of range 1..%d", h, MAX_HORIZON);
     tsl_err rc = check_levels(levels, nq, d);
     if (rc) return rc;
-    if (m->calib) {
+    if (nq > 0 && !quant) return tsl_diag_set(d, TSL_EINVAL, "quantile output is missing");
+    if (m->calib && m->calib->mode == TSL_CALIB_OFFSETS) {
         rc = m->ops->forecast(m, h, NULL, 0, mean, NULL, d);
         if (rc) return rc;
         for (size_t s = 0; s < h; s++)
             for (size_t j = 0; j < nq; j++)
-                quant[s * nq + j] = mean[s] + calib_offset(m->calib, s, levels[j]);
+                quant[s * nq + j] = mean[s] + calib_value(m->calib, s, levels[j]);
+    } else if (m->calib) {
+        rc = m->ops->forecast(m, h, levels, nq, mean, quant, d);
+        if (rc) return rc;
+        for (size_t s = 0; s < h; s++)
+            for (size_t j = 0; j < nq; j++)
+                quant[s * nq + j] =
+                    mean[s] + calib_value(m->calib, s, levels[j]) * (quant[s * nq + j] - mean[s]);
     } else {
         rc = m->ops->forecast(m, h, levels, nq, mean, quant, d);
         if (rc) return rc;
@@ -296,30 +315,45 @@ tsl_err tsl_model_update(tsl_model *m, const double *y, size_t n, double *err1, 
     return TSL_OK;
 }
 
-tsl_err tsl_model_set_calibration(tsl_model *m, size_t steps, const double *levels, size_t nq,
-                                  const double *offsets, tsl_diag *d) {
+/* Installs a calibration of the given mode after checking it. */
+static tsl_err set_calib(tsl_model *m, int mode, size_t steps, const double *levels, size_t nq,
+                         const double *values, tsl_diag *d) {
     if (steps < 1 || steps > MAX_CALIB_STEPS || nq < 1)
         return tsl_diag_set(d, TSL_EINVAL, "calibration needs 1..%d steps and at least 1 level",
                             MAX_CALIB_STEPS);
     tsl_err rc = check_levels(levels, nq, d);
     if (rc) return rc;
-    for (size_t i = 0; i < steps * nq; i++)
-        if (!isfinite(offsets[i]))
-            return tsl_diag_set(d, TSL_EINVAL, "calibration offset %zu is not finite", i);
+    for (size_t i = 0; i < steps * nq; i++) {
+        if (!isfinite(values[i]))
+            return tsl_diag_set(d, TSL_EINVAL, "calibration value %zu is not finite", i);
+        if (mode == TSL_CALIB_SCALES && !(values[i] > 0))
+            return tsl_diag_set(d, TSL_EINVAL, "interval scale %zu is not positive", i);
+    }
     tsl_calib *c = tsl_calloc(1, sizeof *c);
+    c->mode = mode;
     c->steps = steps;
     c->nq = nq;
     c->levels = tsl_malloc(nq * sizeof *c->levels);
-    c->offsets = tsl_reallocarray(NULL, steps * nq, sizeof *c->offsets);
+    c->values = tsl_reallocarray(NULL, steps * nq, sizeof *c->values);
     memcpy(c->levels, levels, nq * sizeof *levels);
-    memcpy(c->offsets, offsets, steps * nq * sizeof *offsets);
-    if (m->calib) {
-        tsl_free(m->calib->levels);
-        tsl_free(m->calib->offsets);
-        tsl_free(m->calib);
-    }
+    memcpy(c->values, values, steps * nq * sizeof *values);
+    calib_free(m->calib);
     m->calib = c;
     return TSL_OK;
+}
+
+tsl_err tsl_model_set_calibration(tsl_model *m, size_t steps, const double *levels, size_t nq,
+                                  const double *offsets, tsl_diag *d) {
+    return set_calib(m, TSL_CALIB_OFFSETS, steps, levels, nq, offsets, d);
+}
+
+tsl_err tsl_model_set_interval_scale(tsl_model *m, size_t steps, const double *levels, size_t nq,
+                                     const double *scales, tsl_diag *d) {
+    return set_calib(m, TSL_CALIB_SCALES, steps, levels, nq, scales, d);
+}
+
+int tsl_model_is_calibrated(const tsl_model *m) {
+    return m->calib != NULL;
 }
 
 tsl_err tsl_model_save(const tsl_model *m, tsl_wbuf *out, tsl_diag *d) {
@@ -342,12 +376,12 @@ tsl_err tsl_model_save(const tsl_model *m, tsl_wbuf *out, tsl_diag *d) {
     tsl_wbuf_put_u8(out, (uint8_t)m->nonneg);
     tsl_wbuf_put_f64(out, m->aicc);
     tsl_wbuf_put_str(out, m->name);
-    tsl_wbuf_put_u8(out, m->calib ? 1 : 0);
+    tsl_wbuf_put_u8(out, m->calib ? (uint8_t)m->calib->mode : 0);
     if (m->calib) {
         tsl_wbuf_put_u32(out, (uint32_t)m->calib->steps);
         tsl_wbuf_put_u32(out, (uint32_t)m->calib->nq);
         tsl_wbuf_put_f64s(out, m->calib->levels, m->calib->nq);
-        tsl_wbuf_put_f64s(out, m->calib->offsets, m->calib->steps * m->calib->nq);
+        tsl_wbuf_put_f64s(out, m->calib->values, m->calib->steps * m->calib->nq);
     }
     size_t len_at = out->len;
     tsl_wbuf_put_u32(out, 0);
@@ -408,7 +442,12 @@ tsl_err tsl_model_load(const void *data, size_t len, tsl_model **out, tsl_diag *
     m->nonneg = tsl_rbuf_u8(&r) ? 1 : 0;
     m->aicc = tsl_rbuf_f64(&r);
     tsl_rbuf_str(&r, m->name, sizeof m->name);
-    if (tsl_rbuf_u8(&r)) {
+    uint8_t calib_mode = tsl_rbuf_u8(&r);
+    if (calib_mode > TSL_CALIB_SCALES) {
+        rc = tsl_diag_set(d, TSL_ECORRUPT, "unknown model calibration mode %u", calib_mode);
+        goto out;
+    }
+    if (calib_mode) {
         uint32_t steps = tsl_rbuf_u32(&r), nq = tsl_rbuf_u32(&r);
         if (!tsl_rbuf_ok(&r) || steps < 1 || steps > MAX_CALIB_STEPS || nq < 1 || nq > MAX_LEVELS ||
             (uint64_t)steps * nq * 8 > tsl_rbuf_left(&r)) {
@@ -416,12 +455,12 @@ tsl_err tsl_model_load(const void *data, size_t len, tsl_model **out, tsl_diag *
             goto out;
         }
         double *levels = tsl_malloc(nq * sizeof *levels);
-        double *offsets = tsl_reallocarray(NULL, (size_t)steps * nq, sizeof *offsets);
+        double *values = tsl_reallocarray(NULL, (size_t)steps * nq, sizeof *values);
         tsl_rbuf_f64s(&r, levels, nq);
-        tsl_rbuf_f64s(&r, offsets, (size_t)steps * nq);
-        rc = tsl_model_set_calibration(m, steps, levels, nq, offsets, d);
+        tsl_rbuf_f64s(&r, values, (size_t)steps * nq);
+        rc = set_calib(m, calib_mode, steps, levels, nq, values, d);
         tsl_free(levels);
-        tsl_free(offsets);
+        tsl_free(values);
         if (rc) {
             rc = tsl_diag_set(d, TSL_ECORRUPT, "model calibration is invalid");
             goto out;

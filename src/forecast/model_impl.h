@@ -37,11 +37,15 @@ typedef struct tsl_model_ops {
     void (*free_state)(void *state);
 } tsl_model_ops;
 
-/* An empirical calibration (see tsl_model_set_calibration). */
+/* An empirical calibration: absolute offsets from the mean (tsl_model_set_calibration), or
+ * scales of the model's own quantile offsets (tsl_model_set_interval_scale). */
+enum { TSL_CALIB_OFFSETS = 1, TSL_CALIB_SCALES = 2 };
+
 typedef struct tsl_calib {
+    int mode; /* TSL_CALIB_OFFSETS or TSL_CALIB_SCALES */
     size_t steps, nq;
-    double *levels;  /* nq */
-    double *offsets; /* steps * nq */
+    double *levels; /* nq */
+    double *values; /* steps * nq: offsets or scales */
 } tsl_calib;
 
 struct tsl_model {

@@ -167,13 +167,23 @@ static void test_selection(void **state) {
     assert_true(isnan(r->series[4].mean[0]));
     /* The seasonal series' forecast repeats its week exactly. */
     for (int s = 0; s < 7; s++) tu_close(r->series[0].mean[s], f.seasonal[77 + s], 0, 1e-9, "s");
-    /* The kept model forecasts what the result says. */
-    double m[7];
-    assert_int_equal(tsl_model_forecast(r->series[1].model, 7, NULL, 0, m, NULL, NULL), 0);
-    assert_memory_equal(m, r->series[1].mean, sizeof m);
+    /* The kept model, calibration included, forecasts what the result says. */
+    static const double lv[3] = {0.1, 0.5, 0.9};
+    for (size_t i = 0; i < 4; i++) {
+        double m[7], q[21];
+        assert_int_equal(tsl_model_forecast(r->series[i].model, 7, lv, 3, m, q, NULL), 0);
+        assert_memory_equal(m, r->series[i].mean, sizeof m);
+        for (int k = 0; k < 21; k++)
+            tu_close(q[k], r->series[i].quant[k], 1e-12, 1e-12, "series %zu quantile %d", i, k);
+    }
+    assert_true(tsl_model_is_calibrated(r->series[0].model));
+    /* The short series got Theta by default, which is not one of this run's columns. */
+    assert_string_equal(r->series[3].choice, "theta");
+    assert_false(tsl_model_is_calibrated(r->series[3].model));
     size_t chosen = 0;
     for (size_t j = 0; j < r->ncols; j++) chosen += r->col_chosen[j];
-    assert_int_equal(chosen, 4);
+    assert_int_equal(chosen, 3);
+    assert_non_null(r->col_scale);
     tsl_automl_result_free(r);
 }
 
@@ -232,6 +242,56 @@ static void test_undefined_metric_falls_back(void **state) {
     tsl_automl_result_free(r);
 }
 
+/* Calibration makes a too-narrow band cover what it should: naive intervals on a series with
+ * much more noise at longer steps than the random walk assumes. */
+static void test_calibration_widens(void **state) {
+    (void)state;
+    enum { NS = 60, N = 80, H = 6 };
+    static double ys[NS][N];
+    tsl_ts ts[NS];
+    uint64_t x = 12345;
+    for (int i = 0; i < NS; i++) {
+        for (int t = 0; t < N; t++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            double u = (double)(x >> 11) / 9007199254740992.0;
+            /* mean-reverting level with heavy-tailed shocks */
+            ys[i][t] = 100 + 10 * sin(t * 0.3 + i) + 8 * tan(M_PI * (u - 0.5) * 0.9);
+        }
+        ts[i] = (tsl_ts){ys[i], N};
+    }
+    static const double lv[2] = {0.1, 0.9};
+    tsl_model_spec cand;
+    tsl_model_spec_init(&cand, TSL_MODEL_MEAN, 1);
+    tsl_automl_opts o;
+    tsl_automl_opts_init(&o, H, 1);
+    o.levels = lv;
+    o.nq = 2;
+    o.candidates = &cand;
+    o.ncandidates = 1;
+    o.evaluate_auto = 1; /* forces backtests, hence calibration, for a lone candidate */
+    tsl_automl_result *cal = NULL, *raw = NULL;
+    assert_int_equal(tsl_automl_run(ts, NS, &o, &cal, NULL), TSL_OK);
+    o.calibrate = 0;
+    assert_int_equal(tsl_automl_run(ts, NS, &o, &raw, NULL), TSL_OK);
+    assert_null(raw->col_scale);
+    /* Scales are positive, finite and within bounds; the column's band changed. */
+    double widths_cal = 0, widths_raw = 0;
+    for (int i = 0; i < NS; i++)
+        for (int s = 0; s < H; s++) {
+            widths_cal += cal->series[i].quant[2 * s + 1] - cal->series[i].quant[2 * s];
+            widths_raw += raw->series[i].quant[2 * s + 1] - raw->series[i].quant[2 * s];
+            tu_close(cal->series[i].mean[s], raw->series[i].mean[s], 0, 0, "mean unchanged");
+        }
+    for (size_t b = 0; b < cal->nbuckets; b++)
+        for (int j = 0; j < 2; j++) {
+            double v = cal->col_scale[b * 2 + (size_t)j];
+            assert_true(v >= 0.25 && v <= 20);
+        }
+    assert_true(widths_cal != widths_raw);
+    tsl_automl_result_free(cal);
+    tsl_automl_result_free(raw);
+}
+
 static void test_bad_options(void **state) {
     (void)state;
     fixture f;
@@ -258,6 +318,7 @@ int main(void) {
         cmocka_unit_test(test_threads_do_not_change_results),
         cmocka_unit_test(test_nested_auto),
         cmocka_unit_test(test_undefined_metric_falls_back),
+        cmocka_unit_test(test_calibration_widens),
         cmocka_unit_test(test_bad_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -277,6 +277,43 @@ static void test_calibration(void **state) {
     tsl_model_free(m);
 }
 
+static void test_interval_scale(void **state) {
+    (void)state;
+    double y[30];
+    for (int i = 0; i < 30; i++) y[i] = 10 + (i % 3);
+    tsl_model_spec spec;
+    tsl_model_spec_init(&spec, TSL_MODEL_NAIVE, 1);
+    tsl_model *m = NULL, *plain = NULL;
+    assert_int_equal(tsl_model_fit(&spec, y, 30, &m, NULL), TSL_OK);
+    assert_int_equal(tsl_model_fit(&spec, y, 30, &plain, NULL), TSL_OK);
+    const double lv[2] = {0.1, 0.9};
+    const double sc[4] = {2.0, 1.5, 3.0, 1.0}; /* step 1: 2x low, 1.5x high; step 2: 3x, 1x */
+    assert_int_equal(tsl_model_set_interval_scale(m, 2, lv, 2, sc, NULL), TSL_OK);
+    assert_true(tsl_model_is_calibrated(m));
+    const double ask[3] = {0.05, 0.1, 0.9};
+    double f[3], q[9], pf[3], pq[9];
+    assert_int_equal(tsl_model_forecast(m, 3, ask, 3, f, q, NULL), TSL_OK);
+    assert_int_equal(tsl_model_forecast(plain, 3, ask, 3, pf, pq, NULL), TSL_OK);
+    assert_memory_equal(f, pf, sizeof f);
+    /* Level 0.05 lies beyond the outermost calibrated level: it takes 0.1's scale. */
+    tu_close(q[0] - f[0], 2.0 * (pq[0] - pf[0]), 1e-12, 1e-12, "p5 step 1");
+    tu_close(q[1] - f[0], 2.0 * (pq[1] - pf[0]), 1e-12, 1e-12, "p10 step 1");
+    tu_close(q[2] - f[0], 1.5 * (pq[2] - pf[0]), 1e-12, 1e-12, "p90 step 1");
+    tu_close(q[4] - f[1], 3.0 * (pq[4] - pf[1]), 1e-12, 1e-12, "p10 step 2");
+    tu_close(q[8] - f[2], 1.0 * (pq[8] - pf[2]), 1e-12, 1e-12, "p90 step 3 reuses step 2");
+    /* It survives serialisation and follows updates of the model's own band. */
+    tsl_model *back = NULL;
+    assert_int_equal(tsl_model_clone(m, &back, NULL), TSL_OK);
+    double f2[3], q2[9];
+    assert_int_equal(tsl_model_forecast(back, 3, ask, 3, f2, q2, NULL), TSL_OK);
+    assert_memory_equal(q, q2, sizeof q);
+    const double bad[4] = {1, 0, 1, 1};
+    assert_int_equal(tsl_model_set_interval_scale(m, 2, lv, 2, bad, NULL), TSL_EINVAL);
+    tsl_model_free(m);
+    tsl_model_free(plain);
+    tsl_model_free(back);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_against_r),
@@ -287,6 +324,7 @@ int main(void) {
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_ensemble),
         cmocka_unit_test(test_calibration),
+        cmocka_unit_test(test_interval_scale),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
