@@ -43,7 +43,10 @@
 #include "tsloop/mem.h"
 #include "tsloop/time.h"
 
-/* The buffer starts at this size and grows for longer rows up to max_line + READ_MIN. */
+/* The buffer starts at this size (or max_line + the read size when smaller) and grows for
+ * longer rows up to max_line + the read size, which is READ_MIN, or max_line when that is
+ * smaller: a tiny line cap gives a tiny buffer, which is how the tests and the fuzzer reach
+ * every buffer boundary with small inputs. */
 #define BUF_INITIAL ((size_t)256 << 10)
 #define READ_MIN    ((size_t)64 << 10)
 /* Header names listed in a "no such column" message. */
@@ -64,7 +67,8 @@ struct tsl_csv {
     char delim;
     size_t max_field, max_line, max_columns;
 
-    char *buf; /* cap bytes plus the sentinel */
+    char *buf;       /* cap bytes plus the sentinel */
+    size_t read_min; /* the least free space a read gets */
     size_t cap, pos, end;
     int eof;
     int pending_cr; /* the last row ended in CR at the buffer's end: skip an LF next */
@@ -243,7 +247,7 @@ static tsl_err row_fail(const tsl_csv *c, tsl_diag *d, tsl_err code, uint64_t li
     va_end(ap);
     unsigned long long ln = (unsigned long long)line;
     if (!col) return tsl_diag_set(d, code, "%s:%llu: %s", c->name, ln, body);
-    if (col <= c->ncols && c->col_names && c->col_names[col - 1][0]) {
+    if (col <= c->ncols && c->col_names && c->col_names[col - 1] && c->col_names[col - 1][0]) {
         char q[TSL_TEXT_QUOTE_CAP];
         const char *cn = c->col_names[col - 1];
         return tsl_diag_set(d, code, "%s:%llu:%zu: column %s: %s", c->name, ln, col,
@@ -262,8 +266,8 @@ static tsl_err refill(tsl_csv *c, tsl_diag *d) {
         c->end -= c->pos;
         c->pos = 0;
     }
-    if (c->cap - c->end < READ_MIN) {
-        size_t limit = c->max_line + READ_MIN;
+    if (c->cap - c->end < c->read_min) {
+        size_t limit = c->max_line + c->read_min;
         if (c->cap >= limit)
             return row_fail(c, d, TSL_ELIMIT, c->line, 0,
                             "a row is longer than %zu bytes (an unclosed quote?)", c->max_line);
@@ -593,7 +597,8 @@ static tsl_err csv_start(tsl_csv *c, const tsl_csv_opts *o, tsl_diag *d) {
                             "space or a non-ASCII byte");
     if (c->max_line > SIZE_MAX / 4 || c->max_columns > SIZE_MAX / 4)
         return tsl_diag_set(d, TSL_EINVAL, "reader caps are too large");
-    c->cap = BUF_INITIAL;
+    c->read_min = c->max_line < READ_MIN ? c->max_line : READ_MIN;
+    c->cap = c->max_line + c->read_min < BUF_INITIAL ? c->max_line + c->read_min : BUF_INITIAL;
     c->buf = tsl_malloc(c->cap + 1);
     c->line = 1;
     c->fcap = 16 < c->max_columns + 1 ? 16 : c->max_columns + 1;

@@ -102,9 +102,9 @@ static void civil_from_days(int64_t z, int64_t *y, int *m, int *d) {
 
 /* Civil parts of t with an int64 year; tod is the second of the day. */
 static void split_time(int64_t t, int64_t *y, int *m, int *d, int64_t *tod) {
-    int64_t days = floordiv(t, DAY_SECS);
-    *tod = t - days * DAY_SECS;
-    civil_from_days(days, y, m, d);
+    /* floormod, not t - days * DAY_SECS: that product overflows near INT64_MIN. */
+    *tod = floormod(t, DAY_SECS);
+    civil_from_days(floordiv(t, DAY_SECS), y, m, d);
 }
 
 static int64_t month_index(int64_t t) {
@@ -318,7 +318,7 @@ done : {
     return TSL_OK;
 }
 shape:
-    return tsl_diag_set(d, TSL_EPARSE, "not a timestamp; %s", time_expected);
+    return tsl_diag_set(d, TSL_EPARSE, "%s", time_expected);
 }
 
 /* ---- frequencies ---- */
@@ -777,15 +777,14 @@ static tsl_err sparse_error(const tsset *s, tsl_freq f, uint64_t grid, int infer
     char fb[64], gb[160], mb[512], what[160];
     tsl_freq_describe(f, fb, sizeof fb);
     snprintf(gb, sizeof gb,
-             "it would hold %llu points for %zu timestamps (more than %d per "
-             "timestamp)",
+             "would hold %llu points for %zu timestamps (more than %d per timestamp)",
              (unsigned long long)grid, s->npoints, MAX_DENSITY);
     stray_report r;
     if (inferred && find_calendar_strays(s, &r, what, sizeof what)) {
         stray_text(s, &r, mb, sizeof mb);
         return tsl_diag_set(d, TSL_EINVAL,
                             "timestamps do not fit a regular grid: %s, but %s; with them the "
-                            "finest grid is %s and %s",
+                            "finest grid is %s, which %s",
                             what, mb, fb, gb);
     }
     uint64_t gap;
@@ -794,9 +793,14 @@ static tsl_err sparse_error(const tsset *s, tsl_freq f, uint64_t grid, int infer
     step_text(gap, sb, sizeof sb);
     if (strays) {
         stray_text(s, &r, mb, sizeof mb);
+        if (!inferred)
+            return tsl_diag_set(d, TSL_EINVAL,
+                                "timestamps do not fit the %s grid asked for: the most common "
+                                "step is %s, but %s off that step; the grid %s",
+                                fb, sb, mb, gb);
         return tsl_diag_set(d, TSL_EINVAL,
                             "timestamps do not fit a regular grid: the most common step is %s, "
-                            "but %s off that step; with them the %s grid %s",
+                            "but %s off that step; with them the finest grid is %s, which %s",
                             sb, mb, fb, gb);
     }
     /* Every series keeps its phase: the data is sparse. Name the sparsest series. */
@@ -816,8 +820,8 @@ static tsl_err sparse_error(const tsset *s, tsl_freq f, uint64_t grid, int infer
     char nb[TSL_TEXT_QUOTE_CAP], t0[48], t1[48];
     size_t a = s->off[worst], b = s->off[worst + 1];
     return tsl_diag_set(d, TSL_EINVAL,
-                        "timestamps are too sparse for a %s grid: %s (the most common step is "
-                        "%s); the sparsest item, %s, has %zu timestamps from %s to %s",
+                        "timestamps are too sparse for the %s grid, which %s; the most common "
+                        "step is %s, and the sparsest item, %s, has %zu timestamps from %s to %s",
                         fb, gb, sb, series_name(s, worst, nb, sizeof nb), b - a,
                         fmt_time(s->t[a], t0, sizeof t0), fmt_time(s->t[b - 1], t1, sizeof t1));
 }
