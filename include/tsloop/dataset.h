@@ -7,9 +7,18 @@
  * as dimensions of the item (the value on the item's first row).
  *
  * The reader streams: libarchive decompresses (.gz, or the TTS.csv / only CSV member of a .zip)
- * into a fixed buffer, rows are parsed in place and appended to columnar arrays, so memory is
- * proportional to the data, not to the file. Every field and line has a cap. On error, nothing
- * is returned and the diag names file, line, column and what was expected.
+ * into a fixed buffer, rows are parsed in place (by the row reader of csv.h, whose text rules
+ * apply) and appended to columnar arrays, so memory is proportional to the data, not to the
+ * file. Every field and line has a cap. On error, nothing is returned and the diag names file,
+ * line, column and what was expected.
+ *
+ * Building: rows are grouped by item_id and sorted by time; a repeated (item, timestamp) keeps
+ * the value of its last row in file order (even when that value is missing); the frequency is
+ * inferred (tsl_freq_infer) unless given, each series is laid out on its grid from its first
+ * timestamp, and gaps become NaN. Series are sorted by item_id (bytewise).
+ *
+ * Ownership: everything a tsl_dataset points to (series, strings, values) belongs to it and
+ * is released by tsl_dataset_free; only data sets returned by this module may be freed there.
  */
 #ifndef TSLOOP_DATASET_H
 #define TSLOOP_DATASET_H
@@ -45,19 +54,34 @@ typedef struct tsl_dataset {
     size_t missing_targets; /* empty / NA / NaN targets */
     size_t gap_points;      /* points added as missing to fill gaps in the time index */
     size_t dim_conflicts;   /* rows whose dimension values differ from the item's first row */
+    size_t rejected;        /* rows skipped in lenient mode (on_reject) */
 } tsl_dataset;
 
 typedef struct tsl_read_opts {
     const char *item_col;   /* NULL: "item_id" */
     const char *time_col;   /* NULL: "timestamp" */
     const char *target_col; /* NULL: "target_value", else "target" */
-    char delim;      /* 0: tab for .tsv names or a header with tabs and no commas, else ',' */
-    tsl_freq freq;   /* unit NONE: infer */
-    int period;      /* 0: tsl_freq_default_period(freq) */
-    size_t max_rows; /* 0: no cap besides memory */
+    char delim;         /* 0: tab for .tsv names or a header with tabs and no commas, else ',' */
+    tsl_freq freq;      /* unit NONE: infer */
+    int period;         /* 0: tsl_freq_default_period(freq) */
+    size_t max_rows;    /* 0: no cap besides memory */
+    size_t max_items;   /* 0: no cap besides memory */
+    size_t max_field;   /* bytes of one field; 0: TSL_CSV_MAX_FIELD (64 KiB) */
+    size_t max_line;    /* bytes of one row; 0: TSL_CSV_MAX_LINE (1 MiB) */
+    size_t max_columns; /* 0: TSL_CSV_MAX_COLUMNS (1024) */
+    /* Lenient mode when set: a row that does not parse (a bad timestamp or target, a wrong
+     * number of fields, a malformed quote, an empty item id) is passed here with its line and
+     * the message an error would have carried, then skipped and counted in `rejected`.
+     * Returning non-zero stops the read with that row's error. Caps and I/O errors are never
+     * lenient. */
+    int (*on_reject)(void *ctx, uint64_t line, const char *reason);
+    void *reject_ctx;
 } tsl_read_opts;
 
-/* Reads path (plain, .gz, or .zip holding TTS.csv or a single .csv/.tsv member). "-" is stdin. */
+/* Reads path (plain, .gz, or .zip holding TTS.csv or a single .csv/.tsv member). "-" is stdin.
+ * opts may be NULL (all defaults). Errors: TSL_EIO (cannot open or read), TSL_EPARSE (bad
+ * header, row, or no data rows), TSL_ELIMIT (a cap), TSL_EINVAL (bad options, or timestamps
+ * that fit no regular grid), TSL_ESHORT (no item has two timestamps to infer a frequency). */
 tsl_err tsl_dataset_read_file(const char *path, const tsl_read_opts *opts, tsl_dataset **out,
                               tsl_diag *d);
 
@@ -67,7 +91,7 @@ tsl_err tsl_dataset_read_mem(const char *name, const void *data, size_t len,
 
 void tsl_dataset_free(tsl_dataset *ds);
 
-/* Timestamp of value i of series s. */
+/* Timestamp of value i of series s: tsl_freq_add(ds->freq, s->start, i). */
 int64_t tsl_dataset_time(const tsl_dataset *ds, const tsl_series *s, size_t i);
 
 /* Index of the series with this item_id, or -1 (binary search). */
