@@ -29,18 +29,18 @@ typedef struct tsl_ts {
 } tsl_ts;
 
 typedef struct tsl_automl_opts {
-    size_t horizon;        /* >= 1 */
-    int period;            /* seasonal period of every series, >= 1 */
-    const double *levels;  /* quantile levels, strictly increasing */
-    size_t nq;             /* <= TSL_METRICS_MAX_LEVELS */
+    size_t horizon;                   /* >= 1 */
+    int period;                       /* seasonal period of every series, >= 1 */
+    const double *levels;             /* quantile levels, strictly increasing */
+    size_t nq;                        /* <= TSL_METRICS_MAX_LEVELS */
     const tsl_model_spec *candidates; /* NULL: the default set (tsl_automl_default_candidates) */
     size_t ncandidates;
-    tsl_metric metric;     /* selection metric; default MASE */
-    size_t windows;        /* backtest windows; 0 = 3 */
-    int ensembles;         /* 1: also consider combinations of the best candidates */
-    int threads;           /* 0 = all cores */
-    int forecast;          /* 0: backtest only (no refit, no forecasts, no models) */
-    int keep_models;       /* 1: keep each series' fitted model in the result */
+    tsl_metric metric; /* selection metric; default MASE */
+    size_t windows;    /* backtest windows; 0 = 3 */
+    int ensembles;     /* 1: also consider combinations of the best candidates */
+    int threads;       /* 0 = all cores */
+    int forecast;      /* 0: backtest only (no refit, no forecasts, no models) */
+    int keep_models;   /* 1: keep each series' fitted model in the result */
     /* 1: also evaluate AutoML itself honestly: at each backtest origin, run the whole
      * selection on the data before it and score its forecast (the "auto" leaderboard row).
      * Costs about `windows` more AutoML runs. */
@@ -63,18 +63,18 @@ void tsl_automl_opts_init(tsl_automl_opts *o, size_t horizon, int period);
 size_t tsl_automl_default_candidates(int period, tsl_model_spec *out, size_t cap);
 
 typedef struct tsl_automl_series {
-    tsl_err err;          /* TSL_OK, or why nothing could be fitted (then mean is NaN) */
+    tsl_err err; /* TSL_OK, or why nothing could be fitted (then mean is NaN) */
     char error[200];
-    char choice[64];      /* leaderboard column chosen, e.g. "ets" or "mean(ets,theta,dotm)" */
-    char model_name[64];  /* the refit model's name, e.g. "ETS(M,Ad,N)" */
-    char reason[256];     /* why this series got this model, in words */
-    double *mean;         /* horizon (forecast mode) */
-    double *quant;        /* horizon * nq (forecast mode) */
-    double *scores;       /* ncols: backtest score on the metric per column, NaN if none */
-    double auto_score;    /* evaluate_auto: the nested score of AutoML itself, else NaN */
-    tsl_model *model;     /* keep_models: the refit model, owned by the result */
-    size_t nobs;          /* observed length after dropping leading missing values */
-    tsl_bt_plan plan;     /* the backtest plan used */
+    char choice[64];     /* leaderboard column chosen, e.g. "ets" or "mean(ets,theta,dotm)" */
+    char model_name[64]; /* the refit model's name, e.g. "ETS(M,Ad,N)" */
+    char reason[256];    /* why this series got this model, in words */
+    double *mean;        /* horizon (forecast mode) */
+    double *quant;       /* horizon * nq (forecast mode) */
+    double *scores;      /* ncols: backtest score on the metric per column, NaN if none */
+    double auto_score;   /* evaluate_auto: the nested score of AutoML itself, else NaN */
+    tsl_model *model;    /* keep_models: the refit model, owned by the result */
+    size_t nobs;         /* observed length after dropping leading missing values */
+    tsl_bt_plan plan;    /* the backtest plan used */
 } tsl_automl_series;
 
 typedef struct tsl_automl_result {
@@ -83,22 +83,22 @@ typedef struct tsl_automl_result {
     size_t horizon, nq;
     double levels[TSL_METRICS_MAX_LEVELS];
     tsl_metric metric;
-    size_t ncols;          /* leaderboard columns: candidates, then combinations */
+    size_t ncols; /* leaderboard columns: candidates, then combinations */
     char (*col_names)[64];
-    tsl_agg *col_agg;      /* ncols: backtest metrics over series x windows */
-    double *col_seconds;   /* ncols: total fit + forecast seconds in backtests */
-    size_t *col_chosen;    /* ncols: series that chose this column */
-    size_t *col_series;    /* ncols: series where this column backtested successfully */
-    tsl_agg auto_agg;      /* evaluate_auto: AutoML's own nested backtest */
-    size_t auto_series;    /* series evaluated in auto_agg */
-    double auto_seconds;   /* total seconds of the nested runs */
+    tsl_agg *col_agg;    /* ncols: backtest metrics over series x windows */
+    double *col_seconds; /* ncols: total fit + forecast seconds in backtests */
+    size_t *col_chosen;  /* ncols: series that chose this column */
+    size_t *col_series;  /* ncols: series where this column backtested successfully */
+    tsl_agg auto_agg;    /* evaluate_auto: AutoML's own nested backtest */
+    size_t auto_series;  /* series evaluated in auto_agg */
+    double auto_seconds; /* total seconds of the nested runs */
     /* calibrate: interval scales per column, step bucket and level: col_scale[(col * nbuckets +
      * b) * nq + j]; bucket b covers steps [bucket_start[b], bucket_start[b + 1]). NULL when not
      * calibrated. */
     size_t nbuckets;
-    size_t *bucket_start;  /* nbuckets + 1 */
+    size_t *bucket_start; /* nbuckets + 1 */
     double *col_scale;
-    double seconds;        /* wall time of the whole run */
+    double seconds; /* wall time of the whole run */
 } tsl_automl_result;
 
 /* Runs AutoML over series[0..nseries). Fails only on invalid options; per-series failures are

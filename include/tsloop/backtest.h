@@ -45,10 +45,10 @@ void tsl_bt_plan_make(size_t n, size_t horizon, size_t windows, int period, tsl_
 
 /* The backtest of one candidate on one series. */
 typedef struct tsl_bt_result {
-    int ok;                /* every window fitted and forecast */
-    char error[160];       /* why not, when !ok */
-    double fit_seconds;    /* wall time of all window fits and forecasts (this thread) */
-    size_t k, h, nq;       /* shape of fc */
+    int ok;             /* every window fitted and forecast */
+    char error[160];    /* why not, when !ok */
+    double fit_seconds; /* wall time of all window fits and forecasts (this thread) */
+    size_t k, h, nq;    /* shape of fc */
     tsl_acc acc[TSL_BT_MAX_WINDOWS];
     double scale[TSL_BT_MAX_WINDOWS]; /* MASE scale of each window's training part */
     double *fc; /* k * h * (1 + nq): window w, step s -> fc[(w*h + s)*(1+nq)]: mean, quantiles */

@@ -21,15 +21,15 @@ extern "C" {
 typedef struct tsl_solar_site {
     char name[32];
     char region[32];
-    double lat, lon;     /* degrees */
-    double capacity_kw;  /* peak output */
+    double lat, lon;    /* degrees */
+    double capacity_kw; /* peak output */
 } tsl_solar_site;
 
 typedef struct tsl_solar_opts {
-    size_t sites;   /* 1..64; default 4 */
-    size_t days;    /* 1..3660; default 120 */
-    int64_t start;  /* first hour, UTC, a midnight; default 2026-03-01 */
-    uint64_t seed;  /* default 42 */
+    size_t sites;  /* 1..64; default 4 */
+    size_t days;   /* 1..3660; default 120 */
+    int64_t start; /* first hour, UTC, a midnight; default 2026-03-01 */
+    uint64_t seed; /* default 42 */
 } tsl_solar_opts;
 
 void tsl_solar_opts_init(tsl_solar_opts *o);

@@ -1,14 +1,20 @@
 /*
- * cli.h - what the command files share: the command table entry type and output helpers.
+ * cli.h - what the command files share: the command table, messages and exit codes, option
+ * parsing helpers, reading the input data set, progress, and the leaderboard.
  *
  * Exit codes, as DESIGN.md: 0 success, 1 user error (one clear message on stderr), 2 usage.
  */
 #ifndef TSLOOP_CLI_H
 #define TSLOOP_CLI_H
 
+#include <stddef.h>
 #include <stdio.h>
 
+#include "tsloop/automl.h"
+#include "tsloop/dataset.h"
 #include "tsloop/err.h"
+#include "tsloop/metrics.h"
+#include "tsloop/model.h"
 
 enum { CLI_OK = 0, CLI_ERR = 1, CLI_USAGE = 2 };
 
@@ -29,5 +35,62 @@ int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints "tsloop: warning: <msg>" to stderr. */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parses an integer option value in [min, max]; on failure prints a usage error. */
+int cli_parse_long(const char *cmd, const char *flag, const char *text, long min, long max,
+                   long *out);
+
+/* The modelling options `forecast`, `backtest` and `demo` share, gathered from the command
+ * line, with the texts kept so that errors can quote them. */
+typedef struct cli_model_opts {
+    long horizon;          /* 0 = not given */
+    long season_length;    /* 0 = from the frequency */
+    long windows;          /* 0 = default */
+    long threads;          /* 0 = all cores */
+    const char *quantiles; /* NULL = 0.1,0.5,0.9 */
+    const char *models;    /* NULL = default candidates */
+    const char *metric;    /* NULL = mase */
+    int no_ensembles;
+    /* resolved by cli_model_opts_resolve */
+    double levels[TSL_METRICS_MAX_LEVELS];
+    size_t nq;
+    tsl_model_spec *cands; /* NULL for the defaults */
+    size_t ncands;
+    tsl_metric metric_id;
+} cli_model_opts;
+
+/* Resolves the texts into levels, candidates (for period) and metric; prints a usage error
+ * and returns CLI_USAGE when one is invalid. */
+int cli_model_opts_resolve(const char *cmd, cli_model_opts *m, int period);
+void cli_model_opts_release(cli_model_opts *m);
+
+/* The input options every data-reading command shares. */
+typedef struct cli_input_opts {
+    const char *path;
+    const char *freq;
+    const char *item_col, *time_col, *target_col;
+} cli_input_opts;
+
+/* Reads the data set, printing its warnings (duplicates, gaps, ...) unless quiet. Returns
+ * CLI_OK, CLI_ERR (with the reader's message printed) or CLI_USAGE (bad --freq). */
+int cli_read_input(const char *cmd, const cli_input_opts *in, int quiet, tsl_dataset **out);
+
+/* A progress bar on stderr, drawn only when stderr is a terminal and not quiet. */
+typedef struct cli_progress {
+    int enabled;
+    const char *label;
+    double start, last;
+} cli_progress;
+
+void cli_progress_init(cli_progress *p, const char *label, int quiet);
+/* Matches tsl_automl_opts.progress; ctx is a cli_progress. */
+void cli_progress_update(void *ctx, size_t done, size_t total);
+void cli_progress_done(cli_progress *p);
+
+/* Prints the leaderboard of an AutoML run as an aligned table. */
+void cli_leaderboard_print(FILE *f, const tsl_automl_result *r);
+/* The same as a jansson object (caller decrefs); per_series adds each series' scores. */
+struct json_t *cli_leaderboard_json(const tsl_automl_result *r, const tsl_dataset *ds,
+                                    int per_series);
 
 #endif

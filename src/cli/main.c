@@ -8,6 +8,10 @@
 #include "cli/cli.h"
 
 static const cli_command commands[] = {
+    {"forecast", "fit models per series and write the forecast CSV", cmd_forecast},
+    {"backtest", "rolling-origin backtest of candidate models; print the leaderboard",
+     cmd_backtest},
+    {"demo", "generate solar-power data, backtest it and forecast the next day", cmd_demo},
     {"version", "print the version", cmd_version},
 };
 

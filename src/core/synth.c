@@ -20,10 +20,10 @@
 #include "tsloop/time.h"
 
 static const tsl_solar_site known_sites[] = {
-    {"lisbon", "iberia", 38.72, -9.14, 850.0},  {"seville", "iberia", 37.39, -5.98, 1200.0},
-    {"lyon", "alps", 45.76, 4.84, 640.0},       {"munich", "alps", 48.14, 11.58, 980.0},
-    {"hamburg", "north", 53.55, 9.99, 520.0},   {"copenhagen", "north", 55.68, 12.57, 450.0},
-    {"naples", "italy", 40.85, 14.27, 700.0},   {"palermo", "italy", 38.12, 13.36, 760.0},
+    {"lisbon", "iberia", 38.72, -9.14, 850.0}, {"seville", "iberia", 37.39, -5.98, 1200.0},
+    {"lyon", "alps", 45.76, 4.84, 640.0},      {"munich", "alps", 48.14, 11.58, 980.0},
+    {"hamburg", "north", 53.55, 9.99, 520.0},  {"copenhagen", "north", 55.68, 12.57, 450.0},
+    {"naples", "italy", 40.85, 14.27, 700.0},  {"palermo", "italy", 38.12, 13.36, 760.0},
 };
 #define NKNOWN (sizeof known_sites / sizeof known_sites[0])
 
@@ -116,7 +116,7 @@ tsl_err tsl_synth_solar(const tsl_solar_opts *o, tsl_solar_site *sites, double *
                 }
             local[s] = rng_unif(&r) < 0.8 ? regional[g] : (int)(rng_unif(&r) * 3.0) % 3;
             /* A day's cloud level within its type. */
-            double base = local[s] == 0 ? 0.92 + 0.06 * rng_unif(&r)
+            double base = local[s] == 0   ? 0.92 + 0.06 * rng_unif(&r)
                           : local[s] == 1 ? 0.55 + 0.25 * rng_unif(&r)
                                           : 0.12 + 0.2 * rng_unif(&r);
             for (size_t hr = 0; hr < 24; hr++) {

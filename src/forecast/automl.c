@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "intermittent.h"
+#include "model_impl.h"
 #include "tsloop/mem.h"
 #include "tsloop/pool.h"
 
@@ -59,9 +60,9 @@ static const struct {
     tsl_model_kind kind;
     int intermittent_only;
 } default_kinds[] = {
-    {TSL_MODEL_NAIVE, 0},   {TSL_MODEL_SNAIVE, 0},  {TSL_MODEL_DRIFT, 0},  {TSL_MODEL_ETS, 0},
-    {TSL_MODEL_THETA, 0},   {TSL_MODEL_DOTM, 0},    {TSL_MODEL_MEAN, 1},   {TSL_MODEL_CROSTON, 1},
-    {TSL_MODEL_SBA, 1},     {TSL_MODEL_TSB, 1},
+    {TSL_MODEL_NAIVE, 0}, {TSL_MODEL_SNAIVE, 0}, {TSL_MODEL_DRIFT, 0}, {TSL_MODEL_ETS, 0},
+    {TSL_MODEL_THETA, 0}, {TSL_MODEL_DOTM, 0},   {TSL_MODEL_MEAN, 1},  {TSL_MODEL_CROSTON, 1},
+    {TSL_MODEL_SBA, 1},   {TSL_MODEL_TSB, 1},
 };
 
 /* Fills out (capacity cap) with the defaults for this period and, when flags is not NULL, the
@@ -101,13 +102,13 @@ typedef struct run_ctx {
     const int *intermittent_only; /* ncand flags: try only where zeros dominate */
     size_t ncand;
     tsl_automl_result *res;
-    tsl_agg *worker_agg;        /* nworkers * ncols */
-    double *worker_seconds;     /* nworkers * ncols */
-    size_t *worker_ok;          /* nworkers * ncols */
-    uint32_t *worker_hist;      /* calibrate: nworkers * ncols * nbuckets * nq * CAL_BINS */
+    tsl_agg *worker_agg;    /* nworkers * ncols */
+    double *worker_seconds; /* nworkers * ncols */
+    size_t *worker_ok;      /* nworkers * ncols */
+    uint32_t *worker_hist;  /* calibrate: nworkers * ncols * nbuckets * nq * CAL_BINS */
     size_t nbuckets;
-    tsl_agg *worker_auto;       /* nworkers: nested AutoML evaluation */
-    size_t *worker_auto_n;      /* nworkers */
+    tsl_agg *worker_auto;        /* nworkers: nested AutoML evaluation */
+    size_t *worker_auto_n;       /* nworkers */
     double *worker_auto_seconds; /* nworkers */
     pthread_mutex_t progress_mu;
     size_t done;
@@ -181,12 +182,12 @@ static void combo_members_text(const run_ctx *c, size_t col, const size_t *order
 /* Everything one selection produces; bt, scores and order are sized by the caller. */
 typedef struct selection {
     tsl_bt_plan plan;
-    tsl_bt_result *bt;  /* ncols */
-    double *score;      /* ncols, NaN where no backtest */
-    size_t *order;      /* ncand: candidates by score, failures last */
-    size_t nok;         /* candidates with a score */
-    size_t best;        /* winning column, ncols when none */
-    tsl_metric metric;  /* the metric ranked on: the requested one, or MAE where undefined */
+    tsl_bt_result *bt; /* ncols */
+    double *score;     /* ncols, NaN where no backtest */
+    size_t *order;     /* ncand: candidates by score, failures last */
+    size_t nok;        /* candidates with a score */
+    size_t best;       /* winning column, ncols when none */
+    tsl_metric metric; /* the metric ranked on: the requested one, or MAE where undefined */
 } selection;
 
 /* 1 when metric m is undefined in every window of the plan on this series. */
@@ -219,13 +220,33 @@ static void selection_release(selection *s, size_t ncols) {
     tsl_free(s->order);
 }
 
+/* The demand classification of y, leaving out season positions that are structural zeros
+ * (model.c): solar output is zero every night, which says nothing about intermittent demand. */
+static void classify_demand(const double *y, size_t n, int period, tsl_intermittency *im) {
+    uint32_t *run = period > 1 ? tsl_malloc((size_t)period * sizeof *run) : NULL;
+    uint64_t zeros = 0, observed = 0;
+    if (!run || !tsl_zero_runs(y, n, period, run, &zeros, &observed)) {
+        tsl_free(run);
+        tsl_intermittent_classify(y, n, im);
+        return;
+    }
+    uint64_t need = tsl_zero_cycles_needed(zeros, observed);
+    double *kept = tsl_malloc(n * sizeof *kept);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (run[i % (size_t)period] < need) kept[k++] = y[i];
+    tsl_intermittent_classify(kept, k, im);
+    tsl_free(kept);
+    tsl_free(run);
+}
+
 /* Backtests every applicable candidate and combination on y[0..n) (no leading NaN) for
  * horizon h and picks the column with the lowest score. */
 static void select_column(const run_ctx *c, const double *y, size_t n, size_t h, selection *s) {
     const tsl_automl_opts *o = c->o;
     size_t ncols = c->res->ncols;
     tsl_intermittency im;
-    tsl_intermittent_classify(y, n, &im);
+    classify_demand(y, n, o->period, &im);
     tsl_bt_plan_make(n, h, o->windows, o->period, &s->plan);
     /* A metric can be undefined on a whole series: MASE when its training part repeats
      * exactly (zero seasonal-naive error), MAPE/WAPE/wQL when its actuals are all zero. Rank by
@@ -252,8 +273,8 @@ static void select_column(const run_ctx *c, const double *y, size_t n, size_t h,
             const tsl_bt_result *mem[8];
             for (size_t i = 0; i < combos[k].k; i++) mem[i] = &s->bt[s->order[i]];
             size_t col = c->ncand + k;
-            if (!tsl_bt_combine(mem, NULL, combos[k].k, combos[k].median, y, n, &s->plan,
-                                o->levels, o->nq, &s->bt[col], NULL))
+            if (!tsl_bt_combine(mem, NULL, combos[k].k, combos[k].median, y, n, &s->plan, o->levels,
+                                o->nq, &s->bt[col], NULL))
                 s->score[col] = tsl_bt_score(&s->bt[col], s->metric);
         }
     }
@@ -286,8 +307,7 @@ static void explain(const run_ctx *c, const selection *s, size_t n, char *buf, s
                  s->score[s->order[0]]);
     } else if (s->nok > 1) {
         size_t next = s->order[0] == best ? s->order[1] : s->order[0];
-        snprintf(runner, sizeof runner, "; next %s %.4g", c->res->col_names[next],
-                 s->score[next]);
+        snprintf(runner, sizeof runner, "; next %s %.4g", c->res->col_names[next], s->score[next]);
     }
     snprintf(buf, cap, "%s%s%s%s %.4g over %zu window%s of %zu step%s%s",
              best >= c->ncand ? (combos[best - c->ncand].median ? "median of " : "mean of ")
@@ -361,8 +381,8 @@ static void evaluate_auto(const run_ctx *c, const double *y, size_t n, const tsl
         select_column(c, y, origin, h, &s);
         tsl_model *m = NULL;
         char choice[64], reason[8] = "";
-        tsl_err rc = fit_choice(c, &s, y, origin, &m, choice, sizeof choice, reason,
-                                sizeof reason, NULL);
+        tsl_err rc =
+            fit_choice(c, &s, y, origin, &m, choice, sizeof choice, reason, sizeof reason, NULL);
         if (!rc) rc = tsl_model_forecast(m, h, o->levels, o->nq, mean, q, NULL);
         tsl_model_free(m);
         selection_release(&s, ncols);
@@ -375,8 +395,7 @@ static void evaluate_auto(const run_ctx *c, const double *y, size_t n, const tsl
             fc[st * cols] = mean[st];
             for (size_t j = 0; j < o->nq; j++) fc[st * cols + 1 + j] = q[st * o->nq + j];
         }
-        if (tsl_acc_add(&out->acc[w], y + origin, mean, q, o->levels, o->nq, h, NULL))
-            out->ok = 0;
+        if (tsl_acc_add(&out->acc[w], y + origin, mean, q, o->levels, o->nq, h, NULL)) out->ok = 0;
         out->scale[w] = tsl_mase_scale(y, origin, o->period);
     }
     out->fit_seconds = wall_seconds() - t0;
@@ -400,10 +419,10 @@ static void evaluate_auto(const run_ctx *c, const double *y, size_t n, const tsl
  * points, so thin data changes little. Levels within 0.1 of the median are left alone: their
  * distance from the mean is tiny and r explodes.
  */
-#define CAL_BINS 256
-#define CAL_LOG_MIN (-3.0)
-#define CAL_LOG_MAX 3.0
-#define CAL_PRIOR 50.0
+#define CAL_BINS      256
+#define CAL_LOG_MIN   (-3.0)
+#define CAL_LOG_MAX   3.0
+#define CAL_PRIOR     50.0
 #define CAL_MIN_SCALE 0.25
 #define CAL_MAX_SCALE 20.0
 
@@ -604,7 +623,8 @@ static void calibrate(run_ctx *c, size_t nw) {
     for (size_t j = 0; j < res->ncols; j++) {
         uint32_t *h = c->worker_hist + j * cell; /* worker 0's cells collect the sums */
         for (size_t w = 1; w < nw; w++)
-            for (size_t k = 0; k < cell; k++) h[k] += c->worker_hist[(w * res->ncols + j) * cell + k];
+            for (size_t k = 0; k < cell; k++)
+                h[k] += c->worker_hist[(w * res->ncols + j) * cell + k];
         cal_scales(h, nb, o->levels, nq, res->col_scale + j * nb * nq);
     }
     double *table = tsl_reallocarray(NULL, o->horizon * nq, sizeof *table);
@@ -686,8 +706,8 @@ tsl_err tsl_automl_run(const tsl_ts *series, size_t nseries, const tsl_automl_op
         sr->scores = tsl_calloc(res->ncols, sizeof *sr->scores);
         if (opts.forecast) {
             sr->mean = tsl_calloc(opts.horizon, sizeof *sr->mean);
-            sr->quant = tsl_reallocarray(NULL, opts.horizon * (opts.nq ? opts.nq : 1),
-                                         sizeof *sr->quant);
+            sr->quant =
+                tsl_reallocarray(NULL, opts.horizon * (opts.nq ? opts.nq : 1), sizeof *sr->quant);
         }
     }
 
@@ -704,8 +724,8 @@ tsl_err tsl_automl_run(const tsl_ts *series, size_t nseries, const tsl_automl_op
     c.worker_auto_seconds = tsl_calloc(nw, sizeof *c.worker_auto_seconds);
     if (opts.calibrate && opts.nq > 0) {
         c.nbuckets = cal_bucket(opts.horizon - 1) + 1;
-        c.worker_hist = tsl_calloc(nw * res->ncols * c.nbuckets * opts.nq * CAL_BINS,
-                                   sizeof *c.worker_hist);
+        c.worker_hist =
+            tsl_calloc(nw * res->ncols * c.nbuckets * opts.nq * CAL_BINS, sizeof *c.worker_hist);
     }
     pthread_mutex_init(&c.progress_mu, NULL);
     double t0 = wall_seconds();

@@ -63,8 +63,7 @@ static double now_seconds(void) {
 
 /* Scores window w of r from its stored forecasts against y. */
 static tsl_err score_window(tsl_bt_result *r, size_t w, const double *y, size_t n,
-                            const tsl_bt_plan *plan, const double *levels, size_t nq,
-                            tsl_diag *d) {
+                            const tsl_bt_plan *plan, const double *levels, size_t nq, tsl_diag *d) {
     size_t h = plan->h, cols = 1 + nq, o = plan->origin[w];
     double *mean = tsl_malloc(h * sizeof *mean);
     double *q = nq ? tsl_reallocarray(NULL, h * nq, sizeof *q) : NULL;

@@ -58,7 +58,24 @@ struct tsl_model {
     char name[64]; /* set by fit (and restored by load) */
     void *state;
     tsl_calib *calib; /* NULL unless calibrated */
+    /* Structural zeros (see model.c): per season position, how many of the most recent cycles
+     * observed exactly 0 there; NULL when the rule does not apply to this series. */
+    uint32_t *zero_run;
+    uint64_t zero_seen, obs_seen; /* zeros and observed values, for the evidence threshold */
 };
+
+/* Fewest cycles of consecutive zeros at a season position that make it a structural zero. */
+#define TSL_ZERO_CYCLES 8
+
+/* Computes the structural-zero run lengths of y[0..n) for period into run[period] (phase 0 at
+ * y[0]) and counts zeros and observed values; returns 1 when the rule applies (a non-negative
+ * series, period > 1, at least TSL_ZERO_CYCLES full cycles), else 0 and run is untouched. */
+int tsl_zero_runs(const double *y, size_t n, int period, uint32_t *run, uint64_t *zeros,
+                  uint64_t *observed);
+
+/* Cycles of zeros a position needs to count as structural, given the series' share of zeros:
+ * enough that chance alone would produce such a run with probability below 1e-3. */
+uint64_t tsl_zero_cycles_needed(uint64_t zeros, uint64_t observed);
 
 extern const tsl_model_ops tsl_naive_ops, tsl_snaive_ops, tsl_mean_ops, tsl_drift_ops, tsl_ma_ops;
 extern const tsl_model_ops tsl_ets_ops;

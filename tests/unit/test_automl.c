@@ -133,7 +133,8 @@ static void run(const fixture *f, int threads, int evaluate, tsl_automl_result *
     static const double lv[3] = {0.1, 0.5, 0.9};
     tsl_model_spec cands[4];
     const char *names[4] = {"naive", "snaive", "mean", "drift"};
-    for (int i = 0; i < 4; i++) assert_int_equal(tsl_model_spec_parse(names[i], 7, &cands[i], NULL), 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(tsl_model_spec_parse(names[i], 7, &cands[i], NULL), 0);
     tsl_automl_opts o;
     tsl_automl_opts_init(&o, 7, 7);
     o.levels = lv;
@@ -230,7 +231,8 @@ static void test_undefined_metric_falls_back(void **state) {
     tsl_ts ts = {y, 56};
     tsl_model_spec cands[3];
     const char *names[3] = {"naive", "snaive", "mean"};
-    for (int i = 0; i < 3; i++) assert_int_equal(tsl_model_spec_parse(names[i], 7, &cands[i], NULL), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(tsl_model_spec_parse(names[i], 7, &cands[i], NULL), 0);
     tsl_automl_opts o;
     tsl_automl_opts_init(&o, 7, 7);
     o.candidates = cands;

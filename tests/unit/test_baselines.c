@@ -314,6 +314,76 @@ static void test_interval_scale(void **state) {
     tsl_model_free(back);
 }
 
+/* A season position that was zero for the last 8 cycles (zeros are rare elsewhere) forecasts
+ * exactly zero, band and all, whatever the model; one positive value there lifts it. */
+static void test_structural_zeros(void **state) {
+    (void)state;
+    enum { P = 4, CYCLES = 9 };
+    double y[P * CYCLES];
+    for (int i = 0; i < P * CYCLES; i++) y[i] = i % P == 1 ? 0.0 : 10.0 + (i % 3);
+    const char *models[] = {"naive", "mean", "drift", "ma", "snaive"};
+    const double lv[3] = {0.1, 0.5, 0.9};
+    for (size_t mi = 0; mi < 5; mi++) {
+        tsl_model_spec spec;
+        assert_int_equal(tsl_model_spec_parse(models[mi], P, &spec, NULL), TSL_OK);
+        tsl_model *m = NULL;
+        assert_int_equal(tsl_model_fit(&spec, y, P * CYCLES, &m, NULL), TSL_OK);
+        double f[8], q[24];
+        assert_int_equal(tsl_model_forecast(m, 8, lv, 3, f, q, NULL), TSL_OK);
+        /* steps 1 and 5 fall on position 1 (the series ends on a full cycle) */
+        for (int s = 0; s < 8; s++) {
+            int masked = s % P == 1;
+            assert_true(masked ? f[s] == 0 : f[s] > 0);
+            for (int j = 0; j < 3; j++)
+                if (masked) assert_true(q[s * 3 + j] == 0);
+        }
+        tsl_model *back = NULL;
+        assert_int_equal(tsl_model_clone(m, &back, NULL), TSL_OK);
+        double f2[8], q2[24];
+        assert_int_equal(tsl_model_forecast(back, 8, lv, 3, f2, q2, NULL), TSL_OK);
+        assert_memory_equal(q, q2, sizeof q);
+        /* A positive value at position 1 lifts the mask there. */
+        double more[2] = {10, 7};
+        assert_int_equal(tsl_model_update(back, more, 2, NULL, NULL), TSL_OK);
+        assert_int_equal(tsl_model_forecast(back, 8, lv, 3, f2, q2, NULL), TSL_OK);
+        assert_true(q2[(P - 1) * 3 + 2] > 0); /* step 4 is position 1 again */
+        tsl_model_free(m);
+        tsl_model_free(back);
+    }
+    /* Zeros everywhere (60%): eight cycles are not enough evidence, fourteen are. */
+    {
+        enum { N = 5 * 14 };
+        double z[N];
+        for (int i = 0; i < N; i++) z[i] = (i % 5 == 2 || (i * 7) % 10 < 5) ? 0.0 : 3.0;
+        tsl_model_spec sp;
+        tsl_model_spec_init(&sp, TSL_MODEL_MEAN, 5);
+        tsl_model *mz = NULL;
+        double fz[5];
+        assert_int_equal(tsl_model_fit(&sp, z, 5 * 8, &mz, NULL), TSL_OK);
+        assert_int_equal(tsl_model_forecast(mz, 5, NULL, 0, fz, NULL, NULL), TSL_OK);
+        assert_true(fz[2] > 0);
+        tsl_model_free(mz);
+        assert_int_equal(tsl_model_fit(&sp, z, N, &mz, NULL), TSL_OK);
+        assert_int_equal(tsl_model_forecast(mz, 5, NULL, 0, fz, NULL, NULL), TSL_OK);
+        assert_true(fz[2] == 0 && fz[1] > 0);
+        tsl_model_free(mz);
+    }
+    /* Too few cycles, or a negative value: no mask. */
+    tsl_model_spec spec;
+    tsl_model_spec_init(&spec, TSL_MODEL_MEAN, P);
+    tsl_model *m = NULL;
+    double f[2];
+    assert_int_equal(tsl_model_fit(&spec, y, P * 7, &m, NULL), TSL_OK);
+    assert_int_equal(tsl_model_forecast(m, 2, NULL, 0, f, NULL, NULL), TSL_OK);
+    assert_true(f[1] > 0);
+    tsl_model_free(m);
+    y[0] = -1;
+    assert_int_equal(tsl_model_fit(&spec, y, P * CYCLES, &m, NULL), TSL_OK);
+    assert_int_equal(tsl_model_forecast(m, 2, NULL, 0, f, NULL, NULL), TSL_OK);
+    assert_true(f[1] != 0);
+    tsl_model_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_against_r),
@@ -325,6 +395,7 @@ int main(void) {
         cmocka_unit_test(test_ensemble),
         cmocka_unit_test(test_calibration),
         cmocka_unit_test(test_interval_scale),
+        cmocka_unit_test(test_structural_zeros),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

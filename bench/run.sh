@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Accuracy and speed of tsloop's AutoML and single models on the M1 and M4-weekly sets, side by
+# side with R's forecast package (ets(), thetaf()) on the same series in the same run.
+#
+# usage: bench/run.sh [TSLOOP]   (default build/tsloop; `make bench` builds and runs it)
+# env:   TSL_SHARED_DATA  data folder (default ../shared/data)
+#        BENCH_SETS       sets to run (default "m1 m4weekly")
+#        BENCH_R          0 to skip R even when it is installed
+# Everything runs single-threaded (-j 1, OPENBLAS_NUM_THREADS=1) so the times compare.
+# Output: bench/out/<timestamp>/ with every forecast and results.md, also printed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TSLOOP=$(realpath "${1:-build/tsloop}")
+DATA=${TSL_SHARED_DATA:-../shared/data}
+SETS=${BENCH_SETS:-m1 m4weekly}
+OUT=bench/out/$(date +%Y%m%d-%H%M%S)
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+if [ ! -d "$DATA" ]; then
+  echo "bench: $DATA is absent; skipping the accuracy benchmarks (set TSL_SHARED_DATA)"
+  exit 0
+fi
+have_r=0
+if [ "${BENCH_R:-1}" != 0 ] && command -v Rscript >/dev/null &&
+   Rscript -e 'suppressMessages(library(forecast))' >/dev/null 2>&1; then
+  have_r=1
+else
+  echo "bench: R's forecast package is not installed; running tsloop alone"
+fi
+mkdir -p "$OUT"
+results=$OUT/results.md
+{
+  echo "# bench run $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo
+  echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores," \
+       "$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); tsloop $("$TSLOOP" version)"
+  echo
+  echo "| set | method | series | sMAPE | MASE | p10-p90 coverage | mean wQL | seconds | max RSS MB |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+} >"$results"
+
+# run_timed LOG CMD... : runs CMD, appends "seconds rss_kb" of it to LOG.
+run_timed() {
+  local log=$1; shift
+  /usr/bin/time -f "%e %M" -o "$log.time" "$@"
+  cat "$log.time" >>"$log"
+}
+
+for set in $SETS; do
+  [ -f "$DATA/${set}_train.csv" ] || { echo "bench: no $set in $DATA, skipped"; continue; }
+  work=$OUT/$set
+  mkdir -p "$work"
+  groups=$(python3 bench/split_m1.py "$DATA" "$set" "$work/split")
+  methods="auto ets theta"
+  [ $have_r = 1 ] && methods="$methods r-ets r-thetaf"
+  for method in $methods; do
+    : >"$work/$method.csv"
+    : >"$work/$method.log"
+    first=1
+    while read -r period h sl count; do
+      train=$work/split/${set}_${period}_train.csv
+      meta=$work/split/${set}_${period}_meta.csv
+      fc=$work/$method.$period.csv
+      case $method in
+        auto) run_timed "$work/$method.log" "$TSLOOP" forecast -i "$train" -H "$h" -m "$sl" -j 1 \
+                --quiet -o "$fc" --report "$work/report.$period.csv" ;;
+        ets|theta) run_timed "$work/$method.log" "$TSLOOP" forecast -i "$train" -H "$h" -m "$sl" \
+                -j 1 --quiet --models "$method" -o "$fc" ;;
+        r-*) run_timed "$work/$method.log" Rscript bench/r_forecast.R "$train" "$meta" \
+                "${method#r-}" "$fc" >>"$work/$method.rlog" ;;
+      esac
+      if [ $first = 1 ]; then cat "$fc" >"$work/$method.csv"; first=0; else tail -n +2 "$fc" >>"$work/$method.csv"; fi
+    done <<<"$groups"
+    score=$(python3 bench/score.py "$DATA/${set}_train.csv" "$DATA/${set}_test.csv" \
+            "$DATA/${set}_meta.csv" "$work/$method.csv")
+    secs=$(awk '{s += $1} END {printf "%.2f", s}' "$work/$method.log")
+    if [ -f "$work/$method.rlog" ]; then
+      secs=$(sed -n 's/^seconds=//p' "$work/$method.rlog" | awk '{s += $1} END {printf "%.2f", s}')
+    fi
+    rss=$(awk '{if ($2 > m) m = $2} END {printf "%.0f", m / 1024}' "$work/$method.log")
+    read -r n smape mase cov wql <<<"$(echo "$score" |
+      sed -E 's/series=([0-9]+) missing=[0-9]+ smape=([^ ]+) mase=([^ ]+) coverage=([^ ]+) mean_wql=([^ ]+)/\1 \2 \3 \4 \5/')"
+    echo "| $set | $method | $n | $smape | $mase | $cov | $wql | $secs | $rss |" >>"$results"
+    echo "bench: $set $method: $score seconds=$secs rss_mb=$rss"
+  done
+done
+echo
+cat "$results"
+echo
+echo "bench: R's times are the fit + forecast time measured inside R (startup excluded);"
+echo "bench: tsloop's are whole-command wall times (reading and writing included)."

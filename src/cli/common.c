@@ -1,0 +1,165 @@
+/*
+ * common.c - option parsing, input reading and progress shared by the commands.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "tsloop/mem.h"
+
+int cli_parse_long(const char *cmd, const char *flag, const char *text, long min, long max,
+                   long *out) {
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < min || v > max)
+        return cli_usage_error(cmd, "%s expects an integer from %ld to %ld, got '%s'", flag, min,
+                               max, text);
+    *out = v;
+    return CLI_OK;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Parses "0.1,0.5,0.9" (or percentages "10,50,90") into sorted, distinct levels. */
+static int parse_levels(const char *cmd, const char *text, double *levels, size_t *nq) {
+    size_t n = 0;
+    const char *p = text;
+    while (*p) {
+        char *end = NULL;
+        errno = 0;
+        double v = strtod(p, &end);
+        if (end == p || errno || (*end && *end != ','))
+            return cli_usage_error(cmd, "--quantiles expects numbers like 0.1,0.5,0.9, got '%s'",
+                                   text);
+        if (n == TSL_METRICS_MAX_LEVELS)
+            return cli_usage_error(cmd, "--quantiles: at most %d levels", TSL_METRICS_MAX_LEVELS);
+        levels[n++] = v;
+        p = *end ? end + 1 : end;
+    }
+    if (n == 0) return cli_usage_error(cmd, "--quantiles is empty");
+    /* "10,50,90" are percentages, but only when every value is one: "0.5,1.5" is a mistake. */
+    int percent = 1;
+    for (size_t i = 0; i < n; i++) percent &= levels[i] >= 1.0 && levels[i] < 100.0;
+    for (size_t i = 0; i < n; i++) {
+        if (percent) levels[i] /= 100.0;
+        if (!(levels[i] > 0 && levels[i] < 1))
+            return cli_usage_error(cmd, "--quantiles: %g is not a level in (0, 1)", levels[i]);
+    }
+    qsort(levels, n, sizeof *levels, cmp_double);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (k == 0 || levels[i] != levels[k - 1]) levels[k++] = levels[i];
+    *nq = k;
+    return CLI_OK;
+}
+
+int cli_model_opts_resolve(const char *cmd, cli_model_opts *m, int period) {
+    if (parse_levels(cmd, m->quantiles ? m->quantiles : "0.1,0.5,0.9", m->levels, &m->nq))
+        return CLI_USAGE;
+    tsl_diag d = {0};
+    m->metric_id = TSL_METRIC_MASE;
+    if (m->metric) {
+        if (tsl_metric_parse(m->metric, &m->metric_id, &d))
+            return cli_usage_error(cmd, "--metric: %s", tsl_diag_msg(&d));
+        if (m->metric_id == TSL_METRIC_COVERAGE)
+            return cli_usage_error(cmd, "--metric: coverage measures intervals, it cannot rank "
+                                        "models; choose mase, smape, mape, rmse, mae, wape or "
+                                        "mean_wql");
+    }
+    m->cands = NULL;
+    m->ncands = 0;
+    if (!m->models) return CLI_OK;
+    char *list = tsl_strdup(m->models);
+    size_t cap = 8;
+    m->cands = tsl_malloc(cap * sizeof *m->cands);
+    char *save = NULL;
+    for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ') tok++;
+        if (!*tok) continue;
+        if (m->ncands == 64) {
+            tsl_free(list);
+            return cli_usage_error(cmd, "--models: at most 64 candidates");
+        }
+        if (m->ncands == cap) m->cands = tsl_reallocarray(m->cands, cap *= 2, sizeof *m->cands);
+        if (tsl_model_spec_parse(tok, period, &m->cands[m->ncands], &d)) {
+            tsl_free(list);
+            return cli_usage_error(cmd, "--models: %s", tsl_diag_msg(&d));
+        }
+        m->ncands++;
+    }
+    tsl_free(list);
+    if (m->ncands == 0) return cli_usage_error(cmd, "--models is empty");
+    return CLI_OK;
+}
+
+void cli_model_opts_release(cli_model_opts *m) {
+    tsl_free(m->cands);
+    m->cands = NULL;
+}
+
+int cli_read_input(const char *cmd, const cli_input_opts *in, int quiet, tsl_dataset **out) {
+    tsl_read_opts ro;
+    memset(&ro, 0, sizeof ro);
+    ro.item_col = in->item_col;
+    ro.time_col = in->time_col;
+    ro.target_col = in->target_col;
+    tsl_diag d = {0};
+    if (in->freq && tsl_freq_parse(in->freq, &ro.freq, &d))
+        return cli_usage_error(cmd, "--freq: %s", tsl_diag_msg(&d));
+    if (tsl_dataset_read_file(in->path, &ro, out, &d)) return cli_fail("%s", tsl_diag_msg(&d));
+    const tsl_dataset *ds = *out;
+    if (quiet) return CLI_OK;
+    if (ds->duplicates)
+        cli_warn("%s: %zu duplicated (item, timestamp) rows; the last value of each was kept",
+                 in->path, ds->duplicates);
+    if (ds->gap_points)
+        cli_warn("%s: %zu timestamps missing inside series were added as missing values", in->path,
+                 ds->gap_points);
+    if (ds->dim_conflicts)
+        cli_warn("%s: %zu rows disagree with their item's first dimension values; the first "
+                 "were kept",
+                 in->path, ds->dim_conflicts);
+    return CLI_OK;
+}
+
+static double mono_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void cli_progress_init(cli_progress *p, const char *label, int quiet) {
+    p->enabled = !quiet && isatty(STDERR_FILENO);
+    p->label = label;
+    p->start = mono_seconds();
+    p->last = 0;
+}
+
+void cli_progress_update(void *ctx, size_t done, size_t total) {
+    cli_progress *p = ctx;
+    if (!p->enabled) return;
+    double now = mono_seconds();
+    if (done < total && now - p->last < 0.1) return; /* at most ten redraws a second */
+    p->last = now;
+    const int width = 30;
+    int fill = total ? (int)((double)width * (double)done / (double)total) : width;
+    char bar[32];
+    for (int i = 0; i < width; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
+    bar[width] = '\0';
+    fprintf(stderr, "\r%s [%s] %zu/%zu %.1fs", p->label, bar, done, total, now - p->start);
+    fflush(stderr);
+}
+
+void cli_progress_done(cli_progress *p) {
+    if (!p->enabled) return;
+    fprintf(stderr, "\r\033[K");
+    fflush(stderr);
+}
