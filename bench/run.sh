@@ -31,7 +31,7 @@ results=$OUT/results.md
 {
   echo "# bench run $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
-  echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores," \
+  echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(getconf _NPROCESSORS_ONLN) cores," \
        "$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); tsloop $("$TSLOOP" version)"
   echo
   echo "| set | method | series | sMAPE | MASE | p10-p90 coverage | mean wQL | seconds | max RSS MB |"
