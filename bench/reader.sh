@@ -18,18 +18,26 @@ trap 'rm -rf "$tmp"' EXIT
 per=$(( (rows + items - 1) / items ))
 echo "generating $rows rows ($items items x $per hours) in $tmp ..." >&2
 # Item-major, as exports usually are; values with one to four decimals, some missing.
-awk -v items="$items" -v per="$per" -v rows="$rows" 'BEGIN {
-    print "item_id,timestamp,target_value,store";
-    srand(42); n = 0;
-    for (i = 0; i < items && n < rows; i++) {
-        t0 = 1704067200 + (i % 24) * 3600;
-        for (k = 0; k < per && n < rows; k++, n++) {
-            t = t0 + k * 3600;
-            v = (k % 97 == 13) ? "NA" : sprintf("%.*f", 1 + (k % 4), 100 + 50 * rand());
-            printf "item_%05d,%s,%s,s%d\n", i, strftime("%Y-%m-%dT%H:%M:%SZ", t, 1), v, i % 50;
-        }
-    }
-}' > "$tmp/big.csv"
+python3 - "$items" "$per" "$rows" "$tmp/big.csv" <<'PY'
+import datetime, random, sys
+items, per, rows, path = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+start = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+hours = [(start + datetime.timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M:%SZ")
+         for h in range(per + 24)]
+rnd = random.Random(42)
+n = 0
+with open(path, "w") as f:
+    f.write("item_id,timestamp,target_value,store\n")
+    for i in range(items):
+        out = []
+        for k in range(per):
+            if n == rows:
+                break
+            v = "NA" if k % 97 == 13 else "%.*f" % (1 + k % 4, 100 + 50 * rnd.random())
+            out.append("item_%05d,%s,%s,s%d\n" % (i, hours[i % 24 + k], v, i % 50))
+            n += 1
+        f.write("".join(out))
+PY
 gzip -1 -k "$tmp/big.csv"
 ls -l "$tmp"/big.csv* | awk '{ printf "  %s: %.1f MB\n", $NF, $5 / 1e6 }' >&2
 

@@ -321,6 +321,12 @@ static tsl_err build(builder *b, tsl_dataset **out, tsl_diag *d) {
     order_key *order = NULL;
     ds_impl *ds = NULL;
 
+    /* The scatter below holds the row arrays and their copy at once: give back the growth
+     * slack first (large blocks are mapped, so shrinking returns pages). */
+    b->row_item = tsl_reallocarray(b->row_item, nr, sizeof *b->row_item);
+    b->row_time = tsl_reallocarray(b->row_time, nr, sizeof *b->row_time);
+    b->row_value = tsl_reallocarray(b->row_value, nr, sizeof *b->row_value);
+
     /* Counting sort by item: off[i] .. off[i + 1] are item i's rows, in file order. */
     for (size_t r = 0; r < nr; r++) off[b->row_item[r] + 1]++;
     for (size_t i = 0; i < ni; i++) off[i + 1] += off[i];
