@@ -18,12 +18,14 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Lenient-mode callback: counts rejections in *ctx and goes on. */
 static int ignore_reject(void *ctx, uint64_t line, const char *reason) {
     (void)line;
     (*(size_t *)ctx)++;
     return reason[0] == '\0'; /* never: reasons are non-empty */
 }
 
+/* Aborts unless ds keeps the invariants every data set keeps. */
 static void check(const tsl_dataset *ds) {
     size_t points = 0;
     for (size_t i = 0; i < ds->nseries; i++) {

@@ -15,6 +15,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Mode 0: a timestamp. */
 static void fuzz_parse(const uint8_t *p, size_t n) {
     int64_t t;
     tsl_diag d;
@@ -32,6 +33,7 @@ static void fuzz_parse(const uint8_t *p, size_t n) {
     if (tsl_time_from_civil(y, m, dd, hh, mi, ss) != t) abort();
 }
 
+/* Mode 1: a frequency (the first 63 bytes). */
 static void fuzz_freq(const uint8_t *p, size_t n) {
     char text[64];
     if (n >= sizeof text) n = sizeof text - 1;
@@ -57,6 +59,7 @@ static void fuzz_freq(const uint8_t *p, size_t n) {
     }
 }
 
+/* Mode 2: inference over timestamps built from 16-bit gaps. */
 static void fuzz_infer(const uint8_t *p, size_t n) {
     static const int64_t units[] = {1, 60, 900, 3600, 86400, 604800, 2629746};
     if (n < 1) return;

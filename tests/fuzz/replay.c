@@ -13,14 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tsloop/err.h"
 #include "tsloop/mem.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Reads path whole; returns 0 on success with *data (caller frees) and *len set. */
-static int slurp(const char *path, uint8_t **data, size_t *len) {
+/* Reads path whole into *data (the caller frees it) and *len. */
+static tsl_err slurp(const char *path, uint8_t **data, size_t *len) {
     FILE *f = fopen(path, "rb");
-    if (!f) return -1;
+    if (!f) return TSL_EIO;
     size_t cap = 4096, n = 0;
     uint8_t *buf = tsl_malloc(cap);
     for (;;) {
@@ -33,11 +34,11 @@ static int slurp(const char *path, uint8_t **data, size_t *len) {
     fclose(f);
     if (err) {
         tsl_free(buf);
-        return -1;
+        return TSL_EIO;
     }
     *data = buf;
     *len = n;
-    return 0;
+    return TSL_OK;
 }
 
 int main(int argc, char **argv) {
