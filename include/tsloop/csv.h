@@ -6,7 +6,8 @@
  * TTS.csv or a single .csv/.tsv member; "-" is standard input), reads the header, finds the
  * item, timestamp and target columns by name, and then hands out one parsed row at a time,
  * with the line it started on. Memory is a fixed buffer plus the current row: a row's strings
- * point into that buffer and stay valid until the next call.
+ * point into that buffer and stay valid until the next call. A reader belongs to one thread at
+ * a time; readers share nothing.
  *
  * Text rules (docs/data-format.md is the user's version):
  * - RFC 4180: fields separated by the delimiter, optionally enclosed in double quotes; inside

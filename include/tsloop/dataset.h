@@ -3,14 +3,15 @@
  *
  * A data set is a set of series keyed by item_id, each regular at the data set's frequency:
  * series i has values y[0..n) at timestamps start + k steps. Gaps in the input's time index
- * become missing values (NaN), as do empty, "NA", "NaN", "null" targets. Extra columns are kept
- * as dimensions of the item (the value on the item's first row).
+ * become missing values (NaN), as do empty, "NA", "NaN", "null" targets (the full list is in
+ * csv.h). Extra columns are kept as dimensions of the item (the value on the item's first
+ * row). docs/data-format.md is the user's description of the input.
  *
- * The reader streams: libarchive decompresses (.gz, or the TTS.csv / only CSV member of a .zip)
- * into a fixed buffer, rows are parsed in place (by the row reader of csv.h, whose text rules
- * apply) and appended to columnar arrays, so memory is proportional to the data, not to the
- * file. Every field and line has a cap. On error, nothing is returned and the diag names file,
- * line, column and what was expected.
+ * The reader streams: libarchive decompresses (gzip, or the TTS.csv / only CSV member of a
+ * zip, both recognised by content) into a fixed buffer, rows are parsed in place (by the row reader
+ * of csv.h, whose text rules apply) and appended to columnar arrays, so memory is proportional to
+ * the data, not to the file. Every field and line has a cap. On error, nothing is returned and the
+ * diag names file, line, column and what was expected.
  *
  * Building: rows are grouped by item_id and sorted by time; a repeated (item, timestamp) keeps
  * the value of its last row in file order (even when that value is missing); the frequency is
@@ -19,6 +20,7 @@
  *
  * Ownership: everything a tsl_dataset points to (series, strings, values) belongs to it and
  * is released by tsl_dataset_free; only data sets returned by this module may be freed there.
+ * Reading keeps no global state: several threads may read different inputs at once.
  */
 #ifndef TSLOOP_DATASET_H
 #define TSLOOP_DATASET_H
@@ -63,7 +65,7 @@ typedef struct tsl_read_opts {
     const char *target_col; /* NULL: "target_value", else "target" */
     char delim;         /* 0: tab for .tsv names or a header with tabs and no commas, else ',' */
     tsl_freq freq;      /* unit NONE: infer */
-    int period;         /* 0: tsl_freq_default_period(freq) */
+    int period;         /* <= 0: tsl_freq_default_period(freq) */
     size_t max_rows;    /* 0: no cap besides memory */
     size_t max_items;   /* 0: no cap besides memory */
     size_t max_field;   /* bytes of one field; 0: TSL_CSV_MAX_FIELD (64 KiB) */
@@ -85,10 +87,13 @@ typedef struct tsl_read_opts {
 tsl_err tsl_dataset_read_file(const char *path, const tsl_read_opts *opts, tsl_dataset **out,
                               tsl_diag *d);
 
-/* Reads from memory; name is used in messages and to detect .tsv/.gz/.zip. */
+/* Reads len bytes at data, as tsl_dataset_read_file reads a file: name is used in messages
+ * and, when it ends in .tsv (or .tsv.gz), to pick tab as the delimiter; gzip and zip are
+ * recognised by content. */
 tsl_err tsl_dataset_read_mem(const char *name, const void *data, size_t len,
                              const tsl_read_opts *opts, tsl_dataset **out, tsl_diag *d);
 
+/* Releases ds and all it points to; NULL is a no-op. */
 void tsl_dataset_free(tsl_dataset *ds);
 
 /* Timestamp of value i of series s: tsl_freq_add(ds->freq, s->start, i). */

@@ -104,6 +104,7 @@ static const double pow10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6, 
                                        1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                        1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
+/* ASCII digit test, independent of the locale (isdigit is not). */
 static int is_digit(char c) {
     return c >= '0' && c <= '9';
 }
@@ -283,6 +284,7 @@ static tsl_err refill(tsl_csv *c, tsl_diag *d) {
     return TSL_OK;
 }
 
+/* Records the first error of the current row (a static string) and where it is. */
 static void row_error(tsl_csv *c, size_t col, uint64_t line, const char *what) {
     if (c->rerr) return;
     c->rerr = what;
@@ -290,6 +292,7 @@ static void row_error(tsl_csv *c, size_t col, uint64_t line, const char *what) {
     c->rerr_line = line;
 }
 
+/* Whether ch is trimmed around unquoted fields: space, and tab unless it delimits. */
 static int is_pad(const tsl_csv *c, char ch) {
     return ch == ' ' || (ch == '\t' && c->delim != '\t');
 }
@@ -480,6 +483,7 @@ static size_t find_column(const tsl_csv *c, const char *want) {
     return SIZE_MAX;
 }
 
+/* The error for a required column the header lacks, listing the columns it has. */
 static tsl_err missing_column(const tsl_csv *c, const char *what, tsl_diag *d) {
     char list[320];
     size_t o = 0, shown = 0;
@@ -521,6 +525,8 @@ static tsl_err detect_delim(tsl_csv *c, tsl_diag *d) {
     }
 }
 
+/* Reads the header row, checks its names, and finds the item, time, target and dimension
+ * columns. */
 static tsl_err read_header(tsl_csv *c, const tsl_csv_opts *o, tsl_diag *d) {
     tsl_err err;
     int got;

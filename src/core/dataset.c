@@ -49,6 +49,7 @@ typedef struct arena {
     arena_block *head;
 } arena;
 
+/* Copies s[0..n) and a NUL into the arena; the copy lives until arena_release. */
 static char *arena_strndup(arena *a, const char *s, size_t n) {
     arena_block *b = a->head;
     if (!b || b->cap - b->used < n + 1) {
@@ -66,6 +67,7 @@ static char *arena_strndup(arena *a, const char *s, size_t n) {
     return p;
 }
 
+/* Frees every block; the arena is empty and reusable afterwards. */
 static void arena_release(arena *a) {
     arena_block *b = a->head;
     while (b) {
@@ -120,6 +122,7 @@ typedef struct builder {
     size_t missing, duplicates, dim_conflicts, rejected;
 } builder;
 
+/* A bijective finaliser: every input bit affects every output bit. */
 static uint64_t mix64(uint64_t x) {
     x ^= x >> 32;
     x *= UINT64_C(0xd6e8feb86659fd93);
@@ -129,6 +132,7 @@ static uint64_t mix64(uint64_t x) {
     return x;
 }
 
+/* Hash of s[0..n) under seed: 8-byte words folded by multiply-xorshift, then mix64. */
 static uint64_t hash_bytes(const char *s, size_t n, uint64_t seed) {
     uint64_t h = seed ^ (n * UINT64_C(0x9e3779b97f4a7c15));
     while (n >= 8) {
@@ -145,6 +149,7 @@ static uint64_t hash_bytes(const char *s, size_t n, uint64_t seed) {
     return mix64(h);
 }
 
+/* A per-read random seed for the item table. */
 static uint64_t make_seed(void) {
     uint64_t seed;
     if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) == (ssize_t)sizeof seed) return seed;
@@ -153,6 +158,7 @@ static uint64_t make_seed(void) {
     return mix64(seed);
 }
 
+/* Doubles the item table (1024 slots at first) and reinserts every item. */
 static void table_grow(builder *b) {
     size_t cap = b->table_cap ? b->table_cap * 2 : 1024;
     slot *t = tsl_calloc(cap, sizeof *t);
@@ -169,6 +175,7 @@ static void table_grow(builder *b) {
     b->table_cap = cap;
 }
 
+/* Whether row's item id is it's. */
 static int same_item(const item *it, const tsl_csv_row *row) {
     return it->len == row->item_len && !memcmp(it->id, row->item, row->item_len);
 }
@@ -227,6 +234,7 @@ static int dims_differ(const builder *b, size_t i, const tsl_csv_row *row) {
     return 0;
 }
 
+/* Appends one row to the columnar arrays, interning its item; enforces max_rows. */
 static tsl_err add_row(builder *b, const tsl_csv_row *row, tsl_diag *d) {
     tsl_err err;
     size_t max_rows = b->opts->max_rows;
@@ -279,6 +287,7 @@ typedef struct timed {
     size_t seq;
 } timed;
 
+/* Order by time, then by position in the file (which makes qsort stable). */
 static int cmp_timed(const void *a, const void *b) {
     const timed *x = a, *y = b;
     if (x->t != y->t) return x->t < y->t ? -1 : 1;
@@ -301,6 +310,7 @@ typedef struct order_key {
     size_t index;
 } order_key;
 
+/* Bytewise order of item ids, as strcmp (ids hold no NUL). */
 static int cmp_order(const void *a, const void *b) {
     const order_key *x = a, *y = b;
     size_t n = x->len < y->len ? x->len : y->len;
@@ -319,7 +329,14 @@ static tsl_err build(builder *b, tsl_dataset **out, tsl_diag *d) {
     timed *scratch = NULL;
     const char **names = NULL;
     order_key *order = NULL;
+    size_t *len = NULL;
     ds_impl *ds = NULL;
+
+    /* The scatter below holds the row arrays and their copy at once: give back the growth
+     * slack first (large blocks are mapped, so shrinking returns pages). */
+    b->row_item = tsl_reallocarray(b->row_item, nr, sizeof *b->row_item);
+    b->row_time = tsl_reallocarray(b->row_time, nr, sizeof *b->row_time);
+    b->row_value = tsl_reallocarray(b->row_value, nr, sizeof *b->row_value);
 
     /* Counting sort by item: off[i] .. off[i + 1] are item i's rows, in file order. */
     for (size_t r = 0; r < nr; r++) off[b->row_item[r] + 1]++;
@@ -403,11 +420,10 @@ static tsl_err build(builder *b, tsl_dataset **out, tsl_diag *d) {
     for (size_t i = 0; i < ni; i++) order[i] = (order_key){b->items[i].id, b->items[i].len, i};
     qsort(order, ni, sizeof *order, cmp_order);
     size_t total = 0;
-    size_t *len = tsl_reallocarray(NULL, ni ? ni : 1, sizeof *len);
+    len = tsl_reallocarray(NULL, ni ? ni : 1, sizeof *len);
     for (size_t i = 0; i < ni; i++) {
         int64_t k = 0;
         if (tsl_freq_steps(f, t[off[i]], t[off[i + 1] - 1], &k) != TSL_OK || k < 0) {
-            tsl_free(len);
             err = tsl_diag_set(d, TSL_EINTERNAL, "%s: a checked grid did not hold", b->name);
             goto out;
         }
@@ -438,7 +454,6 @@ static tsl_err build(builder *b, tsl_dataset **out, tsl_diag *d) {
         }
         base += se->n;
     }
-    tsl_free(len);
     pub->gap_points = total - w;
     if (b->ndims) {
         pub->dim_names = tsl_reallocarray(NULL, b->ndims, sizeof(char *));
@@ -459,6 +474,7 @@ out:
     tsl_free(scratch);
     tsl_free(names);
     tsl_free(order);
+    tsl_free(len);
     return err;
 }
 

@@ -51,11 +51,13 @@ typedef struct zip_listing {
     char *tts_names[LISTED], *csv_names[LISTED];
 } zip_listing;
 
+/* Whether s ends in suffix, ASCII case-insensitively. */
 static int ends_with_ci(const char *s, const char *suffix) {
     size_t n = strlen(s), k = strlen(suffix);
     return n >= k && tsl_text_ieq(s + n - k, suffix);
 }
 
+/* The last component of a member path (after '/' or '\\', as some zip tools write). */
 static const char *base_name(const char *path) {
     const char *b = path;
     for (const char *p = path; *p; p++)
@@ -70,11 +72,13 @@ static int name_is_tsv(const char *name) {
     return n >= 4 && tsl_text_ieq(name + n - 4, ".tsv") ? 1 : 0;
 }
 
+/* libarchive's message for its last error, or a generic one when it has none. */
 static const char *archive_msg(struct archive *a) {
     const char *m = archive_error_string(a);
     return m ? m : "truncated or corrupt data";
 }
 
+/* libarchive read callback for standard input: the sniffed bytes first, then read(2). */
 static la_ssize_t stdin_read(struct archive *a, void *cd, const void **buf) {
     tsl_src *s = cd;
     if (s->peek_off < s->npeek) {
@@ -116,6 +120,7 @@ static tsl_err archive_start(tsl_src *s, tsl_diag *d) {
     return tsl_diag_set(d, TSL_EIO, "%s: cannot read: %s", s->label, archive_msg(s->a));
 }
 
+/* Releases the libarchive reader, if any. */
 static void archive_stop(tsl_src *s) {
     if (s->a) archive_read_free(s->a);
     s->a = NULL;
@@ -128,6 +133,7 @@ static int is_finder_junk(const char *path) {
            !strcmp(b, ".DS_Store");
 }
 
+/* Frees the names a listing kept. */
 static void listing_free(zip_listing *z) {
     for (size_t i = 0; i < LISTED; i++) {
         tsl_free(z->tts_names[i]);
@@ -284,6 +290,7 @@ static tsl_err slurp_stdin(tsl_src *s, tsl_diag *d) {
     return TSL_OK;
 }
 
+/* Sniffs standard input for a zip (read whole) or anything else (streamed). */
 static tsl_err open_stdin(tsl_src *s, tsl_diag *d) {
     while (s->npeek < sizeof s->peek) {
         ssize_t n = read(STDIN_FILENO, s->peek + s->npeek, sizeof s->peek - s->npeek);

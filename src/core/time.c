@@ -60,15 +60,18 @@ static int64_t floordiv(int64_t a, int64_t b) {
     return (a % b < 0) ? q - 1 : q;
 }
 
+/* a mod b in [0, b), for b > 0 (C's % keeps the sign of a). */
 static int64_t floormod(int64_t a, int64_t b) {
     int64_t r = a % b;
     return r < 0 ? r + b : r;
 }
 
+/* 1 when y is a Gregorian leap year (any sign). */
 static int is_leap(int64_t y) {
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
+/* Length of month m (1..12) of year y. */
 static int days_in_month64(int64_t y, int m) {
     static const unsigned char len[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     assert(m >= 1 && m <= 12);
@@ -107,6 +110,7 @@ static void split_time(int64_t t, int64_t *y, int *m, int *d, int64_t *tod) {
     civil_from_days(floordiv(t, DAY_SECS), y, m, d);
 }
 
+/* Months since year 0 of t's month: year * 12 + month - 1. */
 static int64_t month_index(int64_t t) {
     int64_t y, tod;
     int m, d;
@@ -190,6 +194,7 @@ static int read_digits(const char **p, const char *e, int n, int *v) {
     return 1;
 }
 
+/* Epoch seconds from [p, e): an optional '-' then digits, checked by the caller. */
 static tsl_err parse_epoch(const char *p, const char *e, int64_t *out, tsl_diag *d) {
     int neg = 0;
     if (*p == '-') {
@@ -327,6 +332,7 @@ static int is_calendar(tsl_freq_unit u) {
     return u == TSL_FREQ_MONTH || u == TSL_FREQ_QUARTER || u == TSL_FREQ_YEAR;
 }
 
+/* Seconds in one fixed unit; 0 for calendar units and NONE. */
 static int64_t unit_seconds(tsl_freq_unit u) {
     switch (u) {
     case TSL_FREQ_SECOND:
@@ -344,16 +350,19 @@ static int64_t unit_seconds(tsl_freq_unit u) {
     }
 }
 
+/* Months in one calendar unit; 0 for fixed units and NONE. */
 static int64_t unit_months(tsl_freq_unit u) {
     return u == TSL_FREQ_MONTH ? 1 : u == TSL_FREQ_QUARTER ? 3 : u == TSL_FREQ_YEAR ? 12 : 0;
 }
 
+/* Whether f can be stepped: a unit, mult >= 1, and for calendar units an anchor in range. */
 static int freq_valid(tsl_freq f) {
     if (f.unit <= TSL_FREQ_NONE || f.unit > TSL_FREQ_YEAR || f.mult < 1) return 0;
     if (is_calendar(f.unit) && (f.anchor < TSL_FREQ_MONTH_END || f.anchor > 31)) return 0;
     return 1;
 }
 
+/* The int64 bound tsl_freq_add returns for a result out of range. */
 static int64_t saturate(int positive) {
     return positive ? INT64_MAX : INT64_MIN;
 }
@@ -465,6 +474,7 @@ tsl_err tsl_freq_parse(const char *s, tsl_freq *out, tsl_diag *d) {
                         tsl_text_quote(q, sizeof q, s, strlen(s)));
 }
 
+/* The canonical suffix of a unit, as tsl_freq_format writes it. */
 static const char *unit_text(tsl_freq_unit u) {
     switch (u) {
     case TSL_FREQ_SECOND:
@@ -550,12 +560,14 @@ typedef struct tsset {
     size_t npoints;
 } tsset;
 
+/* Series i's name for a message, quoted, or "#i" without names; returns buf. */
 static const char *series_name(const tsset *s, size_t i, char *buf, size_t cap) {
     if (s->names && s->names[i]) return tsl_text_quote(buf, cap, s->names[i], strlen(s->names[i]));
     snprintf(buf, cap, "#%zu", i);
     return buf;
 }
 
+/* Greatest common divisor; gcd(0, b) = b, so it folds over a list from 0. */
 static uint64_t gcd_u64(uint64_t a, uint64_t b) {
     while (b) {
         uint64_t r = a % b;
@@ -636,6 +648,7 @@ static int calendar_anchor(const tsset *s, int32_t *anchor) {
     return 1;
 }
 
+/* qsort order of int64 values. */
 static int cmp_i64(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
@@ -667,6 +680,8 @@ typedef struct stray_report {
     size_t nshown;
 } stray_report;
 
+/* Counts timestamp t of item as off the pattern; the first item's first three are kept to
+ * show. Items arrive in order, so *last_item tells a new item. */
 static void stray_add(stray_report *r, size_t item, int64_t t, size_t *last_item) {
     if (r->count == 0) r->first_item = item;
     if (r->count == 0 || *last_item != item) r->items++;
@@ -675,6 +690,7 @@ static void stray_add(stray_report *r, size_t item, int64_t t, size_t *last_item
     r->count++;
 }
 
+/* "item "x" has T1, T2 (N such timestamps in K items)" into buf. */
 static void stray_text(const tsset *s, const stray_report *r, char *buf, size_t cap) {
     char nb[TSL_TEXT_QUOTE_CAP];
     int n = snprintf(buf, cap, "item %s has ", series_name(s, r->first_item, nb, sizeof nb));
@@ -748,26 +764,24 @@ static int find_step_strays(const tsset *s, stray_report *r, uint64_t *gap) {
         for (size_t j = s->off[i] + 1; j < s->off[i + 1]; j++)
             v[ng++] = (int64_t)((uint64_t)s->t[j] - (uint64_t)s->t[j - 1]);
     *gap = 0;
-    if (ng == 0) {
-        tsl_free(v);
-        return 0;
-    }
-    size_t cnt;
-    int64_t m = mode_i64(v, ng, &cnt);
-    *gap = (uint64_t)m;
     memset(r, 0, sizeof *r);
+    if (ng == 0) goto out;
+    size_t cnt;
+    uint64_t m = (uint64_t)mode_i64(v, ng, &cnt);
+    *gap = m;
     size_t last_item = 0;
     for (size_t i = 0; i < s->nseries; i++) {
         size_t a = s->off[i], b = s->off[i + 1];
         if (b == a) continue;
         for (size_t j = a; j < b; j++)
-            v[j - a] = (int64_t)(((uint64_t)s->t[j] - (uint64_t)s->t[a]) % (uint64_t)m);
+            v[j - a] = (int64_t)(((uint64_t)s->t[j] - (uint64_t)s->t[a]) % m);
         size_t pc;
         int64_t phase = mode_i64(v, b - a, &pc);
         for (size_t j = a; j < b; j++)
-            if ((int64_t)(((uint64_t)s->t[j] - (uint64_t)s->t[a]) % (uint64_t)m) != phase)
+            if ((int64_t)(((uint64_t)s->t[j] - (uint64_t)s->t[a]) % m) != phase)
                 stray_add(r, i, s->t[j], &last_item);
     }
+out:
     tsl_free(v);
     return r->count > 0;
 }

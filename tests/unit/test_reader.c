@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tsloop/buf.h"
 #include "tsloop/csv.h"
@@ -823,6 +824,99 @@ static void test_buffer_boundaries(void **state) {
     tsl_wbuf_release(&got);
 }
 
+/* A row longer than the initial buffer makes it grow; past max_line + the read size, no. */
+static void test_long_rows(void **state) {
+    (void)state;
+    const size_t big = 700 << 10;
+    tsl_wbuf b;
+    tsl_wbuf_init(&b);
+    tsl_wbuf_puts(&b, "item_id,timestamp,target,blob\na,2024-01-01,1,\"");
+    for (size_t i = 0; i < big; i++) tsl_wbuf_putc(&b, i % 1000 == 999 ? '\n' : 'x');
+    tsl_wbuf_puts(&b, "\"\na,2024-01-02,2,short\n");
+    tsl_read_opts o;
+    memset(&o, 0, sizeof o);
+    o.max_field = 1 << 20;
+    tsl_dataset *ds = read_text("long.csv", tsl_wbuf_cstr(&b), &o);
+    assert_int_equal(strlen(ds->series[0].dims[0]), big);
+    assert_int_equal(ds->dim_conflicts, 1);
+    tsl_dataset_free(ds);
+    /* The line of the row after it counts the line breaks inside it. */
+    tsl_wbuf_puts(&b, "a,2024-01-03,oops,x\n");
+    char want[160];
+    snprintf(want, sizeof want,
+             "t.csv:%zu:3: column \"target\": \"oops\" is not a number: "
+             "expected a decimal number like 12.5, -3 or 1e6, or nothing, NA or NaN for a missing "
+             "value",
+             4 + big / 1000);
+    expect_error(tsl_wbuf_cstr(&b), &o, TSL_EPARSE, want);
+    o.max_line = 500 << 10;
+    expect_error(tsl_wbuf_cstr(&b), &o, TSL_ELIMIT,
+                 "t.csv:2: a row is longer than 512000 bytes (an unclosed quote?)");
+    tsl_wbuf_release(&b);
+}
+
+/* Standard input: a plain stream, a gzip stream, and a zip (read into memory first). */
+static void read_stdin_fixture(const char *rel) {
+    size_t len;
+    char *data = tu_slurp(tu_path(rel), &len);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    assert_true(len < 16384); /* fits the pipe's buffer: no writer process needed */
+    assert_int_equal(write(fds[1], data, len), (ssize_t)len);
+    close(fds[1]);
+    int saved = dup(STDIN_FILENO);
+    dup2(fds[0], STDIN_FILENO);
+    close(fds[0]);
+    tsl_dataset *ds = NULL;
+    tsl_diag d = {TSL_OK, {0}};
+    tsl_err e = tsl_dataset_read_file("-", NULL, &ds, &d);
+    dup2(saved, STDIN_FILENO);
+    close(saved);
+    tsl_free(data);
+    if (e) fail_msg("%s on stdin: %s", rel, d.msg);
+    check_basic(ds);
+    tsl_dataset_free(ds);
+}
+
+static void test_stdin(void **state) {
+    (void)state;
+    read_stdin_fixture("reader/basic.csv");
+    read_stdin_fixture("reader/basic.csv.gz");
+    read_stdin_fixture("reader/tts-folder.zip");
+    /* Errors name <stdin>. */
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    close(fds[1]);
+    int saved = dup(STDIN_FILENO);
+    dup2(fds[0], STDIN_FILENO);
+    close(fds[0]);
+    tsl_dataset *ds = NULL;
+    tsl_diag d = {TSL_OK, {0}};
+    tsl_err e = tsl_dataset_read_file("-", NULL, &ds, &d);
+    dup2(saved, STDIN_FILENO);
+    close(saved);
+    assert_int_equal(e, TSL_EPARSE);
+    assert_string_equal(d.msg, "<stdin>: empty input: expected a header line");
+}
+
+static void test_option_errors(void **state) {
+    (void)state;
+    tsl_read_opts o;
+    memset(&o, 0, sizeof o);
+    o.target_col = "sales";
+    expect_error("item_id,timestamp,target\na,2024,1\n", &o, TSL_EPARSE,
+                 "t.csv:1: the header has no column \"sales\" (columns: \"item_id\", "
+                 "\"timestamp\", \"target\")");
+    memset(&o, 0, sizeof o);
+    o.max_line = SIZE_MAX / 2;
+    expect_error("item_id,timestamp,target\na,2024,1\n", &o, TSL_EINVAL,
+                 "reader caps are too large");
+    memset(&o, 0, sizeof o);
+    o.delim = ' ';
+    expect_error("item_id timestamp target\n", &o, TSL_EINVAL,
+                 "the delimiter may not be a quote, a line break, a space or a non-ASCII byte");
+}
+
 /* ---- the shared real data, when present ---- */
 
 static void test_real_data(void **state) {
@@ -872,6 +966,9 @@ int main(void) {
         cmocka_unit_test(test_dims),
         cmocka_unit_test(test_many_items),
         cmocka_unit_test(test_buffer_boundaries),
+        cmocka_unit_test(test_long_rows),
+        cmocka_unit_test(test_stdin),
+        cmocka_unit_test(test_option_errors),
         cmocka_unit_test(test_real_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
