@@ -74,6 +74,14 @@ tsl_err tsl_ets_filter(const tsl_ets_form *form, int m, const double par[4], con
                        const double *y, size_t n, double *lik, double *xn, double *states,
                        double *e, double *fitted, tsl_diag *d);
 
+/* The gradient of tsl_ets_filter's lik with respect to par[0..4) (alpha, beta, gamma, phi;
+ * entries of absent components are 0) and to every value of x0 (seasonal states taken as
+ * free, without the normalisation the fit imposes), by reverse-mode differentiation of the
+ * recursion. *lik is +inf and the gradient unset when the likelihood is undefined. */
+tsl_err tsl_ets_lik_gradient(const tsl_ets_form *form, int m, const double par[4], const double *x0,
+                             const double *y, size_t n, double *lik, double gpar[4], double *gx0,
+                             tsl_diag *d);
+
 /* Fits one form by maximum likelihood, as R's etsmodel(): y[0..n) with y[0] observed, period
  * m (1 <= m <= TSL_ETS_MAX_PERIOD; ignored by non-seasonal forms). Fails with TSL_ESHORT when
  * the form has at least nobs - 1 parameters, TSL_EINVAL when the form is not allowed for the

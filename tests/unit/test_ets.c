@@ -391,11 +391,390 @@ static void test_admissible_matches_r(void **state) {
     tu_table_free(t);
 }
 
+/* ---- properties ---- */
+
+/* Fits spec text ("ets", "ets:MAdM") with period on y; fails the test on error. */
+static tsl_model *fit_or_fail(const char *what, int period, const double *y, size_t n) {
+    tsl_model_spec spec;
+    tsl_diag d = {0};
+    tsl_model *m = NULL;
+    assert_int_equal(tsl_model_spec_parse(what, period, &spec, &d), TSL_OK);
+    if (tsl_model_fit(&spec, y, n, &m, &d)) fail_msg("%s: %s", what, d.msg);
+    return m;
+}
+
+/* The exact gradient agrees with central differences of the likelihood, for every form, at
+ * R's estimates (perturbed off the optimum, where the gradient is not ~0). */
+static void test_gradient(void **state) {
+    (void)state;
+    size_t ns, nf;
+    ser *s = load_series(&ns);
+    rfit *f = load_forms(&nf);
+    for (size_t k = 0; k < nf; k++) {
+        const ser *y = series_named(s, ns, f[k].series);
+        tsl_ets_form form = parse_form(f[k].form);
+        int m = form.season ? y->period : 1, nst = tsl_ets_nstate(&form, m);
+        double par[4], x0[TSL_ETS_MAX_STATE], lik, gp[4], gx[TSL_ETS_MAX_STATE];
+        for (int i = 0; i < 4; i++) par[i] = isnan(f[k].par[i]) ? 0.0 : f[k].par[i];
+        par[0] *= 0.9, par[1] *= 0.8, par[2] *= 1.1, par[3] = form.damped ? 0.9 : 1.0;
+        for (int i = 0; i < nst; i++) x0[i] = f[k].init[i] * (1 + 0.01 * (i % 3));
+        assert_int_equal(tsl_ets_lik_gradient(&form, m, par, x0, y->y, y->n, &lik, gp, gx, NULL),
+                         TSL_OK);
+        if (!isfinite(lik)) continue;
+        double l1, l2;
+        for (int i = 0; i < 4 + nst; i++) {
+            if (i < 4 &&
+                ((i == 1 && !form.trend) || (i == 2 && !form.season) || (i == 3 && !form.damped)))
+                continue;
+            double *v = i < 4 ? &par[i] : &x0[i - 4], keep = *v;
+            double h = 1e-6 * fmax(fabs(keep), 1e-3);
+            *v = keep + h;
+            tsl_ets_filter(&form, m, par, x0, y->y, y->n, &l1, NULL, NULL, NULL, NULL, NULL);
+            *v = keep - h;
+            tsl_ets_filter(&form, m, par, x0, y->y, y->n, &l2, NULL, NULL, NULL, NULL, NULL);
+            *v = keep;
+            double fd = (l1 - l2) / (2 * h), g = i < 4 ? gp[i] : gx[i - 4];
+            tu_close(g, fd, 1e-4, 1e-6 * fabs(lik) / fmax(fabs(keep), 1e-3), "%s %s gradient %d",
+                     f[k].series, f[k].form, i);
+        }
+    }
+    tsl_free(f);
+    free_series(s, ns);
+}
+
+static void test_constant_series(void **state) {
+    (void)state;
+    double y[40];
+    for (int i = 0; i < 40; i++) y[i] = 5.5;
+    const char *specs[] = {"ets", "ets:ANN", "ets:AAdN", "ets:MNM"};
+    const double lv[3] = {0.1, 0.5, 0.9};
+    for (int k = 0; k < 4; k++) {
+        tsl_model *m = fit_or_fail(specs[k], 4, y, 40);
+        double mean[12], q[36];
+        assert_int_equal(tsl_model_forecast(m, 12, lv, 3, mean, q, NULL), TSL_OK);
+        for (int i = 0; i < 12; i++) {
+            tu_close(mean[i], 5.5, 1e-9, 0, "%s constant mean step %d", specs[k], i + 1);
+            for (int j = 0; j < 3; j++)
+                tu_close(q[i * 3 + j], 5.5, 1e-6, 0, "%s constant quantile", specs[k]);
+        }
+        if (k == 0) assert_string_equal(tsl_model_name(m), "ETS(A,N,N)");
+        tsl_model_free(m);
+    }
+}
+
+/* AirPassengers with two gaps, the test series of the properties below. */
+static double *air_with_gaps(size_t *n) {
+    size_t ns;
+    ser *s = load_series(&ns);
+    const ser *air = series_named(s, ns, "air");
+    double *y = tsl_malloc(air->n * sizeof *y);
+    memcpy(y, air->y, air->n * sizeof *y);
+    *n = air->n;
+    y[30] = NAN;
+    y[101] = NAN;
+    free_series(s, ns);
+    return y;
+}
+
+/* update(fit(y[0..k)), y[k..n)) is the same model as filtering the fitted parameters over
+ * y[0..n) from the fit's initial state, and err1 holds the one-step errors of that filter. */
+static void test_update_equals_filter(void **state) {
+    (void)state;
+    size_t n;
+    double *y = air_with_gaps(&n);
+    const char *specs[] = {"ets", "ets:ANA", "ets:MAdN", "ets:MMdM", "ets:AAdA"};
+    const size_t k = 100;
+    for (int sp = 0; sp < 5; sp++) {
+        tsl_model *m = fit_or_fail(specs[sp], 12, y, k);
+        tsl_ets_fit ref = *(const tsl_ets_fit *)m->state;
+        double err1[64];
+        assert_int_equal(tsl_model_update(m, y + k, n - k, err1, NULL), TSL_OK);
+        assert_int_equal(tsl_model_nobs(m), n);
+        assert_true(isnan(err1[101 - k]));
+        double par[4] = {ref.alpha, ref.beta, ref.gamma, ref.phi}, lik;
+        double *fitted = tsl_malloc(n * sizeof *fitted);
+        assert_int_equal(tsl_ets_filter(&ref.form, ref.m, par, ref.x0, y, n, &lik, ref.x, NULL,
+                                        NULL, fitted, NULL),
+                         TSL_OK);
+        for (size_t i = k; i < n; i++)
+            if (!isnan(y[i]))
+                tu_close(err1[i - k], y[i] - fitted[i], 1e-9, 1e-9, "%s err1 %zu", specs[sp], i);
+        const double lv[2] = {0.1, 0.9};
+        double a[30], b[30], qa[60], qb[60];
+        assert_int_equal(tsl_model_forecast(m, 30, lv, 2, a, qa, NULL), TSL_OK);
+        assert_int_equal(tsl_ets_forecast_fit(&ref, 30, lv, 2, b, qb, NULL), TSL_OK);
+        for (int i = 0; i < 30; i++) {
+            tu_close(a[i], b[i], 1e-9, 0, "%s update mean step %d", specs[sp], i + 1);
+            tu_close(qa[2 * i], qb[2 * i], 1e-9, 0, "%s update p10 step %d", specs[sp], i + 1);
+            tu_close(qa[2 * i + 1], qb[2 * i + 1], 1e-9, 0, "%s p90 step %d", specs[sp], i + 1);
+        }
+        tsl_free(fitted);
+        tsl_model_free(m);
+    }
+    tsl_free(y);
+}
+
+/* Save, load, forecast: bit-identical; any damaged byte or truncation is refused; a blob
+ * with a valid checksum but an impossible field is refused too. */
+static void test_roundtrip_and_corruption(void **state) {
+    (void)state;
+    size_t n;
+    double *y = air_with_gaps(&n);
+    /* analytic classes 1-3, simulated, Holt-Winters short fit, constant */
+    const char *specs[] = {"ets:AAdA", "ets:MAN", "ets:MAM", "ets:MMdN", "ets:AAA", "ets"};
+    const size_t lens[] = {144, 144, 144, 144, 15, 1};
+    const double lv[3] = {0.05, 0.5, 0.95};
+    for (int sp = 0; sp < 6; sp++) {
+        tsl_model *m = fit_or_fail(specs[sp], 12, y, lens[sp]), *back = NULL;
+        tsl_wbuf b;
+        tsl_wbuf_init(&b);
+        assert_int_equal(tsl_model_save(m, &b, NULL), TSL_OK);
+        tsl_diag d = {0};
+        if (tsl_model_load(b.data, b.len, &back, &d)) fail_msg("%s: %s", specs[sp], d.msg);
+        double f1[20], f2[20], q1[60], q2[60];
+        assert_int_equal(tsl_model_forecast(m, 20, lv, 3, f1, q1, NULL), TSL_OK);
+        assert_int_equal(tsl_model_forecast(back, 20, lv, 3, f2, q2, NULL), TSL_OK);
+        assert_memory_equal(f1, f2, sizeof f1);
+        assert_memory_equal(q1, q2, sizeof q1);
+        assert_string_equal(tsl_model_name(m), tsl_model_name(back));
+        assert_true(isnan(tsl_model_aicc(m)) ? isnan(tsl_model_aicc(back))
+                                             : tsl_model_aicc(m) == tsl_model_aicc(back));
+        for (size_t i = 0; i < b.len; i++) {
+            b.data[i] ^= 0x21;
+            tsl_model *bad = NULL;
+            assert_int_not_equal(tsl_model_load(b.data, b.len, &bad, NULL), TSL_OK);
+            assert_null(bad);
+            b.data[i] ^= 0x21;
+        }
+        for (size_t len = 0; len < b.len; len++) {
+            tsl_model *bad = NULL;
+            assert_int_not_equal(tsl_model_load(b.data, len, &bad, NULL), TSL_OK);
+        }
+        tsl_wbuf_release(&b);
+        tsl_model_free(back);
+        tsl_model_free(m);
+    }
+    /* Checksummed but impossible states. */
+    tsl_model *m = fit_or_fail("ets:MAdM", 12, y, n);
+    tsl_ets_fit good = *(tsl_ets_fit *)m->state;
+    for (int c = 0; c < 9; c++) {
+        tsl_ets_fit *f = m->state;
+        *f = good;
+        switch (c) {
+        case 0:
+            f->alpha = 1.5;
+            break;
+        case 1:
+            f->beta = f->alpha + 0.1;
+            break;
+        case 2:
+            f->phi = 0;
+            break;
+        case 3:
+            f->form.error = 3;
+            break;
+        case 4:
+            f->form.damped = 2;
+            break;
+        case 5:
+            f->x[3] = NAN;
+            break;
+        case 6:
+            f->sigma2 = -1;
+            break;
+        case 7:
+            f->m = 4;
+            break;
+        default:
+            f->gamma = INFINITY;
+            break;
+        }
+        tsl_wbuf b;
+        tsl_wbuf_init(&b);
+        assert_int_equal(tsl_model_save(m, &b, NULL), TSL_OK);
+        tsl_model *bad = NULL;
+        tsl_diag d = {0};
+        assert_int_equal(tsl_model_load(b.data, b.len, &bad, &d), TSL_ECORRUPT);
+        assert_null(bad);
+        assert_non_null(strstr(d.msg, "ETS"));
+        tsl_wbuf_release(&b);
+    }
+    *(tsl_ets_fit *)m->state = good;
+    tsl_model_free(m);
+    tsl_free(y);
+}
+
+/* Quantiles come out monotone in the level, straight from the model (before model.c sorts). */
+static void test_quantiles_monotone(void **state) {
+    (void)state;
+    size_t n;
+    double *y = air_with_gaps(&n);
+    double lv[19];
+    for (int j = 0; j < 19; j++) lv[j] = 0.05 * (j + 1);
+    const char *specs[] = {"ets:ANA", "ets:MAdN", "ets:MNM", "ets:MMN", "ets:MMdM"};
+    for (int sp = 0; sp < 5; sp++) {
+        tsl_model *m = fit_or_fail(specs[sp], 12, y, n);
+        double mean[36], q[36 * 19];
+        assert_int_equal(tsl_ets_forecast_fit(m->state, 36, lv, 19, mean, q, NULL), TSL_OK);
+        for (int i = 0; i < 36; i++) {
+            for (int j = 1; j < 19; j++)
+                if (!(q[i * 19 + j] >= q[i * 19 + j - 1]))
+                    fail_msg("%s step %d: level %g below level %g", specs[sp], i + 1, lv[j],
+                             lv[j - 1]);
+            assert_true(q[i * 19] < mean[i] && mean[i] < q[i * 19 + 18]);
+        }
+        tsl_model_free(m);
+    }
+    tsl_free(y);
+}
+
+/* Missing values: the state advances by its prediction, the likelihood skips the point. */
+static void test_missing_values(void **state) {
+    (void)state;
+    /* ANN: the level stays put across a gap; AAN: it moves by the trend. */
+    const double y[6] = {10, 12, NAN, NAN, 11, 13};
+    tsl_ets_form ann = {TSL_ETS_ADD, TSL_ETS_NONE, TSL_ETS_NONE, 0};
+    tsl_ets_form aan = {TSL_ETS_ADD, TSL_ETS_ADD, TSL_ETS_NONE, 0};
+    double par[4] = {0.5, 0.1, 0, 1}, x0[2] = {10, 1}, st[14], e[6], lik;
+    assert_int_equal(tsl_ets_filter(&ann, 1, par, x0, y, 6, &lik, NULL, st, e, NULL, NULL), TSL_OK);
+    assert_true(st[2] == st[3] && st[3] == st[4]); /* levels after obs 2, 3, 4 */
+    assert_true(isnan(e[2]) && isnan(e[3]) && !isnan(e[4]));
+    /* lik = n_obs log(SSE) with four observed errors */
+    double sse = 0;
+    for (int i = 0; i < 6; i++)
+        if (!isnan(e[i])) sse += e[i] * e[i];
+    tu_close(lik, 4 * log(sse), 1e-12, 0, "likelihood over observed points");
+    assert_int_equal(tsl_ets_filter(&aan, 1, par, x0, y, 6, &lik, NULL, st, NULL, NULL, NULL),
+                     TSL_OK);
+    tu_close(st[2 * 3], st[2 * 2] + st[2 * 2 + 1], 1e-12, 0, "level + trend across the gap");
+    tu_close(st[2 * 3 + 1], st[2 * 2 + 1], 1e-12, 0, "trend kept across the gap");
+
+    /* Fits with gaps: observed count, and the same likelihood as filtering. */
+    size_t n;
+    double *air = air_with_gaps(&n);
+    tsl_model *m = fit_or_fail("ets", 12, air, n);
+    const tsl_ets_fit *f = m->state;
+    assert_int_equal(f->nobs, n - 2);
+    assert_int_equal(tsl_model_nobs(m), n);
+    double p[4] = {f->alpha, f->beta, f->gamma, f->phi};
+    assert_int_equal(
+        tsl_ets_filter(&f->form, f->m, p, f->x0, air, n, &lik, NULL, NULL, NULL, NULL, NULL),
+        TSL_OK);
+    tu_close(-0.5 * lik, f->loglik, 1e-9, 0, "loglik of a fit with gaps");
+    tsl_model_free(m);
+    /* Trailing gaps: the forecast origin stays the end of the array. */
+    air[n - 1] = NAN;
+    air[n - 2] = NAN;
+    m = fit_or_fail("ets:ANN", 12, air, n);
+    double fc[3];
+    assert_int_equal(tsl_model_forecast(m, 3, NULL, 0, fc, NULL, NULL), TSL_OK);
+    assert_true(fc[0] == fc[2]);
+    tsl_model_free(m);
+    tsl_free(air);
+}
+
+/* Very short series fit something simpler or fail with TSL_ESHORT, never crash. */
+static void test_short_series(void **state) {
+    (void)state;
+    const double y[5] = {3, 5, 4, 6, 5};
+    const char *specs[] = {"ets", "ets:AAN", "ets:MAdM", "ets:ANA", "ets:MMN", "ets:AAdA"};
+    for (size_t n = 1; n <= 5; n++)
+        for (int sp = 0; sp < 6; sp++)
+            for (int period = 1; period <= 4; period += 3) {
+                tsl_model_spec spec;
+                tsl_diag d = {0};
+                tsl_model *m = NULL;
+                assert_int_equal(tsl_model_spec_parse(specs[sp], period, &spec, &d), TSL_OK);
+                tsl_err rc = tsl_model_fit(&spec, y, n, &m, &d);
+                if (rc == TSL_OK) {
+                    double fc[4], q[8];
+                    const double lv[2] = {0.1, 0.9};
+                    assert_int_equal(tsl_model_forecast(m, 4, lv, 2, fc, q, NULL), TSL_OK);
+                    assert_true(strncmp(tsl_model_name(m), "ETS(", 4) == 0);
+                    tsl_model_free(m);
+                } else {
+                    assert_null(m);
+                    assert_true(rc == TSL_ESHORT || rc == TSL_EINVAL);
+                    assert_true(d.msg[0] != '\0');
+                    /* a seasonal form with period 1 is a usage error, as in R */
+                    if (period == 1 && rc == TSL_EINVAL && strlen(specs[sp]) >= 7 &&
+                        specs[sp][strlen(specs[sp]) - 1] != 'N')
+                        continue;
+                    fail_msg("%s n=%zu period %d: %s", specs[sp], n, period, d.msg);
+                }
+            }
+    /* The one-observation series forecasts that observation. */
+    tsl_model *m = fit_or_fail("ets", 1, y, 1);
+    double fc[2];
+    assert_int_equal(tsl_model_forecast(m, 2, NULL, 0, fc, NULL, NULL), TSL_OK);
+    assert_true(fc[0] == 3 && fc[1] == 3);
+    tsl_model_free(m);
+}
+
+static void test_errors_and_long_periods(void **state) {
+    (void)state;
+    double y[120];
+    for (int i = 0; i < 120; i++) y[i] = 100 + 10 * sin(i * 2 * M_PI / 52) + 0.3 * i;
+    tsl_model_spec spec;
+    tsl_model *m = NULL;
+    tsl_diag d = {0};
+    /* forbidden combinations and impossible requests */
+    const char *bad[] = {"ets:AAM", "ets:ANM", "ets:MMA", "ets:ANdN"};
+    for (int k = 0; k < 4; k++) {
+        assert_int_equal(tsl_model_spec_parse(bad[k], 12, &spec, &d), TSL_OK);
+        assert_int_equal(tsl_model_fit(&spec, y, 120, &m, &d), TSL_EINVAL);
+        assert_null(m);
+    }
+    assert_int_equal(tsl_model_spec_parse("ets:ANA", 1, &spec, &d), TSL_OK);
+    assert_int_equal(tsl_model_fit(&spec, y, 120, &m, &d), TSL_EINVAL);
+    double neg[40];
+    for (int i = 0; i < 40; i++) neg[i] = i % 5 - 2.0;
+    assert_int_equal(tsl_model_spec_parse("ets:MNN", 1, &spec, &d), TSL_OK);
+    assert_int_equal(tsl_model_fit(&spec, neg, 40, &m, &d), TSL_EINVAL);
+    assert_non_null(strstr(d.msg, "positive"));
+    m = fit_or_fail("ets", 1, neg, 40); /* only additive errors are candidates */
+    assert_int_equal(((const tsl_ets_fit *)m->state)->form.error, TSL_ETS_ADD);
+    tsl_model_free(m);
+    /* Periods above 24: 'Z' season means none; an explicit one is unsupported. */
+    m = fit_or_fail("ets", 52, y, 120);
+    assert_int_equal(((const tsl_ets_fit *)m->state)->form.season, TSL_ETS_NONE);
+    tsl_wbuf b;
+    tsl_wbuf_init(&b);
+    assert_int_equal(tsl_model_save(m, &b, NULL), TSL_OK);
+    tsl_model *back = NULL;
+    assert_int_equal(tsl_model_load(b.data, b.len, &back, NULL), TSL_OK);
+    tsl_wbuf_release(&b);
+    tsl_model_free(back);
+    tsl_model_free(m);
+    assert_int_equal(tsl_model_spec_parse("ets:AAA", 52, &spec, &d), TSL_OK);
+    assert_int_equal(tsl_model_fit(&spec, y, 120, &m, &d), TSL_EUNSUPPORTED);
+    assert_non_null(strstr(d.msg, "24"));
+    /* Intervals far beyond any horizon are refused, means are not. */
+    m = fit_or_fail("ets:MAN", 1, y, 120);
+    double *fc = tsl_malloc(30000 * sizeof *fc), lv[1] = {0.9}, *q = tsl_malloc(30000 * sizeof *q);
+    assert_int_equal(tsl_model_forecast(m, 30000, NULL, 0, fc, NULL, NULL), TSL_OK);
+    assert_int_equal(tsl_model_forecast(m, 30000, lv, 1, fc, q, NULL), TSL_ELIMIT);
+    tsl_free(fc);
+    tsl_free(q);
+    tsl_model_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_filter_matches_r),     cmocka_unit_test(test_forecast_matches_r),
-        cmocka_unit_test(test_fit_not_worse_than_r), cmocka_unit_test(test_auto_matches_r),
-        cmocka_unit_test(test_short_series_match_r), cmocka_unit_test(test_admissible_matches_r),
+        cmocka_unit_test(test_filter_matches_r),
+        cmocka_unit_test(test_forecast_matches_r),
+        cmocka_unit_test(test_fit_not_worse_than_r),
+        cmocka_unit_test(test_auto_matches_r),
+        cmocka_unit_test(test_short_series_match_r),
+        cmocka_unit_test(test_admissible_matches_r),
+        cmocka_unit_test(test_gradient),
+        cmocka_unit_test(test_constant_series),
+        cmocka_unit_test(test_update_equals_filter),
+        cmocka_unit_test(test_roundtrip_and_corruption),
+        cmocka_unit_test(test_quantiles_monotone),
+        cmocka_unit_test(test_missing_values),
+        cmocka_unit_test(test_short_series),
+        cmocka_unit_test(test_errors_and_long_periods),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
