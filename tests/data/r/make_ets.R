@@ -8,8 +8,9 @@
 #                   parameters (par: alpha, beta, gamma, phi; NA when absent), initial and
 #                   final states (R's layout: l, b, s1..sm), loglik, aicc, sigma2, and the
 #                   forecast mean and 80%/95% limits over h steps
-#   auto.csv        series,form,loglik,aicc,step,mean,lo80,hi80,lo95,hi95: R's automatic ets()
-#   short.csv       the same for ets() on very short series (R's Holt-Winters fallback)
+#   auto.csv        series,spec,form,loglik,aicc,step,mean,lo80,hi80,lo95,hi95: R's ets(y)
+#   short.csv       the same for ets() on very short series (R's Holt-Winters fallback),
+#                   with a requested form (spec) for some
 #   admissible.csv  alpha,beta,gamma,phi,m,ok: R's admissible() on random parameters
 suppressMessages(library(forecast))
 out <- "tests/data/ets"
@@ -75,10 +76,10 @@ for (s in names(series)) {
 }
 write.csv(do.call(rbind, rows), file.path(out, "forms.csv"), row.names = FALSE, quote = FALSE)
 
-fc_rows <- function(s, y) {
-  fit <- ets(y)
+fc_rows <- function(s, y, model = "ZZZ") {
+  fit <- if (model == "ZZZ") ets(y) else ets(y, model = model)
   fc <- forecast(fit, h = horizon(y), level = c(80, 95))
-  data.frame(series = s, form = gsub("ETS|[(),]", "", fit$method),
+  data.frame(series = s, spec = model, form = gsub("ETS|[(),]", "", fit$method),
              loglik = fmt(if (is.null(fit$loglik)) NA else fit$loglik),
              aicc = fmt(if (is.null(fit$aicc)) NA else fit$aicc),
              step = seq_along(fc$mean), mean = fmt(as.numeric(fc$mean)),
@@ -94,6 +95,9 @@ base <- c(112, 118, 132, 129, 121, 135)
 for (n in 2:6) shorts[[paste0("n", n)]] <- ts(base[1:n], frequency = 1)
 shorts$q6 <- ts(base, frequency = 4)
 short <- do.call(rbind, lapply(names(shorts), function(s) fc_rows(s, shorts[[s]])))
+# Explicit seasonal forms on three seasons: Holt-Winters with a season.
+uk12 <- ts(as.numeric(UKgas)[1:12], frequency = 4)
+short <- rbind(short, fc_rows("uk12", uk12, "AAA"), fc_rows("uk12", uk12, "MAM"))
 write.csv(short, file.path(out, "short.csv"), row.names = FALSE, quote = FALSE)
 
 # The admissible region, on random points of the usual region and beyond.
