@@ -103,6 +103,7 @@ static const double par_upper[4] = {0.9999, 0.9999, 0.9999, 0.98};
 
 static const char comp_letter[3] = {'N', 'A', 'M'};
 
+/* Public contracts of the tsl_ets_* functions are in ets.h. */
 int tsl_ets_nstate(const tsl_ets_form *form, int m) {
     return 1 + (form->trend != TSL_ETS_NONE) + (form->season != TSL_ETS_NONE ? m : 0);
 }
@@ -848,6 +849,8 @@ static int decode(objective *o, const double *z, double par[4], double *l, doubl
     return 1;
 }
 
+/* NLopt's objective: R's lik at z (PENALTY outside the region, -1e10 at most below), and
+ * when grad is not NULL its gradient in z (0 outside the region). */
 static double objective_value(unsigned dim, const double *z, double *grad, void *data) {
     objective *o = data;
     const tsl_ets_form *f = &o->form;
@@ -1145,6 +1148,8 @@ typedef struct hw_problem {
     int ib, ig;  /* positions of beta_hw and gamma in the parameter vector (-1: absent) */
 } hw_problem;
 
+/* The sum of squared one-step errors at v = (alpha, [beta_hw], [gamma]) over the observed
+ * values, the final state in x; NaN when the recursion breaks down. */
 static double hw_sse(const hw_problem *p, const double *v, double *x) {
     memcpy(x, p->x0, sizeof p->x0);
     size_t nobs;
@@ -1158,6 +1163,7 @@ static double hw_sse(const hw_problem *p, const double *v, double *x) {
     return sse;
 }
 
+/* NLopt's objective for Holt-Winters: hw_sse, +inf when undefined. */
 static double hw_objective(unsigned dim, const double *v, double *grad, void *data) {
     (void)dim;
     (void)grad;
@@ -1294,6 +1300,7 @@ static int is_constant(const double *y, size_t n) {
     return mag > 1.5e-8 ? dev / mag < 1.5e-8 : dev < 1.5e-8;
 }
 
+/* The component kind of a spec letter ('N' and 'Z' map to none). */
 static int comp_of(char c) {
     return c == 'A' ? TSL_ETS_ADD : c == 'M' ? TSL_ETS_MUL : TSL_ETS_NONE;
 }
@@ -1501,6 +1508,7 @@ typedef struct sparse {
     double v[SP_MAX];
 } sparse;
 
+/* Appends entry (r, c) = v; zeros are dropped. */
 static void sp_add(sparse *a, int r, int c, double v) {
     assert(a->nz < SP_MAX);
     if (v == 0.0) return;
@@ -1643,6 +1651,7 @@ typedef struct rng {
     int has_spare;
 } rng;
 
+/* Vigna's splitmix64 step: the seed expander for xoshiro. */
 static uint64_t splitmix64(uint64_t *x) {
     uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -1650,15 +1659,18 @@ static uint64_t splitmix64(uint64_t *x) {
     return z ^ (z >> 31);
 }
 
+/* Seeds g deterministically from seed. */
 static void rng_seed(rng *g, uint64_t seed) {
     for (int i = 0; i < 4; i++) g->s[i] = splitmix64(&seed);
     g->has_spare = 0;
 }
 
+/* Rotates x left by k bits (0 < k < 64). */
 static uint64_t rotl(uint64_t x, int k) {
     return (x << k) | (x >> (64 - k));
 }
 
+/* The next 64 random bits. */
 static uint64_t rng_next(rng *g) {
     uint64_t *s = g->s;
     uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
@@ -1884,6 +1896,7 @@ void tsl_ets_update_fit(tsl_ets_fit *f, const double *y, size_t n, double *err1)
 
 /* ---- the model interface ---- */
 
+/* ops.fit: automatic selection under m->spec; sets the name and the AICc. */
 static tsl_err ets_fit(tsl_model *m, const double *y, size_t n, tsl_diag *d) {
     tsl_ets_fit *f = tsl_calloc(1, sizeof *f);
     tsl_err rc = tsl_ets_auto(y, n, &m->spec, f, d);
@@ -1897,11 +1910,14 @@ static tsl_err ets_fit(tsl_model *m, const double *y, size_t n, tsl_diag *d) {
     return TSL_OK;
 }
 
+/* ops.forecast: see tsl_ets_forecast_fit. */
 static tsl_err ets_forecast(const tsl_model *m, size_t h, const double *levels, size_t nq,
                             double *mean, double *quant, tsl_diag *d) {
     return tsl_ets_forecast_fit(m->state, h, levels, nq, mean, quant, d);
 }
 
+/* ops.update: filters y through the model; refuses (leaving the model as it was) when the
+ * state leaves the model's domain, which only data the model was not fitted for can do. */
 static tsl_err ets_update(tsl_model *m, const double *y, size_t n, double *err1, tsl_diag *d) {
     tsl_ets_fit next = *(tsl_ets_fit *)m->state;
     tsl_ets_update_fit(&next, y, n, err1);
@@ -1950,6 +1966,7 @@ static int unit(double v) {
     return v >= 0.0 && v <= 1.0;
 }
 
+/* ops.load: reads ets_save's layout and validates every field. */
 static tsl_err ets_load(tsl_model *m, tsl_rbuf *r, uint16_t version, tsl_diag *d) {
     (void)version;
     tsl_ets_fit *f = tsl_calloc(1, sizeof *f);
