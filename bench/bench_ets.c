@@ -162,18 +162,22 @@ int main(int argc, char **argv) {
     read_values(dir, "m1_test.csv", 1);
     if (rpath) read_r(rpath);
 
+    const char *ev = getenv("BENCH_ONLY");
+    long only = ev ? strtol(ev, NULL, 10) : 0;
+    ev = getenv("BENCH_REPEAT");
+    long repeat = ev ? strtol(ev, NULL, 10) : 1;
     double total = 0, by_type[3] = {0};
     int cnt_type[3] = {0}, failed = 0;
     for (size_t i = 0; i < nseries; i++) {
         series *s = &S[i];
-        if (getenv("BENCH_ONLY") && s->period != atoi(getenv("BENCH_ONLY"))) continue;
+        if (only && s->period != only) continue;
         tsl_model_spec spec;
         tsl_model_spec_init(&spec, TSL_MODEL_ETS, s->period);
         tsl_model *m = NULL;
         tsl_diag d = {0};
         double t0 = now();
         tsl_err rc = tsl_model_fit(&spec, s->y, s->n, &m, &d);
-        for (int rep = 1; getenv("BENCH_REPEAT") && rep < atoi(getenv("BENCH_REPEAT")); rep++) {
+        for (long rep = 1; rep < repeat; rep++) {
             tsl_model_free(m);
             rc = tsl_model_fit(&spec, s->y, s->n, &m, &d);
         }
@@ -200,8 +204,11 @@ int main(int argc, char **argv) {
     }
     printf("tsloop ETS: %zu series in %.3f s (%.3f ms per series; yearly %.3f, quarterly %.3f, "
            "monthly %.3f ms), %d failed\n",
-           nseries, total, 1000 * total / (double)nseries, 1000 * by_type[0] / cnt_type[0],
-           1000 * by_type[1] / cnt_type[1], 1000 * by_type[2] / cnt_type[2], failed);
+           (size_t)(cnt_type[0] + cnt_type[1] + cnt_type[2]), total,
+           1000 * total / (double)(cnt_type[0] + cnt_type[1] + cnt_type[2]),
+           cnt_type[0] ? 1000 * by_type[0] / cnt_type[0] : 0.0,
+           cnt_type[1] ? 1000 * by_type[1] / cnt_type[1] : 0.0,
+           cnt_type[2] ? 1000 * by_type[2] / cnt_type[2] : 0.0, failed);
 
     if (rpath) {
         double rtotal = 0, rtype[3] = {0}, sm_us = 0, sm_r = 0;
