@@ -808,7 +808,6 @@ typedef struct objective {
     double *trace;    /* 3n scratch for the gradient */
     double ok_par[4]; /* the last parameters checked against the region, and the verdict */
     int ok;
-    long evals;
 } objective;
 
 /* Decodes z into parameters and an initial state in ring form (l, b, ring oldest first).
@@ -855,7 +854,6 @@ static double objective_value(unsigned dim, const double *z, double *grad, void 
     objective *o = data;
     const tsl_ets_form *f = &o->form;
     double par[4], l, b, ring[TSL_ETS_MAX_PERIOD];
-    o->evals++;
     if (grad) memset(grad, 0, dim * sizeof *grad);
     if (!decode(o, z, par, &l, &b, ring)) return PENALTY;
     double alpha = par[0], bstar = par[1] / alpha;
