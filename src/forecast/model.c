@@ -56,6 +56,8 @@ static const tsl_model_ops *ops_for(tsl_model_kind kind) {
         return &tsl_drift_ops;
     case TSL_MODEL_MA:
         return &tsl_ma_ops;
+    case TSL_MODEL_ETS:
+        return &tsl_ets_ops;
     case TSL_MODEL_THETA:
         return &tsl_theta_ops;
     case TSL_MODEL_OTM:
