@@ -80,6 +80,7 @@
  * are consistent; a perfect fit's likelihood is clamped at -1e10 as during optimisation, so
  * its AICc stays finite.
  */
+#include "decompose.h"
 #include "ets.h"
 
 #include <assert.h>
@@ -1894,31 +1895,131 @@ void tsl_ets_update_fit(tsl_ets_fit *f, const double *y, size_t n, double *err1)
 
 /* ---- the model interface ---- */
 
-/* ops.fit: automatic selection under m->spec; sets the name and the AICc. */
-static tsl_err ets_fit(tsl_model *m, const double *y, size_t n, tsl_diag *d) {
-    tsl_ets_fit *f = tsl_calloc(1, sizeof *f);
-    tsl_err rc = tsl_ets_auto(y, n, &m->spec, f, d);
-    if (rc) {
-        tsl_free(f);
-        return rc;
-    }
-    m->state = f;
-    m->aicc = f->aicc;
-    tsl_ets_form_name(&f->form, m->name, sizeof m->name);
-    return TSL_OK;
+/*
+ * Long seasonal periods. R's ets() refuses seasons above 24 (the state would carry m seasonal
+ * values estimated by one smoothing parameter, and the likelihood surface gets hopeless), and
+ * R's answer is stlf(): an STL decomposition (s.window = 11, not robust, as forecast's mstl()),
+ * ETS without a season on the seasonally adjusted series, and the last cycle of the seasonal
+ * component added back to the forecast. tsloop does the same inside the ETS model, so `ets` on
+ * weekly (52) or hourly-weekly (168) data works through the one model interface: the model
+ * keeps the seasonal figure (the last cycle, by phase) and deseasonalises new observations with
+ * it on update. Unlike stlf, the decomposition is only used when the classical seasonality test
+ * (decompose.h) finds a season: decomposing a non-seasonal series only moves noise into a
+ * "seasonal" figure that is then forecast forever.
+ */
+typedef struct ets_model {
+    tsl_ets_fit fit;
+    int dperiod;    /* period removed by STL before fitting; 0 when none */
+    double *figure; /* dperiod values; figure[p] is the season at phase p (phase 0 = y[0]) */
+} ets_model;
+
+static void ets_model_free(void *p) {
+    ets_model *e = p;
+    if (!e) return;
+    tsl_free(e->figure);
+    tsl_free(e);
 }
 
-/* ops.forecast: see tsl_ets_forecast_fit. */
+#define STL_SEASONAL_WINDOW 11
+
+/* Removes a seasonal component of period m (> TSL_ETS_MAX_PERIOD) from y[0..n) when the series
+ * is seasonal: on success with a season, writes the adjusted series to adj (NaN kept) and a new
+ * figure to *figure; without a season, leaves *figure NULL. */
+static tsl_err deseasonalise(const double *y, size_t n, int m, double *adj, double **figure,
+                             tsl_diag *d) {
+    *figure = NULL;
+    size_t last = n;
+    while (last > 0 && isnan(y[last - 1])) last--;
+    if (last < 2 * (size_t)m + 1) return TSL_OK;
+    double *filled = tsl_malloc(last * sizeof *filled);
+    tsl_fill_linear(y, last, filled);
+    int seasonal = 0;
+    double stat;
+    tsl_decomp dc;
+    memset(&dc, 0, sizeof dc);
+    tsl_err rc = tsl_decomp_seasonal_test(filled, last, m, &seasonal, &stat, d);
+    if (rc || !seasonal) goto out;
+    tsl_stl_opts o;
+    tsl_stl_opts_init(&o);
+    o.periodic = 0;
+    o.s_window = STL_SEASONAL_WINDOW;
+    rc = tsl_decomp_stl(filled, last, m, &o, &dc, d);
+    if (rc) goto out;
+    double *fig = tsl_malloc((size_t)m * sizeof *fig);
+    for (size_t t = last - (size_t)m; t < last; t++) fig[t % (size_t)m] = dc.seasonal[t];
+    for (size_t t = 0; t < n; t++) adj[t] = y[t] - fig[t % (size_t)m];
+    *figure = fig;
+out:
+    tsl_decomp_free(&dc);
+    tsl_free(filled);
+    return rc;
+}
+
+/* ops.fit: automatic selection under m->spec (through STL for long seasonal periods); sets the
+ * name and the AICc. */
+static tsl_err ets_fit(tsl_model *m, const double *y, size_t n, tsl_diag *d) {
+    ets_model *e = tsl_calloc(1, sizeof *e);
+    double *adj = NULL;
+    tsl_model_spec spec = m->spec;
+    tsl_err rc = TSL_OK;
+    if (m->period > TSL_ETS_MAX_PERIOD && (spec.ets_season == 'Z' || spec.ets_season == 'A')) {
+        adj = tsl_malloc(n * sizeof *adj);
+        rc = deseasonalise(y, n, m->period, adj, &e->figure, d);
+        if (rc) goto out;
+        if (e->figure) {
+            e->dperiod = m->period;
+            y = adj;
+        } else if (spec.ets_season == 'A') {
+            rc = tsl_diag_set(d, TSL_EINVAL,
+                              "no season of period %d to decompose (too short, or the "
+                              "seasonality test finds none); use season N or Z",
+                              m->period);
+            goto out;
+        }
+        spec.ets_season = 'N';
+    }
+    rc = tsl_ets_auto(y, n, &spec, &e->fit, d);
+    if (rc) goto out;
+    m->aicc = e->dperiod ? NAN : e->fit.aicc; /* not comparable once the data were adjusted */
+    char form[48];
+    tsl_ets_form_name(&e->fit.form, form, sizeof form);
+    snprintf(m->name, sizeof m->name, "%s%s", e->dperiod ? "STL+" : "", form);
+    m->state = e;
+    e = NULL;
+out:
+    tsl_free(adj);
+    ets_model_free(e);
+    return rc;
+}
+
+/* ops.forecast: see tsl_ets_forecast_fit; the seasonal figure, if any, is added back. */
 static tsl_err ets_forecast(const tsl_model *m, size_t h, const double *levels, size_t nq,
                             double *mean, double *quant, tsl_diag *d) {
-    return tsl_ets_forecast_fit(m->state, h, levels, nq, mean, quant, d);
+    const ets_model *e = m->state;
+    tsl_err rc = tsl_ets_forecast_fit(&e->fit, h, levels, nq, mean, quant, d);
+    if (rc || !e->dperiod) return rc;
+    for (size_t s = 0; s < h; s++) {
+        double add = e->figure[(m->nobs + s) % (uint64_t)e->dperiod];
+        mean[s] += add;
+        for (size_t j = 0; j < nq; j++) quant[s * nq + j] += add;
+    }
+    return TSL_OK;
 }
 
 /* ops.update: filters y through the model; refuses (leaving the model as it was) when the
  * state leaves the model's domain, which only data the model was not fitted for can do. */
 static tsl_err ets_update(tsl_model *m, const double *y, size_t n, double *err1, tsl_diag *d) {
-    tsl_ets_fit next = *(tsl_ets_fit *)m->state;
+    ets_model *e = m->state;
+    tsl_ets_fit next = e->fit;
+    double *adj = NULL;
+    if (e->dperiod) {
+        adj = tsl_malloc(n * sizeof *adj);
+        for (size_t i = 0; i < n; i++)
+            adj[i] = y[i] - e->figure[(m->nobs + i) % (uint64_t)e->dperiod];
+        y = adj;
+    }
     tsl_ets_update_fit(&next, y, n, err1);
+    tsl_free(adj);
     int ns = tsl_ets_nstate(&next.form, next.m);
     for (int i = 0; i < ns; i++)
         if (!isfinite(next.x[i]))
@@ -1931,14 +2032,16 @@ static tsl_err ets_update(tsl_model *m, const double *y, size_t n, double *err1,
                             "%s: the new observations make the growth rate negative (refit "
                             "the model)",
                             m->name);
-    *(tsl_ets_fit *)m->state = next;
+    e->fit = next;
     return TSL_OK;
 }
 
 /* State: u8 error, trend, season, damped, holt_winters; i32 m; f64 alpha, beta, gamma, phi;
- * f64 x[nstate]; f64 x0[nstate]; f64 sigma2, loglik, aicc; u64 nobs; i32 npar. */
+ * f64 x[nstate]; f64 x0[nstate]; f64 sigma2, loglik, aicc; u64 nobs; i32 npar;
+ * from version 2: i32 dperiod; f64 figure[dperiod]. */
 static void ets_save(const tsl_model *m, tsl_wbuf *w) {
-    const tsl_ets_fit *f = m->state;
+    const ets_model *e = m->state;
+    const tsl_ets_fit *f = &e->fit;
     int ns = tsl_ets_nstate(&f->form, f->m);
     tsl_wbuf_put_u8(w, (uint8_t)f->form.error);
     tsl_wbuf_put_u8(w, (uint8_t)f->form.trend);
@@ -1957,6 +2060,8 @@ static void ets_save(const tsl_model *m, tsl_wbuf *w) {
     tsl_wbuf_put_f64(w, f->aicc);
     tsl_wbuf_put_u64(w, f->nobs);
     tsl_wbuf_put_i32(w, f->npar);
+    tsl_wbuf_put_i32(w, e->dperiod);
+    if (e->dperiod) tsl_wbuf_put_f64s(w, e->figure, (size_t)e->dperiod);
 }
 
 /* 1 when v is a probability-like smoothing parameter. */
@@ -1966,9 +2071,9 @@ static int unit(double v) {
 
 /* ops.load: reads ets_save's layout and validates every field. */
 static tsl_err ets_load(tsl_model *m, tsl_rbuf *r, uint16_t version, tsl_diag *d) {
-    (void)version;
-    tsl_ets_fit *f = tsl_calloc(1, sizeof *f);
-    m->state = f;
+    ets_model *e = tsl_calloc(1, sizeof *e);
+    m->state = e;
+    tsl_ets_fit *f = &e->fit;
     f->form.error = tsl_rbuf_u8(r);
     f->form.trend = tsl_rbuf_u8(r);
     f->form.season = tsl_rbuf_u8(r);
@@ -1991,6 +2096,20 @@ static tsl_err ets_load(tsl_model *m, tsl_rbuf *r, uint16_t version, tsl_diag *d
     f->aicc = tsl_rbuf_f64(r);
     f->nobs = tsl_rbuf_u64(r);
     f->npar = tsl_rbuf_i32(r);
+    if (version >= 2) {
+        e->dperiod = tsl_rbuf_i32(r);
+        if (!tsl_rbuf_ok(r) || (e->dperiod != 0 && e->dperiod != m->period) ||
+            (e->dperiod && (e->dperiod <= TSL_ETS_MAX_PERIOD || f->form.season ||
+                            (size_t)e->dperiod > tsl_rbuf_left(r) / 8)))
+            return tsl_diag_set(d, TSL_ECORRUPT, "ETS state: bad decomposition period");
+        if (e->dperiod) {
+            e->figure = tsl_malloc((size_t)e->dperiod * sizeof *e->figure);
+            tsl_rbuf_f64s(r, e->figure, (size_t)e->dperiod);
+            for (int i = 0; i < e->dperiod; i++)
+                if (!isfinite(e->figure[i]))
+                    return tsl_diag_set(d, TSL_ECORRUPT, "ETS state: non-finite seasonal figure");
+        }
+    }
     if (!tsl_rbuf_ok(r)) return tsl_diag_set(d, TSL_ECORRUPT, "ETS state is truncated");
     int tr = f->form.trend != TSL_ETS_NONE;
     if (!unit(f->alpha) || !(f->beta >= 0 && f->beta <= f->alpha) || (!tr && f->beta != 0) ||
@@ -2009,5 +2128,5 @@ static tsl_err ets_load(tsl_model *m, tsl_rbuf *r, uint16_t version, tsl_diag *d
     return TSL_OK;
 }
 
-const tsl_model_ops tsl_ets_ops = {TSL_MODEL_ETS, 1,        ets_fit,  ets_forecast,
-                                   ets_update,    ets_save, ets_load, tsl_free};
+const tsl_model_ops tsl_ets_ops = {TSL_MODEL_ETS, 2,        ets_fit,  ets_forecast,
+                                   ets_update,    ets_save, ets_load, ets_model_free};

@@ -760,7 +760,12 @@ static void test_errors_and_long_periods(void **state) {
     tsl_wbuf_release(&b);
     tsl_model_free(back);
     tsl_model_free(m);
+    /* y has no season of period 52: asking for one explicitly is an error that says so, and a
+     * multiplicative one over 24 is not offered at all. */
     assert_int_equal(tsl_model_spec_parse("ets:AAA", 52, &spec, &d), TSL_OK);
+    assert_int_equal(tsl_model_fit(&spec, y, 120, &m, &d), TSL_EINVAL);
+    assert_non_null(strstr(d.msg, "no season of period 52"));
+    assert_int_equal(tsl_model_spec_parse("ets:MNM", 52, &spec, &d), TSL_OK);
     assert_int_equal(tsl_model_fit(&spec, y, 120, &m, &d), TSL_EUNSUPPORTED);
     assert_non_null(strstr(d.msg, "24"));
     /* Intervals far beyond any horizon are refused, means are not. */
@@ -773,8 +778,65 @@ static void test_errors_and_long_periods(void **state) {
     tsl_model_free(m);
 }
 
+/* Periods above 24 go through STL: a weekly-seasonal series gets "STL+ETS(...)", its forecast
+ * carries the season, and update and serialisation keep the seasonal phase. */
+static void test_long_period_decomposition(void **state) {
+    (void)state;
+    enum { P = 52, N = 5 * P + 13 };
+    double y[N + 20];
+    uint64_t x = 99;
+    for (int i = 0; i < N + 20; i++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        double u = (double)(x >> 11) / 9007199254740992.0 - 0.5;
+        y[i] = 500 + 0.5 * i + 80 * sin(2 * M_PI * i / P) + 40 * (i % P == 47) + 6 * u;
+    }
+    tsl_model *m = fit_or_fail("ets", P, y, N);
+    assert_non_null(strstr(tsl_model_name(m), "STL+ETS("));
+    assert_true(isnan(tsl_model_aicc(m)));
+    double f[P], q[3 * P];
+    const double lv[3] = {0.1, 0.5, 0.9};
+    assert_int_equal(tsl_model_forecast(m, P, lv, 3, f, q, NULL), TSL_OK);
+    /* The forecast follows the season: close to the truth without its noise, within 15. */
+    for (int s = 0; s < P; s++) {
+        int i = N + s;
+        double truth = 500 + 0.5 * i + 80 * sin(2 * M_PI * i / P) + 40 * (i % P == 47);
+        tu_close(f[s], truth, 0, 15.0, "seasonal forecast step %d", s + 1);
+        assert_true(q[3 * s] < f[s] && f[s] < q[3 * s + 2]);
+    }
+    /* Update then forecast equals a model fitted up to N then updated, after a round trip. */
+    tsl_model *back = NULL;
+    assert_int_equal(tsl_model_clone(m, &back, NULL), TSL_OK);
+    double e1[20], e2[20];
+    assert_int_equal(tsl_model_update(m, y + N, 20, e1, NULL), TSL_OK);
+    assert_int_equal(tsl_model_update(back, y + N, 20, e2, NULL), TSL_OK);
+    assert_memory_equal(e1, e2, sizeof e1);
+    for (int i = 0; i < 20; i++) assert_true(fabs(e1[i]) < 40);
+    double f1[10], f2[10];
+    assert_int_equal(tsl_model_forecast(m, 10, NULL, 0, f1, NULL, NULL), TSL_OK);
+    assert_int_equal(tsl_model_forecast(back, 10, NULL, 0, f2, NULL, NULL), TSL_OK);
+    assert_memory_equal(f1, f2, sizeof f1);
+    /* Corrupting the figure is caught. */
+    tsl_wbuf b;
+    tsl_wbuf_init(&b);
+    assert_int_equal(tsl_model_save(m, &b, NULL), TSL_OK);
+    for (size_t i = 0; i < b.len; i += 7) {
+        b.data[i] ^= 0x20;
+        tsl_model *bad = NULL;
+        assert_int_not_equal(tsl_model_load(b.data, b.len, &bad, NULL), TSL_OK);
+        b.data[i] ^= 0x20;
+    }
+    tsl_wbuf_release(&b);
+    tsl_model_free(m);
+    tsl_model_free(back);
+    /* Too short for two cycles: no decomposition, plain non-seasonal ETS. */
+    m = fit_or_fail("ets", P, y, 2 * P);
+    assert_null(strstr(tsl_model_name(m), "STL"));
+    tsl_model_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_long_period_decomposition),
         cmocka_unit_test(test_filter_matches_r),
         cmocka_unit_test(test_forecast_matches_r),
         cmocka_unit_test(test_fit_not_worse_than_r),
