@@ -21,11 +21,11 @@ demo: deps build
 test: deps build
 	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
-# Unit suites and fuzz-corpus replays under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Every test (unit suites, fuzz-corpus replays, integration) under AddressSanitizer + UBSan.
 test-sanitize: deps
 	@cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTSL_SANITIZE=ON >/dev/null
 	@cmake --build $(SAN_BUILD) -j $(JOBS)
-	@ctest --test-dir $(SAN_BUILD) --output-on-failure -j $(JOBS) -L unit
+	@ctest --test-dir $(SAN_BUILD) --output-on-failure -j $(JOBS)
 
 bench: build
 	@scripts/deps.sh --bench

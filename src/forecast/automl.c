@@ -688,7 +688,7 @@ tsl_err tsl_automl_run(const tsl_ts *series, size_t nseries, const tsl_automl_op
     res->nseries = nseries;
     res->horizon = opts.horizon;
     res->nq = opts.nq;
-    memcpy(res->levels, opts.levels, opts.nq * sizeof *opts.levels);
+    if (opts.nq) memcpy(res->levels, opts.levels, opts.nq * sizeof *opts.levels);
     res->metric = opts.metric;
     res->ncols = c.ncand + (opts.ensembles ? NCOMBOS : 0);
     res->col_names = tsl_calloc(res->ncols, sizeof *res->col_names);
