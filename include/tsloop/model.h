@@ -95,6 +95,10 @@ tsl_err tsl_model_save(const tsl_model *m, tsl_wbuf *out, tsl_diag *d);
  * structure, TSL_EVERSION on a format this build does not know. */
 tsl_err tsl_model_load(const void *data, size_t len, tsl_model **out, tsl_diag *d);
 
+/* Checks a set of quantile levels: at most max of them (TSL_ELIMIT past it), each in (0, 1),
+ * strictly increasing (TSL_EINVAL otherwise, with the offending value in the message). */
+tsl_err tsl_quantile_levels_check(const double *levels, size_t nq, size_t max, tsl_diag *d);
+
 /* Deep copy (through save and load). */
 tsl_err tsl_model_clone(const tsl_model *m, tsl_model **out, tsl_diag *d);
 

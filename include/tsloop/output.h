@@ -50,6 +50,13 @@ void tsl_fcsv_header(tsl_wbuf *b, const double *levels, size_t nq);
 void tsl_fcsv_rows(tsl_wbuf *b, const char *item, tsl_freq freq, int64_t start, size_t h,
                    const double *mean, const double *quant, size_t nq);
 
+/* Writes path atomically (tsl_outfile): header (NULL for none), then row(ctx, i, b) for every i
+ * in [0, n), each appending its text to b (or nothing). Output is flushed in chunks, so memory
+ * stays small whatever n. On failure the destination is left as it was. */
+tsl_err tsl_output_write_rows(const char *path, const char *header, size_t n,
+                              void (*row)(void *ctx, size_t i, tsl_wbuf *b), void *ctx,
+                              tsl_diag *d);
+
 /* Writes b's bytes to f and empties b; TSL_EIO on a short write. */
 tsl_err tsl_wbuf_flush_to(tsl_wbuf *b, FILE *f, const char *what, tsl_diag *d);
 

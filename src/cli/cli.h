@@ -59,21 +59,12 @@ typedef struct cli_model_opts {
     tsl_metric metric_id;
 } cli_model_opts;
 
-/* Resolves the texts into levels, candidates (for period) and metric; prints a usage error
- * and returns CLI_USAGE when one is invalid. */
-int cli_model_opts_resolve(const char *cmd, cli_model_opts *m, int period);
-void cli_model_opts_release(cli_model_opts *m);
-
 /* The input options every data-reading command shares. */
 typedef struct cli_input_opts {
     const char *path;
     const char *freq;
     const char *item_col, *time_col, *target_col;
 } cli_input_opts;
-
-/* Reads the data set, printing its warnings (duplicates, gaps, ...) unless quiet. Returns
- * CLI_OK, CLI_ERR (with the reader's message printed) or CLI_USAGE (bad --freq). */
-int cli_read_input(const char *cmd, const cli_input_opts *in, int quiet, tsl_dataset **out);
 
 /* A progress bar on stderr, drawn only when stderr is a terminal and not quiet. */
 typedef struct cli_progress {
@@ -86,6 +77,64 @@ void cli_progress_init(cli_progress *p, const char *label, int quiet);
 /* Matches tsl_automl_opts.progress; ctx is a cli_progress. */
 void cli_progress_update(void *ctx, size_t done, size_t total);
 void cli_progress_done(cli_progress *p);
+
+/* getopt_long codes of the options the modelling commands (forecast, backtest) share; a
+ * command numbers its own options from CLI_OPT_OWN. */
+enum {
+    CLI_OPT_MODELS = 256,
+    CLI_OPT_METRIC,
+    CLI_OPT_WINDOWS,
+    CLI_OPT_NO_ENS,
+    CLI_OPT_FREQ,
+    CLI_OPT_ITEM,
+    CLI_OPT_TIME,
+    CLI_OPT_TARGET,
+    CLI_OPT_JSON,
+    CLI_OPT_QUIET,
+    CLI_OPT_OWN = 320
+};
+
+#define CLI_MODEL_SHORT_OPTIONS "i:H:m:q:j:h"
+#define CLI_MODEL_LONG_OPTIONS                                                                     \
+    {"input", required_argument, NULL, 'i'}, {"horizon", required_argument, NULL, 'H'},            \
+        {"season-length", required_argument, NULL, 'm'},                                           \
+        {"quantiles", required_argument, NULL, 'q'}, {"threads", required_argument, NULL, 'j'},    \
+        {"models", required_argument, NULL, CLI_OPT_MODELS},                                       \
+        {"metric", required_argument, NULL, CLI_OPT_METRIC},                                       \
+        {"windows", required_argument, NULL, CLI_OPT_WINDOWS},                                     \
+        {"no-ensembles", no_argument, NULL, CLI_OPT_NO_ENS},                                       \
+        {"freq", required_argument, NULL, CLI_OPT_FREQ},                                           \
+        {"item-col", required_argument, NULL, CLI_OPT_ITEM},                                       \
+        {"time-col", required_argument, NULL, CLI_OPT_TIME},                                       \
+        {"target-col", required_argument, NULL, CLI_OPT_TARGET},                                   \
+        {"json", no_argument, NULL, CLI_OPT_JSON}, {"quiet", no_argument, NULL, CLI_OPT_QUIET}, {  \
+        "help", no_argument, NULL, 'h'                                                             \
+    }
+
+/* Everything the shared options set. */
+typedef struct cli_common {
+    cli_input_opts in;
+    cli_model_opts mo;
+    int json, quiet;
+} cli_common;
+
+/* Handles getopt code c if it is a shared option: returns 1 when it was (value stored), 0 when
+ * it is not, CLI_USAGE (after printing why) when its value is bad. 'h' is the command's. */
+int cli_common_option(const char *cmd, int c, const char *arg, cli_common *o);
+
+/* Fills ao from the resolved model options for period, with the progress bar p, and makes
+ * the series views of ds in *ts (the caller frees them). */
+void cli_automl_setup(const tsl_dataset *ds, const cli_model_opts *mo, int period, cli_progress *p,
+                      tsl_automl_opts *ao, tsl_ts **ts);
+
+/* Resolves the texts into levels, candidates (for period) and metric; prints a usage error
+ * and returns CLI_USAGE when one is invalid. */
+int cli_model_opts_resolve(const char *cmd, cli_model_opts *m, int period);
+void cli_model_opts_release(cli_model_opts *m);
+
+/* Reads the data set, printing its warnings (duplicates, gaps, ...) unless quiet. Returns
+ * CLI_OK, CLI_ERR (with the reader's message printed) or CLI_USAGE (bad --freq). */
+int cli_read_input(const char *cmd, const cli_input_opts *in, int quiet, tsl_dataset **out);
 
 /* Prints the leaderboard of an AutoML run as an aligned table. */
 void cli_leaderboard_print(FILE *f, const tsl_automl_result *r);

@@ -43,199 +43,101 @@ static const char usage_text[] =
     "\n"
     "example: tsloop backtest -i sales.csv -H 14 --windows 4\n";
 
-enum {
-    OPT_MODELS = 256,
-    OPT_METRIC,
-    OPT_WINDOWS,
-    OPT_NO_ENS,
-    OPT_NO_AUTO,
-    OPT_FREQ,
-    OPT_ITEM,
-    OPT_TIME,
-    OPT_TARGET,
-    OPT_SERIES,
-    OPT_JSON,
-    OPT_QUIET
-};
+enum { OPT_NO_AUTO = CLI_OPT_OWN, OPT_SERIES };
 
-static const struct option long_opts[] = {{"input", required_argument, NULL, 'i'},
-                                          {"horizon", required_argument, NULL, 'H'},
-                                          {"windows", required_argument, NULL, OPT_WINDOWS},
-                                          {"season-length", required_argument, NULL, 'm'},
-                                          {"quantiles", required_argument, NULL, 'q'},
-                                          {"models", required_argument, NULL, OPT_MODELS},
-                                          {"metric", required_argument, NULL, OPT_METRIC},
-                                          {"no-ensembles", no_argument, NULL, OPT_NO_ENS},
+static const struct option long_opts[] = {CLI_MODEL_LONG_OPTIONS,
                                           {"no-auto", no_argument, NULL, OPT_NO_AUTO},
-                                          {"threads", required_argument, NULL, 'j'},
-                                          {"freq", required_argument, NULL, OPT_FREQ},
-                                          {"item-col", required_argument, NULL, OPT_ITEM},
-                                          {"time-col", required_argument, NULL, OPT_TIME},
-                                          {"target-col", required_argument, NULL, OPT_TARGET},
                                           {"series", required_argument, NULL, OPT_SERIES},
-                                          {"json", no_argument, NULL, OPT_JSON},
-                                          {"quiet", no_argument, NULL, OPT_QUIET},
-                                          {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
 
-/* Per-series scores: one row per series, one column per model (the selection metric). */
-static tsl_err write_series(const char *path, const tsl_dataset *ds, const tsl_automl_result *r,
-                            tsl_diag *d) {
-    tsl_outfile of;
-    tsl_err rc = tsl_outfile_open(&of, path, d);
-    if (rc) return rc;
-    tsl_wbuf b;
-    tsl_wbuf_init(&b);
-    tsl_wbuf_puts(&b, "item_id,windows,window_horizon,choice");
-    if (r->auto_series) tsl_wbuf_puts(&b, ",auto");
+typedef struct series_ctx {
+    const tsl_dataset *ds;
+    const tsl_automl_result *r;
+} series_ctx;
+
+/* One per-series row: the plan, the choice, the nested score, then every column's score. */
+static void series_row(void *ctx, size_t i, tsl_wbuf *b) {
+    const series_ctx *o = ctx;
+    const tsl_automl_result *r = o->r;
+    const tsl_automl_series *s = &r->series[i];
+    tsl_csv_field(b, o->ds->series[i].item_id);
+    tsl_wbuf_printf(b, ",%zu,%zu,", s->plan.k, s->plan.h);
+    tsl_csv_field(b, s->choice);
+    if (r->auto_series) {
+        tsl_wbuf_putc(b, ',');
+        if (!isnan(s->auto_score)) tsl_wbuf_printf(b, "%.6g", s->auto_score);
+    }
     for (size_t j = 0; j < r->ncols; j++) {
-        tsl_wbuf_putc(&b, ',');
-        tsl_csv_field(&b, r->col_names[j]);
+        tsl_wbuf_putc(b, ',');
+        if (!isnan(s->scores[j])) tsl_wbuf_printf(b, "%.6g", s->scores[j]);
     }
-    tsl_wbuf_putc(&b, '\n');
-    for (size_t i = 0; i < r->nseries && !rc; i++) {
-        const tsl_automl_series *s = &r->series[i];
-        tsl_csv_field(&b, ds->series[i].item_id);
-        tsl_wbuf_printf(&b, ",%zu,%zu,", s->plan.k, s->plan.h);
-        tsl_csv_field(&b, s->choice);
-        if (r->auto_series) {
-            tsl_wbuf_putc(&b, ',');
-            if (!isnan(s->auto_score)) tsl_wbuf_printf(&b, "%.6g", s->auto_score);
-        }
-        for (size_t j = 0; j < r->ncols; j++) {
-            tsl_wbuf_putc(&b, ',');
-            if (!isnan(s->scores[j])) tsl_wbuf_printf(&b, "%.6g", s->scores[j]);
-        }
-        tsl_wbuf_putc(&b, '\n');
-        if (b.len > (1u << 20)) rc = tsl_wbuf_flush_to(&b, of.f, path, d);
-    }
-    if (!rc) rc = tsl_wbuf_flush_to(&b, of.f, path, d);
-    tsl_wbuf_release(&b);
-    if (rc) {
-        tsl_outfile_abort(&of);
-        return rc;
-    }
-    return tsl_outfile_commit(&of, d);
+    tsl_wbuf_putc(b, '\n');
 }
 
 int cmd_backtest(int argc, char **argv) {
-    cli_input_opts in = {0};
-    cli_model_opts mo = {0};
+    cli_common co = {0};
     const char *series_path = NULL;
-    int json = 0, quiet = 0, no_auto = 0, rc = CLI_OK, c;
+    int no_auto = 0, rc = CLI_OK, c;
     tsl_dataset *ds = NULL;
     tsl_automl_result *res = NULL;
     tsl_ts *ts = NULL;
+    tsl_wbuf header;
+    tsl_wbuf_init(&header);
     optind = 1;
-    while ((c = getopt_long(argc, argv, "i:H:m:q:j:h", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, CLI_MODEL_SHORT_OPTIONS, long_opts, NULL)) != -1) {
+        int handled = cli_common_option("backtest", c, optarg, &co);
+        if (handled == CLI_USAGE) return CLI_USAGE;
+        if (handled) continue;
         switch (c) {
-        case 'i':
-            in.path = optarg;
-            break;
-        case 'H':
-            if ((rc = cli_parse_long("backtest", "--horizon", optarg, 1, 100000, &mo.horizon)))
-                goto out;
-            break;
-        case OPT_WINDOWS:
-            if ((rc = cli_parse_long("backtest", "--windows", optarg, 1, TSL_BT_MAX_WINDOWS,
-                                     &mo.windows)))
-                goto out;
-            break;
-        case 'm':
-            if ((rc = cli_parse_long("backtest", "--season-length", optarg, 1, 100000,
-                                     &mo.season_length)))
-                goto out;
-            break;
-        case 'q':
-            mo.quantiles = optarg;
-            break;
-        case OPT_MODELS:
-            mo.models = optarg;
-            break;
-        case OPT_METRIC:
-            mo.metric = optarg;
-            break;
-        case OPT_NO_ENS:
-            mo.no_ensembles = 1;
-            break;
         case OPT_NO_AUTO:
             no_auto = 1;
             break;
-        case 'j':
-            if ((rc = cli_parse_long("backtest", "--threads", optarg, 1, 256, &mo.threads)))
-                goto out;
-            break;
-        case OPT_FREQ:
-            in.freq = optarg;
-            break;
-        case OPT_ITEM:
-            in.item_col = optarg;
-            break;
-        case OPT_TIME:
-            in.time_col = optarg;
-            break;
-        case OPT_TARGET:
-            in.target_col = optarg;
-            break;
         case OPT_SERIES:
             series_path = optarg;
-            break;
-        case OPT_JSON:
-            json = 1;
-            break;
-        case OPT_QUIET:
-            quiet = 1;
             break;
         case 'h':
             fputs(usage_text, stdout);
             return CLI_OK;
         default:
-            rc = cli_usage_error("backtest", "unknown or incomplete option");
+            return cli_usage_error("backtest", "unknown or incomplete option");
+        }
+    }
+    if (optind < argc) return cli_usage_error("backtest", "unexpected argument '%s'", argv[optind]);
+    if (!co.in.path || !co.mo.horizon)
+        return cli_usage_error("backtest", "--input and --horizon are required");
+    if ((rc = cli_read_input("backtest", &co.in, co.quiet, &ds))) goto out;
+    int period = co.mo.season_length ? (int)co.mo.season_length : ds->period;
+    if ((rc = cli_model_opts_resolve("backtest", &co.mo, period))) goto out;
+
+    cli_progress prog;
+    cli_progress_init(&prog, "backtest", co.quiet);
+    tsl_automl_opts ao;
+    cli_automl_setup(ds, &co.mo, period, &prog, &ao, &ts);
+    ao.forecast = 0;
+    ao.evaluate_auto = !no_auto;
+    tsl_diag d = {0};
+    tsl_err err = tsl_automl_run(ts, ds->nseries, &ao, &res, &d);
+    cli_progress_done(&prog);
+    if (err) {
+        rc = cli_fail("%s", tsl_diag_msg(&d));
+        goto out;
+    }
+    if (series_path) {
+        tsl_wbuf_puts(&header, "item_id,windows,window_horizon,choice");
+        if (res->auto_series) tsl_wbuf_puts(&header, ",auto");
+        for (size_t j = 0; j < res->ncols; j++) {
+            tsl_wbuf_putc(&header, ',');
+            tsl_csv_field(&header, res->col_names[j]);
+        }
+        tsl_wbuf_putc(&header, '\n');
+        series_ctx sc = {ds, res};
+        if (tsl_output_write_rows(series_path, tsl_wbuf_cstr(&header), res->nseries, series_row,
+                                  &sc, &d)) {
+            rc = cli_fail("%s", tsl_diag_msg(&d));
             goto out;
         }
     }
-    if (optind < argc) {
-        rc = cli_usage_error("backtest", "unexpected argument '%s'", argv[optind]);
-        goto out;
-    }
-    if (!in.path || !mo.horizon) {
-        rc = cli_usage_error("backtest", "--input and --horizon are required");
-        goto out;
-    }
-    if ((rc = cli_read_input("backtest", &in, quiet, &ds))) goto out;
-    int period = mo.season_length ? (int)mo.season_length : ds->period;
-    if ((rc = cli_model_opts_resolve("backtest", &mo, period))) goto out;
-
-    ts = tsl_calloc(ds->nseries ? ds->nseries : 1, sizeof *ts);
-    for (size_t i = 0; i < ds->nseries; i++) ts[i] = (tsl_ts){ds->series[i].y, ds->series[i].n};
-    tsl_automl_opts ao;
-    tsl_automl_opts_init(&ao, (size_t)mo.horizon, period);
-    ao.levels = mo.levels;
-    ao.nq = mo.nq;
-    ao.candidates = mo.cands;
-    ao.ncandidates = mo.ncands;
-    ao.metric = mo.metric_id;
-    if (mo.windows) ao.windows = (size_t)mo.windows;
-    ao.ensembles = !mo.no_ensembles;
-    ao.threads = (int)mo.threads;
-    ao.forecast = 0;
-    ao.evaluate_auto = !no_auto;
-    cli_progress prog;
-    cli_progress_init(&prog, "backtest", quiet);
-    ao.progress = cli_progress_update;
-    ao.progress_ctx = &prog;
-    tsl_diag d = {0};
-    if (tsl_automl_run(ts, ds->nseries, &ao, &res, &d)) {
-        cli_progress_done(&prog);
-        rc = cli_fail("%s", tsl_diag_msg(&d));
-        goto out;
-    }
-    cli_progress_done(&prog);
-    if (series_path && write_series(series_path, ds, res, &d)) {
-        rc = cli_fail("%s", tsl_diag_msg(&d));
-        goto out;
-    }
-    if (json) {
+    if (co.json) {
         json_t *root = cli_leaderboard_json(res, ds, 1);
         json_dumpf(root, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(8));
         fputc('\n', stdout);
@@ -255,7 +157,7 @@ int cmd_backtest(int argc, char **argv) {
     char fdesc[32];
     tsl_freq_describe(ds->freq, fdesc, sizeof fdesc);
     printf("backtest: %zu series, %s (period %d), horizon %ld, %zu windows, ranked by %s\n",
-           res->nseries, fdesc, period, mo.horizon, ao.windows, tsl_metric_name(ao.metric));
+           res->nseries, fdesc, period, co.mo.horizon, ao.windows, tsl_metric_name(ao.metric));
     if (reduced || none)
         printf("          %zu series with the full plan, %zu too short for it (fewer, closer or "
                "shorter windows), %zu too short to backtest\n",
@@ -264,9 +166,10 @@ int cmd_backtest(int argc, char **argv) {
     cli_leaderboard_print(stdout, res);
     printf("\n%.2f s in all\n", res->seconds);
 out:
+    tsl_wbuf_release(&header);
     tsl_automl_result_free(res);
     tsl_free(ts);
     tsl_dataset_free(ds);
-    cli_model_opts_release(&mo);
+    cli_model_opts_release(&co.mo);
     return rc;
 }

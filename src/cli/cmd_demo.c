@@ -45,32 +45,36 @@ static const struct option long_opts[] = {{"dir", required_argument, NULL, OPT_D
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
 
-/* Writes the generated data as the input CSV, with `region` as a dimension column. */
-static tsl_err write_solar(const char *path, const tsl_solar_opts *so, const tsl_solar_site *sites,
-                           const double *y, tsl_diag *d) {
-    tsl_outfile of;
-    tsl_err rc = tsl_outfile_open(&of, path, d);
-    if (rc) return rc;
-    tsl_wbuf b;
-    tsl_wbuf_init(&b);
-    tsl_wbuf_puts(&b, "item_id,timestamp,region,target_value\n");
-    size_t hours = so->days * 24;
+typedef struct solar_ctx {
+    const tsl_solar_opts *so;
+    const tsl_solar_site *sites;
+    const double *y;
+} solar_ctx;
+
+/* One site's rows of the input CSV, with `region` as a dimension column. */
+static void solar_rows(void *ctx, size_t s, tsl_wbuf *b) {
+    const solar_ctx *c = ctx;
+    size_t hours = c->so->days * 24;
     tsl_freq hourly = {TSL_FREQ_HOUR, 1, 0};
-    for (size_t s = 0; s < so->sites && !rc; s++) {
-        for (size_t t = 0; t < hours; t++) {
-            char ts[40];
-            tsl_time_format(tsl_freq_add(hourly, so->start, (int64_t)t), 0, ts, sizeof ts);
-            tsl_wbuf_printf(&b, "%s,%s,%s,%.2f\n", sites[s].name, ts, sites[s].region,
-                            y[s * hours + t]);
-        }
-        rc = tsl_wbuf_flush_to(&b, of.f, path, d);
+    for (size_t t = 0; t < hours; t++) {
+        char ts[40];
+        tsl_time_format(tsl_freq_add(hourly, c->so->start, (int64_t)t), 0, ts, sizeof ts);
+        tsl_wbuf_printf(b, "%s,%s,%s,%.2f\n", c->sites[s].name, ts, c->sites[s].region,
+                        c->y[s * hours + t]);
     }
-    tsl_wbuf_release(&b);
-    if (rc) {
-        tsl_outfile_abort(&of);
-        return rc;
-    }
-    return tsl_outfile_commit(&of, d);
+}
+
+typedef struct forecast_ctx {
+    const tsl_dataset *ds;
+    const tsl_automl_result *r;
+} forecast_ctx;
+
+static void forecast_rows(void *ctx, size_t i, tsl_wbuf *b) {
+    const forecast_ctx *c = ctx;
+    const tsl_series *ser = &c->ds->series[i];
+    if (c->r->series[i].err) return;
+    tsl_fcsv_rows(b, ser->item_id, c->ds->freq, tsl_dataset_time(c->ds, ser, ser->n), c->r->horizon,
+                  c->r->series[i].mean, c->r->series[i].quant, c->r->nq);
 }
 
 /* Prints tomorrow's profile of one series: hour, p10, mean, p90 and a bar. */
@@ -112,6 +116,7 @@ int cmd_demo(int argc, char **argv) {
     tsl_dataset *ds = NULL;
     tsl_automl_result *res = NULL;
     tsl_ts *ts = NULL;
+    cli_model_opts mo = {0};
     optind = 1;
     while ((c = getopt_long(argc, argv, "j:h", long_opts, NULL)) != -1) {
         switch (c) {
@@ -158,7 +163,10 @@ int cmd_demo(int argc, char **argv) {
     y = tsl_reallocarray(NULL, so.sites * so.days * 24, sizeof *y);
     tsl_diag d = {0};
     snprintf(path, sizeof path, "%s/solar.csv", dir);
-    if (tsl_synth_solar(&so, site, y, &d) || write_solar(path, &so, site, y, &d)) {
+    solar_ctx sc = {&so, site, y};
+    if (tsl_synth_solar(&so, site, y, &d) ||
+        tsl_output_write_rows(path, "item_id,timestamp,region,target_value\n", so.sites, solar_rows,
+                              &sc, &d)) {
         rc = cli_fail("%s", tsl_diag_msg(&d));
         goto out;
     }
@@ -166,25 +174,20 @@ int cmd_demo(int argc, char **argv) {
 
     cli_input_opts in = {.path = path};
     if ((rc = cli_read_input("demo", &in, 0, &ds))) goto out;
-    ts = tsl_calloc(ds->nseries, sizeof *ts);
-    for (size_t i = 0; i < ds->nseries; i++) ts[i] = (tsl_ts){ds->series[i].y, ds->series[i].n};
-    const double levels[3] = {0.1, 0.5, 0.9};
-    tsl_automl_opts ao;
-    tsl_automl_opts_init(&ao, 24, ds->period);
-    ao.levels = levels;
-    ao.nq = 3;
-    ao.threads = (int)threads;
-    ao.evaluate_auto = 1;
+    mo.horizon = 24;
+    mo.threads = threads;
+    if ((rc = cli_model_opts_resolve("demo", &mo, ds->period))) goto out;
     cli_progress prog;
     cli_progress_init(&prog, "demo", 0);
-    ao.progress = cli_progress_update;
-    ao.progress_ctx = &prog;
-    if (tsl_automl_run(ts, ds->nseries, &ao, &res, &d)) {
-        cli_progress_done(&prog);
+    tsl_automl_opts ao;
+    cli_automl_setup(ds, &mo, ds->period, &prog, &ao, &ts);
+    ao.evaluate_auto = 1;
+    tsl_err err = tsl_automl_run(ts, ds->nseries, &ao, &res, &d);
+    cli_progress_done(&prog);
+    if (err) {
         rc = cli_fail("%s", tsl_diag_msg(&d));
         goto out;
     }
-    cli_progress_done(&prog);
 
     printf("\nbacktest: next-day forecasts (24 hours) from %zu origins per site, ranked by %s\n\n",
            ao.windows, tsl_metric_name(ao.metric));
@@ -197,31 +200,21 @@ int cmd_demo(int argc, char **argv) {
     print_profile(ds, 0, res);
 
     snprintf(path, sizeof path, "%s/forecast.csv", dir);
-    tsl_outfile of;
-    if (tsl_outfile_open(&of, path, &d)) {
+    tsl_wbuf header;
+    tsl_wbuf_init(&header);
+    tsl_fcsv_header(&header, res->levels, res->nq);
+    forecast_ctx fc = {ds, res};
+    err = tsl_output_write_rows(path, tsl_wbuf_cstr(&header), res->nseries, forecast_rows, &fc, &d);
+    tsl_wbuf_release(&header);
+    if (err) {
         rc = cli_fail("%s", tsl_diag_msg(&d));
         goto out;
     }
-    tsl_wbuf b;
-    tsl_wbuf_init(&b);
-    tsl_fcsv_header(&b, levels, 3);
-    for (size_t i = 0; i < res->nseries; i++) {
-        if (res->series[i].err) continue;
-        const tsl_series *ser = &ds->series[i];
-        tsl_fcsv_rows(&b, ser->item_id, ds->freq, tsl_dataset_time(ds, ser, ser->n), 24,
-                      res->series[i].mean, res->series[i].quant, 3);
-    }
-    if (tsl_wbuf_flush_to(&b, of.f, path, &d) || tsl_outfile_commit(&of, &d)) {
-        tsl_outfile_abort(&of);
-        tsl_wbuf_release(&b);
-        rc = cli_fail("%s", tsl_diag_msg(&d));
-        goto out;
-    }
-    tsl_wbuf_release(&b);
     printf("\nforecast for the next 24 hours of every site -> %s (%.1f s in all)\n", path,
            res->seconds);
     printf("try: tsloop backtest -i %s/solar.csv -H 24 --models ets,theta,snaive\n", dir);
 out:
+    cli_model_opts_release(&mo);
     tsl_automl_result_free(res);
     tsl_free(ts);
     tsl_dataset_free(ds);

@@ -48,15 +48,14 @@ static int parse_levels(const char *cmd, const char *text, double *levels, size_
     /* "10,50,90" are percentages, but only when every value is one: "0.5,1.5" is a mistake. */
     int percent = 1;
     for (size_t i = 0; i < n; i++) percent &= levels[i] >= 1.0 && levels[i] < 100.0;
-    for (size_t i = 0; i < n; i++) {
-        if (percent) levels[i] /= 100.0;
-        if (!(levels[i] > 0 && levels[i] < 1))
-            return cli_usage_error(cmd, "--quantiles: %g is not a level in (0, 1)", levels[i]);
-    }
+    tsl_diag d = {0};
+    for (size_t i = 0; i < n; i++) levels[i] /= percent ? 100.0 : 1.0;
     qsort(levels, n, sizeof *levels, cmp_double);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         if (k == 0 || levels[i] != levels[k - 1]) levels[k++] = levels[i];
+    if (tsl_quantile_levels_check(levels, k, TSL_METRICS_MAX_LEVELS, &d))
+        return cli_usage_error(cmd, "--quantiles: %s", tsl_diag_msg(&d));
     *nq = k;
     return CLI_OK;
 }
@@ -103,6 +102,76 @@ int cli_model_opts_resolve(const char *cmd, cli_model_opts *m, int period) {
 void cli_model_opts_release(cli_model_opts *m) {
     tsl_free(m->cands);
     m->cands = NULL;
+}
+
+int cli_common_option(const char *cmd, int c, const char *arg, cli_common *o) {
+    cli_model_opts *mo = &o->mo;
+    switch (c) {
+    case 'i':
+        o->in.path = arg;
+        return 1;
+    case 'H':
+        return cli_parse_long(cmd, "--horizon", arg, 1, 100000, &mo->horizon) ? CLI_USAGE : 1;
+    case 'm':
+        return cli_parse_long(cmd, "--season-length", arg, 1, 100000, &mo->season_length)
+                   ? CLI_USAGE
+                   : 1;
+    case 'q':
+        mo->quantiles = arg;
+        return 1;
+    case 'j':
+        return cli_parse_long(cmd, "--threads", arg, 1, 256, &mo->threads) ? CLI_USAGE : 1;
+    case CLI_OPT_MODELS:
+        mo->models = arg;
+        return 1;
+    case CLI_OPT_METRIC:
+        mo->metric = arg;
+        return 1;
+    case CLI_OPT_WINDOWS:
+        return cli_parse_long(cmd, "--windows", arg, 1, TSL_BT_MAX_WINDOWS, &mo->windows)
+                   ? CLI_USAGE
+                   : 1;
+    case CLI_OPT_NO_ENS:
+        mo->no_ensembles = 1;
+        return 1;
+    case CLI_OPT_FREQ:
+        o->in.freq = arg;
+        return 1;
+    case CLI_OPT_ITEM:
+        o->in.item_col = arg;
+        return 1;
+    case CLI_OPT_TIME:
+        o->in.time_col = arg;
+        return 1;
+    case CLI_OPT_TARGET:
+        o->in.target_col = arg;
+        return 1;
+    case CLI_OPT_JSON:
+        o->json = 1;
+        return 1;
+    case CLI_OPT_QUIET:
+        o->quiet = 1;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+void cli_automl_setup(const tsl_dataset *ds, const cli_model_opts *mo, int period, cli_progress *p,
+                      tsl_automl_opts *ao, tsl_ts **ts) {
+    *ts = tsl_calloc(ds->nseries ? ds->nseries : 1, sizeof **ts);
+    for (size_t i = 0; i < ds->nseries; i++) (*ts)[i] = (tsl_ts){ds->series[i].y, ds->series[i].n};
+    tsl_automl_opts_init(ao, (size_t)mo->horizon, period);
+    ao->levels = mo->levels;
+    ao->nq = mo->nq;
+    ao->candidates = mo->cands;
+    ao->ncandidates = mo->ncands;
+    ao->metric = mo->metric_id;
+    if (mo->windows) ao->windows = (size_t)mo->windows;
+    ao->ensembles = !mo->no_ensembles;
+    ao->threads = (int)mo->threads;
+    ao->progress = cli_progress_update;
+    ao->progress_ctx = p;
 }
 
 int cli_read_input(const char *cmd, const cli_input_opts *in, int quiet, tsl_dataset **out) {

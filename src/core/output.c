@@ -157,3 +157,25 @@ tsl_err tsl_wbuf_flush_to(tsl_wbuf *b, FILE *f, const char *what, tsl_diag *d) {
     tsl_wbuf_reset(b);
     return TSL_OK;
 }
+
+tsl_err tsl_output_write_rows(const char *path, const char *header, size_t n,
+                              void (*row)(void *ctx, size_t i, tsl_wbuf *b), void *ctx,
+                              tsl_diag *d) {
+    tsl_outfile of;
+    tsl_err rc = tsl_outfile_open(&of, path, d);
+    if (rc) return rc;
+    tsl_wbuf b;
+    tsl_wbuf_init(&b);
+    if (header) tsl_wbuf_puts(&b, header);
+    for (size_t i = 0; i < n && !rc; i++) {
+        row(ctx, i, &b);
+        if (b.len >= (1u << 20)) rc = tsl_wbuf_flush_to(&b, of.f, path, d);
+    }
+    if (!rc) rc = tsl_wbuf_flush_to(&b, of.f, path, d);
+    tsl_wbuf_release(&b);
+    if (rc) {
+        tsl_outfile_abort(&of);
+        return rc;
+    }
+    return tsl_outfile_commit(&of, d);
+}

@@ -661,13 +661,8 @@ tsl_err tsl_automl_run(const tsl_ts *series, size_t nseries, const tsl_automl_op
     if (o->horizon < 1 || o->horizon > 100000)
         return tsl_diag_set(d, TSL_EINVAL, "horizon %zu out of range 1..100000", o->horizon);
     if (o->period < 1) return tsl_diag_set(d, TSL_EINVAL, "seasonal period must be >= 1");
-    if (o->nq > TSL_METRICS_MAX_LEVELS)
-        return tsl_diag_set(d, TSL_ELIMIT, "%zu quantile levels; at most %d", o->nq,
-                            TSL_METRICS_MAX_LEVELS);
-    for (size_t j = 0; j < o->nq; j++)
-        if (!(o->levels[j] > 0 && o->levels[j] < 1) || (j && !(o->levels[j] > o->levels[j - 1])))
-            return tsl_diag_set(d, TSL_EINVAL,
-                                "quantile levels must be strictly increasing, in (0, 1)");
+    tsl_err lrc = tsl_quantile_levels_check(o->levels, o->nq, TSL_METRICS_MAX_LEVELS, d);
+    if (lrc) return lrc;
     if (o->windows > TSL_BT_MAX_WINDOWS)
         return tsl_diag_set(d, TSL_EINVAL, "at most %d backtest windows", TSL_BT_MAX_WINDOWS);
     if (o->candidates) {

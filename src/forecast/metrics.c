@@ -11,6 +11,7 @@
  * not yet arrived) and missing forecasts simply do not count.
  */
 #include "tsloop/metrics.h"
+#include "tsloop/model.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -56,19 +57,9 @@ tsl_err tsl_metric_parse(const char *name, tsl_metric *out, tsl_diag *d) {
                         name);
 }
 
-/* Checks that levels[0..nq) is a usable level set: at most the cap, strictly increasing, each
- * in (0, 1). */
+/* Checks that levels[0..nq) is a usable level set for an accumulator. */
 static tsl_err check_levels(const double *levels, size_t nq, tsl_diag *d) {
-    if (nq > TSL_METRICS_MAX_LEVELS)
-        return tsl_diag_set(d, TSL_EINVAL, "%zu quantile levels; metrics take at most %d", nq,
-                            TSL_METRICS_MAX_LEVELS);
-    for (size_t j = 0; j < nq; j++) {
-        if (!(levels[j] > 0.0 && levels[j] < 1.0))
-            return tsl_diag_set(d, TSL_EINVAL, "quantile level %g is not in (0, 1)", levels[j]);
-        if (j && !(levels[j] > levels[j - 1]))
-            return tsl_diag_set(d, TSL_EINVAL, "quantile levels must be strictly increasing");
-    }
-    return TSL_OK;
+    return tsl_quantile_levels_check(levels, nq, TSL_METRICS_MAX_LEVELS, d);
 }
 
 /* Whether an accumulator holding `have` levels may take points at levels[0..nq): the same set,

@@ -295,9 +295,8 @@ static double calib_value(const tsl_calib *c, size_t step, double level) {
     return (row[j - 1] + w * (row[j] - row[j - 1])) * growth;
 }
 
-static tsl_err check_levels(const double *levels, size_t nq, tsl_diag *d) {
-    if (nq > MAX_LEVELS)
-        return tsl_diag_set(d, TSL_ELIMIT, "%zu quantile levels; at most %d", nq, MAX_LEVELS);
+tsl_err tsl_quantile_levels_check(const double *levels, size_t nq, size_t max, tsl_diag *d) {
+    if (nq > max) return tsl_diag_set(d, TSL_ELIMIT, "%zu quantile levels; at most %zu", nq, max);
     for (size_t j = 0; j < nq; j++) {
         if (!(levels[j] > 0.0 && levels[j] < 1.0))
             return tsl_diag_set(d, TSL_EINVAL, "quantile level %g is not in (0, 1)", levels[j]);
@@ -305,6 +304,10 @@ static tsl_err check_levels(const double *levels, size_t nq, tsl_diag *d) {
             return tsl_diag_set(d, TSL_EINVAL, "quantile levels must be strictly increasing");
     }
     return TSL_OK;
+}
+
+static tsl_err check_levels(const double *levels, size_t nq, tsl_diag *d) {
+    return tsl_quantile_levels_check(levels, nq, MAX_LEVELS, d);
 }
 
 tsl_err tsl_model_forecast(const tsl_model *m, size_t h, const double *levels, size_t nq,

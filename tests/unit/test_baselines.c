@@ -13,14 +13,10 @@
 
 static const double levels[4] = {0.025, 0.1, 0.9, 0.975};
 
-/* Loads series `name` from the inputs fixture into a new array. */
+/* Loads series `name` from the inputs fixture into a new array, with its period. */
 static double *load_series(const tu_table *in, const char *name, size_t *n, int *period) {
-    double *y = tsl_malloc(in->rows * sizeof *y);
-    *n = 0;
-    for (size_t r = 0; r < in->rows; r++)
-        if (!strcmp(tu_str(in, r, "series"), name)) y[(*n)++] = tu_num(in, r, "y");
     *period = !strcmp(name, "air") ? 12 : !strcmp(name, "lynx") ? 10 : 1;
-    return y;
+    return tu_series(in, name, n, NULL);
 }
 
 static void test_against_r(void **state) {
@@ -148,35 +144,14 @@ static void test_roundtrip_and_corruption(void **state) {
     for (size_t mi = 0; mi < 6; mi++) {
         tsl_model_spec spec;
         assert_int_equal(tsl_model_spec_parse(models[mi], 9, &spec, NULL), TSL_OK);
-        tsl_model *m = NULL, *back = NULL;
+        tsl_model *m = NULL;
         tsl_diag d = {0};
         assert_int_equal(tsl_model_fit(&spec, y, 50, &m, &d), TSL_OK);
-        tsl_wbuf b;
-        tsl_wbuf_init(&b);
-        assert_int_equal(tsl_model_save(m, &b, NULL), TSL_OK);
-        assert_int_equal(tsl_model_load(b.data, b.len, &back, &d), TSL_OK);
-        double f1[12], f2[12], q1[36], q2[36];
         const double lv[3] = {0.05, 0.5, 0.95};
-        assert_int_equal(tsl_model_forecast(m, 12, lv, 3, f1, q1, NULL), TSL_OK);
-        assert_int_equal(tsl_model_forecast(back, 12, lv, 3, f2, q2, NULL), TSL_OK);
-        assert_memory_equal(f1, f2, sizeof f1);
-        assert_memory_equal(q1, q2, sizeof q1);
-        assert_string_equal(tsl_model_name(m), tsl_model_name(back));
+        tu_model_roundtrip(m, 12, lv, 3);
         /* Every single-byte corruption and every truncation is refused, never crashes. */
-        for (size_t i = 0; i < b.len; i++) {
-            b.data[i] ^= 0x5a;
-            tsl_model *bad = NULL;
-            assert_int_not_equal(tsl_model_load(b.data, b.len, &bad, NULL), TSL_OK);
-            assert_null(bad);
-            b.data[i] ^= 0x5a;
-        }
-        for (size_t len = 0; len < b.len; len++) {
-            tsl_model *bad = NULL;
-            assert_int_not_equal(tsl_model_load(b.data, len, &bad, NULL), TSL_OK);
-        }
-        tsl_wbuf_release(&b);
+        tu_model_blob_robust(m, 1);
         tsl_model_free(m);
-        tsl_model_free(back);
     }
 }
 

@@ -12,15 +12,7 @@
 
 /* Loads series `name` from the inputs fixture into a new array. */
 static double *load_series(const tu_table *in, const char *name, size_t *n, int *period) {
-    double *y = tsl_malloc(in->rows * sizeof *y);
-    *n = 0;
-    for (size_t r = 0; r < in->rows; r++) {
-        if (strcmp(tu_str(in, r, "series"), name)) continue;
-        y[(*n)++] = tu_num(in, r, "y");
-        *period = (int)tu_num(in, r, "period");
-    }
-    assert_true(*n > 0);
-    return y;
+    return tu_series(in, name, n, period);
 }
 
 /* Scale of a series, for absolute tolerances. */

@@ -198,7 +198,7 @@ static void test_level_mismatch(void **state) {
         mq[j] = j;
     }
     assert_int_equal(tsl_acc_add(&c, qy, qf, mq, many, TSL_METRICS_MAX_LEVELS + 1, 1, &d),
-                     TSL_EINVAL);
+                     TSL_ELIMIT);
     assert_int_equal(tsl_acc_add(&c, qy, qf, mq, many, TSL_METRICS_MAX_LEVELS, 1, &d), TSL_OK);
     assert_int_equal(c.n, 1);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "tsloop/mem.h"
+#include "tsloop/model.h"
 
 const char *tu_path(const char *rel) {
     static char bufs[4][4096];
@@ -112,4 +113,64 @@ void tu_close(double a, double e, double rtol, double atol, const char *fmt, ...
     va_end(ap);
     fail_msg("%s: got %.12g, expected %.12g (diff %.3g, rtol %g, atol %g)", label, a, e,
              fabs(a - e), rtol, atol);
+}
+
+double *tu_series(const tu_table *t, const char *name, size_t *n, int *period) {
+    double *y = tsl_malloc((t->rows ? t->rows : 1) * sizeof *y);
+    int has_period = 0;
+    for (size_t i = 0; i < t->cols; i++) has_period |= !strcmp(t->names[i], "period");
+    *n = 0;
+    for (size_t r = 0; r < t->rows; r++) {
+        if (strcmp(tu_str(t, r, "series"), name)) continue;
+        y[(*n)++] = tu_num(t, r, "y");
+        if (period && has_period) *period = (int)tu_num(t, r, "period");
+    }
+    if (*n == 0) fail_msg("fixture has no series '%s'", name);
+    return y;
+}
+
+void tu_model_roundtrip(const tsl_model *m, size_t h, const double *levels, size_t nq) {
+    tsl_wbuf b;
+    tsl_wbuf_init(&b);
+    tsl_diag d = {0};
+    assert_int_equal(tsl_model_save(m, &b, &d), TSL_OK);
+    tsl_model *back = NULL;
+    if (tsl_model_load(b.data, b.len, &back, &d))
+        fail_msg("%s: reload failed: %s", tsl_model_name(m), tsl_diag_msg(&d));
+    double *f1 = tsl_malloc(h * sizeof *f1), *f2 = tsl_malloc(h * sizeof *f2);
+    double *q1 = tsl_malloc((h * nq + 1) * sizeof *q1), *q2 = tsl_malloc((h * nq + 1) * sizeof *q2);
+    assert_int_equal(tsl_model_forecast(m, h, levels, nq, f1, q1, NULL), TSL_OK);
+    assert_int_equal(tsl_model_forecast(back, h, levels, nq, f2, q2, NULL), TSL_OK);
+    if (memcmp(f1, f2, h * sizeof *f1) || memcmp(q1, q2, h * nq * sizeof *q1))
+        fail_msg("%s: forecast differs after save/load", tsl_model_name(m));
+    assert_string_equal(tsl_model_name(m), tsl_model_name(back));
+    assert_int_equal(tsl_model_nobs(m), tsl_model_nobs(back));
+    double a = tsl_model_aicc(m), c = tsl_model_aicc(back);
+    assert_true(isnan(a) ? isnan(c) : a == c);
+    tsl_free(f1);
+    tsl_free(f2);
+    tsl_free(q1);
+    tsl_free(q2);
+    tsl_model_free(back);
+    tsl_wbuf_release(&b);
+}
+
+void tu_model_blob_robust(const tsl_model *m, size_t stride) {
+    tsl_wbuf b;
+    tsl_wbuf_init(&b);
+    assert_int_equal(tsl_model_save(m, &b, NULL), TSL_OK);
+    for (size_t i = 0; i < b.len; i += stride ? stride : 1) {
+        b.data[i] ^= 0x5a;
+        tsl_model *bad = NULL;
+        if (tsl_model_load(b.data, b.len, &bad, NULL) == TSL_OK)
+            fail_msg("%s: a blob with byte %zu flipped was accepted", tsl_model_name(m), i);
+        assert_null(bad);
+        b.data[i] ^= 0x5a;
+    }
+    for (size_t len = 0; len < b.len; len++) {
+        tsl_model *bad = NULL;
+        if (tsl_model_load(b.data, len, &bad, NULL) == TSL_OK)
+            fail_msg("%s: a blob truncated to %zu bytes was accepted", tsl_model_name(m), len);
+    }
+    tsl_wbuf_release(&b);
 }

@@ -29,6 +29,18 @@ int tu_col(const tu_table *t, const char *name); /* fails the test when absent *
 const char *tu_str(const tu_table *t, size_t row, const char *col);
 double tu_num(const tu_table *t, size_t row, const char *col); /* "NA" -> NAN */
 
+/* The values of one series of a long-format fixture (columns "series" and "y", optionally
+ * "period"): a new array the caller frees, its length in *n and, when period is not NULL and
+ * the fixture has the column, its period (else untouched). Fails the test when absent. */
+double *tu_series(const tu_table *t, const char *name, size_t *n, int *period);
+
+struct tsl_model;
+/* Save -> load -> forecast (h steps, the given levels) is identical to the bit, names match. */
+void tu_model_roundtrip(const struct tsl_model *m, size_t h, const double *levels, size_t nq);
+/* The saved blob of m is refused, never crashed on, after flipping any single byte (every
+ * `stride`-th byte; 1 = all) and when truncated to any shorter length. */
+void tu_model_blob_robust(const struct tsl_model *m, size_t stride);
+
 /* Reads the whole file into a malloc'd buffer; *len gets its size. Fails the test on error. */
 char *tu_slurp(const char *path, size_t *len);
 
