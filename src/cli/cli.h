@@ -136,6 +136,15 @@ void cli_model_opts_release(cli_model_opts *m);
  * CLI_OK, CLI_ERR (with the reader's message printed) or CLI_USAGE (bad --freq). */
 int cli_read_input(const char *cmd, const cli_input_opts *in, int quiet, tsl_dataset **out);
 
+/* What the row writers of the commands' outputs (tsl_output_write_rows) read. */
+typedef struct cli_rows_ctx {
+    const tsl_dataset *ds;
+    const tsl_automl_result *r;
+} cli_rows_ctx;
+
+/* Forecast CSV rows of series i of an AutoML run (nothing for a series that failed). */
+void cli_forecast_rows(void *ctx, size_t i, tsl_wbuf *b);
+
 /* Prints the leaderboard of an AutoML run as an aligned table. */
 void cli_leaderboard_print(FILE *f, const tsl_automl_result *r);
 /* The same as a jansson object (caller decrefs); per_series adds each series' scores. */

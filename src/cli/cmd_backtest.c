@@ -50,14 +50,9 @@ static const struct option long_opts[] = {CLI_MODEL_LONG_OPTIONS,
                                           {"series", required_argument, NULL, OPT_SERIES},
                                           {NULL, 0, NULL, 0}};
 
-typedef struct series_ctx {
-    const tsl_dataset *ds;
-    const tsl_automl_result *r;
-} series_ctx;
-
 /* One per-series row: the plan, the choice, the nested score, then every column's score. */
 static void series_row(void *ctx, size_t i, tsl_wbuf *b) {
-    const series_ctx *o = ctx;
+    const cli_rows_ctx *o = ctx;
     const tsl_automl_result *r = o->r;
     const tsl_automl_series *s = &r->series[i];
     tsl_csv_field(b, o->ds->series[i].item_id);
@@ -130,7 +125,7 @@ int cmd_backtest(int argc, char **argv) {
             tsl_csv_field(&header, res->col_names[j]);
         }
         tsl_wbuf_putc(&header, '\n');
-        series_ctx sc = {ds, res};
+        cli_rows_ctx sc = {ds, res};
         if (tsl_output_write_rows(series_path, tsl_wbuf_cstr(&header), res->nseries, series_row,
                                   &sc, &d)) {
             rc = cli_fail("%s", tsl_diag_msg(&d));

@@ -64,19 +64,6 @@ static void solar_rows(void *ctx, size_t s, tsl_wbuf *b) {
     }
 }
 
-typedef struct forecast_ctx {
-    const tsl_dataset *ds;
-    const tsl_automl_result *r;
-} forecast_ctx;
-
-static void forecast_rows(void *ctx, size_t i, tsl_wbuf *b) {
-    const forecast_ctx *c = ctx;
-    const tsl_series *ser = &c->ds->series[i];
-    if (c->r->series[i].err) return;
-    tsl_fcsv_rows(b, ser->item_id, c->ds->freq, tsl_dataset_time(c->ds, ser, ser->n), c->r->horizon,
-                  c->r->series[i].mean, c->r->series[i].quant, c->r->nq);
-}
-
 /* Prints tomorrow's profile of one series: hour, p10, mean, p90 and a bar. */
 static void print_profile(const tsl_dataset *ds, size_t i, const tsl_automl_result *r) {
     const tsl_automl_series *s = &r->series[i];
@@ -203,8 +190,9 @@ int cmd_demo(int argc, char **argv) {
     tsl_wbuf header;
     tsl_wbuf_init(&header);
     tsl_fcsv_header(&header, res->levels, res->nq);
-    forecast_ctx fc = {ds, res};
-    err = tsl_output_write_rows(path, tsl_wbuf_cstr(&header), res->nseries, forecast_rows, &fc, &d);
+    cli_rows_ctx fc = {ds, res};
+    err = tsl_output_write_rows(path, tsl_wbuf_cstr(&header), res->nseries, cli_forecast_rows, &fc,
+                                &d);
     tsl_wbuf_release(&header);
     if (err) {
         rc = cli_fail("%s", tsl_diag_msg(&d));

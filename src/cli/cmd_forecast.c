@@ -52,14 +52,9 @@ static const struct option long_opts[] = {CLI_MODEL_LONG_OPTIONS,
                                           {"report", required_argument, NULL, OPT_REPORT},
                                           {NULL, 0, NULL, 0}};
 
-typedef struct out_ctx {
-    const tsl_dataset *ds;
-    const tsl_automl_result *r;
-} out_ctx;
-
 /* One report row: item, choice, model, its backtest score, the plan, and the reason. */
 static void report_row(void *ctx, size_t i, tsl_wbuf *b) {
-    const out_ctx *o = ctx;
+    const cli_rows_ctx *o = ctx;
     const tsl_automl_series *s = &o->r->series[i];
     tsl_csv_field(b, o->ds->series[i].item_id);
     tsl_wbuf_putc(b, ',');
@@ -73,16 +68,6 @@ static void report_row(void *ctx, size_t i, tsl_wbuf *b) {
     tsl_wbuf_printf(b, ",%zu,%zu,", s->plan.k, s->plan.h);
     tsl_csv_field(b, s->err ? s->error : s->reason);
     tsl_wbuf_putc(b, '\n');
-}
-
-/* One series' forecast rows; series that failed are skipped (and were warned about). */
-static void forecast_rows(void *ctx, size_t i, tsl_wbuf *b) {
-    const out_ctx *o = ctx;
-    const tsl_automl_series *s = &o->r->series[i];
-    const tsl_series *ser = &o->ds->series[i];
-    if (s->err) return;
-    tsl_fcsv_rows(b, ser->item_id, o->ds->freq, tsl_dataset_time(o->ds, ser, ser->n), o->r->horizon,
-                  s->mean, s->quant, o->r->nq);
 }
 
 int cmd_forecast(int argc, char **argv) {
@@ -145,9 +130,9 @@ int cmd_forecast(int argc, char **argv) {
         rc = cli_fail("no series could be forecast");
         goto out;
     }
-    out_ctx oc = {ds, res};
+    cli_rows_ctx oc = {ds, res};
     tsl_fcsv_header(&header, res->levels, res->nq);
-    if (tsl_output_write_rows(output, tsl_wbuf_cstr(&header), res->nseries, forecast_rows, &oc,
+    if (tsl_output_write_rows(output, tsl_wbuf_cstr(&header), res->nseries, cli_forecast_rows, &oc,
                               &d) ||
         (report && tsl_output_write_rows(report,
                                          "item_id,choice,model,backtest_score,windows,"

@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "tsloop/mem.h"
+#include "tsloop/output.h"
 
 int cli_parse_long(const char *cmd, const char *flag, const char *text, long min, long max,
                    long *out) {
@@ -231,4 +232,12 @@ void cli_progress_done(cli_progress *p) {
     if (!p->enabled) return;
     fprintf(stderr, "\r\033[K");
     fflush(stderr);
+}
+
+void cli_forecast_rows(void *ctx, size_t i, tsl_wbuf *b) {
+    const cli_rows_ctx *c = ctx;
+    const tsl_series *ser = &c->ds->series[i];
+    if (c->r->series[i].err) return;
+    tsl_fcsv_rows(b, ser->item_id, c->ds->freq, tsl_dataset_time(c->ds, ser, ser->n), c->r->horizon,
+                  c->r->series[i].mean, c->r->series[i].quant, c->r->nq);
 }
