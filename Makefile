@@ -1,4 +1,5 @@
 # Thin wrapper over CMake. `make demo` and `make test` install missing Debian packages first.
+MAKEFLAGS += --no-print-directory
 BUILD ?= build
 SAN_BUILD ?= build-sanitize
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
