@@ -6,7 +6,8 @@
 #   scripts/deps.sh --fuzz    also clang, for the libFuzzer builds
 set -euo pipefail
 
-packages=(gcc make cmake pkg-config libnlopt-dev libarchive-dev zlib1g-dev libjansson-dev libcmocka-dev
+packages=(gcc make cmake pkg-config libnlopt-dev libarchive-dev zlib1g-dev libjansson-dev
+          libsqlite3-dev libyaml-dev libxgboost-dev libcmocka-dev
           python3 gzip zip)
 for arg in "$@"; do
   case "$arg" in

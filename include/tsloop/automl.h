@@ -17,22 +17,30 @@
 #include "tsloop/err.h"
 #include "tsloop/metrics.h"
 #include "tsloop/model.h"
+#include "tsloop/time.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* One input series: values at a regular frequency, NaN where missing. */
+/* One input series: values at a regular frequency, NaN where missing, y[0] at `start` (used
+ * by models with calendar features; 0 when unknown). */
 typedef struct tsl_ts {
     const double *y;
     size_t n;
+    int64_t start;
 } tsl_ts;
 
 typedef struct tsl_automl_opts {
-    size_t horizon;                   /* >= 1 */
-    int period;                       /* seasonal period of every series, >= 1 */
-    const double *levels;             /* quantile levels, strictly increasing */
-    size_t nq;                        /* <= TSL_METRICS_MAX_LEVELS */
+    size_t horizon; /* >= 1 */
+    int period;     /* seasonal period of every series, >= 1 */
+    /* Every seasonal period worth modelling, ascending (e.g. 24 and 168 for hourly data);
+     * nperiods 0 means just `period`. Models of several seasonalities (MSTL) use them. */
+    int nperiods;
+    int periods[TSL_MAX_PERIODS];
+    tsl_freq freq;        /* the series' frequency, for calendar features (unit NONE: none) */
+    const double *levels; /* quantile levels, strictly increasing */
+    size_t nq;            /* <= TSL_METRICS_MAX_LEVELS */
     const tsl_model_spec *candidates; /* NULL: the default set (tsl_automl_default_candidates) */
     size_t ncandidates;
     tsl_metric metric; /* selection metric; default MASE */

@@ -44,8 +44,14 @@ typedef enum tsl_model_kind {
     TSL_MODEL_CROSTON = 30, /* Croston's method for intermittent demand */
     TSL_MODEL_SBA = 31,     /* Syntetos-Boylan approximation */
     TSL_MODEL_TSB = 32,     /* Teunter-Syntetos-Babai */
+    TSL_MODEL_ARIMA = 40,   /* seasonal ARIMA with automatic order selection */
+    TSL_MODEL_MSTL = 50,    /* several seasonal periods removed by MSTL, a base model on the rest */
+    TSL_MODEL_GBM = 60,     /* a gradient-boosted model learned across all series */
     TSL_MODEL_ENSEMBLE = 90 /* a weighted mean or median of member models */
 } tsl_model_kind;
+
+/* Seasonal periods one model can take at most (MSTL). */
+#define TSL_MAX_PERIODS 4
 
 /* What to fit. Initialise with tsl_model_spec_init, then set the fields that matter. */
 typedef struct tsl_model_spec {
@@ -57,6 +63,15 @@ typedef struct tsl_model_spec {
     int ets_damped;           /* -1 choose, 0 no damping, 1 damped trend */
     int ets_allow_mult_trend; /* 0 (as R's ets() default) excludes multiplicative trends */
     int window;               /* moving average window; 0 chooses the seasonal period or 3 */
+    /* ARIMA(p,d,q)(P,D,Q)[period]: each order -1 = choose (AutoARIMA, the default). */
+    int arima_p, arima_d, arima_q, arima_P, arima_D, arima_Q;
+    int arima_constant; /* -1 choose; 0 none; 1 a mean (d + D = 0) or drift (d + D = 1) */
+    int arima_stepwise; /* 1 (default): Hyndman-Khandakar stepwise search; 0: exhaustive */
+    /* MSTL: the seasonal periods to remove, ascending (nperiods 0 = from `period` alone), and
+     * the kind of model fitted to what remains (ETS by default). */
+    int nperiods;
+    int periods[TSL_MAX_PERIODS];
+    tsl_model_kind base;
 } tsl_model_spec;
 
 typedef struct tsl_model tsl_model;
@@ -68,6 +83,10 @@ void tsl_model_spec_init(tsl_model_spec *spec, tsl_model_kind kind, int period);
  * "ma:7", "ets", "ets:MAdN" (error, trend with optional 'd' for damped, season), "theta", "otm",
  * "dotm", "croston", "sba", "tsb". */
 tsl_err tsl_model_spec_parse(const char *name, int period, tsl_model_spec *spec, tsl_diag *d);
+
+/* The canonical text of a spec, as tsl_model_spec_parse reads it back ("ets", "ets:MAdN",
+ * "ma:7", "arima:(1,1,1)(0,1,1)"); arguments equal to the defaults are left out. As snprintf. */
+size_t tsl_model_spec_format(const tsl_model_spec *spec, char *buf, size_t cap);
 
 /* The lower-case CLI name of a kind ("ets"), or "unknown". */
 const char *tsl_model_kind_name(tsl_model_kind kind);

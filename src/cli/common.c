@@ -161,8 +161,10 @@ int cli_common_option(const char *cmd, int c, const char *arg, cli_common *o) {
 void cli_automl_setup(const tsl_dataset *ds, const cli_model_opts *mo, int period, cli_progress *p,
                       tsl_automl_opts *ao, tsl_ts **ts) {
     *ts = tsl_calloc(ds->nseries ? ds->nseries : 1, sizeof **ts);
-    for (size_t i = 0; i < ds->nseries; i++) (*ts)[i] = (tsl_ts){ds->series[i].y, ds->series[i].n};
+    for (size_t i = 0; i < ds->nseries; i++)
+        (*ts)[i] = (tsl_ts){ds->series[i].y, ds->series[i].n, ds->series[i].start};
     tsl_automl_opts_init(ao, (size_t)mo->horizon, period);
+    ao->freq = ds->freq;
     ao->levels = mo->levels;
     ao->nq = mo->nq;
     ao->candidates = mo->cands;

@@ -81,20 +81,6 @@ size_t tsl_automl_default_candidates(int period, tsl_model_spec *out, size_t cap
     return default_candidates(period, out, NULL, cap);
 }
 
-/* The leaderboard label of a candidate: its CLI name with arguments ("ets:MAdN", "ma:7"). */
-static void spec_label(const tsl_model_spec *s, char *buf, size_t cap) {
-    const char *base = tsl_model_kind_name(s->kind);
-    if (s->kind == TSL_MODEL_ETS &&
-        (s->ets_error != 'Z' || s->ets_trend != 'Z' || s->ets_season != 'Z')) {
-        snprintf(buf, cap, "%s:%c%c%s%c", base, s->ets_error, s->ets_trend,
-                 s->ets_damped == 1 ? "d" : "", s->ets_season);
-    } else if (s->kind == TSL_MODEL_MA && s->window > 0) {
-        snprintf(buf, cap, "%s:%d", base, s->window);
-    } else {
-        snprintf(buf, cap, "%s", base);
-    }
-}
-
 typedef struct run_ctx {
     const tsl_ts *series;
     const tsl_automl_opts *o;
@@ -172,7 +158,7 @@ static void combo_members_text(const run_ctx *c, size_t col, const size_t *order
     buf[0] = '\0';
     for (size_t i = 0; i < k && len < cap; i++) {
         char label[64];
-        spec_label(&c->cands[order[i]], label, sizeof label);
+        tsl_model_spec_format(&c->cands[order[i]], label, sizeof label);
         int w = snprintf(buf + len, cap - len, "%s%s", i ? ", " : "", label);
         if (w < 0) break;
         len += (size_t)w;
@@ -688,7 +674,7 @@ tsl_err tsl_automl_run(const tsl_ts *series, size_t nseries, const tsl_automl_op
     res->ncols = c.ncand + (opts.ensembles ? NCOMBOS : 0);
     res->col_names = tsl_calloc(res->ncols, sizeof *res->col_names);
     for (size_t j = 0; j < c.ncand; j++)
-        spec_label(&c.cands[j], res->col_names[j], sizeof res->col_names[j]);
+        tsl_model_spec_format(&c.cands[j], res->col_names[j], sizeof res->col_names[j]);
     for (size_t k = 0; c.ncand + k < res->ncols; k++)
         tsl_strlcpy(res->col_names[c.ncand + k], combos[k].name, sizeof res->col_names[0]);
     res->col_agg = tsl_calloc(res->ncols, sizeof *res->col_agg);

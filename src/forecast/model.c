@@ -5,7 +5,7 @@
  * The envelope (all integers little endian):
  *
  *     "TSLM"  u16 envelope version  u16 kind  u16 state version  u16 flags (0)
- *     spec:   i32 period  u8 error  u8 trend  u8 season  i8 damped  u8 mult-trend  i32 window
+ *     spec:   u8 count, count x (u8 tag, i32 value) (see spec_save)
  *     i32 period  u64 nobs  u8 nonneg  f64 aicc  str name
  *     u8 calibration mode (0 none, 1 offsets, 2 scales)
  *        [u32 steps  u32 nq  f64 levels[nq]  f64 values[steps*nq]]
@@ -105,6 +105,26 @@ void tsl_model_spec_init(tsl_model_spec *spec, tsl_model_kind kind, int period) 
     spec->ets_damped = -1;
     spec->ets_allow_mult_trend = 0;
     spec->window = 0;
+    spec->arima_p = spec->arima_d = spec->arima_q = -1;
+    spec->arima_P = spec->arima_D = spec->arima_Q = -1;
+    spec->arima_constant = -1;
+    spec->arima_stepwise = 1;
+    spec->nperiods = 0;
+    spec->base = TSL_MODEL_ETS;
+}
+
+size_t tsl_model_spec_format(const tsl_model_spec *s, char *buf, size_t cap) {
+    const char *base = tsl_model_kind_name(s->kind);
+    int n;
+    if (s->kind == TSL_MODEL_ETS &&
+        (s->ets_error != 'Z' || s->ets_trend != 'Z' || s->ets_season != 'Z' || s->ets_damped == 1))
+        n = snprintf(buf, cap, "%s:%c%c%s%c", base, s->ets_error, s->ets_trend,
+                     s->ets_damped == 1 ? "d" : "", s->ets_season);
+    else if (s->kind == TSL_MODEL_MA && s->window > 0)
+        n = snprintf(buf, cap, "%s:%d", base, s->window);
+    else
+        n = snprintf(buf, cap, "%s", base);
+    return n < 0 ? 0 : (size_t)n;
 }
 
 /* Parses the ETS form after "ets:": error, trend, optional 'd', season ("MAdN", "ZZZ"). */
@@ -421,6 +441,127 @@ int tsl_model_is_calibrated(const tsl_model *m) {
     return m->calib != NULL;
 }
 
+/*
+ * The spec travels as a tagged list, so that new fields (a new model's options) extend the
+ * format without a new envelope version: u8 count, then count x (u8 tag, i32 value). A reader
+ * refuses tags it does not know, since a spec it cannot represent would fit something else.
+ */
+enum {
+    SPEC_PERIOD = 1,
+    SPEC_ETS_ERROR,
+    SPEC_ETS_TREND,
+    SPEC_ETS_SEASON,
+    SPEC_ETS_DAMPED,
+    SPEC_ETS_MULT_TREND,
+    SPEC_WINDOW,
+    SPEC_ARIMA_P = 16,
+    SPEC_ARIMA_D,
+    SPEC_ARIMA_Q,
+    SPEC_ARIMA_SP,
+    SPEC_ARIMA_SD,
+    SPEC_ARIMA_SQ,
+    SPEC_ARIMA_CONSTANT,
+    SPEC_ARIMA_STEPWISE,
+    SPEC_NPERIODS = 32,
+    SPEC_PERIOD0, /* SPEC_PERIOD0 + i: periods[i] */
+    SPEC_BASE = SPEC_PERIOD0 + TSL_MAX_PERIODS,
+    SPEC_TAG_END
+};
+
+/* The address of the field a tag stands for (NULL for none). */
+static int *spec_field(tsl_model_spec *s, int tag) {
+    switch (tag) {
+    case SPEC_PERIOD:
+        return &s->period;
+    case SPEC_ETS_DAMPED:
+        return &s->ets_damped;
+    case SPEC_ETS_MULT_TREND:
+        return &s->ets_allow_mult_trend;
+    case SPEC_WINDOW:
+        return &s->window;
+    case SPEC_ARIMA_P:
+        return &s->arima_p;
+    case SPEC_ARIMA_D:
+        return &s->arima_d;
+    case SPEC_ARIMA_Q:
+        return &s->arima_q;
+    case SPEC_ARIMA_SP:
+        return &s->arima_P;
+    case SPEC_ARIMA_SD:
+        return &s->arima_D;
+    case SPEC_ARIMA_SQ:
+        return &s->arima_Q;
+    case SPEC_ARIMA_CONSTANT:
+        return &s->arima_constant;
+    case SPEC_ARIMA_STEPWISE:
+        return &s->arima_stepwise;
+    case SPEC_NPERIODS:
+        return &s->nperiods;
+    default:
+        break;
+    }
+    if (tag >= SPEC_PERIOD0 && tag < SPEC_PERIOD0 + TSL_MAX_PERIODS)
+        return &s->periods[tag - SPEC_PERIOD0];
+    return NULL;
+}
+
+static void spec_save(const tsl_model_spec *s, tsl_wbuf *w) {
+    tsl_model_spec copy = *s;
+    uint8_t count = 0;
+    for (int tag = 1; tag < SPEC_TAG_END; tag++)
+        count += spec_field(&copy, tag) || tag == SPEC_ETS_ERROR || tag == SPEC_ETS_TREND ||
+                 tag == SPEC_ETS_SEASON || tag == SPEC_BASE;
+    tsl_wbuf_put_u8(w, count);
+    for (int tag = 1; tag < SPEC_TAG_END; tag++) {
+        int v;
+        const int *f = spec_field(&copy, tag);
+        if (f)
+            v = *f;
+        else if (tag == SPEC_ETS_ERROR)
+            v = s->ets_error;
+        else if (tag == SPEC_ETS_TREND)
+            v = s->ets_trend;
+        else if (tag == SPEC_ETS_SEASON)
+            v = s->ets_season;
+        else if (tag == SPEC_BASE)
+            v = (int)s->base;
+        else
+            continue;
+        tsl_wbuf_put_u8(w, (uint8_t)tag);
+        tsl_wbuf_put_i32(w, v);
+    }
+}
+
+/* Reads spec_save's list into s (defaults first, for tags an older writer did not know);
+ * returns non-zero on an unknown tag or a value out of range. */
+static int spec_load(tsl_model_spec *s, tsl_model_kind kind, tsl_rbuf *r) {
+    tsl_model_spec_init(s, kind, 1);
+    unsigned count = tsl_rbuf_u8(r);
+    for (unsigned i = 0; i < count; i++) {
+        int tag = tsl_rbuf_u8(r);
+        int32_t v = tsl_rbuf_i32(r);
+        if (!tsl_rbuf_ok(r)) return 1;
+        int *f = spec_field(s, tag);
+        if (f)
+            *f = v;
+        else if (tag == SPEC_ETS_ERROR)
+            s->ets_error = (char)v;
+        else if (tag == SPEC_ETS_TREND)
+            s->ets_trend = (char)v;
+        else if (tag == SPEC_ETS_SEASON)
+            s->ets_season = (char)v;
+        else if (tag == SPEC_BASE)
+            s->base = (tsl_model_kind)v;
+        else
+            return 1;
+    }
+    if (s->nperiods < 0 || s->nperiods > TSL_MAX_PERIODS) return 1;
+    for (int i = 0; i < s->nperiods; i++)
+        if (s->periods[i] < 1 || s->periods[i] > MAX_PERIOD) return 1;
+    if (!ops_for(s->base) || s->base == TSL_MODEL_ENSEMBLE) return 1;
+    return !tsl_rbuf_ok(r);
+}
+
 tsl_err tsl_model_save(const tsl_model *m, tsl_wbuf *out, tsl_diag *d) {
     (void)d;
     size_t start = out->len;
@@ -429,13 +570,7 @@ tsl_err tsl_model_save(const tsl_model *m, tsl_wbuf *out, tsl_diag *d) {
     tsl_wbuf_put_u16(out, (uint16_t)m->ops->kind);
     tsl_wbuf_put_u16(out, m->ops->state_version);
     tsl_wbuf_put_u16(out, 0);
-    tsl_wbuf_put_i32(out, m->spec.period);
-    tsl_wbuf_put_u8(out, (uint8_t)m->spec.ets_error);
-    tsl_wbuf_put_u8(out, (uint8_t)m->spec.ets_trend);
-    tsl_wbuf_put_u8(out, (uint8_t)m->spec.ets_season);
-    tsl_wbuf_put_u8(out, (uint8_t)(int8_t)m->spec.ets_damped);
-    tsl_wbuf_put_u8(out, (uint8_t)m->spec.ets_allow_mult_trend);
-    tsl_wbuf_put_i32(out, m->spec.window);
+    spec_save(&m->spec, out);
     tsl_wbuf_put_i32(out, m->period);
     tsl_wbuf_put_u64(out, m->nobs);
     tsl_wbuf_put_u8(out, (uint8_t)m->nonneg);
@@ -500,14 +635,10 @@ tsl_err tsl_model_load(const void *data, size_t len, tsl_model **out, tsl_diag *
         goto out;
     }
     m = model_new(ops);
-    m->spec.kind = ops->kind;
-    m->spec.period = tsl_rbuf_i32(&r);
-    m->spec.ets_error = (char)tsl_rbuf_u8(&r);
-    m->spec.ets_trend = (char)tsl_rbuf_u8(&r);
-    m->spec.ets_season = (char)tsl_rbuf_u8(&r);
-    m->spec.ets_damped = (int8_t)tsl_rbuf_u8(&r);
-    m->spec.ets_allow_mult_trend = tsl_rbuf_u8(&r);
-    m->spec.window = tsl_rbuf_i32(&r);
+    if (spec_load(&m->spec, ops->kind, &r)) {
+        rc = tsl_diag_set(d, TSL_ECORRUPT, "model spec is malformed");
+        goto out;
+    }
     m->period = tsl_rbuf_i32(&r);
     m->nobs = tsl_rbuf_u64(&r);
     m->nonneg = tsl_rbuf_u8(&r) ? 1 : 0;

@@ -122,11 +122,11 @@ static void make_fixture(fixture *f) {
     f->tiny[1] = 4;
     f->tiny[2] = 5;
     for (int i = 0; i < 4; i++) f->empty[i] = NAN;
-    f->ts[0] = (tsl_ts){f->seasonal, 84};
-    f->ts[1] = (tsl_ts){f->trend, 60};
-    f->ts[2] = (tsl_ts){f->flat, 50};
-    f->ts[3] = (tsl_ts){f->tiny, 3};
-    f->ts[4] = (tsl_ts){f->empty, 4};
+    f->ts[0] = (tsl_ts){f->seasonal, 84, 0};
+    f->ts[1] = (tsl_ts){f->trend, 60, 0};
+    f->ts[2] = (tsl_ts){f->flat, 50, 0};
+    f->ts[3] = (tsl_ts){f->tiny, 3, 0};
+    f->ts[4] = (tsl_ts){f->empty, 4, 0};
 }
 
 static void run(const fixture *f, int threads, int evaluate, tsl_automl_result **res) {
@@ -228,7 +228,7 @@ static void test_undefined_metric_falls_back(void **state) {
     (void)state;
     double y[56];
     for (int i = 0; i < 56; i++) y[i] = (double)(i % 7);
-    tsl_ts ts = {y, 56};
+    tsl_ts ts = {y, 56, 0};
     tsl_model_spec cands[3];
     const char *names[3] = {"naive", "snaive", "mean"};
     for (int i = 0; i < 3; i++)
@@ -259,7 +259,7 @@ static void test_calibration_widens(void **state) {
             /* mean-reverting level with heavy-tailed shocks */
             ys[i][t] = 100 + 10 * sin(t * 0.3 + i) + 8 * tan(M_PI * (u - 0.5) * 0.9);
         }
-        ts[i] = (tsl_ts){ys[i], N};
+        ts[i] = (tsl_ts){ys[i], N, 0};
     }
     static const double lv[2] = {0.1, 0.9};
     tsl_model_spec cand;
