@@ -51,6 +51,10 @@ typedef struct cli_model_opts {
     const char *models;    /* NULL = default candidates */
     const char *metric;    /* NULL = mase */
     int no_ensembles;
+    int fast;
+    double series_weight; /* given with --series-weight (series_weight_set) */
+    int series_weight_set;
+    double time_limit; /* seconds, 0: none */
     /* resolved by cli_model_opts_resolve */
     double levels[TSL_METRICS_MAX_LEVELS];
     size_t nq;
@@ -91,6 +95,9 @@ enum {
     CLI_OPT_TARGET,
     CLI_OPT_JSON,
     CLI_OPT_QUIET,
+    CLI_OPT_SERIES_WEIGHT,
+    CLI_OPT_FAST,
+    CLI_OPT_TIME_LIMIT,
     CLI_OPT_OWN = 320
 };
 
@@ -141,6 +148,9 @@ typedef struct cli_rows_ctx {
     const tsl_dataset *ds;
     const tsl_automl_result *r;
 } cli_rows_ctx;
+
+/* Warns (unless quiet) when the time limit cut series short. */
+void cli_automl_warnings(const tsl_automl_result *r, int quiet);
 
 /* Forecast CSV rows of series i of an AutoML run (nothing for a series that failed). */
 void cli_forecast_rows(void *ctx, size_t i, tsl_wbuf *b);

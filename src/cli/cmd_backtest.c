@@ -33,6 +33,12 @@ static const char usage_text[] =
     "                           mean_wql\n"
     "      --no-ensembles       leave out combinations of the best candidates\n"
     "      --no-auto            skip the nested evaluation of AutoML (faster)\n"
+    "      --series-weight W    how much a series' own backtest decides its model, 0..1\n"
+    "                           (default: learnt from the data; see docs/automl.md)\n"
+    "      --fast               race the expensive models (ETS, ARIMA, ...): drop them on a\n"
+    "                           series where a cheap one beats them on the latest window\n"
+    "      --time-limit S       seconds for the whole run; when they run out, the rest gets\n"
+    "                           the cheap candidates only (with a warning)\n"
     "  -j, --threads N          worker threads (default: all cores)\n"
     "      --freq F             frequency, instead of inferring it\n"
     "      --item-col NAME, --time-col NAME, --target-col NAME   column names\n"
@@ -117,6 +123,7 @@ int cmd_backtest(int argc, char **argv) {
         rc = cli_fail("%s", tsl_diag_msg(&d));
         goto out;
     }
+    cli_automl_warnings(res, co.quiet);
     if (series_path) {
         tsl_wbuf_puts(&header, "item_id,windows,window_horizon,choice");
         if (res->auto_series) tsl_wbuf_puts(&header, ",auto");

@@ -33,6 +33,12 @@ static const char usage_text[] =
     "                           wape, mean_wql\n"
     "      --windows K          backtest windows (default 3)\n"
     "      --no-ensembles       do not consider combinations of the best candidates\n"
+    "      --series-weight W    how much a series' own backtest decides its model, 0..1\n"
+    "                           (default: learnt from the data; see docs/automl.md)\n"
+    "      --fast               race the expensive models (ETS, ARIMA, ...): drop them on a\n"
+    "                           series where a cheap one beats them on the latest window\n"
+    "      --time-limit S       seconds for the whole run; when they run out, the rest gets\n"
+    "                           the cheap candidates only (with a warning)\n"
     "  -j, --threads N          worker threads (default: all cores)\n"
     "      --freq F             frequency, instead of inferring it (15min, H, D, W, M, Q, Y)\n"
     "      --item-col NAME      item column (default item_id)\n"
@@ -118,6 +124,7 @@ int cmd_forecast(int argc, char **argv) {
         rc = cli_fail("%s", tsl_diag_msg(&d));
         goto out;
     }
+    cli_automl_warnings(res, co.quiet);
     size_t failed = 0;
     for (size_t i = 0; i < res->nseries; i++) {
         if (!res->series[i].err) continue;

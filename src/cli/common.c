@@ -147,6 +147,27 @@ int cli_common_option(const char *cmd, int c, const char *arg, cli_common *o) {
     case CLI_OPT_TARGET:
         o->in.target_col = arg;
         return 1;
+    case CLI_OPT_SERIES_WEIGHT:
+    case CLI_OPT_TIME_LIMIT: {
+        char *end = NULL;
+        errno = 0;
+        double v = strtod(arg, &end);
+        int weight = c == CLI_OPT_SERIES_WEIGHT;
+        if (errno || end == arg || *end || !(weight ? v >= 0 && v <= 1 : v > 0 && v < 1e7))
+            return cli_usage_error(cmd, "%s expects %s, got '%s'",
+                                   weight ? "--series-weight" : "--time-limit",
+                                   weight ? "a number from 0 to 1" : "a number of seconds", arg);
+        if (weight) {
+            mo->series_weight = v;
+            mo->series_weight_set = 1;
+        } else {
+            mo->time_limit = v;
+        }
+        return 1;
+    }
+    case CLI_OPT_FAST:
+        mo->fast = 1;
+        return 1;
     case CLI_OPT_JSON:
         o->json = 1;
         return 1;
@@ -172,6 +193,9 @@ void cli_automl_setup(const tsl_dataset *ds, const cli_model_opts *mo, int perio
     ao->metric = mo->metric_id;
     if (mo->windows) ao->windows = (size_t)mo->windows;
     ao->ensembles = !mo->no_ensembles;
+    ao->series_weight = mo->series_weight_set ? mo->series_weight : -1;
+    ao->fast = mo->fast;
+    ao->time_limit = mo->time_limit;
     ao->threads = (int)mo->threads;
     ao->progress = cli_progress_update;
     ao->progress_ctx = p;
@@ -242,4 +266,11 @@ void cli_forecast_rows(void *ctx, size_t i, tsl_wbuf *b) {
     if (c->r->series[i].err) return;
     tsl_fcsv_rows(b, ser->item_id, c->ds->freq, tsl_dataset_time(c->ds, ser, ser->n), c->r->horizon,
                   c->r->series[i].mean, c->r->series[i].quant, c->r->nq);
+}
+
+void cli_automl_warnings(const tsl_automl_result *r, int quiet) {
+    if (quiet || !r->cut_short) return;
+    cli_warn("the time limit ran out: %zu of %zu series were fitted with the cheap candidates "
+             "only",
+             r->cut_short, r->nseries);
 }

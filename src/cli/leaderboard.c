@@ -19,6 +19,7 @@ typedef struct row {
     size_t series, chosen;
     double seconds;
     int is_auto;
+    double rel; /* the data set's verdict (relative score), NaN for auto */
 } row;
 
 static const tsl_automl_result *sort_result;
@@ -37,12 +38,13 @@ static row *make_rows(const tsl_automl_result *r, size_t *nrows) {
     row *rows = tsl_calloc(r->ncols + 1, sizeof *rows);
     size_t n = 0;
     if (r->auto_series) {
-        rows[n++] = (row){"auto", &r->auto_agg, r->auto_series, 0, r->auto_seconds, 1};
+        rows[n++] = (row){"auto", &r->auto_agg, r->auto_series, 0, r->auto_seconds, 1, NAN};
     }
     for (size_t j = 0; j < r->ncols; j++) {
         if (!r->col_series[j]) continue;
         rows[n++] = (row){r->col_names[j],  &r->col_agg[j],    r->col_series[j],
-                          r->col_chosen[j], r->col_seconds[j], 0};
+                          r->col_chosen[j], r->col_seconds[j], 0,
+                          r->col_rel[j]};
     }
     sort_result = r;
     qsort(rows, n, sizeof *rows, cmp_rows);
@@ -63,23 +65,28 @@ void cli_leaderboard_print(FILE *f, const tsl_automl_result *r) {
     char cov[32] = "coverage";
     if (r->nq >= 2)
         snprintf(cov, sizeof cov, "cov%.0f-%.0f", 100 * r->levels[0], 100 * r->levels[r->nq - 1]);
-    fprintf(f, "%-14s %7s %7s %8s %8s %8s %9s %10s %9s\n", "model", "series", "chosen", "mase",
-            "smape", "wape", "mean_wql", cov, "seconds");
+    fprintf(f, "%-24s %6s %6s %7s %8s %8s %7s %9s %10s %8s\n", "model", "series", "chosen", "rel",
+            "mase", "smape", "wape", "mean_wql", cov, "seconds");
     for (size_t i = 0; i < n; i++) {
         const row *w = &rows[i];
-        fprintf(f, "%-14s %7zu", w->is_auto ? "auto*" : w->name, w->series);
+        fprintf(f, "%-24s %6zu", w->is_auto ? "auto*" : w->name, w->series);
         if (w->is_auto)
-            fprintf(f, " %7s", "-");
+            fprintf(f, " %6s", "-");
         else
-            fprintf(f, " %7zu", w->chosen);
+            fprintf(f, " %6zu", w->chosen);
+        put_value(f, w->rel, 7, 3);
         put_value(f, tsl_agg_value(w->agg, TSL_METRIC_MASE), 8, 3);
         put_value(f, tsl_agg_value(w->agg, TSL_METRIC_SMAPE), 8, 2);
-        put_value(f, tsl_agg_value(w->agg, TSL_METRIC_WAPE), 8, 3);
+        put_value(f, tsl_agg_value(w->agg, TSL_METRIC_WAPE), 7, 3);
         put_value(f, tsl_agg_value(w->agg, TSL_METRIC_MEAN_WQL), 9, 3);
         put_value(f, tsl_agg_value(w->agg, TSL_METRIC_COVERAGE), 10, 3);
-        put_value(f, w->seconds, 9, 2);
+        put_value(f, w->seconds, 8, 2);
         fputc('\n', f);
     }
+    fprintf(f,
+            "rel: the column's score over each series' average model, averaged (below 1 is "
+            "better). Each series weighs its own backtest %.2g and the data set's %.2g%s.\n",
+            r->series_weight, 1 - r->series_weight, r->weight_learnt ? " (learnt)" : "");
     if (r->auto_series)
         fprintf(f, "* auto: AutoML itself, re-run at every backtest origin on the data before it; "
                    "the other rows are scored on the windows AutoML chose from.\n");
@@ -106,6 +113,9 @@ json_t *cli_leaderboard_json(const tsl_automl_result *r, const tsl_dataset *ds, 
     json_object_set_new(root, "quantiles", lv);
     json_object_set_new(root, "series", json_integer((json_int_t)r->nseries));
     json_object_set_new(root, "seconds", json_real(r->seconds));
+    json_object_set_new(root, "series_weight", json_real(r->series_weight));
+    json_object_set_new(root, "series_weight_learnt", json_boolean(r->weight_learnt));
+    json_object_set_new(root, "cut_short_by_time_limit", json_integer((json_int_t)r->cut_short));
     size_t n;
     row *rows = make_rows(r, &n);
     json_t *board = json_array();
@@ -117,6 +127,7 @@ json_t *cli_leaderboard_json(const tsl_automl_result *r, const tsl_dataset *ds, 
         if (!rows[i].is_auto)
             json_object_set_new(o, "chosen", json_integer((json_int_t)rows[i].chosen));
         json_object_set_new(o, "metrics", metrics_json(rows[i].agg));
+        if (!rows[i].is_auto) json_object_set_new(o, "relative", num_or_null(rows[i].rel));
         json_object_set_new(o, "seconds", json_real(rows[i].seconds));
         json_array_append_new(board, o);
     }

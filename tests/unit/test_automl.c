@@ -154,11 +154,15 @@ static void test_selection(void **state) {
     make_fixture(&f);
     tsl_automl_result *r = NULL;
     run(&f, 1, 0, &r);
-    assert_int_equal(r->ncols, 7); /* 4 candidates + 3 combinations */
+    assert_int_equal(r->ncols, 8); /* 4 candidates + 4 top-k combinations (no fixed ones) */
+    /* Three series that want three different models: the learnt weight trusts each series. */
+    assert_true(r->weight_learnt);
+    assert_true(r->series_weight >= 0.5);
     assert_string_equal(r->series[0].choice, "snaive");
     assert_string_equal(r->series[1].choice, "drift");
     assert_string_equal(r->series[2].choice, "mean");
-    assert_non_null(strstr(r->series[0].reason, "lowest backtest mase"));
+    assert_non_null(strstr(r->series[0].reason, "(rank 1 on this series)"));
+    assert_non_null(strstr(r->series[0].reason, "(learnt)"));
     /* Too short to backtest: a default with the reason saying so. */
     assert_int_equal(r->series[3].err, TSL_OK);
     assert_non_null(strstr(r->series[3].reason, "too short to backtest"));
@@ -178,12 +182,11 @@ static void test_selection(void **state) {
             tu_close(q[k], r->series[i].quant[k], 1e-12, 1e-12, "series %zu quantile %d", i, k);
     }
     assert_true(tsl_model_is_calibrated(r->series[0].model));
-    /* The short series got Theta by default, which is not one of this run's columns. */
-    assert_string_equal(r->series[3].choice, "theta");
-    assert_false(tsl_model_is_calibrated(r->series[3].model));
+    /* The short series got the data set's best column that fits it, and says so. */
+    assert_non_null(strstr(r->series[3].reason, "the data set's best column that fits"));
     size_t chosen = 0;
     for (size_t j = 0; j < r->ncols; j++) chosen += r->col_chosen[j];
-    assert_int_equal(chosen, 3);
+    assert_int_equal(chosen, 4);
     assert_non_null(r->col_scale);
     tsl_automl_result_free(r);
 }
@@ -294,6 +297,46 @@ static void test_calibration_widens(void **state) {
     tsl_automl_result_free(raw);
 }
 
+/* Many series of one kind, each too noisy to judge alone: the learnt weight leans on the data
+ * set; a given weight is used as given. */
+static void test_weight_learning(void **state) {
+    (void)state;
+    enum { NS = 80, N = 60 };
+    static double ys[NS][N];
+    tsl_ts ts[NS];
+    uint64_t x = 7;
+    for (int i = 0; i < NS; i++) {
+        double level = 50 + i;
+        for (int t = 0; t < N; t++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            double u = (double)(x >> 11) / 9007199254740992.0 - 0.5;
+            level += 0.3 * u; /* a slowly wandering level under heavy noise */
+            ys[i][t] = level + 6 * u;
+        }
+        ts[i] = (tsl_ts){ys[i], N, 0};
+    }
+    tsl_model_spec cands[3];
+    const char *names[3] = {"naive", "mean", "ma:5"};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(tsl_model_spec_parse(names[i], 1, &cands[i], NULL), 0);
+    tsl_automl_opts o;
+    tsl_automl_opts_init(&o, 6, 1);
+    o.candidates = cands;
+    o.ncandidates = 3;
+    tsl_automl_result *r = NULL;
+    assert_int_equal(tsl_automl_run(ts, NS, &o, &r, NULL), TSL_OK);
+    assert_true(r->weight_learnt);
+    assert_true(r->series_weight <= 0.25);
+    tsl_automl_result_free(r);
+    o.series_weight = 1.0;
+    assert_int_equal(tsl_automl_run(ts, NS, &o, &r, NULL), TSL_OK);
+    assert_false(r->weight_learnt);
+    assert_true(r->series_weight == 1.0);
+    tsl_automl_result_free(r);
+    o.series_weight = 1.5;
+    assert_int_equal(tsl_automl_run(ts, NS, &o, &r, NULL), TSL_EINVAL);
+}
+
 static void test_bad_options(void **state) {
     (void)state;
     fixture f;
@@ -321,6 +364,7 @@ int main(void) {
         cmocka_unit_test(test_nested_auto),
         cmocka_unit_test(test_undefined_metric_falls_back),
         cmocka_unit_test(test_calibration_widens),
+        cmocka_unit_test(test_weight_learning),
         cmocka_unit_test(test_bad_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
