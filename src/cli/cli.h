@@ -102,21 +102,28 @@ enum {
 };
 
 #define CLI_MODEL_SHORT_OPTIONS "i:H:m:q:j:h"
-#define CLI_MODEL_LONG_OPTIONS                                                                     \
-    {"input", required_argument, NULL, 'i'}, {"horizon", required_argument, NULL, 'H'},            \
-        {"season-length", required_argument, NULL, 'm'},                                           \
-        {"quantiles", required_argument, NULL, 'q'}, {"threads", required_argument, NULL, 'j'},    \
-        {"models", required_argument, NULL, CLI_OPT_MODELS},                                       \
-        {"metric", required_argument, NULL, CLI_OPT_METRIC},                                       \
-        {"windows", required_argument, NULL, CLI_OPT_WINDOWS},                                     \
-        {"no-ensembles", no_argument, NULL, CLI_OPT_NO_ENS},                                       \
-        {"freq", required_argument, NULL, CLI_OPT_FREQ},                                           \
-        {"item-col", required_argument, NULL, CLI_OPT_ITEM},                                       \
-        {"time-col", required_argument, NULL, CLI_OPT_TIME},                                       \
-        {"target-col", required_argument, NULL, CLI_OPT_TARGET},                                   \
-        {"json", no_argument, NULL, CLI_OPT_JSON}, {"quiet", no_argument, NULL, CLI_OPT_QUIET}, {  \
-        "help", no_argument, NULL, 'h'                                                             \
-    }
+/* clang-format off */
+#define CLI_MODEL_LONG_OPTIONS                                        \
+    {"input", required_argument, NULL, 'i'},                          \
+    {"horizon", required_argument, NULL, 'H'},                        \
+    {"season-length", required_argument, NULL, 'm'},                  \
+    {"quantiles", required_argument, NULL, 'q'},                      \
+    {"threads", required_argument, NULL, 'j'},                        \
+    {"models", required_argument, NULL, CLI_OPT_MODELS},              \
+    {"metric", required_argument, NULL, CLI_OPT_METRIC},              \
+    {"windows", required_argument, NULL, CLI_OPT_WINDOWS},            \
+    {"no-ensembles", no_argument, NULL, CLI_OPT_NO_ENS},              \
+    {"series-weight", required_argument, NULL, CLI_OPT_SERIES_WEIGHT}, \
+    {"fast", no_argument, NULL, CLI_OPT_FAST},                        \
+    {"time-limit", required_argument, NULL, CLI_OPT_TIME_LIMIT},      \
+    {"freq", required_argument, NULL, CLI_OPT_FREQ},                  \
+    {"item-col", required_argument, NULL, CLI_OPT_ITEM},              \
+    {"time-col", required_argument, NULL, CLI_OPT_TIME},              \
+    {"target-col", required_argument, NULL, CLI_OPT_TARGET},          \
+    {"json", no_argument, NULL, CLI_OPT_JSON},                        \
+    {"quiet", no_argument, NULL, CLI_OPT_QUIET},                      \
+    {"help", no_argument, NULL, 'h'}
+/* clang-format on */
 
 /* Everything the shared options set. */
 typedef struct cli_common {

@@ -68,6 +68,16 @@ check "per-series csv" test "$(tail -n +2 "$tmp/bt.csv" | wc -l)" = 2
 expect_exit 0 "backtest json" "$TSLOOP" backtest -i "$tmp/sales.csv" -H 7 --json --no-auto
 check "backtest json parses" python3 -c "import json; d=json.load(open('$tmp/out')); assert len(d['per_series'])==2"
 
+# The AutoML knobs.
+expect_exit 0 "fixed series weight" "$TSLOOP" forecast -i "$tmp/sales.csv" -H 5 -o "$tmp/w.csv" \
+  --series-weight 1 --json --quiet
+check "weight reported" python3 -c "import json; d=json.load(open('$tmp/out')); assert d['series_weight']==1.0 and not d['series_weight_learnt']"
+expect_exit 0 "fast preset" "$TSLOOP" forecast -i "$tmp/sales.csv" -H 5 -o "$tmp/f.csv" --fast --quiet
+expect_exit 0 "time limit" "$TSLOOP" forecast -i "$tmp/sales.csv" -H 5 -o "$tmp/t.csv" --time-limit 0.000001
+check "time limit warned" grep -q "time limit ran out" "$tmp/err"
+check "time limit still forecasts" test "$(tail -n +2 "$tmp/t.csv" | wc -l)" = 10
+expect_exit 2 "bad series weight" "$TSLOOP" forecast -i "$tmp/sales.csv" -H 5 -o "$tmp/x.csv" --series-weight 2
+
 # Errors: user errors exit 1 with the file and line, usage errors exit 2.
 printf 'item_id,timestamp,target\na,2024-01-01,1\na,2024-01-02,oops\n' >"$tmp/bad.csv"
 expect_exit 1 "bad value" "$TSLOOP" forecast -i "$tmp/bad.csv" -H 2 -o "$tmp/never.csv"

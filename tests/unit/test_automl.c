@@ -337,6 +337,45 @@ static void test_weight_learning(void **state) {
     assert_int_equal(tsl_automl_run(ts, NS, &o, &r, NULL), TSL_EINVAL);
 }
 
+/* The fast preset drops an expensive candidate on series where a cheap one beats it on the
+ * latest window; a time limit already spent leaves every series with the cheap candidates and
+ * still a forecast. */
+static void test_fast_and_time_limit(void **state) {
+    (void)state;
+    enum { NS = 6, N = 96 };
+    static double ys[NS][N];
+    tsl_ts ts[NS];
+    for (int i = 0; i < NS; i++) {
+        for (int t = 0; t < N; t++) ys[i][t] = 100 + 40 * sin(2 * M_PI * t / 12) + i + 0.01 * t;
+        ts[i] = (tsl_ts){ys[i], N, 0};
+    }
+    tsl_model_spec cands[2];
+    assert_int_equal(tsl_model_spec_parse("snaive", 12, &cands[0], NULL), 0);
+    assert_int_equal(tsl_model_spec_parse("ets:ANN", 12, &cands[1], NULL), 0); /* no season */
+    tsl_automl_opts o;
+    tsl_automl_opts_init(&o, 12, 12);
+    o.candidates = cands;
+    o.ncandidates = 2;
+    o.fast = 1;
+    tsl_automl_result *r = NULL;
+    assert_int_equal(tsl_automl_run(ts, NS, &o, &r, NULL), TSL_OK);
+    assert_int_equal(r->col_series[0], NS); /* snaive everywhere */
+    assert_int_equal(r->col_series[1], 0);  /* ETS lost every race */
+    assert_false(r->weight_learnt);         /* no nested evaluation in the fast preset */
+    for (int i = 0; i < NS; i++) assert_string_equal(r->series[i].choice, "snaive");
+    tsl_automl_result_free(r);
+    o.fast = 0;
+    o.time_limit = 1e-9;
+    assert_int_equal(tsl_automl_run(ts, NS, &o, &r, NULL), TSL_OK);
+    assert_int_equal(r->cut_short, NS);
+    assert_int_equal(r->col_series[1], 0);
+    for (int i = 0; i < NS; i++) {
+        assert_int_equal(r->series[i].err, TSL_OK);
+        assert_true(isfinite(r->series[i].mean[0]));
+    }
+    tsl_automl_result_free(r);
+}
+
 static void test_bad_options(void **state) {
     (void)state;
     fixture f;
@@ -365,6 +404,7 @@ int main(void) {
         cmocka_unit_test(test_undefined_metric_falls_back),
         cmocka_unit_test(test_calibration_widens),
         cmocka_unit_test(test_weight_learning),
+        cmocka_unit_test(test_fast_and_time_limit),
         cmocka_unit_test(test_bad_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
