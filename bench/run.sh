@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Accuracy and speed of tsloop's AutoML and single models on the M1 and M4-weekly sets, side by
-# side with R's forecast package (ets(), thetaf()) on the same series in the same run.
+# side with R's forecast package (ets(), auto.arima(), thetaf() and their equal-weight mean) on
+# the same series in the same run.
 #
 # usage: bench/run.sh [TSLOOP]   (default build/tsloop; `make bench` builds and runs it)
 # env:   TSL_SHARED_DATA  data folder (default ../shared/data)
 #        BENCH_SETS       sets to run (default "m1 m4weekly")
 #        BENCH_R          0 to skip R even when it is installed
+#        BENCH_R_METHODS  R methods (default "ets arima thetaf comb"; comb needs the other three)
+#        BENCH_TSLOOP     tsloop methods (default "auto ets theta"; also arima, dotm, ...)
 # Everything runs single-threaded (-j 1, OPENBLAS_NUM_THREADS=1) so the times compare.
 # Output: bench/out/<timestamp>/ with every forecast and results.md, also printed.
 set -euo pipefail
@@ -50,8 +53,10 @@ for set in $SETS; do
   work=$OUT/$set
   mkdir -p "$work"
   groups=$(python3 bench/split_m1.py "$DATA" "$set" "$work/split")
-  methods="auto ets theta"
-  [ $have_r = 1 ] && methods="$methods r-ets r-thetaf"
+  methods="${BENCH_TSLOOP:-auto ets theta}"
+  if [ $have_r = 1 ]; then
+    for m in ${BENCH_R_METHODS:-ets arima thetaf comb}; do methods="$methods r-$m"; done
+  fi
   for method in $methods; do
     : >"$work/$method.csv"
     : >"$work/$method.log"
@@ -63,10 +68,14 @@ for set in $SETS; do
       case $method in
         auto) run_timed "$work/$method.log" "$TSLOOP" forecast -i "$train" -H "$h" -m "$sl" -j 1 \
                 --quiet -o "$fc" --report "$work/report.$period.csv" ;;
-        ets|theta) run_timed "$work/$method.log" "$TSLOOP" forecast -i "$train" -H "$h" -m "$sl" \
-                -j 1 --quiet --models "$method" -o "$fc" ;;
+        r-comb) python3 bench/combine.py "$fc" "$work/r-ets.$period.csv" \
+                  "$work/r-arima.$period.csv" "$work/r-thetaf.$period.csv"
+                echo "0 0" >>"$work/$method.log" ;;  # time and memory: its members'
+
         r-*) run_timed "$work/$method.log" Rscript bench/r_forecast.R "$train" "$meta" \
                 "${method#r-}" "$fc" >>"$work/$method.rlog" ;;
+        *) run_timed "$work/$method.log" "$TSLOOP" forecast -i "$train" -H "$h" -m "$sl" \
+                -j 1 --quiet --models "$method" -o "$fc" ;;
       esac
       if [ $first = 1 ]; then cat "$fc" >"$work/$method.csv"; first=0; else tail -n +2 "$fc" >>"$work/$method.csv"; fi
     done <<<"$groups"
@@ -75,6 +84,10 @@ for set in $SETS; do
     secs=$(awk '{s += $1} END {printf "%.2f", s}' "$work/$method.log")
     if [ -f "$work/$method.rlog" ]; then
       secs=$(sed -n 's/^seconds=//p' "$work/$method.rlog" | awk '{s += $1} END {printf "%.2f", s}')
+    fi
+    if [ "$method" = r-comb ]; then  # the sum of its three members' times
+      secs=$(cat "$work"/r-{ets,arima,thetaf}.rlog | sed -n 's/^seconds=//p' |
+             awk '{s += $1} END {printf "%.2f", s}')
     fi
     rss=$(awk '{if ($2 > m) m = $2} END {printf "%.0f", m / 1024}' "$work/$method.log")
     read -r n smape mase cov wql <<<"$(echo "$score" |
