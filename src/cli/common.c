@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "tsloop/mem.h"
 #include "tsloop/output.h"
+#include "tsloop/project.h"
 
 int cli_parse_long(const char *cmd, const char *flag, const char *text, long min, long max,
                    long *out) {
@@ -242,4 +243,10 @@ void cli_forecast_rows(void *ctx, size_t i, tsl_wbuf *b) {
     if (c->r->series[i].err) return;
     tsl_fcsv_rows(b, ser->item_id, c->ds->freq, tsl_dataset_time(c->ds, ser, ser->n), c->r->horizon,
                   c->r->series[i].mean, c->r->series[i].quant, c->r->nq);
+}
+
+int cli_project_open(const char *dir, tsl_project **out) {
+    tsl_diag d = {TSL_OK, {0}};
+    if (tsl_project_open(dir, NULL, out, &d)) return cli_fail("%s", tsl_diag_msg(&d));
+    return CLI_OK;
 }
