@@ -26,12 +26,13 @@ static double now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* qsort order of doubles, for medians. */
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
-/* Parses argv[i] as an integer in [lo, hi] into *out, or exits with a message. */
+/* Parses text as an integer in [lo, hi] into *out, or exits with a message. */
 static void arg_long(const char *text, long lo, long hi, long *out) {
     char *end = NULL;
     errno = 0;

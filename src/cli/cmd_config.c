@@ -35,6 +35,7 @@ static const struct option long_opts[] = {{"project", required_argument, NULL, C
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
 
+/* The summary as a new JSON object (the caller decrefs): never the PostgreSQL URI. */
 static json_t *summary_json(const tsl_project *p) {
     const tsl_config *cfg = p->cfg;
     char hash[TSL_CONFIG_HASH_HEX + 1];
@@ -72,6 +73,7 @@ static json_t *summary_json(const tsl_project *p) {
     return root;
 }
 
+/* The summary as aligned text on stdout. */
 static void summary_print(const tsl_project *p) {
     const tsl_config *cfg = p->cfg;
     char hash[TSL_CONFIG_HASH_HEX + 1];

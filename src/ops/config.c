@@ -62,7 +62,8 @@ static const char *const reserved_sections[] = {"endpoints", "monitors", "notifi
 /* ------------------------------------------------------------------------------------------ */
 /* Messages                                                                                   */
 
-/* Records "FILE:LINE:COL: message" (line and column 0-based as libyaml gives them). */
+/* Records "FILE:LINE:COL: message" in the parser's diag and returns code (line and column
+ * 0-based as libyaml gives them, printed 1-based). */
 static tsl_err fail_pos(parser *p, size_t line, size_t col, tsl_err code, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 static tsl_err fail_pos(parser *p, size_t line, size_t col, tsl_err code, const char *fmt, ...) {
@@ -74,7 +75,7 @@ static tsl_err fail_pos(parser *p, size_t line, size_t col, tsl_err code, const 
     return tsl_diag_set(p->d, code, "%s:%zu:%zu: %s", p->file, line + 1, col + 1, msg);
 }
 
-/* The same at node n's position. */
+/* fail_pos at node n's start. */
 static tsl_err fail_at(parser *p, const yaml_node_t *n, tsl_err code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static tsl_err fail_at(parser *p, const yaml_node_t *n, tsl_err code, const char *fmt, ...) {
@@ -124,6 +125,7 @@ static tsl_err fail_yaml(parser *p, const yaml_parser_t *yp) {
                     yp->problem ? yp->problem : "syntax error", expect);
 }
 
+/* "a mapping", "a list" or "a value", for "got X, expected Y". */
 static const char *node_kind(const yaml_node_t *n) {
     switch (n->type) {
     case YAML_MAPPING_NODE:
@@ -186,6 +188,7 @@ static const char *path_prefix(char *buf, size_t cap, const char *path) {
 /* ------------------------------------------------------------------------------------------ */
 /* Scalars                                                                                    */
 
+/* Characters of environment variable names: a letter or '_' first, then digits too. */
 static int is_var_start(char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
 }
@@ -442,6 +445,7 @@ static long find_dup(char *const *v, size_t i) {
     return -1;
 }
 
+/* Frees n strings and their array; NULL with n == 0 is a no-op. */
 static void free_strings(char **v, size_t n) {
     for (size_t i = 0; i < n; i++) tsl_free(v[i]);
     tsl_free(v);
@@ -1113,6 +1117,8 @@ out:
 static const char *const root_keys[] = {"version",  "name",        "store",
                                         "datasets", "forecasters", NULL};
 
+/* The whole file: top-level keys, then datasets, then forecasters (which refer to them).
+ * cfg may be partly filled on failure; tsl_config_free releases it. */
 static tsl_err parse_root(parser *p, const yaml_node_t *root, tsl_config *cfg) {
     yaml_node_t *v[5], *k[5];
     yaml_node_pair_t *pairs;
@@ -1215,6 +1221,7 @@ static tsl_err prescan(parser *p) {
     return rc;
 }
 
+/* Frees what a dataset holds (the struct itself belongs to the array). */
 static void dataset_release(tsl_config_dataset *ds) {
     tsl_free(ds->name);
     tsl_free(ds->item_col);
@@ -1225,6 +1232,7 @@ static void dataset_release(tsl_config_dataset *ds) {
     tsl_free(ds->inbox);
 }
 
+/* Frees what a forecaster holds (the struct itself belongs to the array). */
 static void forecaster_release(tsl_config_forecaster *f) {
     tsl_free(f->name);
     tsl_free(f->dataset);
@@ -1374,6 +1382,7 @@ static void put_num(tsl_wbuf *b, double v) {
     tsl_wbuf_puts(b, buf);
 }
 
+/* Appends "INDENTkey: [\"a\", \"b\"]\n"; nothing for an empty list (the key's default). */
 static void put_list(tsl_wbuf *b, const char *indent, const char *key, char *const *v, size_t n) {
     if (!n) return;
     tsl_wbuf_printf(b, "%s%s: [", indent, key);
@@ -1481,6 +1490,7 @@ static void put_forecaster(tsl_wbuf *b, const char *ind, const tsl_config_foreca
     }
 }
 
+/* qsort orders of dataset and forecaster pointers by name (bytewise). */
 static int cmp_dataset_ptr(const void *a, const void *b) {
     return strcmp((*(const tsl_config_dataset *const *)a)->name,
                   (*(const tsl_config_dataset *const *)b)->name);

@@ -56,14 +56,17 @@ static const struct {
     {"@hourly", "0 * * * *"},
 };
 
+/* The separators between fields: space and tab. */
 static int is_space(char c) {
     return c == ' ' || c == '\t';
 }
 
+/* ASCII digits only (isdigit depends on the locale). */
 static int is_digit(char c) {
     return c >= '0' && c <= '9';
 }
 
+/* ASCII lower case, for names in any case. */
 static char lower(char c) {
     return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }

@@ -14,6 +14,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The fixed environment of every run (see the purpose paragraph). */
 static const char *fixed_env(void *ctx, const char *name) {
     (void)ctx;
     if (!strcmp(name, "A")) return "1";

@@ -26,11 +26,13 @@ static const char *fake_getenv(void *ctx, const char *name) {
 
 static const env_var no_env[] = {{NULL, NULL}};
 
+/* Parses yaml as "tsloop.yaml" with the fake environment env. */
 static tsl_err parse_env(const char *yaml, const env_var *env, tsl_config **cfg, tsl_diag *d) {
     tsl_config_opts o = {fake_getenv, (void *)env};
     return tsl_config_parse(yaml, strlen(yaml), "tsloop.yaml", &o, cfg, d);
 }
 
+/* Parses yaml, failing the test with the message when it does not parse. */
 static tsl_config *parse_ok_env(const char *yaml, const env_var *env) {
     tsl_config *cfg = NULL;
     tsl_diag d = {TSL_OK, {0}};
@@ -56,6 +58,7 @@ static void expect_error_env(const char *yaml, const env_var *env, tsl_err code,
     if (e != code) fail_msg("%s: code %d, want %d", msg, (int)e, (int)code);
 }
 
+/* expect_error_env with an empty environment. */
 static void expect_error(const char *yaml, tsl_err code, const char *msg) {
     expect_error_env(yaml, no_env, code, msg);
 }

@@ -11,6 +11,7 @@
 #include "tsloop/cron.h"
 #include "tsloop/time.h"
 
+/* The timestamp of an ISO text, failing the test when it does not parse. */
 static int64_t ts(const char *s) {
     int64_t t = 0;
     tsl_diag d = {TSL_OK, {0}};
@@ -18,6 +19,7 @@ static int64_t ts(const char *s) {
     return t;
 }
 
+/* t as ISO text, in one of four rotating static buffers. */
 static const char *fmt_t(int64_t t) {
     static char buf[4][64];
     static int slot;
@@ -26,6 +28,7 @@ static const char *fmt_t(int64_t t) {
     return b;
 }
 
+/* expr parsed, failing the test with the message when it does not parse. */
 static tsl_cron parse_ok(const char *expr) {
     tsl_cron c;
     tsl_diag d = {TSL_OK, {0}};
@@ -44,6 +47,7 @@ static void expect_format(const char *expr, const char *want) {
     if (memcmp(&back, &c, sizeof c)) fail_msg("\"%s\" -> \"%s\" does not parse back", expr, buf);
 }
 
+/* expr is refused with exactly msg. */
 static void expect_error(const char *expr, const char *msg) {
     tsl_cron c;
     tsl_diag d = {TSL_OK, {0}};
@@ -51,6 +55,7 @@ static void expect_error(const char *expr, const char *msg) {
     if (strcmp(d.msg, msg)) fail_msg("\"%s\":\n got  %s\n want %s", expr, d.msg, msg);
 }
 
+/* The next firing of expr after `after` at offset off is want. */
 static void expect_next(const char *expr, const char *after, int32_t off, const char *want) {
     tsl_cron c = parse_ok(expr);
     int64_t t = 0;

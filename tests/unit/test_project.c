@@ -24,6 +24,7 @@ static char *temp_dir(void) {
     return tsl_strdup(buf);
 }
 
+/* dir/rel, a new string. */
 static char *path_of(const char *dir, const char *rel) {
     size_t n = strlen(dir) + strlen(rel) + 2;
     char *s = tsl_malloc(n);
@@ -31,6 +32,7 @@ static char *path_of(const char *dir, const char *rel) {
     return s;
 }
 
+/* Writes text as the whole of path. */
 static void write_file(const char *path, const char *text) {
     FILE *f = fopen(path, "w");
     assert_non_null(f);
@@ -38,6 +40,7 @@ static void write_file(const char *path, const char *text) {
     fclose(f);
 }
 
+/* 1 when path is a directory. */
 static int is_dir(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
