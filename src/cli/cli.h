@@ -28,6 +28,8 @@ int cmd_version(int argc, char **argv);
 int cmd_forecast(int argc, char **argv);
 int cmd_backtest(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 
 /* Prints "tsloop: <msg>" to stderr and returns CLI_ERR. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -98,6 +100,7 @@ enum {
     CLI_OPT_SERIES_WEIGHT,
     CLI_OPT_FAST,
     CLI_OPT_TIME_LIMIT,
+    CLI_OPT_PROJECT, /* --project DIR, for every command that works on a project */
     CLI_OPT_OWN = 320
 };
 
@@ -149,6 +152,12 @@ void cli_model_opts_release(cli_model_opts *m);
 /* Reads the data set, printing its warnings (duplicates, gaps, ...) unless quiet. Returns
  * CLI_OK, CLI_ERR (with the reader's message printed) or CLI_USAGE (bad --freq). */
 int cli_read_input(const char *cmd, const cli_input_opts *in, int quiet, tsl_dataset **out);
+
+struct tsl_project;
+/* Opens the project in dir (--project) or, when dir is NULL, the one found from the current
+ * directory upwards. Returns CLI_OK, or CLI_ERR with the message (no project, or the
+ * configuration's FILE:LINE:COL error) printed. */
+int cli_project_open(const char *dir, struct tsl_project **out);
 
 /* What the row writers of the commands' outputs (tsl_output_write_rows) read. */
 typedef struct cli_rows_ctx {

@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "tsloop/mem.h"
 #include "tsloop/output.h"
+#include "tsloop/project.h"
 
 int cli_parse_long(const char *cmd, const char *flag, const char *text, long min, long max,
                    long *out) {
@@ -273,4 +274,10 @@ void cli_automl_warnings(const tsl_automl_result *r, int quiet) {
     cli_warn("the time limit ran out: %zu of %zu series were fitted with the cheap candidates "
              "only",
              r->cut_short, r->nseries);
+}
+
+int cli_project_open(const char *dir, tsl_project **out) {
+    tsl_diag d = {TSL_OK, {0}};
+    if (tsl_project_open(dir, NULL, out, &d)) return cli_fail("%s", tsl_diag_msg(&d));
+    return CLI_OK;
 }

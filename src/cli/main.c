@@ -8,6 +8,8 @@
 #include "cli/cli.h"
 
 static const cli_command commands[] = {
+    {"init", "make a project: a commented tsloop.yaml and the data directory", cmd_init},
+    {"config", "check the project's tsloop.yaml and summarise it", cmd_config},
     {"forecast", "fit models per series and write the forecast CSV", cmd_forecast},
     {"backtest", "rolling-origin backtest of candidate models; print the leaderboard",
      cmd_backtest},

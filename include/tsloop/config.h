@@ -1,0 +1,183 @@
+/*
+ * config.h - a project's configuration, tsloop.yaml, parsed and checked.
+ *
+ * tsloop.yaml declares what the project forecasts: datasets (where series come from and how
+ * their columns are named) and forecasters (what to forecast from a dataset, how far, at which
+ * quantiles, which candidate models, how new versions are approved and when to retrain). The
+ * user's description of every key, its default and an example is docs/config.md.
+ *
+ * Parsing is strict, because a configuration that is silently misread is worse than one that
+ * is refused: an unknown key is an error naming the valid keys (and the closest one), and so
+ * are a wrong type, a number out of range, a reference to an undefined dataset, a duplicated
+ * name, or a section that is reserved but not supported yet (monitors, notifications). Every
+ * message reads "FILE:LINE:COLUMN: what was wrong, expected what", for the first mistake found.
+ *
+ * Scalar values may read the environment: ${NAME} is replaced by the variable's value (an
+ * error when it is unset), ${NAME:-text} by the value or, when unset or empty, by text; $$ is a
+ * literal $. Keys are never interpolated. An empty value (after interpolation) is the same as
+ * leaving the key out.
+ *
+ * The configuration hash identifies a configuration for lineage: it is the SHA-256 of the
+ * normalised text (tsl_config_normalize: defaults filled in, datasets and forecasters sorted
+ * by name, every value canonical, interpolation applied), so comments, key order, quoting and
+ * spelled-out defaults do not change it. The store location is left out of it: it says where
+ * state lives, not what is forecast, and it is where credentials appear (a PostgreSQL URI),
+ * which must neither change a model's lineage when rotated nor be exposed to guessing through
+ * a published hash. tsl_config_forecaster_hash narrows the hash to what shapes one
+ * forecaster's models, so that editing another forecaster, an approver or a schedule does not
+ * make every model look trained under a different configuration.
+ */
+#ifndef TSLOOP_CONFIG_H
+#define TSLOOP_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tsloop/buf.h"
+#include "tsloop/cron.h"
+#include "tsloop/err.h"
+#include "tsloop/metrics.h"
+#include "tsloop/model.h"
+#include "tsloop/time.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Caps. A configuration is written by hand: these are far above any real one and bound the
+ * work a hostile file (YAML aliases included) can cause. */
+#define TSL_CONFIG_MAX_BYTES       (1 << 20) /* tsloop.yaml */
+#define TSL_CONFIG_MAX_NAME        64        /* project, dataset and forecaster names */
+#define TSL_CONFIG_MAX_VALUE       4096      /* any scalar value after interpolation */
+#define TSL_CONFIG_MAX_DATASETS    1000
+#define TSL_CONFIG_MAX_FORECASTERS 1000
+#define TSL_CONFIG_MAX_CANDIDATES  64
+#define TSL_CONFIG_MAX_DIMS        64
+#define TSL_CONFIG_MAX_SPLIT       8
+#define TSL_CONFIG_MAX_APPROVERS   64
+#define TSL_CONFIG_MAX_HORIZON     100000
+#define TSL_CONFIG_MAX_PERIOD      100000
+
+/* Hex digits of a configuration hash (SHA-256), without the terminator. */
+#define TSL_CONFIG_HASH_HEX 64
+
+typedef enum tsl_store_kind {
+    TSL_STORE_SQLITE = 0, /* an embedded SQLite file */
+    TSL_STORE_POSTGRES    /* a PostgreSQL server */
+} tsl_store_kind;
+
+typedef struct tsl_config_store {
+    tsl_store_kind kind;
+    /* SQLite: the file, as written (relative paths are relative to the project root; the
+     * default is .tsloop/store.db). PostgreSQL: the URI, credentials included. */
+    char *location;
+} tsl_config_store;
+
+typedef struct tsl_config_dataset {
+    char *name;
+    int line; /* where it is defined in the file, for later messages */
+    /* Column names. item_col and time_col are never NULL; target_col NULL means the reader's
+     * default (target_value, else target). */
+    char *item_col, *time_col, *target_col;
+    char **dims; /* declared dimension columns (ndims; 0 = not declared, any are accepted) */
+    size_t ndims;
+    tsl_freq freq;    /* unit TSL_FREQ_NONE: inferred from the data */
+    char *timezone;   /* for display only: "UTC" (default), an IANA name, or "+05:30" */
+    char *inbox;      /* folder watched for new files, as written; NULL = none */
+    int non_negative; /* 1: the target is never negative (ingest refuses negative values) */
+} tsl_config_dataset;
+
+typedef enum tsl_approval_policy {
+    TSL_APPROVAL_MANUAL = 0, /* a person approves each new version (the default) */
+    TSL_APPROVAL_AUTO        /* approved when it beats the approved version by the margin */
+} tsl_approval_policy;
+
+typedef struct tsl_config_forecaster {
+    char *name;
+    int line;
+    char *dataset;                         /* the dataset's name ... */
+    size_t dataset_index;                  /* ... and its index in tsl_config.datasets */
+    int horizon;                           /* steps to forecast, 1..TSL_CONFIG_MAX_HORIZON */
+    double levels[TSL_METRICS_MAX_LEVELS]; /* quantile levels, increasing (default .1 .5 .9) */
+    size_t nq;
+    tsl_metric metric; /* selection metric (default MASE) */
+    /* Candidate models in tsl_model_spec_parse's canonical text ("ets", "ma:7"), in the order
+     * given; none = the AutoML default set. */
+    char **candidates;
+    size_t ncandidates;
+    int periods[TSL_MAX_PERIODS]; /* season lengths, increasing; none = from the frequency */
+    size_t nperiods;
+    int windows;     /* backtest windows, 1..TSL_BT_MAX_WINDOWS (default 3) */
+    int ensembles;   /* consider combinations of the best candidates (default 1) */
+    char **split_by; /* dimension columns: one model group per combination of their values */
+    size_t nsplit;
+    tsl_approval_policy approval;
+    double margin;    /* AUTO: relative improvement a challenger needs, in [0, 1); MANUAL: 0 */
+    char **approvers; /* e-mail addresses told about new versions */
+    size_t napprovers;
+    /* Schedules (UTC): the expression as written, NULL = none, and its parsed form. */
+    char *retrain_cron, *forecast_cron;
+    tsl_cron retrain, forecast;
+} tsl_config_forecaster;
+
+typedef struct tsl_config {
+    int version; /* of the configuration format: 1 */
+    char *name;  /* the project's name */
+    tsl_config_store store;
+    tsl_config_dataset *datasets; /* in file order */
+    size_t ndatasets;
+    tsl_config_forecaster *forecasters; /* in file order */
+    size_t nforecasters;
+} tsl_config;
+
+typedef struct tsl_config_opts {
+    /* Looks up a variable for ${NAME}; returns NULL when it is unset. NULL: the process
+     * environment (getenv). Tests and fuzzers pass their own. */
+    const char *(*getenv)(void *ctx, const char *name);
+    void *getenv_ctx;
+} tsl_config_opts;
+
+/* Parses len bytes of YAML text; filename (e.g. "tsloop.yaml") prefixes every message. opts
+ * may be NULL. On success *out is a new configuration (tsl_config_free). Errors: TSL_EPARSE
+ * (not YAML), TSL_EINVAL (YAML that is not a valid configuration), TSL_EUNSUPPORTED (a
+ * reserved section, a newer format version), TSL_ELIMIT (a cap). Nothing is returned on
+ * error. */
+tsl_err tsl_config_parse(const char *text, size_t len, const char *filename,
+                         const tsl_config_opts *opts, tsl_config **out, tsl_diag *d);
+
+/* Reads the file at path and parses it, path naming it in messages. TSL_EIO when it cannot
+ * be read, TSL_ELIMIT past TSL_CONFIG_MAX_BYTES. */
+tsl_err tsl_config_load(const char *path, const tsl_config_opts *opts, tsl_config **out,
+                        tsl_diag *d);
+
+/* Releases cfg and everything it holds; NULL is a no-op. */
+void tsl_config_free(tsl_config *cfg);
+
+/* 1 when s may name a project, dataset or forecaster: 1 to TSL_CONFIG_MAX_NAME letters,
+ * digits, '_', '.' and '-', the first a letter or digit (names appear in URLs and commands). */
+int tsl_config_name_valid(const char *s);
+
+/* The dataset or forecaster of that name, or NULL. */
+const tsl_config_dataset *tsl_config_dataset_find(const tsl_config *cfg, const char *name);
+const tsl_config_forecaster *tsl_config_forecaster_find(const tsl_config *cfg, const char *name);
+
+/* Appends the normalised configuration to out: valid tsloop.yaml text holding every value
+ * with its default filled in, names in sorted order, numbers in their shortest exact form,
+ * schedules in tsl_cron_format's form, and no store. Parsing it back gives a configuration
+ * that normalises to the same text. */
+void tsl_config_normalize(const tsl_config *cfg, tsl_wbuf *out);
+
+/* SHA-256 of tsl_config_normalize's text, as lower-case hex, into hex (terminated). */
+void tsl_config_hash(const tsl_config *cfg, char hex[TSL_CONFIG_HASH_HEX + 1]);
+
+/* SHA-256, as hex, of what shapes f's models: its dataset's columns, declared dimensions,
+ * frequency and non-negativity, and f's horizon, quantiles, metric, candidates, season
+ * lengths, backtest windows, ensembles and split_by. Not names, approval, schedules, the
+ * display time zone or the inbox. f must belong to cfg. */
+void tsl_config_forecaster_hash(const tsl_config *cfg, const tsl_config_forecaster *f,
+                                char hex[TSL_CONFIG_HASH_HEX + 1]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
