@@ -7,7 +7,7 @@
 set -euo pipefail
 
 packages=(gcc make cmake pkg-config libnlopt-dev libarchive-dev zlib1g-dev libjansson-dev
-          libsqlite3-dev libyaml-dev libxgboost-dev libcmocka-dev
+          libsqlite3-dev libsodium-dev libyaml-dev libxgboost-dev libcmocka-dev
           python3 gzip zip)
 for arg in "$@"; do
   case "$arg" in

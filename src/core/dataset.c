@@ -205,8 +205,7 @@ static tsl_err item_lookup(builder *b, const tsl_csv_row *row, size_t *index, in
             return TSL_OK;
         }
     }
-    size_t cap =
-        b->opts.max_items && b->opts.max_items < MAX_ITEMS ? b->opts.max_items : MAX_ITEMS;
+    size_t cap = b->opts.max_items && b->opts.max_items < MAX_ITEMS ? b->opts.max_items : MAX_ITEMS;
     if (b->nitems >= cap)
         return tsl_diag_set(d, TSL_ELIMIT, "%s:%llu: more than %zu items", b->name,
                             (unsigned long long)row->line, cap);
@@ -273,8 +272,7 @@ static tsl_err read_rows(builder *b, tsl_csv *csv, tsl_diag *d) {
         tsl_err err = tsl_csv_next(csv, &row, &rd);
         if (err == TSL_EPARSE && b->opts.on_reject) {
             b->rejected++;
-            if (!b->opts.on_reject(b->opts.reject_ctx, tsl_csv_last_line(csv), rd.msg))
-                continue;
+            if (!b->opts.on_reject(b->opts.reject_ctx, tsl_csv_last_line(csv), rd.msg)) continue;
         }
         if (err) {
             if (d) *d = rd;
