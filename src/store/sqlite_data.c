@@ -21,6 +21,7 @@
  */
 #include "store/sqlite_be.h"
 
+#include <assert.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -34,6 +35,8 @@
  * plus RANGE_SLACK. */
 #define RANGE_RATIO 4
 #define RANGE_SLACK 64
+/* Rows per multi-row INSERT (SQL_OBS_INSERT_CHUNK has this many value lists). */
+#define INSERT_CHUNK 32
 
 /* ---- data set rows ---- */
 
@@ -634,6 +637,12 @@ typedef struct sq_ingest {
     int64_t *rt; /* a range read: times and values */
     double *rv;
     size_t rcap;
+    /* Inserts of the item being applied, not yet written: they go out INSERT_CHUNK rows to a
+     * statement (see flush_inserts). */
+    int64_t pend_pk;
+    int64_t pend_t[INSERT_CHUNK];
+    double pend_v[INSERT_CHUNK];
+    size_t npend;
 } sq_ingest;
 
 /* Forgets every cached item. */
@@ -726,6 +735,16 @@ static const char SQL_OBS_RANGE[] =
 static const char SQL_OBS_GET[] = "SELECT value FROM observations WHERE item = ?1 AND t = ?2";
 static const char SQL_OBS_INSERT[] =
     "INSERT INTO observations(item, t, value, ingest_id) VALUES (?1, ?2, ?3, ?4)";
+#define VALUES_1  "(?, ?, ?, ?)"
+#define VALUES_2  VALUES_1 ", " VALUES_1
+#define VALUES_4  VALUES_2 ", " VALUES_2
+#define VALUES_8  VALUES_4 ", " VALUES_4
+#define VALUES_16 VALUES_8 ", " VALUES_8
+#define VALUES_32 VALUES_16 ", " VALUES_16
+static const char SQL_OBS_INSERT_8[] =
+    "INSERT INTO observations(item, t, value, ingest_id) VALUES " VALUES_8;
+static const char SQL_OBS_INSERT_CHUNK[] =
+    "INSERT INTO observations(item, t, value, ingest_id) VALUES " VALUES_32;
 static const char SQL_OBS_UPDATE[] =
     "UPDATE observations SET value = ?3, ingest_id = ?4 WHERE item = ?1 AND t = ?2";
 static const char SQL_REV_INSERT[] =
@@ -836,17 +855,56 @@ static tsl_err read_point(sq *q, int64_t pk, int64_t t, int *exists, double *old
     return TSL_OK;
 }
 
-/* Writes one row: an insert (exists 0) or an update with its revision. */
-static tsl_err write_row(sq *q, tsl_store_ingest *in, int64_t pk, const tsl_ingest_row *r,
-                         int exists, double old, int64_t now, tsl_diag *d) {
+/* Writes the pending inserts: whole chunks of INSERT_CHUNK, then of 8 rows, through multi-row
+ * statements (one statement step for many rows saves most of SQLite's per-statement work), the
+ * rest one by one. Called before any other statement touches observations, and after each
+ * item. */
+static tsl_err flush_inserts(sq *q, const tsl_store_ingest *in, tsl_diag *d) {
+    sq_ingest *c = in->be;
     sqlite3_stmt *st;
     tsl_err err;
-    if ((err = tsl_sq_prepare(q, exists ? SQL_OBS_UPDATE : SQL_OBS_INSERT, &st, d))) return err;
+    size_t i = 0;
+    while (i < c->npend) {
+        size_t left = c->npend - i, k = left >= INSERT_CHUNK ? INSERT_CHUNK : left >= 8 ? 8 : 1;
+        const char *sql = k == INSERT_CHUNK ? SQL_OBS_INSERT_CHUNK
+                          : k == 8          ? SQL_OBS_INSERT_8
+                                            : SQL_OBS_INSERT;
+        if ((err = tsl_sq_prepare(q, sql, &st, d))) return err;
+        for (size_t j = 0; j < k; j++, i++) {
+            int at = 4 * (int)j;
+            tsl_sq_bind_int(q, st, at + 1, c->pend_pk);
+            tsl_sq_bind_int(q, st, at + 2, c->pend_t[i]);
+            tsl_sq_bind_double(q, st, at + 3, c->pend_v[i]);
+            tsl_sq_bind_int(q, st, at + 4, in->id);
+        }
+        if ((err = tsl_sq_exec(q, st, d))) return err;
+    }
+    c->npend = 0;
+    return TSL_OK;
+}
+
+/* Queues an insert of (pk, t, v), writing a full chunk. */
+static tsl_err queue_insert(sq *q, const tsl_store_ingest *in, int64_t pk, int64_t t, double v,
+                            tsl_diag *d) {
+    sq_ingest *c = in->be;
+    assert(c->npend == 0 || c->pend_pk == pk);
+    c->pend_pk = pk;
+    c->pend_t[c->npend] = t;
+    c->pend_v[c->npend] = v;
+    return ++c->npend == INSERT_CHUNK ? flush_inserts(q, in, d) : TSL_OK;
+}
+
+/* Replaces the stored value old of (pk, r->t) with r->v and keeps old as a revision. */
+static tsl_err update_row(sq *q, const tsl_store_ingest *in, int64_t pk, const tsl_ingest_row *r,
+                          double old, int64_t now, tsl_diag *d) {
+    sqlite3_stmt *st;
+    tsl_err err;
+    if ((err = tsl_sq_prepare(q, SQL_OBS_UPDATE, &st, d))) return err;
     tsl_sq_bind_int(q, st, 1, pk);
     tsl_sq_bind_int(q, st, 2, r->t);
     tsl_sq_bind_double(q, st, 3, r->v);
     tsl_sq_bind_int(q, st, 4, in->id);
-    if ((err = tsl_sq_exec(q, st, d)) || !exists) return err;
+    if ((err = tsl_sq_exec(q, st, d))) return err;
     if ((err = tsl_sq_prepare(q, SQL_REV_INSERT, &st, d))) return err;
     tsl_sq_bind_int(q, st, 1, pk);
     tsl_sq_bind_int(q, st, 2, r->t);
@@ -926,13 +984,14 @@ static tsl_err apply_item(sq *q, tsl_store_ingest *in, size_t bi, batch_state *b
                     exists = 1;
                     old = c->rv[rp];
                 }
-            } else if ((err = read_point(q, pk, r->t, &exists, &old, d))) {
+            } else if ((err = flush_inserts(q, in, d)) ||
+                       (err = read_point(q, pk, r->t, &exists, &old, d))) {
                 return err;
             }
         }
         uint64_t h[4];
         if (!exists) {
-            if ((err = write_row(q, in, pk, r, 0, NAN, bs->now, d))) return err;
+            if ((err = queue_insert(q, in, pk, r->t, r->v, d))) return err;
             res->inserted++;
             bs->obs++;
             cent *e = &c->ents[ei];
@@ -949,7 +1008,9 @@ static tsl_err apply_item(sq *q, tsl_store_ingest *in, size_t bi, batch_state *b
         } else if (same_value(old, r->v)) {
             res->unchanged++;
         } else {
-            if ((err = write_row(q, in, pk, r, 1, old, bs->now, d))) return err;
+            if ((err = flush_inserts(q, in, d)) ||
+                (err = update_row(q, in, pk, r, old, bs->now, d)))
+                return err;
             res->updated++;
             tsl_sto_obs_hash(it->key, r->t, old, h);
             tsl_sto_hash_sub(bs->acc, h);
@@ -960,6 +1021,7 @@ static tsl_err apply_item(sq *q, tsl_store_ingest *in, size_t bi, batch_state *b
         prev_t = r->t;
         prev_v = r->v;
     }
+    if ((err = flush_inserts(q, in, d))) return err;
     const cent *e = &c->ents[ei];
     if (e->n > 0) {
         if (!bs->has_span || e->t_min < bs->t_min) bs->t_min = e->t_min;
@@ -996,6 +1058,7 @@ static tsl_err batch_body(sq *q, void *vctx, tsl_diag *d) {
     memset(&bs, 0, sizeof bs);
     tsl_sto_result_clear(res);
     c->ntouched = 0;
+    c->npend = 0;
     bs.now = tsl_sto_now(q->s);
 
     if ((err = tsl_sq_prepare(q, SQL_DS_STATE, &st, d))) return err;
@@ -1082,6 +1145,7 @@ static void batch_rollback(void *vctx) {
     sq_ingest *c = in->be;
     cache_clear_items(c, in->ndims);
     c->rev = -1;
+    c->npend = 0;
 }
 
 tsl_err tsl_sq_ingest_batch(tsl_store *s, tsl_store_ingest *in, tsl_diag *d) {
