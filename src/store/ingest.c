@@ -408,7 +408,7 @@ tsl_err tsl_store_ingest_end(tsl_store_ingest *in, tsl_store_receipt *receipt, t
     *receipt = in->receipt;
     memset(&in->receipt, 0, sizeof in->receipt);
 out:
-    if (err) in->s->vt->ingest_close(in->s, in, tsl_diag_msg(d), NULL);
+    if (err) in->s->vt->ingest_close(in->s, in, d && d->msg[0] ? d->msg : tsl_err_str(err), NULL);
     ingest_free(in);
     return err;
 }
@@ -445,7 +445,7 @@ tsl_err tsl_store_ingest_csv(tsl_store *s, const char *dataset, tsl_csv *csv,
         if ((err = tsl_store_ingest_add(in, row, d))) break;
     }
     if (err) {
-        tsl_store_ingest_abort(in, tsl_diag_msg(d));
+        tsl_store_ingest_abort(in, d && d->msg[0] ? d->msg : tsl_err_str(err));
         goto out;
     }
     err = tsl_store_ingest_end(in, receipt, d);

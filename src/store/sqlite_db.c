@@ -115,10 +115,9 @@ tsl_err tsl_sq_prepare(sq *q, const char *sql, sqlite3_stmt **st, tsl_diag *d) {
     }
     sqlite3_stmt *fresh = NULL;
     int rc = sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &fresh, NULL);
-    if (rc != SQLITE_OK) {
-        tsl_err err = tsl_sq_fail(q, rc, "preparing a statement", d);
-        return err == TSL_EBUSY ? err : tsl_diag_set(d, TSL_EINTERNAL, "%s", tsl_diag_msg(d));
-    }
+    /* A bad SQL text is SQLITE_ERROR, which maps to TSL_EINTERNAL; a file that is not a
+     * database or cannot be read keeps its own code. */
+    if (rc != SQLITE_OK) return tsl_sq_fail(q, rc, "preparing a statement", d);
     q->cache[k].sql = sql;
     q->cache[k].st = fresh;
     q->ncache++;

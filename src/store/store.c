@@ -1085,7 +1085,8 @@ void tsl_store_audit_list_free(tsl_store_audit *list, size_t n) {
     tsl_free(list);
 }
 
-void tsl_sto_step_release(tsl_store_step *st) {
+/* Frees what one step of an execution holds. */
+static void step_release(tsl_store_step *st) {
     tsl_free(st->name);
     tsl_free(st->output);
     for (size_t i = 0; i < st->nattempts; i++) {
@@ -1105,7 +1106,7 @@ void tsl_store_exec_release(tsl_store_exec *e) {
     tsl_free(e->who);
     tsl_free(e->reason);
     tsl_free(e->owner);
-    for (size_t i = 0; i < e->nsteps; i++) tsl_sto_step_release(&e->steps[i]);
+    for (size_t i = 0; i < e->nsteps; i++) step_release(&e->steps[i]);
     tsl_free(e->steps);
     memset(e, 0, sizeof *e);
 }

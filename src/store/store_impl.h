@@ -281,7 +281,4 @@ void tsl_sto_result_reject(tsl_ingest_result *r, uint64_t line, const char *reas
 /* Frees a batch result's rejections and zeroes it. */
 void tsl_sto_result_clear(tsl_ingest_result *r);
 
-/* Frees the strings of one attempt/step/execution (used by the list frees). */
-void tsl_sto_step_release(tsl_store_step *st);
-
 #endif
