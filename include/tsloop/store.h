@@ -67,7 +67,9 @@ typedef struct tsl_store_opts {
                             0: 30000 */
     int lease_ms;        /* how long a claimed execution stays owned without a heartbeat;
                             0: 30000 */
-    const char *host;    /* this process's host name in leases; NULL: gethostname() */
+    const char *host;    /* this process's host name in leases; NULL: gethostname(). Processes
+                            that share a name must share a pid namespace (containers that
+                            share a host name but not their pids need distinct names) */
     /* The clock, milliseconds since the epoch; NULL: the real-time clock. For tests. */
     int64_t (*clock_ms)(void *ctx);
     void *clock_ctx;
@@ -81,6 +83,11 @@ tsl_err tsl_store_open(const char *url, const tsl_store_opts *opts, tsl_store **
 
 /* Closes the handle; NULL is a no-op. Leases it holds are not released: they expire. */
 void tsl_store_close(tsl_store *s);
+
+/* Opens another handle on s's store with s's options and s's worker identity: it holds the
+ * executions s holds, so it may renew their leases (tsl_store_exec_heartbeat) and act on them.
+ * For a heartbeat thread beside a worker busy in a long step (handles are one thread's each). */
+tsl_err tsl_store_open_sibling(const tsl_store *s, tsl_store **out, tsl_diag *d);
 
 /* The back end's name ("sqlite") and what it was opened on (the path). */
 const char *tsl_store_backend(const tsl_store *s);
@@ -528,7 +535,8 @@ tsl_err tsl_store_step_succeed(tsl_store *s, int64_t id, const char *step, const
 /* Ends the running attempt of step as failed with error. When retryable and the step has
  * attempts left, the execution is released until the policy's delay has passed (*retry_at_ms
  * gets that time; any worker may then claim it); otherwise the execution fails with the
- * reason "step S failed after N attempts: error" (*retry_at_ms = 0). */
+ * reason "step S failed after N attempts: error" (*retry_at_ms = 0) - or, when a stop was
+ * requested, is Stopped. */
 tsl_err tsl_store_step_fail(tsl_store *s, int64_t id, const char *step, const char *error,
                             int retryable, int64_t *retry_at_ms, tsl_diag *d);
 

@@ -146,6 +146,7 @@ typedef struct create_ctx {
     int64_t id;
 } create_ctx;
 
+/* The transaction of tsl_sq_dataset_create. */
 static tsl_err create_body(sq *q, void *vctx, tsl_diag *d) {
     create_ctx *c = vctx;
     return insert_dataset(q, c->name, c->freq, c->dims, c->ndims, &c->id, d);
@@ -164,6 +165,7 @@ typedef struct get_ctx {
     tsl_store_dataset *out;
 } get_ctx;
 
+/* The transaction of tsl_sq_dataset_get. */
 static tsl_err get_body(sq *q, void *vctx, tsl_diag *d) {
     get_ctx *c = vctx;
     return find_dataset(q, c->name, c->out, d);
@@ -179,6 +181,7 @@ typedef struct list_ctx {
     size_t n, cap;
 } list_ctx;
 
+/* Drops a partial listing after a rollback. */
 static void list_clear(void *vctx) {
     list_ctx *c = vctx;
     tsl_store_dataset_list_free(c->v, c->n);
@@ -186,6 +189,7 @@ static void list_clear(void *vctx) {
     c->n = c->cap = 0;
 }
 
+/* The transaction of tsl_sq_dataset_list: every data set, by name. */
 static tsl_err list_body(sq *q, void *vctx, tsl_diag *d) {
     list_ctx *c = vctx;
     sqlite3_stmt *st;
@@ -225,6 +229,8 @@ typedef struct rehash_ctx {
     uint64_t stored[4], computed[4];
 } rehash_ctx;
 
+/* The transaction of tsl_sq_dataset_rehash: the stored lanes, and the sum over every item
+ * and observation of their hash values. */
 static tsl_err rehash_body(sq *q, void *vctx, tsl_diag *d) {
     rehash_ctx *c = vctx;
     tsl_store_dataset ds;
@@ -289,6 +295,7 @@ typedef struct items_ctx {
     size_t n, cap;
 } items_ctx;
 
+/* Drops a partial listing after a rollback. */
 static void items_clear(void *vctx) {
     items_ctx *c = vctx;
     tsl_store_item_list_free(c->v, c->n);
@@ -296,6 +303,7 @@ static void items_clear(void *vctx) {
     c->n = c->cap = 0;
 }
 
+/* The transaction of tsl_sq_item_list. */
 static tsl_err items_body(sq *q, void *vctx, tsl_diag *d) {
     items_ctx *c = vctx;
     tsl_store_dataset ds;
@@ -351,6 +359,7 @@ typedef struct load_ctx {
     uint64_t lanes[4];
 } load_ctx;
 
+/* Drops the rows gathered so far (after a rollback, and at the end). */
 static void load_clear(void *vctx) {
     load_ctx *c = vctx;
     tsl_dataset_builder_free(c->b);
@@ -363,6 +372,8 @@ static void free_dims(char **dims, size_t n) {
     tsl_free(dims);
 }
 
+/* The transaction of tsl_sq_dataset_load: feeds the builder every row of the data set (or of
+ * the items asked for) in item and time order, and keeps the hash lanes of that snapshot. */
 static tsl_err load_body(sq *q, void *vctx, tsl_diag *d) {
     load_ctx *c = vctx;
     tsl_store_dataset ds;
@@ -498,6 +509,7 @@ static const char SQL_INGEST_INSERT[] =
     "INSERT INTO ingests(dataset_id, source, who, status, started_ms, updated_ms, owner_host, "
     "owner_boot, owner_pid, owner_start) VALUES (?1, ?2, ?3, 'running', ?4, ?4, ?5, ?6, ?7, ?8)";
 
+/* The transaction of tsl_sq_ingest_open (see store_impl.h). */
 static tsl_err open_body(sq *q, void *vctx, tsl_diag *d) {
     tsl_store_ingest *in = vctx;
     tsl_store_dataset ds;
@@ -563,6 +575,7 @@ typedef struct close_ctx {
     const char *error;
 } close_ctx;
 
+/* The transaction of tsl_sq_ingest_close: the record's final status and hash, and its event. */
 static tsl_err close_body(sq *q, void *vctx, tsl_diag *d) {
     close_ctx *c = vctx;
     tsl_store_ingest *in = c->in;
@@ -1047,6 +1060,8 @@ static tsl_err write_rejects(sq *q, const tsl_store_ingest *in, const tsl_ingest
     return err;
 }
 
+/* The transaction of tsl_sq_ingest_batch: every item's run, then the items', the data set's
+ * and the record's counters and the rejections, all or nothing. */
 static tsl_err batch_body(sq *q, void *vctx, tsl_diag *d) {
     tsl_store_ingest *in = vctx;
     sq_ingest *c = in->be;
@@ -1230,11 +1245,13 @@ typedef struct ingest_get_ctx {
     tsl_store_ingest_info *out;
 } ingest_get_ctx;
 
+/* Drops a partial record after a rollback. */
 static void ingest_get_clear(void *vctx) {
     ingest_get_ctx *c = vctx;
     tsl_store_ingest_info_release(c->out);
 }
 
+/* The transaction of tsl_sq_ingest_get: the record and its kept rejections. */
 static tsl_err ingest_get_body(sq *q, void *vctx, tsl_diag *d) {
     ingest_get_ctx *c = vctx;
     sqlite3_stmt *st;
@@ -1273,6 +1290,7 @@ typedef struct ingest_list_ctx {
     size_t n, cap;
 } ingest_list_ctx;
 
+/* Drops a partial listing after a rollback. */
 static void ingest_list_clear(void *vctx) {
     ingest_list_ctx *c = vctx;
     tsl_store_ingest_info_list_free(c->v, c->n);
@@ -1280,6 +1298,7 @@ static void ingest_list_clear(void *vctx) {
     c->n = c->cap = 0;
 }
 
+/* The transaction of tsl_sq_ingest_list. */
 static tsl_err ingest_list_body(sq *q, void *vctx, tsl_diag *d) {
     ingest_list_ctx *c = vctx;
     sqlite3_stmt *st;
@@ -1321,6 +1340,7 @@ typedef struct rev_ctx {
     size_t n, cap;
 } rev_ctx;
 
+/* Drops a partial listing after a rollback. */
 static void rev_clear(void *vctx) {
     rev_ctx *c = vctx;
     tsl_store_revision_list_free(c->v, c->n);
@@ -1328,6 +1348,7 @@ static void rev_clear(void *vctx) {
     c->n = c->cap = 0;
 }
 
+/* The transaction of tsl_sq_revision_list. */
 static tsl_err rev_body(sq *q, void *vctx, tsl_diag *d) {
     rev_ctx *c = vctx;
     tsl_store_dataset ds;

@@ -413,6 +413,7 @@ static void cache_clear(sq *q) {
     q->ncache = 0;
 }
 
+/* The vtable's migrate: applies pending migrations up to target (0: all) in one transaction. */
 static tsl_err sq_migrate(tsl_store *s, int target, int *applied, tsl_diag *d) {
     sq *q = sq_of(s);
     migrate_ctx c = {target, 0};
@@ -427,11 +428,13 @@ typedef struct list_ctx {
     int top;
 } list_ctx;
 
+/* Reads which migrations are applied, and when. */
 static tsl_err list_body(sq *q, void *vctx, tsl_diag *d) {
     list_ctx *c = vctx;
     return read_applied(q, c->when, 64, &c->top, d);
 }
 
+/* The vtable's migrations: every known migration, applied or pending. */
 static tsl_err sq_migrations_list(tsl_store *s, tsl_store_migration **out, size_t *n, tsl_diag *d) {
     list_ctx c;
     tsl_err err = tsl_sq_tx(sq_of(s), 0, list_body, NULL, &c, d);
@@ -492,6 +495,7 @@ static tsl_err pragma(sq *q, const char *sql, tsl_diag *d) {
     }
 }
 
+/* The vtable's close: finalizes the cached statements and closes the connection. */
 static void sq_close(tsl_store *s) {
     sq *q = sq_of(s);
     if (!q) return;

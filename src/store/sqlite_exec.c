@@ -425,6 +425,7 @@ typedef struct recover_ctx {
     size_t n;
 } recover_ctx;
 
+/* The transaction of tsl_sq_exec_recover. */
 static tsl_err recover_body(sq *q, void *vctx, tsl_diag *d) {
     recover_ctx *c = vctx;
     return recover_all(q, &c->n, d);
@@ -471,6 +472,8 @@ typedef struct request_ctx {
     tsl_exec_outcome how;
 } request_ctx;
 
+/* The transaction of tsl_sq_exec_request: a known key, else joining the queued execution,
+ * else a new one (queued behind the active one, if any); the request row and the events. */
 static tsl_err request_body(sq *q, void *vctx, tsl_diag *d) {
     request_ctx *c = vctx;
     const tsl_exec_request *r = c->r;
@@ -561,11 +564,13 @@ typedef struct get_ctx {
     tsl_store_exec *out;
 } get_ctx;
 
+/* Drops a partial execution after a rollback. */
 static void get_clear(void *vctx) {
     get_ctx *c = vctx;
     tsl_store_exec_release(c->out);
 }
 
+/* The transaction of tsl_sq_exec_get. */
 static tsl_err get_body(sq *q, void *vctx, tsl_diag *d) {
     get_ctx *c = vctx;
     return get_exec(q, c->id, c->out, d);
@@ -583,6 +588,7 @@ typedef struct list_ctx {
     size_t n, cap;
 } list_ctx;
 
+/* Drops a partial listing after a rollback. */
 static void list_clear(void *vctx) {
     list_ctx *c = vctx;
     tsl_store_exec_list_free(c->v, c->n);
@@ -590,6 +596,7 @@ static void list_clear(void *vctx) {
     c->n = c->cap = 0;
 }
 
+/* The transaction of tsl_sq_exec_list. */
 static tsl_err list_body(sq *q, void *vctx, tsl_diag *d) {
     list_ctx *c = vctx;
     sqlite3_stmt *st;
@@ -640,12 +647,15 @@ typedef struct claim_ctx {
     int claimed;
 } claim_ctx;
 
+/* Drops a claimed execution's copy after a rollback (the claim is undone with it). */
 static void claim_clear(void *vctx) {
     claim_ctx *c = vctx;
     tsl_store_exec_release(c->out);
     c->claimed = 0;
 }
 
+/* The transaction of tsl_sq_exec_claim: recovery first, then the oldest due retry, else the
+ * oldest queued execution whose forecaster has nothing active. */
 static tsl_err claim_body(sq *q, void *vctx, tsl_diag *d) {
     claim_ctx *c = vctx;
     sqlite3_stmt *st;
@@ -709,6 +719,7 @@ typedef struct step_ctx {
     tsl_exec_status status;
 } step_ctx;
 
+/* The transaction of tsl_sq_exec_heartbeat. */
 static tsl_err heartbeat_body(sq *q, void *vctx, tsl_diag *d) {
     step_ctx *c = vctx;
     xstate x;
@@ -740,6 +751,7 @@ static const char SQL_ATTEMPT_INSERT[] =
     "INSERT INTO step_attempts(execution_id, name, number, status, started_ms, worker) "
     "VALUES (?1, ?2, ?3, 'Running', ?4, ?5)";
 
+/* The transaction of tsl_sq_step_begin. */
 static tsl_err begin_body(sq *q, void *vctx, tsl_diag *d) {
     step_ctx *c = vctx;
     sqlite3_stmt *st;
@@ -842,6 +854,7 @@ static const char SQL_STEP_OUTPUT[] =
     "UPDATE execution_steps SET output = ?3, output_blob = ?4 WHERE execution_id = ?1 AND "
     "name = ?2";
 
+/* The transaction of tsl_sq_step_succeed. */
 static tsl_err succeed_body(sq *q, void *vctx, tsl_diag *d) {
     step_ctx *c = vctx;
     sqlite3_stmt *st;
@@ -876,6 +889,8 @@ tsl_err tsl_sq_step_succeed(tsl_store *s, int64_t id, const char *step, const ch
     return tsl_sq_tx(sq_of(s), 1, succeed_body, NULL, &c, d);
 }
 
+/* The transaction of tsl_sq_step_fail: the attempt and step fail; the execution is released
+ * for a retry, stopped (a stop was pending) or failed. */
 static tsl_err fail_body(sq *q, void *vctx, tsl_diag *d) {
     step_ctx *c = vctx;
     xstate x;
@@ -926,6 +941,7 @@ typedef struct output_ctx {
     size_t len;
 } output_ctx;
 
+/* Drops a step's output after a rollback. */
 static void output_clear(void *vctx) {
     output_ctx *c = vctx;
     tsl_free(c->json);
@@ -935,6 +951,7 @@ static void output_clear(void *vctx) {
     c->len = 0;
 }
 
+/* The transaction of tsl_sq_step_output. */
 static tsl_err output_body(sq *q, void *vctx, tsl_diag *d) {
     output_ctx *c = vctx;
     sqlite3_stmt *st;
@@ -976,6 +993,7 @@ tsl_err tsl_sq_step_output(tsl_store *s, int64_t id, const char *step, char **js
     return TSL_OK;
 }
 
+/* The transaction of tsl_sq_exec_finish. */
 static tsl_err finish_body(sq *q, void *vctx, tsl_diag *d) {
     step_ctx *c = vctx;
     xstate x;
@@ -1008,6 +1026,7 @@ typedef struct stop_ctx {
     tsl_exec_status status;
 } stop_ctx;
 
+/* The transaction of tsl_sq_exec_stop. */
 static tsl_err stop_body(sq *q, void *vctx, tsl_diag *d) {
     stop_ctx *c = vctx;
     sqlite3_stmt *st;

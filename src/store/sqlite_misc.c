@@ -45,6 +45,7 @@ typedef struct set_ctx {
     int version;
 } set_ctx;
 
+/* The transaction of tsl_sq_param_set: the next version and its event. */
 static tsl_err set_body(sq *q, void *vctx, tsl_diag *d) {
     set_ctx *c = vctx;
     sqlite3_stmt *st;
@@ -86,11 +87,13 @@ typedef struct get_ctx {
     tsl_store_param *out;
 } get_ctx;
 
+/* Drops a partial parameter after a rollback. */
 static void get_clear(void *vctx) {
     get_ctx *c = vctx;
     tsl_store_param_release(c->out);
 }
 
+/* The transaction of tsl_sq_param_get. */
 static tsl_err get_body(sq *q, void *vctx, tsl_diag *d) {
     get_ctx *c = vctx;
     sqlite3_stmt *st;
@@ -124,6 +127,7 @@ typedef struct list_ctx {
     size_t n, cap;
 } list_ctx;
 
+/* Drops a partial listing after a rollback. */
 static void list_clear(void *vctx) {
     list_ctx *c = vctx;
     tsl_store_param_list_free(c->v, c->n);
@@ -131,6 +135,7 @@ static void list_clear(void *vctx) {
     c->n = c->cap = 0;
 }
 
+/* The transaction of tsl_sq_param_history (a key) and tsl_sq_param_list (NULL key). */
 static tsl_err list_body(sq *q, void *vctx, tsl_diag *d) {
     list_ctx *c = vctx;
     sqlite3_stmt *st;
@@ -178,6 +183,7 @@ typedef struct append_ctx {
     int64_t id;
 } append_ctx;
 
+/* The transaction of tsl_sq_event_append. */
 static tsl_err append_body(sq *q, void *vctx, tsl_diag *d) {
     append_ctx *c = vctx;
     return tsl_sq_event(q, c->type, c->subject, c->payload, &c->id, d);
@@ -198,6 +204,7 @@ typedef struct events_ctx {
     size_t n, cap;
 } events_ctx;
 
+/* Drops a partial listing after a rollback. */
 static void events_clear(void *vctx) {
     events_ctx *c = vctx;
     tsl_store_event_list_free(c->v, c->n);
@@ -205,6 +212,7 @@ static void events_clear(void *vctx) {
     c->n = c->cap = 0;
 }
 
+/* The transaction of tsl_sq_event_list. */
 static tsl_err events_body(sq *q, void *vctx, tsl_diag *d) {
     events_ctx *c = vctx;
     sqlite3_stmt *st;

@@ -122,6 +122,8 @@ typedef struct register_ctx {
     int version;
 } register_ctx;
 
+/* The transaction of tsl_sq_model_register: the next version, its artifact, the first audit
+ * entry and the event. */
 static tsl_err register_body(sq *q, void *vctx, tsl_diag *d) {
     register_ctx *c = vctx;
     const tsl_store_model_new *m = c->m;
@@ -196,12 +198,14 @@ typedef struct get_ctx {
     int found;
 } get_ctx;
 
+/* Drops a partial model after a rollback. */
 static void get_clear(void *vctx) {
     get_ctx *c = vctx;
     tsl_store_model_release(c->out);
     c->found = 0;
 }
 
+/* The transaction of tsl_sq_model_get. */
 static tsl_err get_body(sq *q, void *vctx, tsl_diag *d) {
     get_ctx *c = vctx;
     return find_model(q, c->forecaster, c->version, c->out, d);
@@ -213,6 +217,7 @@ tsl_err tsl_sq_model_get(tsl_store *s, const char *forecaster, int version, tsl_
     return tsl_sq_tx(sq_of(s), 0, get_body, get_clear, &c, d);
 }
 
+/* The transaction of tsl_sq_model_champion. */
 static tsl_err champion_body(sq *q, void *vctx, tsl_diag *d) {
     get_ctx *c = vctx;
     sqlite3_stmt *st;
@@ -242,6 +247,7 @@ typedef struct list_ctx {
     size_t n, cap;
 } list_ctx;
 
+/* Drops a partial listing after a rollback. */
 static void list_clear(void *vctx) {
     list_ctx *c = vctx;
     tsl_store_model_list_free(c->v, c->n);
@@ -249,6 +255,7 @@ static void list_clear(void *vctx) {
     c->n = c->cap = 0;
 }
 
+/* The transaction of tsl_sq_model_list. */
 static tsl_err list_body(sq *q, void *vctx, tsl_diag *d) {
     list_ctx *c = vctx;
     sqlite3_stmt *st;
@@ -284,6 +291,7 @@ typedef struct artifact_ctx {
     char sha[65];
 } artifact_ctx;
 
+/* Drops a partial artifact after a rollback. */
 static void artifact_clear(void *vctx) {
     artifact_ctx *c = vctx;
     tsl_free(c->data);
@@ -291,6 +299,7 @@ static void artifact_clear(void *vctx) {
     c->len = 0;
 }
 
+/* The transaction of tsl_sq_model_artifact. */
 static tsl_err artifact_body(sq *q, void *vctx, tsl_diag *d) {
     artifact_ctx *c = vctx;
     sqlite3_stmt *st;
@@ -340,6 +349,7 @@ static int model_transition_ok(tsl_model_status from, tsl_model_status to) {
     return to == TSL_MODEL_APPROVED;
 }
 
+/* The transaction of tsl_sq_model_set_status: the checked change, its audit entry and event. */
 static tsl_err status_body(sq *q, void *vctx, tsl_diag *d) {
     status_ctx *c = vctx;
     tsl_store_model m;
@@ -387,6 +397,7 @@ typedef struct audit_ctx {
     size_t n, cap;
 } audit_ctx;
 
+/* Drops a partial listing after a rollback. */
 static void audit_clear(void *vctx) {
     audit_ctx *c = vctx;
     tsl_store_audit_list_free(c->v, c->n);
@@ -394,6 +405,7 @@ static void audit_clear(void *vctx) {
     c->n = c->cap = 0;
 }
 
+/* The transaction of tsl_sq_model_audit. */
 static tsl_err audit_body(sq *q, void *vctx, tsl_diag *d) {
     audit_ctx *c = vctx;
     sqlite3_stmt *st;

@@ -430,6 +430,7 @@ tsl_err tsl_store_open(const char *url, const tsl_store_opts *opts, tsl_store **
         return tsl_diag_set(d, TSL_EINTERNAL, "store %s: libsodium failed to start", url);
 
     s = tsl_calloc(1, sizeof *s);
+    s->url = tsl_strdup(url);
     s->location = tsl_strdup(path);
     s->busy_ms = opts->busy_timeout_ms ? opts->busy_timeout_ms : DEFAULT_BUSY_MS;
     s->lease_ms = opts->lease_ms ? opts->lease_ms : DEFAULT_LEASE_MS;
@@ -437,20 +438,35 @@ tsl_err tsl_store_open(const char *url, const tsl_store_opts *opts, tsl_store **
     s->clock_ms = opts->clock_ms;
     s->clock_ctx = opts->clock_ctx;
     owner_init(&s->self, opts->host);
+    s->opts = *opts;
+    s->opts.host = s->self.host;
     if ((err = tsl_sto_sqlite_open(s, path, opts, d))) goto out;
     *out = s;
     s = NULL;
 out:
     if (s) {
+        tsl_free(s->url);
         tsl_free(s->location);
         tsl_free(s);
     }
     return err;
 }
 
+tsl_err tsl_store_open_sibling(const tsl_store *s, tsl_store **out, tsl_diag *d) {
+    tsl_err err;
+    tsl_store *sib = NULL;
+    *out = NULL;
+    if ((err = tsl_store_open(s->url, &s->opts, &sib, d))) return err;
+    /* The same worker: its token, so leases s holds are this handle's too. */
+    sib->self = s->self;
+    *out = sib;
+    return TSL_OK;
+}
+
 void tsl_store_close(tsl_store *s) {
     if (!s) return;
     if (s->vt) s->vt->close(s);
+    tsl_free(s->url);
     tsl_free(s->location);
     tsl_free(s);
 }

@@ -32,15 +32,17 @@ typedef struct tsl_store_vt tsl_store_vt;
 
 struct tsl_store {
     const tsl_store_vt *vt;
-    void *be; /* the back end's connection state */
-    char *location;
+    void *be;       /* the back end's connection state */
+    char *url;      /* as opened */
+    char *location; /* the back end's part of it (the SQLite path) */
     int busy_ms;
     int lease_ms;
     int sync_normal;
     int64_t (*clock_ms)(void *ctx);
     void *clock_ctx;
     tsl_store_owner self;
-    int schema_current; /* 0 after a no_migrate open of a store with pending migrations */
+    int schema_current;  /* 0 after a no_migrate open of a store with pending migrations */
+    tsl_store_opts opts; /* as opened (host points to self.host), for siblings */
 };
 
 /* ---- ingest state, shared by ingest.c and the back end's batch function ---- */

@@ -516,6 +516,21 @@ static void test_lease_expiry(void **state) {
     assert_non_null(strstr(d.msg, "held by worker"));
     assert_int_equal(begin(f->s, id, "validate"), 2);
     tsl_store_close(far);
+
+    /* A heartbeat thread's handle: a sibling holds what its worker holds; a stranger does not. */
+    tsl_store *sib = NULL;
+    assert_int_equal(tsl_store_open_sibling(f->s, &sib, &d), TSL_OK);
+    fake_now += LEASE - 1;
+    assert_int_equal(tsl_store_exec_heartbeat(sib, id, NULL, &d), TSL_OK);
+    fake_now += LEASE - 1;
+    size_t n2 = 0;
+    tsl_store *other = open_as(f->path, NULL);
+    assert_int_equal(tsl_store_exec_recover(other, &n2, &d), TSL_OK);
+    assert_int_equal(n2, 0);
+    assert_int_equal(tsl_store_exec_heartbeat(other, id, NULL, &d), TSL_ECONFLICT);
+    succeed(f->s, id, "validate");
+    tsl_store_close(other);
+    tsl_store_close(sib);
 }
 
 /* An ingest killed between batches: its committed batches stay, its record says so. */
