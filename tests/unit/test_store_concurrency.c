@@ -6,12 +6,14 @@
  * (no "database is locked"), every snapshot a reader sees must be consistent and never go
  * backwards, and the final state must be exactly the union of what was ingested: the same
  * counts and the same content hash as a data set that received the rows one file after the
- * other.
+ * other. A writer holding the lock past the busy timeout gives TSL_EBUSY; within it, waiting.
  */
 #include "testutil.h"
 
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -298,10 +300,80 @@ static void test_concurrent_creation(void **state) {
     tsl_free(dir);
 }
 
+static double mono(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Another process holds the write lock: an operation waits for it up to the busy timeout,
+ * succeeds when the lock comes back in time, and fails with TSL_EBUSY - not "database is
+ * locked" from deep inside - when it does not. */
+static void test_busy_timeout(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir(), path[4096];
+    snprintf(path, sizeof path, "%s/store.db", dir);
+    tsl_store *s = NULL;
+    tsl_diag d = {TSL_OK, {0}};
+    tsl_store_opts o;
+    memset(&o, 0, sizeof o);
+    o.busy_timeout_ms = 300;
+    assert_int_equal(tsl_store_open(path, &o, &s, &d), TSL_OK);
+
+    sqlite3 *raw = NULL;
+    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(raw, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    double t0 = mono();
+    assert_int_equal(tsl_store_param_set(s, "k", "1", "t", "", NULL, &d), TSL_EBUSY);
+    double waited = mono() - t0;
+    assert_true(waited >= 0.25 && waited < 5);
+    assert_non_null(strstr(d.msg, "still locked"));
+    /* Readers are not blocked by a writer. */
+    tsl_store_event *ev = NULL;
+    size_t n = 0;
+    assert_int_equal(tsl_store_event_list(s, 0, 0, &ev, &n, &d), TSL_OK);
+    tsl_store_event_list_free(ev, n);
+    assert_int_equal(sqlite3_exec(raw, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(raw);
+
+    /* A writer that lets go within the timeout is simply waited for. */
+    tsl_store_close(s);
+    o.busy_timeout_ms = 10000;
+    assert_int_equal(tsl_store_open(path, &o, &s, &d), TSL_OK);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        sqlite3 *db = NULL;
+        if (sqlite3_open(path, &db) != SQLITE_OK ||
+            sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+            _exit(3);
+        if (write(ready[1], "x", 1) != 1) _exit(4);
+        usleep(300000);
+        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+        sqlite3_close(db);
+        _exit(0);
+    }
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    t0 = mono();
+    assert_int_equal(tsl_store_param_set(s, "k", "2", "t", "", NULL, &d), TSL_OK);
+    assert_true(mono() - t0 >= 0.2);
+    expect_exit_0(pid, "lock holder");
+    close(ready[0]);
+    close(ready[1]);
+    tsl_store_close(s);
+    tu_rmtree(dir);
+    tsl_free(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_processes_at_once),
         cmocka_unit_test(test_concurrent_creation),
+        cmocka_unit_test(test_busy_timeout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
