@@ -174,12 +174,35 @@ static int cmp_row(const void *a, const void *b) {
     return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
-/* Whether the rows are already in cmp_row order (files usually list an item's rows in time
+/* Whether rows[0..n) are already in cmp_row order (files usually list an item's rows in time
  * order, items one after the other). */
-static int rows_sorted(const tsl_store_ingest *in) {
-    for (size_t i = 1; i < in->nrows; i++)
-        if (cmp_row(&in->rows[i - 1], &in->rows[i]) > 0) return 0;
+static int rows_sorted(const tsl_ingest_row *rows, size_t n) {
+    for (size_t i = 1; i < n; i++)
+        if (cmp_row(&rows[i - 1], &rows[i]) > 0) return 0;
     return 1;
+}
+
+/* Sorts the batch into cmp_row order: a stable counting sort groups the rows by item in O(n)
+ * (a file ordered by time, then item, would otherwise cost a comparison sort of the whole
+ * batch), then each item's run is sorted by time only when it is not already. */
+static void sort_rows(tsl_store_ingest *in) {
+    size_t ni = in->nitems, n = in->nrows;
+    in->counts = tsl_reallocarray(in->counts, in->items_cap + 1, sizeof *in->counts);
+    in->sorted = tsl_reallocarray(in->sorted, in->rows_cap, sizeof *in->sorted);
+    memset(in->counts, 0, (ni + 1) * sizeof *in->counts);
+    for (size_t r = 0; r < n; r++) in->counts[in->rows[r].item + 1]++;
+    for (size_t i = 0; i < ni; i++) in->counts[i + 1] += in->counts[i];
+    for (size_t r = 0; r < n; r++) in->sorted[in->counts[in->rows[r].item]++] = in->rows[r];
+    tsl_ingest_row *t = in->rows;
+    in->rows = in->sorted;
+    in->sorted = t;
+    for (size_t a = 0; a < n;) {
+        size_t b = a + 1;
+        while (b < n && in->rows[b].item == in->rows[a].item) b++;
+        if (!rows_sorted(in->rows + a, b - a))
+            qsort(in->rows + a, b - a, sizeof *in->rows, cmp_row);
+        a = b;
+    }
 }
 
 /* Moves a committed result's counts and rejections into the receipt (keeping the first
@@ -208,7 +231,7 @@ static void merge_result(tsl_store_ingest *in, tsl_ingest_result *r) {
 /* Applies the batch in progress (and the pending rejections) in one transaction. */
 static tsl_err flush(tsl_store_ingest *in, tsl_diag *d) {
     if (in->nrows == 0 && in->pending.rejected == 0) return TSL_OK;
-    if (!rows_sorted(in)) qsort(in->rows, in->nrows, sizeof *in->rows, cmp_row);
+    if (!rows_sorted(in->rows, in->nrows)) sort_rows(in);
     for (size_t i = 0; i < in->nitems; i++) in->items[i].first = in->items[i].end = 0;
     for (size_t r = 0; r < in->nrows;) {
         size_t e = r + 1;
@@ -284,6 +307,8 @@ static void ingest_free(tsl_store_ingest *in) {
     arena_free(in);
     tsl_free(in->items);
     tsl_free(in->rows);
+    tsl_free(in->sorted);
+    tsl_free(in->counts);
     tsl_free(in->table);
     tsl_free(in->dim_map);
     for (size_t k = 0; k < in->in_ndims; k++) tsl_free(in->in_dims[k]);

@@ -107,7 +107,9 @@ struct tsl_store_ingest {
     size_t nitems, items_cap;
     tsl_ingest_row *rows;
     size_t nrows, rows_cap;
-    uint32_t *table; /* open addressing over items: index + 1, 0 empty */
+    tsl_ingest_row *sorted; /* scratch for grouping rows by item (rows_cap of them) */
+    size_t *counts;         /* scratch: rows per item (items_cap + 1) */
+    uint32_t *table;        /* open addressing over items: index + 1, 0 empty */
     size_t table_cap;
     uint32_t prev; /* the previous row's item, UINT32_MAX for none */
     tsl_ingest_block *arena;
