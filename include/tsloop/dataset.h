@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tsloop/csv.h"
 #include "tsloop/err.h"
 #include "tsloop/time.h"
 
@@ -92,6 +93,33 @@ tsl_err tsl_dataset_read_file(const char *path, const tsl_read_opts *opts, tsl_d
  * recognised by content. */
 tsl_err tsl_dataset_read_mem(const char *name, const void *data, size_t len,
                              const tsl_read_opts *opts, tsl_dataset **out, tsl_diag *d);
+
+/* Building a data set from rows handed over one at a time, as the reader hands them out: the
+ * store uses this to load what it holds. The rules are those of reading (grouping, sorting,
+ * repeated timestamps, the frequency inferred or checked, gaps). */
+typedef struct tsl_dataset_builder tsl_dataset_builder;
+
+/* A builder for a data set called name in messages, whose rows carry ndims dimension values
+ * named dim_names (copied). Of opts (NULL: defaults) only freq, period, max_rows and max_items
+ * apply. */
+tsl_dataset_builder *tsl_dataset_builder_new(const char *name, const char *const *dim_names,
+                                             size_t ndims, const tsl_read_opts *opts);
+
+/* Adds one row: its item, time, value and dims (in dim_names order; the row's line is used in
+ * messages). Strings are copied. Fails with TSL_ELIMIT past max_rows or max_items. */
+tsl_err tsl_dataset_builder_add(tsl_dataset_builder *b, const tsl_csv_row *row, tsl_diag *d);
+
+/* Rows added so far. */
+size_t tsl_dataset_builder_rows(const tsl_dataset_builder *b);
+
+/* Builds the data set from the rows added (TSL_EPARSE when there are none; frequency errors as
+ * for reading). Call it at most once; the builder is then only good for freeing. The data set's
+ * `rows`, `duplicates`, `missing_targets`, `gap_points` and `dim_conflicts` count as reading
+ * does. */
+tsl_err tsl_dataset_builder_finish(tsl_dataset_builder *b, tsl_dataset **out, tsl_diag *d);
+
+/* Frees b; NULL is a no-op. */
+void tsl_dataset_builder_free(tsl_dataset_builder *b);
 
 /* Releases ds and all it points to; NULL is a no-op. */
 void tsl_dataset_free(tsl_dataset *ds);

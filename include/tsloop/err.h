@@ -27,6 +27,10 @@ typedef enum tsl_err {
     TSL_ENUMERIC,     /* a numerical failure: no admissible fit, non-finite result */
     TSL_EUNSUPPORTED, /* a valid request this build or model cannot serve */
     TSL_EINTERNAL,    /* a bug: an invariant did not hold */
+    TSL_ENOTFOUND,    /* a named thing (data set, model version, execution) does not exist */
+    TSL_ECONFLICT,    /* the request conflicts with the current state (a status transition,
+                         a name taken, an execution owned by another worker) */
+    TSL_EBUSY,        /* the store stayed locked by others past the busy timeout */
     TSL_ERR_COUNT
 } tsl_err;
 

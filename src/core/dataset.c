@@ -19,6 +19,10 @@
  * Strings (item ids, dimension values and names) live in an arena of large blocks that the
  * data set keeps; the series' values share one block. Freeing a data set is three frees and
  * a walk over the arena.
+ *
+ * The builder is public (tsl_dataset_builder_*) so that rows from elsewhere than a file - the
+ * store's observations - become data sets by exactly the same rules; reading a file is a
+ * builder fed by the row reader.
  */
 #include "tsloop/dataset.h"
 
@@ -99,10 +103,10 @@ typedef struct slot {
     uint32_t index; /* item number + 1; 0 = empty */
 } slot;
 
-typedef struct builder {
-    const tsl_read_opts *opts;
-    tsl_csv *csv;
-    const char *name;
+struct tsl_dataset_builder {
+    tsl_read_opts opts; /* a copy; the column and text options are the reader's business */
+    const char *name;   /* in the arena */
+    char **dim_names;   /* ndims names, in the arena */
     arena strings;
     uint64_t seed;
 
@@ -120,7 +124,9 @@ typedef struct builder {
 
     size_t ndims;
     size_t missing, duplicates, dim_conflicts, rejected;
-} builder;
+};
+
+typedef struct tsl_dataset_builder builder;
 
 /* A bijective finaliser: every input bit affects every output bit. */
 static uint64_t mix64(uint64_t x) {
@@ -199,8 +205,7 @@ static tsl_err item_lookup(builder *b, const tsl_csv_row *row, size_t *index, in
             return TSL_OK;
         }
     }
-    size_t cap =
-        b->opts->max_items && b->opts->max_items < MAX_ITEMS ? b->opts->max_items : MAX_ITEMS;
+    size_t cap = b->opts.max_items && b->opts.max_items < MAX_ITEMS ? b->opts.max_items : MAX_ITEMS;
     if (b->nitems >= cap)
         return tsl_diag_set(d, TSL_ELIMIT, "%s:%llu: more than %zu items", b->name,
                             (unsigned long long)row->line, cap);
@@ -237,7 +242,7 @@ static int dims_differ(const builder *b, size_t i, const tsl_csv_row *row) {
 /* Appends one row to the columnar arrays, interning its item; enforces max_rows. */
 static tsl_err add_row(builder *b, const tsl_csv_row *row, tsl_diag *d) {
     tsl_err err;
-    size_t max_rows = b->opts->max_rows;
+    size_t max_rows = b->opts.max_rows;
     if (max_rows && b->nrows >= max_rows)
         return tsl_diag_set(d, TSL_ELIMIT, "%s:%llu: more than %zu rows", b->name,
                             (unsigned long long)row->line, max_rows);
@@ -259,16 +264,15 @@ static tsl_err add_row(builder *b, const tsl_csv_row *row, tsl_diag *d) {
     return TSL_OK;
 }
 
-/* Reads every row, or stops at the first error that is not a lenient rejection. */
-static tsl_err read_rows(builder *b, tsl_diag *d) {
+/* Reads every row of csv, or stops at the first error that is not a lenient rejection. */
+static tsl_err read_rows(builder *b, tsl_csv *csv, tsl_diag *d) {
     for (;;) {
         const tsl_csv_row *row;
         tsl_diag rd = {TSL_OK, {0}};
-        tsl_err err = tsl_csv_next(b->csv, &row, &rd);
-        if (err == TSL_EPARSE && b->opts->on_reject) {
+        tsl_err err = tsl_csv_next(csv, &row, &rd);
+        if (err == TSL_EPARSE && b->opts.on_reject) {
             b->rejected++;
-            if (!b->opts->on_reject(b->opts->reject_ctx, tsl_csv_last_line(b->csv), rd.msg))
-                continue;
+            if (!b->opts.on_reject(b->opts.reject_ctx, tsl_csv_last_line(csv), rd.msg)) continue;
         }
         if (err) {
             if (d) *d = rd;
@@ -393,10 +397,10 @@ static tsl_err build(builder *b, tsl_dataset **out, tsl_diag *d) {
     names = tsl_reallocarray(NULL, ni ? ni : 1, sizeof *names);
     for (size_t i = 0; i < ni; i++) names[i] = b->items[i].id;
     tsl_freq f;
-    if (b->opts->freq.unit == TSL_FREQ_NONE)
+    if (b->opts.freq.unit == TSL_FREQ_NONE)
         err = tsl_freq_infer(t, off, ni, names, &f, d);
     else
-        err = tsl_freq_fit(b->opts->freq, t, off, ni, names, &f, d);
+        err = tsl_freq_fit(b->opts.freq, t, off, ni, names, &f, d);
     if (err) {
         tsl_diag_prefix(d, "%s: ", b->name);
         goto out;
@@ -405,7 +409,7 @@ static tsl_err build(builder *b, tsl_dataset **out, tsl_diag *d) {
     ds = tsl_calloc(1, sizeof *ds);
     tsl_dataset *pub = &ds->pub;
     pub->freq = f;
-    pub->period = b->opts->period > 0 ? b->opts->period : tsl_freq_default_period(f);
+    pub->period = b->opts.period > 0 ? b->opts.period : tsl_freq_default_period(f);
     pub->nseries = ni;
     pub->series = tsl_calloc(ni ? ni : 1, sizeof *pub->series);
     pub->ndims = b->ndims;
@@ -457,10 +461,7 @@ static tsl_err build(builder *b, tsl_dataset **out, tsl_diag *d) {
     pub->gap_points = total - w;
     if (b->ndims) {
         pub->dim_names = tsl_reallocarray(NULL, b->ndims, sizeof(char *));
-        for (size_t j = 0; j < b->ndims; j++) {
-            const char *nm = tsl_csv_dim_name(b->csv, j);
-            pub->dim_names[j] = arena_strndup(&b->strings, nm, strlen(nm));
-        }
+        memcpy(pub->dim_names, b->dim_names, b->ndims * sizeof(char *));
     }
     ds->strings = b->strings;
     b->strings.head = NULL;
@@ -478,34 +479,70 @@ out:
     return err;
 }
 
+tsl_dataset_builder *tsl_dataset_builder_new(const char *name, const char *const *dim_names,
+                                             size_t ndims, const tsl_read_opts *opts) {
+    builder *b = tsl_calloc(1, sizeof *b);
+    if (opts) b->opts = *opts;
+    b->prev = SIZE_MAX;
+    b->seed = make_seed();
+    b->name = arena_strndup(&b->strings, name, strlen(name));
+    b->ndims = ndims;
+    if (ndims) {
+        b->dim_names = tsl_reallocarray(NULL, ndims, sizeof *b->dim_names);
+        for (size_t j = 0; j < ndims; j++)
+            b->dim_names[j] = arena_strndup(&b->strings, dim_names[j], strlen(dim_names[j]));
+    }
+    return b;
+}
+
+tsl_err tsl_dataset_builder_add(tsl_dataset_builder *b, const tsl_csv_row *row, tsl_diag *d) {
+    return add_row(b, row, d);
+}
+
+size_t tsl_dataset_builder_rows(const tsl_dataset_builder *b) {
+    return b->nrows;
+}
+
+tsl_err tsl_dataset_builder_finish(tsl_dataset_builder *b, tsl_dataset **out, tsl_diag *d) {
+    *out = NULL;
+    if (b->nrows == 0) return tsl_diag_set(d, TSL_EPARSE, "%s: no data rows", b->name);
+    return build(b, out, d);
+}
+
+void tsl_dataset_builder_free(tsl_dataset_builder *b) {
+    if (!b) return;
+    arena_release(&b->strings);
+    tsl_free(b->dim_names);
+    tsl_free(b->items);
+    tsl_free(b->item_dims);
+    tsl_free(b->table);
+    tsl_free(b->row_item);
+    tsl_free(b->row_time);
+    tsl_free(b->row_value);
+    tsl_free(b);
+}
+
+/* Reads every row of csv (opened with open_err) into a data set; closes csv. */
 static tsl_err read_all(tsl_csv *csv, tsl_err open_err, const tsl_read_opts *opts,
                         tsl_dataset **out, tsl_diag *d) {
-    static const tsl_read_opts defaults;
     tsl_err err = open_err;
-    builder b;
-    memset(&b, 0, sizeof b);
-    b.opts = opts ? opts : &defaults;
-    b.prev = SIZE_MAX;
+    builder *b = NULL;
+    const char **dims = NULL;
     *out = NULL;
     if (err) goto out;
-    b.csv = csv;
-    b.name = tsl_csv_name(csv);
-    b.ndims = tsl_csv_ndims(csv);
-    b.seed = make_seed();
-    if ((err = read_rows(&b, d))) goto out;
-    if (b.nrows == 0) {
-        err = tsl_diag_set(d, TSL_EPARSE, "%s: no data rows after the header", b.name);
+    size_t ndims = tsl_csv_ndims(csv);
+    dims = tsl_reallocarray(NULL, ndims ? ndims : 1, sizeof *dims);
+    for (size_t j = 0; j < ndims; j++) dims[j] = tsl_csv_dim_name(csv, j);
+    b = tsl_dataset_builder_new(tsl_csv_name(csv), dims, ndims, opts);
+    if ((err = read_rows(b, csv, d))) goto out;
+    if (b->nrows == 0) {
+        err = tsl_diag_set(d, TSL_EPARSE, "%s: no data rows after the header", b->name);
         goto out;
     }
-    err = build(&b, out, d);
+    err = build(b, out, d);
 out:
-    arena_release(&b.strings);
-    tsl_free(b.items);
-    tsl_free(b.item_dims);
-    tsl_free(b.table);
-    tsl_free(b.row_item);
-    tsl_free(b.row_time);
-    tsl_free(b.row_value);
+    tsl_dataset_builder_free(b);
+    tsl_free(dims);
     tsl_csv_close(csv);
     return err;
 }

@@ -21,6 +21,9 @@ static const char *const err_text[TSL_ERR_COUNT] = {
     [TSL_ENUMERIC] = "numerical failure",
     [TSL_EUNSUPPORTED] = "unsupported",
     [TSL_EINTERNAL] = "internal error",
+    [TSL_ENOTFOUND] = "not found",
+    [TSL_ECONFLICT] = "conflicts with the current state",
+    [TSL_EBUSY] = "store busy",
 };
 
 const char *tsl_err_str(tsl_err code) {

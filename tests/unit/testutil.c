@@ -3,8 +3,10 @@
  */
 #include "testutil.h"
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tsloop/mem.h"
 #include "tsloop/model.h"
@@ -17,6 +19,28 @@ const char *tu_path(const char *rel) {
     char *b = bufs[slot++ % 4];
     snprintf(b, sizeof bufs[0], "%s/%s", root, rel);
     return b;
+}
+
+char *tu_tmpdir(void) {
+    const char *root = getenv("TMPDIR");
+    char tmpl[4096];
+    snprintf(tmpl, sizeof tmpl, "%s/tsloop-test-XXXXXX", root && root[0] ? root : "/tmp");
+    if (!mkdtemp(tmpl)) fail_msg("cannot make a scratch directory from %s", tmpl);
+    return tsl_strdup(tmpl);
+}
+
+void tu_rmtree(const char *dir) {
+    DIR *dh = opendir(dir);
+    if (!dh) return;
+    struct dirent *e;
+    char path[4096];
+    while ((e = readdir(dh))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(dh);
+    rmdir(dir);
 }
 
 char *tu_slurp(const char *path, size_t *len) {

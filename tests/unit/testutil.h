@@ -44,6 +44,12 @@ void tu_model_blob_robust(const struct tsl_model *m, size_t stride);
 /* Reads the whole file into a malloc'd buffer; *len gets its size. Fails the test on error. */
 char *tu_slurp(const char *path, size_t *len);
 
+/* A fresh, empty directory for one test (under $TMPDIR or /tmp); free with tsl_free after
+ * tu_rmtree. Fails the test when it cannot be made. */
+char *tu_tmpdir(void);
+/* Removes dir and the files directly in it (scratch directories are flat). */
+void tu_rmtree(const char *dir);
+
 /* |a - e| <= atol + rtol * |e|, else fails with both values and the label. */
 void tu_close(double a, double e, double rtol, double atol, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));

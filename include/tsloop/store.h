@@ -1,0 +1,621 @@
+/*
+ * store.h - the store: tsloop's only shared state.
+ *
+ * Everything that outlives one command lives here: data sets and their observations (upserted,
+ * with every replaced value kept), the model registry (versions, artifacts, approval statuses
+ * and their audit log), persisted pipeline executions (steps, attempts, leases), versioned
+ * parameters and the append-only event log. The daemon's threads and any number of tsloop
+ * processes talk to each other only through it.
+ *
+ * The interface is semantic - "upsert these rows", "claim the next runnable execution" - so no
+ * SQL and nothing back-end specific exists above it. A back end implements it behind a table of
+ * functions (src/store/store_impl.h); the embedded default is SQLite ("PATH" or "sqlite:PATH"),
+ * and a PostgreSQL back end implements the same contracts later. The contracts a back end must
+ * keep are stated here, per function; docs/store.md is the user's description.
+ *
+ * Common rules:
+ * - Every function that changes something does it in one transaction: it happened completely
+ *   or not at all, and once it returns TSL_OK it survives kill -9 (and, with the default
+ *   durability, power loss).
+ * - A handle belongs to one thread at a time. Threads and processes that work in parallel open
+ *   their own handles on the same store; they never see each other's half-done changes.
+ *   Waiting for another writer is bounded by the busy timeout, after which TSL_EBUSY.
+ * - Names of data sets and forecasters: 1-64 bytes of [A-Za-z0-9_.-], starting with a letter
+ *   or digit. Parameter keys may also hold '/' and have up to 128 bytes.
+ * - Times are milliseconds since the Unix epoch (UTC), read from the store's clock; observation
+ *   timestamps are seconds, as in time.h.
+ * - JSON arguments (metrics, payloads, outputs) must be valid JSON texts; they are kept as text.
+ * - Results with strings or arrays are owned by the caller and freed with their _release (for a
+ *   struct) or _list_free (for an array) function; releasing a zeroed struct is a no-op.
+ * - Errors: TSL_EINVAL (a bad argument), TSL_ENOTFOUND (no such data set, version, execution,
+ *   key), TSL_ECONFLICT (the current state forbids it), TSL_EBUSY (locked past the busy
+ *   timeout), TSL_EIO (the store cannot be read or written), TSL_ECORRUPT (the store or an
+ *   artifact failed a check), TSL_EVERSION (the schema is older or newer than this program).
+ *   The diag names the store, the object and what was expected.
+ */
+#ifndef TSLOOP_STORE_H
+#define TSLOOP_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tsloop/csv.h"
+#include "tsloop/dataset.h"
+#include "tsloop/err.h"
+#include "tsloop/time.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TSL_STORE_NAME_MAX 64  /* bytes of a data set or forecaster name */
+#define TSL_STORE_KEY_MAX  128 /* bytes of a parameter key */
+#define TSL_STORE_HASH_HEX 64  /* hex digits of a data set content hash */
+
+typedef struct tsl_store tsl_store;
+
+/* ---- opening ---- */
+
+typedef struct tsl_store_opts {
+    int no_create;       /* fail with TSL_ENOTFOUND instead of creating a missing store */
+    int no_migrate;      /* do not apply pending migrations (for `tsloop migrate`); every operation
+                            but the migration functions then fails with TSL_EVERSION until the
+                            schema is current */
+    int sync_normal;     /* SQLite: synchronous=NORMAL; commits survive kill -9 but the last
+                            ones may be lost on power failure. Default FULL: they survive both */
+    int busy_timeout_ms; /* how long one operation waits for other writers, retries included;
+                            0: 30000 */
+    int lease_ms;        /* how long a claimed execution stays owned without a heartbeat;
+                            0: 30000 */
+    const char *host;    /* this process's host name in leases; NULL: gethostname(). Processes
+                            that share a name must share a pid namespace (containers that
+                            share a host name but not their pids need distinct names) */
+    /* The clock, milliseconds since the epoch; NULL: the real-time clock. For tests. */
+    int64_t (*clock_ms)(void *ctx);
+    void *clock_ctx;
+} tsl_store_opts;
+
+/* Opens (creating when missing, unless no_create) the store at url: "PATH" or "sqlite:PATH" for
+ * the embedded back end ("postgres://..." is reserved for the PostgreSQL one: TSL_EUNSUPPORTED
+ * in this build). Pending schema migrations are applied, in one transaction, unless no_migrate.
+ * TSL_EVERSION when the store's schema is newer than this program knows. opts may be NULL. */
+tsl_err tsl_store_open(const char *url, const tsl_store_opts *opts, tsl_store **out, tsl_diag *d);
+
+/* Closes the handle; NULL is a no-op. Leases it holds are not released: they expire. */
+void tsl_store_close(tsl_store *s);
+
+/* Opens another handle on s's store with s's options and s's worker identity: it holds the
+ * executions s holds, so it may renew their leases (tsl_store_exec_heartbeat) and act on them.
+ * For a heartbeat thread beside a worker busy in a long step (handles are one thread's each). */
+tsl_err tsl_store_open_sibling(const tsl_store *s, tsl_store **out, tsl_diag *d);
+
+/* The back end's name ("sqlite") and what it was opened on (the path). */
+const char *tsl_store_backend(const tsl_store *s);
+const char *tsl_store_location(const tsl_store *s);
+
+/* ---- schema migrations ---- */
+
+typedef struct tsl_store_migration {
+    int version;
+    const char *description; /* static text */
+    int applied;
+    int64_t applied_ms; /* 0 when pending */
+} tsl_store_migration;
+
+/* Every migration this program knows, in order, each applied or pending. *out is freed with
+ * tsl_free. Works whatever no_migrate said. */
+tsl_err tsl_store_migrations(tsl_store *s, tsl_store_migration **out, size_t *n, tsl_diag *d);
+
+/* Applies the pending migrations in one transaction; *applied (may be NULL) gets how many. */
+tsl_err tsl_store_migrate(tsl_store *s, int *applied, tsl_diag *d);
+
+/* ---- data sets ---- */
+
+typedef struct tsl_store_dataset {
+    int64_t id;
+    char *name;
+    tsl_freq freq; /* unit TSL_FREQ_NONE: not declared, inferred when loading */
+    size_t ndims;
+    char **dim_names;
+    int64_t created_ms;
+    int64_t updated_ms;
+    uint64_t items;
+    uint64_t observations; /* stored points, missing values included */
+    int64_t t_min, t_max;  /* first and last timestamp (seconds); 0 when empty */
+    char hash[TSL_STORE_HASH_HEX + 1];
+} tsl_store_dataset;
+
+void tsl_store_dataset_release(tsl_store_dataset *ds);
+void tsl_store_dataset_list_free(tsl_store_dataset *list, size_t n);
+
+/* Creates a data set. freq may have unit NONE (inferred at load time; no grid check at ingest);
+ * ndims dimension names (distinct, non-empty) fix the columns every ingest must bring, and
+ * may be declared by the first ingest instead when ndims is 0. TSL_ECONFLICT when the name is
+ * taken. Records the event dataset.created. */
+tsl_err tsl_store_dataset_create(tsl_store *s, const char *name, tsl_freq freq,
+                                 const char *const *dim_names, size_t ndims, int64_t *id,
+                                 tsl_diag *d);
+
+/* The data set called name, with its counts and content hash as of now. */
+tsl_err tsl_store_dataset_get(tsl_store *s, const char *name, tsl_store_dataset *out, tsl_diag *d);
+
+/* Every data set, by name. */
+tsl_err tsl_store_dataset_list(tsl_store *s, tsl_store_dataset **out, size_t *n, tsl_diag *d);
+
+/*
+ * The content hash of a data set is a 256-bit digest of its state - the set of its items
+ * (id and dimension values) and observations (item, timestamp, value) - and nothing else: two
+ * stores holding the same points have the same hash whatever the order, batching or history
+ * of the ingests that produced them, and any change of a value, a new point or a new item
+ * changes it. It is maintained incrementally with every change and read in O(1); docs/store.md
+ * says why that is sound. tsl_store_dataset_verify recomputes it from the rows and compares.
+ */
+tsl_err tsl_store_dataset_verify(tsl_store *s, const char *name, int *ok, tsl_diag *d);
+
+/* One item of a data set and its dimension values (in the data set's dim_names order). */
+typedef struct tsl_store_item {
+    char *item_id;
+    char **dims;
+    size_t ndims;
+    uint64_t observations;
+    int64_t t_min, t_max;
+} tsl_store_item;
+
+void tsl_store_item_list_free(tsl_store_item *list, size_t n);
+
+/* The items of a data set, by item id (bytewise). */
+tsl_err tsl_store_item_list(tsl_store *s, const char *dataset, tsl_store_item **out, size_t *n,
+                            tsl_diag *d);
+
+/* Loads a data set, or the nitems items listed in items (NULL: all), into a tsl_dataset for
+ * training, in one consistent snapshot: *out holds exactly the state whose content hash is
+ * written to hash (may be NULL; TSL_STORE_HASH_HEX + 1 bytes). The frequency is the data set's
+ * (or inferred); period <= 0 means the frequency's default. Listed items that do not exist are
+ * TSL_ENOTFOUND; a data set without observations is TSL_ESHORT. */
+tsl_err tsl_store_dataset_load(tsl_store *s, const char *name, const char *const *items,
+                               size_t nitems, int period, tsl_dataset **out, char *hash,
+                               tsl_diag *d);
+
+/* ---- ingesting observations ---- */
+
+typedef struct tsl_store_reject {
+    uint64_t line;
+    char *reason;
+} tsl_store_reject;
+
+/* What an ingest did. Every row read is counted exactly once in inserted, updated, unchanged
+ * or rejected. */
+typedef struct tsl_store_receipt {
+    int64_t ingest_id;
+    uint64_t read;      /* data rows read, rejected ones included */
+    uint64_t inserted;  /* a new (item, timestamp) */
+    uint64_t updated;   /* a different value replaced the stored one (the old one is kept) */
+    uint64_t unchanged; /* the stored value was already this one */
+    uint64_t rejected;  /* rows that did not parse or do not fit the data set */
+    uint64_t new_items;
+    uint64_t dim_conflicts; /* rows whose dimension values differ from their item's stored ones
+                               (the stored ones are kept) */
+    size_t nrejects;        /* the first TSL_STORE_REJECTS_KEPT rejections, with reasons */
+    tsl_store_reject *rejects;
+    char hash[TSL_STORE_HASH_HEX + 1]; /* the data set's content hash after this ingest */
+} tsl_store_receipt;
+
+#define TSL_STORE_REJECTS_KEPT 1000
+
+void tsl_store_receipt_release(tsl_store_receipt *r);
+
+typedef struct tsl_store_ingest_opts {
+    const char *source;   /* what is being ingested, for the record ("sales.csv"); NULL: "-" */
+    const char *who;      /* NULL: "" */
+    size_t batch_rows;    /* rows per transaction; 0: 65536 */
+    uint64_t max_rejects; /* fail with TSL_EPARSE when more rows than this are rejected (the
+                             batch in progress is not committed); 0: no limit */
+    int create;           /* create the data set (frequency unit NONE) when it does not exist */
+} tsl_store_ingest_opts;
+
+typedef struct tsl_store_ingest tsl_store_ingest;
+
+/* Starts an ingest into data set `dataset` of rows whose dimension values come in the order
+ * of dim_names (ndims of them; the same set as the data set's, in any order). Records the
+ * ingest (status running). Rows then go in through tsl_store_ingest_add and commit in
+ * batches: a batch is applied completely or not at all, and committed batches stay even if
+ * the ingest never ends. Re-ingesting the same rows is harmless (they count as unchanged). */
+tsl_err tsl_store_ingest_begin(tsl_store *s, const char *dataset, const char *const *dim_names,
+                               size_t ndims, const tsl_store_ingest_opts *opts,
+                               tsl_store_ingest **out, tsl_diag *d);
+
+/* Adds one row (copied). Upsert by (item, timestamp): a new point is inserted, a different
+ * value (a missing one included) replaces the stored one and the replaced value is kept as a
+ * revision, an equal value changes nothing. -0 is stored as 0. When the data set has a
+ * frequency, a timestamp off the item's grid (the grid of its first stored timestamp) is
+ * rejected. A later row for the same (item, timestamp) wins, as in a file. May commit a batch,
+ * whose errors it returns; after an error the ingest can only be aborted. */
+tsl_err tsl_store_ingest_add(tsl_store_ingest *in, const tsl_csv_row *row, tsl_diag *d);
+
+/* Counts a row the caller rejected (e.g. tsl_csv_next's TSL_EPARSE in lenient mode). */
+tsl_err tsl_store_ingest_reject(tsl_store_ingest *in, uint64_t line, const char *reason,
+                                tsl_diag *d);
+
+/* Commits the last batch, marks the ingest complete, records the event dataset.ingested, fills
+ * *receipt and frees in (also on error, when the ingest is marked failed). */
+tsl_err tsl_store_ingest_end(tsl_store_ingest *in, tsl_store_receipt *receipt, tsl_diag *d);
+
+/* Drops the batch in progress, marks the ingest failed with reason and frees in. Batches
+ * already committed stay. NULL is a no-op. */
+void tsl_store_ingest_abort(tsl_store_ingest *in, const char *reason);
+
+/* Ingests every row of csv (read leniently: rows tsl_csv_next rejects are counted with their
+ * line and reason) into dataset, as begin/add/end do. The reader stays open; the caller
+ * closes it. */
+tsl_err tsl_store_ingest_csv(tsl_store *s, const char *dataset, tsl_csv *csv,
+                             const tsl_store_ingest_opts *opts, tsl_store_receipt *receipt,
+                             tsl_diag *d);
+
+typedef enum tsl_ingest_status {
+    TSL_INGEST_RUNNING,
+    TSL_INGEST_COMPLETE,
+    TSL_INGEST_FAILED,
+    TSL_INGEST_INTERRUPTED /* running, but the process doing it is gone (never stored) */
+} tsl_ingest_status;
+
+const char *tsl_ingest_status_name(tsl_ingest_status st); /* "running", ... */
+
+/* The record of one ingest. */
+typedef struct tsl_store_ingest_info {
+    int64_t id;
+    char *dataset;
+    char *source;
+    char *who;
+    tsl_ingest_status status;
+    char *error; /* why it failed, or NULL */
+    int64_t started_ms, ended_ms;
+    tsl_store_receipt receipt; /* counts so far, the rejections kept, the hash after it */
+} tsl_store_ingest_info;
+
+void tsl_store_ingest_info_release(tsl_store_ingest_info *in);
+void tsl_store_ingest_info_list_free(tsl_store_ingest_info *list, size_t n);
+
+/* One ingest with its rejections. */
+tsl_err tsl_store_ingest_get(tsl_store *s, int64_t id, tsl_store_ingest_info *out, tsl_diag *d);
+
+/* The last `limit` ingests (0: all) of dataset (NULL: all data sets), newest first, without
+ * their rejection lists. */
+tsl_err tsl_store_ingest_list(tsl_store *s, const char *dataset, size_t limit,
+                              tsl_store_ingest_info **out, size_t *n, tsl_diag *d);
+
+/* A replaced value: the point (item, t) held old_value until ingest `ingest_id` wrote
+ * new_value. Values are NaN when missing. */
+typedef struct tsl_store_revision {
+    int64_t id;
+    char *item_id;
+    int64_t t;
+    double old_value, new_value;
+    int64_t ingest_id;
+    int64_t at_ms;
+} tsl_store_revision;
+
+void tsl_store_revision_list_free(tsl_store_revision *list, size_t n);
+
+/* Revisions of dataset (of one item when item is not NULL), oldest first, after revision id
+ * after_id, at most limit (0: all). */
+tsl_err tsl_store_revision_list(tsl_store *s, const char *dataset, const char *item,
+                                int64_t after_id, size_t limit, tsl_store_revision **out, size_t *n,
+                                tsl_diag *d);
+
+/* ---- model registry ---- */
+
+typedef enum tsl_model_status {
+    TSL_MODEL_PENDING, /* PendingManualApproval */
+    TSL_MODEL_APPROVED,
+    TSL_MODEL_REJECTED
+} tsl_model_status;
+
+const char *tsl_model_status_name(tsl_model_status st); /* "PendingManualApproval", ... */
+/* Parses a status name (case-insensitive; "pending" is accepted too). */
+tsl_err tsl_model_status_parse(const char *s, tsl_model_status *out, tsl_diag *d);
+
+/* What registering a model version needs. */
+typedef struct tsl_store_model_new {
+    const char *forecaster;
+    const char *metrics;      /* JSON; NULL: "{}" */
+    const char *choices;      /* JSON of per-series model choices; NULL: "{}" */
+    const char *dataset;      /* the data set trained on (NULL: none) */
+    const char *dataset_hash; /* its content hash at training time (NULL: none) */
+    const char *config_hash;
+    const char *program_version; /* NULL: this program's */
+    int64_t execution_id;        /* the pipeline execution that made it; 0: none */
+    const void *artifact;        /* the serialized model */
+    size_t artifact_len;
+    tsl_model_status status; /* PENDING normally; APPROVED when a policy approves at once */
+    const char *who;         /* for the audit log */
+    const char *why;
+} tsl_store_model_new;
+
+typedef struct tsl_store_model {
+    int64_t id;
+    char *forecaster;
+    int version; /* 1, 2, ... per forecaster */
+    tsl_model_status status;
+    char *metrics;
+    char *choices;
+    char *dataset;
+    char *dataset_hash;
+    char *config_hash;
+    char *program_version;
+    int64_t execution_id;
+    size_t artifact_len;
+    uint32_t artifact_crc32;
+    char artifact_sha256[65];
+    int64_t created_ms;
+    int64_t status_ms;   /* last status change */
+    int64_t approved_ms; /* last approval; 0 if never */
+} tsl_store_model;
+
+void tsl_store_model_release(tsl_store_model *m);
+void tsl_store_model_list_free(tsl_store_model *list, size_t n);
+
+/* Registers a new version of m->forecaster (the next number), its artifact stored as a blob
+ * with its size, CRC-32 and SHA-256; writes the first audit entry (status m->status) and the
+ * event model.registered. *id and *version may be NULL. */
+tsl_err tsl_store_model_register(tsl_store *s, const tsl_store_model_new *m, int64_t *id,
+                                 int *version, tsl_diag *d);
+
+/* Version `version` of forecaster. */
+tsl_err tsl_store_model_get(tsl_store *s, const char *forecaster, int version, tsl_store_model *out,
+                            tsl_diag *d);
+
+/* The versions of forecaster (NULL: all forecasters), newest first. */
+tsl_err tsl_store_model_list(tsl_store *s, const char *forecaster, tsl_store_model **out, size_t *n,
+                             tsl_diag *d);
+
+/* The artifact of a version, checked against its size and SHA-256 (TSL_ECORRUPT otherwise).
+ * *data is freed with tsl_free. */
+tsl_err tsl_store_model_artifact(tsl_store *s, const char *forecaster, int version, void **data,
+                                 size_t *len, tsl_diag *d);
+
+/* Changes a version's status, appending who/when/why to the audit log and recording the event
+ * model.approved, model.rejected or model.pending. Allowed: Pending -> Approved | Rejected,
+ * Approved -> Rejected, Rejected -> Approved; anything else is TSL_ECONFLICT. who must not be
+ * empty. */
+tsl_err tsl_store_model_set_status(tsl_store *s, const char *forecaster, int version,
+                                   tsl_model_status status, const char *who, const char *why,
+                                   tsl_diag *d);
+
+typedef struct tsl_store_audit {
+    int64_t id;
+    char *forecaster;
+    int version;
+    int has_from; /* 0 for the registration entry */
+    tsl_model_status from, to;
+    char *who, *why;
+    int64_t at_ms;
+} tsl_store_audit;
+
+void tsl_store_audit_list_free(tsl_store_audit *list, size_t n);
+
+/* The audit log of forecaster (NULL: all), oldest first; version 0: all its versions. */
+tsl_err tsl_store_model_audit(tsl_store *s, const char *forecaster, int version,
+                              tsl_store_audit **out, size_t *n, tsl_diag *d);
+
+/* The champion of forecaster: of its Approved versions, the one approved last. *found is 0
+ * (and *out untouched) when none is approved. */
+tsl_err tsl_store_model_champion(tsl_store *s, const char *forecaster, tsl_store_model *out,
+                                 int *found, tsl_diag *d);
+
+/* ---- pipeline executions ---- */
+
+typedef enum tsl_exec_status {
+    TSL_EXEC_QUEUED,    /* requested, waiting for a worker (and for the active one to end) */
+    TSL_EXEC_EXECUTING, /* claimed, or between attempts waiting for a retry */
+    TSL_EXEC_STOPPING,  /* a stop was requested while a worker holds it */
+    TSL_EXEC_STOPPED,
+    TSL_EXEC_FAILED,
+    TSL_EXEC_SUCCEEDED
+} tsl_exec_status;
+
+const char *tsl_exec_status_name(tsl_exec_status st); /* "Queued", "Executing", ... */
+int tsl_exec_status_terminal(tsl_exec_status st);     /* Stopped, Failed, Succeeded */
+
+/* Retry policy of an execution's steps: attempt k (1-based) that fails is retried after
+ * min(first_delay_ms * factor^(k-1), max_delay_ms) while k < max_attempts. Zeros: defaults
+ * (5 attempts, 1 s, x2, 5 min). */
+typedef struct tsl_store_retry {
+    int max_attempts;
+    int64_t first_delay_ms;
+    double factor;
+    int64_t max_delay_ms;
+} tsl_store_retry;
+
+typedef struct tsl_exec_request {
+    const char *forecaster;
+    const char *trigger;    /* "manual", "data", "schedule", "alarm", "api", ... */
+    const char *dedupe_key; /* NULL: a fresh key (the request never coalesces by key) */
+    const char *params;     /* JSON; NULL: "{}" */
+    const char *who;        /* NULL: "" */
+    tsl_store_retry retry;
+} tsl_exec_request;
+
+typedef enum tsl_exec_outcome {
+    TSL_EXEC_NEW,       /* a new execution, nothing else active or queued for the forecaster */
+    TSL_EXEC_BEHIND,    /* a new execution, queued behind the active one */
+    TSL_EXEC_DUPLICATE, /* the dedupe key was seen before: that request's execution */
+    TSL_EXEC_MERGED     /* joined the execution already queued for the forecaster */
+} tsl_exec_outcome;
+
+/* Requests a pipeline execution. At most one execution per forecaster is active (Executing or
+ * Stopping) and at most one is queued: a request while one is queued joins it, so a burst of
+ * triggers while a run is in progress produces exactly one more run. A request whose
+ * (forecaster, dedupe_key) was seen before, whatever became of its execution, returns that
+ * execution and changes nothing. Records execution.requested (and execution.status for a new
+ * execution). */
+tsl_err tsl_store_exec_request(tsl_store *s, const tsl_exec_request *r, int64_t *id,
+                               tsl_exec_outcome *how, tsl_diag *d);
+
+typedef enum tsl_step_status {
+    TSL_STEP_RUNNING,
+    TSL_STEP_SUCCEEDED,
+    TSL_STEP_FAILED
+} tsl_step_status;
+
+const char *tsl_step_status_name(tsl_step_status st); /* "Running", "Succeeded", "Failed" */
+
+typedef struct tsl_store_attempt {
+    int number; /* 1-based */
+    tsl_step_status status;
+    int64_t started_ms, ended_ms;
+    char *error;
+    char *worker; /* "host:pid" */
+} tsl_store_attempt;
+
+typedef struct tsl_store_step {
+    char *name;
+    tsl_step_status status; /* of its last attempt */
+    int64_t next_retry_ms;  /* after a failed attempt that will be retried; else 0 */
+    char *output;           /* JSON, once succeeded; else NULL */
+    size_t output_blob_len;
+    size_t nattempts;
+    tsl_store_attempt *attempts;
+} tsl_store_step;
+
+typedef struct tsl_store_exec {
+    int64_t id;
+    char *forecaster;
+    tsl_exec_status status;
+    char *trigger, *dedupe_key, *params, *who;
+    char *reason; /* why it failed or stopped; NULL otherwise */
+    int64_t created_ms, started_ms, ended_ms;
+    int64_t not_before_ms; /* not claimable before (a retry's time) */
+    char *owner;           /* "host:pid" of the worker holding it; NULL when none */
+    int64_t lease_until_ms;
+    int owner_dead; /* the owner is gone (as this handle sees it now) */
+    int requests;   /* requests merged into it, itself included */
+    int recoveries; /* times it was taken back from a dead worker */
+    tsl_store_retry retry;
+    size_t nsteps; /* in the order they first started */
+    tsl_store_step *steps;
+} tsl_store_exec;
+
+void tsl_store_exec_release(tsl_store_exec *e);
+void tsl_store_exec_list_free(tsl_store_exec *list, size_t n);
+
+/* One execution with its steps and attempts. */
+tsl_err tsl_store_exec_get(tsl_store *s, int64_t id, tsl_store_exec *out, tsl_diag *d);
+
+/* The last `limit` executions (0: all) of forecaster (NULL: all), newest first, with steps. */
+tsl_err tsl_store_exec_list(tsl_store *s, const char *forecaster, size_t limit,
+                            tsl_store_exec **out, size_t *n, tsl_diag *d);
+
+/* Claims the next runnable execution (of forecaster, or any when NULL) for this handle: first
+ * executions whose worker died are recovered (see tsl_store_exec_recover); then, oldest first,
+ * an Executing one nobody holds whose retry time has come, or a Queued one whose forecaster
+ * has nothing active (it becomes Executing). The handle then holds its lease for lease_ms,
+ * renewed by every call below. *claimed is 0 when there is nothing to run (*out untouched);
+ * else *out is the execution, whose steps tell where to resume. */
+tsl_err tsl_store_exec_claim(tsl_store *s, const char *forecaster, tsl_store_exec *out,
+                             int *claimed, tsl_diag *d);
+
+/* The calls below are for the handle holding the execution: TSL_ECONFLICT when it does not
+ * (its lease expired and it was recovered, or it ended) - the worker must then drop the
+ * work. */
+
+/* Renews the lease; *status (may be NULL) tells whether a stop was requested (Stopping). */
+tsl_err tsl_store_exec_heartbeat(tsl_store *s, int64_t id, tsl_exec_status *status, tsl_diag *d);
+
+/* Starts an attempt of step `step` (a name of up to 64 bytes): *attempt is its number. When a
+ * stop was requested no attempt starts: *attempt is 0 and *status Stopping. TSL_ECONFLICT when
+ * the step already succeeded or another step's attempt is running. */
+tsl_err tsl_store_step_begin(tsl_store *s, int64_t id, const char *step, int *attempt,
+                             tsl_exec_status *status, tsl_diag *d);
+
+/* Ends the running attempt of step successfully with its output (JSON, NULL: "{}") and an
+ * optional blob (what a resumed execution needs from this step, e.g. fitted models). */
+tsl_err tsl_store_step_succeed(tsl_store *s, int64_t id, const char *step, const char *output,
+                               const void *blob, size_t blob_len, tsl_diag *d);
+
+/* Ends the running attempt of step as failed with error. When retryable and the step has
+ * attempts left, the execution is released until the policy's delay has passed (*retry_at_ms
+ * gets that time; any worker may then claim it); otherwise the execution fails with the
+ * reason "step S failed after N attempts: error" (*retry_at_ms = 0) - or, when a stop was
+ * requested, is Stopped. */
+tsl_err tsl_store_step_fail(tsl_store *s, int64_t id, const char *step, const char *error,
+                            int retryable, int64_t *retry_at_ms, tsl_diag *d);
+
+/* The output of a succeeded step (either out-parameter may be NULL; free with tsl_free). */
+tsl_err tsl_store_step_output(tsl_store *s, int64_t id, const char *step, char **json, void **blob,
+                              size_t *blob_len, tsl_diag *d);
+
+/* Ends the execution: Succeeded, Failed (reason required) or Stopped (after a stop request).
+ * No attempt may be running. Records execution.status; the queued execution of the same
+ * forecaster, if any, becomes claimable. */
+tsl_err tsl_store_exec_finish(tsl_store *s, int64_t id, tsl_exec_status status, const char *reason,
+                              tsl_diag *d);
+
+/* Requests a stop (by anyone): a Queued execution, or one nobody holds, stops at once; one a
+ * worker holds becomes Stopping and its worker stops at the next step boundary (or it is
+ * Stopped when found dead). *status (may be NULL) gets the new status. TSL_ECONFLICT when it
+ * already ended. */
+tsl_err tsl_store_exec_stop(tsl_store *s, int64_t id, const char *who, const char *why,
+                            tsl_exec_status *status, tsl_diag *d);
+
+/* Finds executions whose worker is gone - its lease expired, or it ran on this host and its
+ * process no longer exists - and takes them back: a running attempt is closed as failed
+ * ("worker host:pid died during attempt N"); a Stopping execution becomes Stopped; otherwise
+ * the step is retried by the retry policy (or the execution fails with the reason when no
+ * attempt is left), and an execution that died between steps resumes after its last
+ * completed step. Records execution.recovered. *recovered (may be NULL) gets how many. */
+tsl_err tsl_store_exec_recover(tsl_store *s, size_t *recovered, tsl_diag *d);
+
+/* ---- parameters ---- */
+
+typedef struct tsl_store_param {
+    char *key;
+    int version; /* 1, 2, ... per key */
+    char *value;
+    char *who, *why;
+    int64_t at_ms;
+} tsl_store_param;
+
+void tsl_store_param_release(tsl_store_param *p);
+void tsl_store_param_list_free(tsl_store_param *list, size_t n);
+
+/* Sets key to value (any text) as its next version; records the event param.set. *version may
+ * be NULL. */
+tsl_err tsl_store_param_set(tsl_store *s, const char *key, const char *value, const char *who,
+                            const char *why, int *version, tsl_diag *d);
+
+/* The latest version of key (version 0), or the given one. */
+tsl_err tsl_store_param_get(tsl_store *s, const char *key, int version, tsl_store_param *out,
+                            tsl_diag *d);
+
+/* Every version of key, oldest first. */
+tsl_err tsl_store_param_history(tsl_store *s, const char *key, tsl_store_param **out, size_t *n,
+                                tsl_diag *d);
+
+/* The latest version of every key, by key. */
+tsl_err tsl_store_param_list(tsl_store *s, tsl_store_param **out, size_t *n, tsl_diag *d);
+
+/* ---- events ---- */
+
+typedef struct tsl_store_event {
+    int64_t id; /* increasing in commit order: a reader that has seen id k has seen all below */
+    int64_t at_ms;
+    char *type;    /* "dataset.ingested", "model.approved", ... (docs/store.md lists them) */
+    char *subject; /* what it is about: "dataset:sales", "model:solar/3", "execution:12" */
+    char *payload; /* JSON */
+} tsl_store_event;
+
+void tsl_store_event_list_free(tsl_store_event *list, size_t n);
+
+/* Appends an event (type: 1-64 bytes of [a-z0-9_.], payload JSON or NULL for "{}"). */
+tsl_err tsl_store_event_append(tsl_store *s, const char *type, const char *subject,
+                               const char *payload, int64_t *id, tsl_diag *d);
+
+/* Events with id > after_id, oldest first, at most limit (0: all): poll with the last id seen
+ * to follow the log. */
+tsl_err tsl_store_event_list(tsl_store *s, int64_t after_id, size_t limit, tsl_store_event **out,
+                             size_t *n, tsl_diag *d);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,261 @@
+/*
+ * sqlite_schema.c - the SQLite back end's schema, as numbered migrations.
+ *
+ * A store records the migrations applied to it in schema_migrations; opening applies the
+ * missing ones in order, all in one transaction (sqlite_db.c), so a store is always at a
+ * version listed here. Migrations are append-only history: a released migration is never
+ * edited - a change to the schema is a new migration at the end. docs/store.md describes the
+ * tables for people.
+ *
+ * Choices worth knowing:
+ * - observations is WITHOUT ROWID, clustered by (item, t): an item's points are contiguous and
+ *   in time order, so loading a series and the ingest's merge against the stored range are
+ *   sequential reads, and appending new points in time order appends to the B-tree.
+ * - A missing value is SQL NULL (SQLite stores a bound NaN as NULL anyway).
+ * - The content hash lives in the data set's row as four 64-bit lanes (h0..h3), kept current by
+ *   every batch in the same transaction as the rows; `rev` counts the batches, which lets an
+ *   ingest tell whether someone else wrote to the data set since its last batch.
+ * - Append-only tables (revisions, model_audit, params, events) refuse UPDATE and DELETE with
+ *   triggers; artifacts and the immutable columns of models likewise.
+ * - "At most one active and one queued execution per forecaster" is also enforced by partial
+ *   unique indexes, so no race between workers can break it.
+ */
+#include "store/sqlite_be.h"
+
+// clang-format off
+#define APPEND_ONLY(t) \
+    "CREATE TRIGGER " t "_no_update BEFORE UPDATE ON " t \
+    " BEGIN SELECT RAISE(ABORT, '" t " is append-only'); END;\n" \
+    "CREATE TRIGGER " t "_no_delete BEFORE DELETE ON " t \
+    " BEGIN SELECT RAISE(ABORT, '" t " is append-only'); END;\n"
+
+static const char M1[] =
+    "CREATE TABLE datasets (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  name TEXT NOT NULL UNIQUE,\n"
+    "  freq TEXT,\n" /* canonical text (tsl_freq_format), NULL when not declared */
+    "  freq_anchor INTEGER NOT NULL DEFAULT 0,\n"
+    "  dims TEXT NOT NULL DEFAULT '[]',\n" /* JSON array of dimension names */
+    "  created_ms INTEGER NOT NULL,\n"
+    "  updated_ms INTEGER NOT NULL,\n"
+    "  items INTEGER NOT NULL DEFAULT 0,\n"
+    "  observations INTEGER NOT NULL DEFAULT 0,\n"
+    "  t_min INTEGER,\n"
+    "  t_max INTEGER,\n"
+    "  h0 INTEGER NOT NULL DEFAULT 0,\n"
+    "  h1 INTEGER NOT NULL DEFAULT 0,\n"
+    "  h2 INTEGER NOT NULL DEFAULT 0,\n"
+    "  h3 INTEGER NOT NULL DEFAULT 0,\n"
+    "  rev INTEGER NOT NULL DEFAULT 0\n"
+    ");\n"
+    "CREATE TABLE items (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  dataset_id INTEGER NOT NULL REFERENCES datasets(id),\n"
+    "  item_id TEXT NOT NULL,\n"
+    "  dims TEXT NOT NULL DEFAULT '[]',\n" /* JSON array of values, in the data set's order */
+    "  observations INTEGER NOT NULL DEFAULT 0,\n"
+    "  t_min INTEGER NOT NULL,\n"
+    "  t_max INTEGER NOT NULL,\n"
+    "  created_ms INTEGER NOT NULL,\n"
+    "  UNIQUE (dataset_id, item_id)\n"
+    ");\n"
+    "CREATE TABLE ingests (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  dataset_id INTEGER NOT NULL REFERENCES datasets(id),\n"
+    "  source TEXT NOT NULL,\n"
+    "  who TEXT NOT NULL,\n"
+    "  status TEXT NOT NULL CHECK (status IN ('running', 'complete', 'failed')),\n"
+    "  error TEXT,\n"
+    "  started_ms INTEGER NOT NULL,\n"
+    "  updated_ms INTEGER NOT NULL,\n"
+    "  ended_ms INTEGER,\n"
+    "  inserted INTEGER NOT NULL DEFAULT 0,\n"
+    "  updated INTEGER NOT NULL DEFAULT 0,\n"
+    "  unchanged INTEGER NOT NULL DEFAULT 0,\n"
+    "  rejected INTEGER NOT NULL DEFAULT 0,\n"
+    "  new_items INTEGER NOT NULL DEFAULT 0,\n"
+    "  dim_conflicts INTEGER NOT NULL DEFAULT 0,\n"
+    "  hash TEXT NOT NULL DEFAULT '',\n"
+    "  owner_host TEXT NOT NULL,\n"
+    "  owner_boot TEXT NOT NULL,\n"
+    "  owner_pid INTEGER NOT NULL,\n"
+    "  owner_start INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX ingests_dataset ON ingests(dataset_id, id);\n"
+    "CREATE TABLE ingest_rejects (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  ingest_id INTEGER NOT NULL REFERENCES ingests(id),\n"
+    "  line INTEGER NOT NULL,\n"
+    "  reason TEXT NOT NULL\n"
+    ");\n"
+    "CREATE INDEX ingest_rejects_ingest ON ingest_rejects(ingest_id, id);\n"
+    "CREATE TABLE observations (\n"
+    "  item INTEGER NOT NULL REFERENCES items(id),\n"
+    "  t INTEGER NOT NULL,\n"
+    "  value REAL,\n"
+    "  ingest_id INTEGER NOT NULL,\n" /* the ingest that wrote the current value */
+    "  PRIMARY KEY (item, t)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE revisions (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  item INTEGER NOT NULL REFERENCES items(id),\n"
+    "  t INTEGER NOT NULL,\n"
+    "  old_value REAL,\n"
+    "  new_value REAL,\n"
+    "  ingest_id INTEGER NOT NULL REFERENCES ingests(id),\n"
+    "  at_ms INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX revisions_item ON revisions(item, t);\n"
+    APPEND_ONLY("revisions");
+
+static const char M2[] =
+    "CREATE TABLE executions (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  forecaster TEXT NOT NULL,\n"
+    "  status TEXT NOT NULL CHECK (status IN ('Queued', 'Executing', 'Stopping', 'Stopped',\n"
+    "                                         'Failed', 'Succeeded')),\n"
+    "  trigger TEXT NOT NULL,\n"
+    "  dedupe_key TEXT NOT NULL,\n"
+    "  params TEXT NOT NULL,\n"
+    "  who TEXT NOT NULL,\n"
+    "  reason TEXT,\n"
+    "  created_ms INTEGER NOT NULL,\n"
+    "  started_ms INTEGER,\n"
+    "  ended_ms INTEGER,\n"
+    "  not_before_ms INTEGER NOT NULL DEFAULT 0,\n"
+    "  owner TEXT,\n" /* the holding handle's token; NULL when nobody holds it */
+    "  owner_host TEXT,\n"
+    "  owner_boot TEXT,\n"
+    "  owner_pid INTEGER,\n"
+    "  owner_start INTEGER,\n"
+    "  lease_until_ms INTEGER,\n"
+    "  requests INTEGER NOT NULL DEFAULT 1,\n"
+    "  recoveries INTEGER NOT NULL DEFAULT 0,\n"
+    "  retry_max INTEGER NOT NULL,\n"
+    "  retry_first_ms INTEGER NOT NULL,\n"
+    "  retry_factor REAL NOT NULL,\n"
+    "  retry_cap_ms INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE UNIQUE INDEX executions_one_active ON executions(forecaster)\n"
+    "  WHERE status IN ('Executing', 'Stopping');\n"
+    "CREATE UNIQUE INDEX executions_one_queued ON executions(forecaster) WHERE status = "
+    "'Queued';\n"
+    "CREATE INDEX executions_forecaster ON executions(forecaster, id);\n"
+    "CREATE INDEX executions_open ON executions(status, not_before_ms, id)\n"
+    "  WHERE status IN ('Queued', 'Executing', 'Stopping');\n"
+    "CREATE TABLE execution_requests (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  execution_id INTEGER NOT NULL REFERENCES executions(id),\n"
+    "  forecaster TEXT NOT NULL,\n"
+    "  dedupe_key TEXT NOT NULL,\n"
+    "  trigger TEXT NOT NULL,\n"
+    "  who TEXT NOT NULL,\n"
+    "  params TEXT NOT NULL,\n"
+    "  at_ms INTEGER NOT NULL,\n"
+    "  UNIQUE (forecaster, dedupe_key)\n"
+    ");\n"
+    "CREATE TABLE execution_steps (\n"
+    "  execution_id INTEGER NOT NULL REFERENCES executions(id),\n"
+    "  name TEXT NOT NULL,\n"
+    "  seq INTEGER NOT NULL,\n"
+    "  status TEXT NOT NULL CHECK (status IN ('Running', 'Succeeded', 'Failed')),\n"
+    "  attempts INTEGER NOT NULL,\n"
+    "  next_retry_ms INTEGER NOT NULL DEFAULT 0,\n"
+    "  output TEXT,\n"
+    "  output_blob BLOB,\n"
+    "  PRIMARY KEY (execution_id, name)\n"
+    ");\n"
+    "CREATE TABLE step_attempts (\n"
+    "  execution_id INTEGER NOT NULL,\n"
+    "  name TEXT NOT NULL,\n"
+    "  number INTEGER NOT NULL,\n"
+    "  status TEXT NOT NULL CHECK (status IN ('Running', 'Succeeded', 'Failed')),\n"
+    "  started_ms INTEGER NOT NULL,\n"
+    "  ended_ms INTEGER,\n"
+    "  error TEXT,\n"
+    "  worker TEXT NOT NULL,\n"
+    "  PRIMARY KEY (execution_id, name, number),\n"
+    "  FOREIGN KEY (execution_id, name) REFERENCES execution_steps(execution_id, name)\n"
+    ");\n"
+    "CREATE INDEX step_attempts_running ON step_attempts(execution_id) WHERE status = "
+    "'Running';\n";
+
+static const char M3[] =
+    "CREATE TABLE models (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  forecaster TEXT NOT NULL,\n"
+    "  version INTEGER NOT NULL,\n"
+    "  status TEXT NOT NULL\n"
+    "    CHECK (status IN ('PendingManualApproval', 'Approved', 'Rejected')),\n"
+    "  metrics TEXT NOT NULL,\n"
+    "  choices TEXT NOT NULL,\n"
+    "  dataset TEXT,\n"
+    "  dataset_hash TEXT,\n"
+    "  config_hash TEXT,\n"
+    "  program_version TEXT NOT NULL,\n"
+    "  execution_id INTEGER REFERENCES executions(id),\n"
+    "  artifact_len INTEGER NOT NULL,\n"
+    "  artifact_crc32 INTEGER NOT NULL,\n"
+    "  artifact_sha256 TEXT NOT NULL,\n"
+    "  created_ms INTEGER NOT NULL,\n"
+    "  status_ms INTEGER NOT NULL,\n"
+    "  approved_ms INTEGER NOT NULL DEFAULT 0,\n"
+    "  UNIQUE (forecaster, version)\n"
+    ");\n"
+    "CREATE INDEX models_approved ON models(forecaster, approved_ms)\n"
+    "  WHERE status = 'Approved';\n"
+    "CREATE TRIGGER models_immutable BEFORE UPDATE OF forecaster, version, metrics, choices,\n"
+    "  dataset, dataset_hash, config_hash, program_version, execution_id, artifact_len,\n"
+    "  artifact_crc32, artifact_sha256, created_ms ON models\n"
+    "  BEGIN SELECT RAISE(ABORT, 'a model version is immutable'); END;\n"
+    "CREATE TRIGGER models_no_delete BEFORE DELETE ON models\n"
+    "  BEGIN SELECT RAISE(ABORT, 'model versions are kept'); END;\n"
+    "CREATE TABLE artifacts (\n"
+    "  model_id INTEGER PRIMARY KEY REFERENCES models(id),\n"
+    "  data BLOB NOT NULL\n"
+    ");\n"
+    APPEND_ONLY("artifacts")
+    "CREATE TABLE model_audit (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  model_id INTEGER NOT NULL REFERENCES models(id),\n"
+    "  from_status TEXT,\n"
+    "  to_status TEXT NOT NULL,\n"
+    "  who TEXT NOT NULL,\n"
+    "  why TEXT NOT NULL,\n"
+    "  at_ms INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX model_audit_model ON model_audit(model_id, id);\n"
+    APPEND_ONLY("model_audit");
+
+static const char M4[] =
+    "CREATE TABLE params (\n"
+    "  key TEXT NOT NULL,\n"
+    "  version INTEGER NOT NULL,\n"
+    "  value TEXT NOT NULL,\n"
+    "  who TEXT NOT NULL,\n"
+    "  why TEXT NOT NULL,\n"
+    "  at_ms INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (key, version)\n"
+    ") WITHOUT ROWID;\n"
+    APPEND_ONLY("params");
+
+static const char M5[] =
+    "CREATE TABLE events (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  at_ms INTEGER NOT NULL,\n"
+    "  type TEXT NOT NULL,\n"
+    "  subject TEXT NOT NULL,\n"
+    "  payload TEXT NOT NULL\n"
+    ");\n"
+    APPEND_ONLY("events");
+// clang-format on
+
+const sq_migration tsl_sq_migrations[] = {
+    {1, "data sets, items, observations, revisions and ingest records", M1},
+    {2, "pipeline executions, their requests, steps and attempts", M2},
+    {3, "model registry: versions, artifacts and the approval audit log", M3},
+    {4, "versioned parameters", M4},
+    {5, "the event log", M5},
+};
+
+const size_t tsl_sq_nmigrations = sizeof tsl_sq_migrations / sizeof tsl_sq_migrations[0];
