@@ -117,6 +117,12 @@ int main(int argc, char **argv) {
     tsl_automl_opts o;
     tsl_automl_opts_init(&o, horizon, train->period);
     o.freq = train->freq;
+    int periods[TSL_MAX_PERIODS];
+    int np = tsl_freq_seasonal_periods(train->freq, periods, TSL_MAX_PERIODS);
+    if (np >= 2 && periods[0] == train->period) {
+        o.nperiods = np;
+        memcpy(o.periods, periods, (size_t)np * sizeof *periods);
+    }
     o.levels = lv;
     o.nq = 3;
     o.windows = windows;
@@ -130,6 +136,11 @@ int main(int argc, char **argv) {
     tsl_automl_result *res = NULL;
     if (tsl_automl_run(ts, train->nseries, &o, &res, &d)) die("automl", &d);
     double fit_seconds = now() - t0;
+    if (res->nperiods) {
+        printf("seasonal periods confirmed on the data:");
+        for (int k = 0; k < res->nperiods; k++) printf(" %d", res->periods[k]);
+        printf("\n");
+    }
     tsl_model **ours = tsl_calloc(train->nseries, sizeof *ours);
     for (size_t i = 0; i < train->nseries; i++) {
         ours[i] = res->series[i].model;

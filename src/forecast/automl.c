@@ -49,6 +49,7 @@
 #include <time.h>
 
 #include "calibrate.h"
+#include "decompose.h"
 #include "intermittent.h"
 #include "model_impl.h"
 #include "tsloop/mem.h"
@@ -84,6 +85,9 @@ static const struct {
     {TSL_MODEL_SBA, 1},   {TSL_MODEL_TSB, 1},
 };
 
+/* With several seasonal periods: MSTL, removing all of them, with ETS and with Theta. */
+static const tsl_model_kind multi_bases[] = {TSL_MODEL_ETS, TSL_MODEL_THETA};
+
 /* Fills out (capacity cap) with the defaults for this period and, when flags is not NULL, the
  * intermittent-only flag of each. */
 static size_t default_candidates(int period, tsl_model_spec *out, int *flags, size_t cap) {
@@ -98,6 +102,27 @@ static size_t default_candidates(int period, tsl_model_spec *out, int *flags, si
 
 size_t tsl_automl_default_candidates(int period, tsl_model_spec *out, size_t cap) {
     return default_candidates(period, out, NULL, cap);
+}
+
+/* Appends the MSTL candidates (periods filled later from the confirmed ones). */
+static size_t add_multi_candidates(int period, tsl_model_spec *out, int *flags, size_t n,
+                                   size_t cap) {
+    for (size_t i = 0; i < sizeof multi_bases / sizeof multi_bases[0] && n < cap; i++) {
+        tsl_model_spec_init(&out[n], TSL_MODEL_MSTL, period);
+        out[n].base = multi_bases[i];
+        flags[n++] = 0;
+    }
+    return n;
+}
+
+/* The history cap: max_history, or max(5000, 20 x the longest period). */
+static size_t history_cap(const tsl_automl_opts *o) {
+    if (o->max_history) return o->max_history;
+    int longest = o->period;
+    for (int i = 0; i < o->nperiods; i++)
+        if (o->periods[i] > longest) longest = o->periods[i];
+    size_t cap = 20 * (size_t)longest;
+    return cap > 5000 ? cap : 5000;
 }
 
 /* The models whose fits cost far more than the others: the fast preset races them. */
@@ -531,7 +556,11 @@ static void backtest_series(void *arg, size_t idx, int worker) {
     tsl_bt_plan inner[TSL_BT_MAX_WINDOWS];
 
     const double *y = c->series[idx].y;
-    size_t n = c->series[idx].n;
+    size_t n = c->series[idx].n, hcap = history_cap(o);
+    if (n > hcap) {
+        y += n - hcap;
+        n = hcap;
+    }
     while (n > 0 && isnan(y[0])) y++, n--;
     r->y = y;
     r->n = n;
@@ -1047,10 +1076,56 @@ static tsl_err check_opts(const tsl_automl_opts *o, tsl_diag *d) {
                             o->series_weight);
     if (!(o->time_limit >= 0))
         return tsl_diag_set(d, TSL_EINVAL, "the time limit must be >= 0 seconds");
+    if (o->nperiods < 0 || o->nperiods > TSL_MAX_PERIODS)
+        return tsl_diag_set(d, TSL_EINVAL, "at most %d seasonal periods", TSL_MAX_PERIODS);
+    for (int k = 0; k < o->nperiods; k++)
+        if (o->periods[k] < 1 || (k && o->periods[k] <= o->periods[k - 1]))
+            return tsl_diag_set(d, TSL_EINVAL, "seasonal periods must be ascending and >= 1");
     if (o->candidates && (o->ncandidates < 1 || o->ncandidates > MAX_CANDIDATES))
         return tsl_diag_set(d, TSL_EINVAL, "1..%d candidates, got %zu", MAX_CANDIDATES,
                             o->ncandidates);
     return TSL_OK;
+}
+
+/* Confirming the seasonal periods on the data, one task per series. */
+typedef struct confirm_ctx {
+    const tsl_ts *series;
+    const tsl_automl_opts *o;
+    unsigned *votes; /* nseries * TSL_MAX_PERIODS: 1 where the series confirms periods[k] */
+} confirm_ctx;
+
+static void confirm_series(void *arg, size_t i, int worker) {
+    (void)worker;
+    confirm_ctx *x = arg;
+    const double *y = x->series[i].y;
+    size_t n = x->series[i].n, cap = history_cap(x->o);
+    if (n > cap) {
+        y += n - cap;
+        n = cap;
+    }
+    while (n > 0 && isnan(y[0])) y++, n--;
+    int got[TSL_MAX_PERIODS], ngot = 0;
+    if (n == 0 ||
+        tsl_mstl_confirm_periods(y, n, x->o->periods, x->o->nperiods, got, &ngot, NULL) != TSL_OK)
+        return;
+    for (int g = 0; g < ngot; g++)
+        for (int k = 0; k < x->o->nperiods; k++)
+            if (x->o->periods[k] == got[g]) x->votes[i * TSL_MAX_PERIODS + (size_t)k] = 1;
+}
+
+/* The periods of opts confirmed on at least half the series (votes of the series that could
+ * be tested), ascending, into res. */
+static void confirm_periods(tsl_pool *pool, const tsl_ts *series, size_t nseries,
+                            const tsl_automl_opts *o, tsl_automl_result *res) {
+    confirm_ctx x = {series, o, tsl_calloc(nseries * TSL_MAX_PERIODS + 1, sizeof *x.votes)};
+    tsl_pool_run(pool, nseries, confirm_series, &x);
+    res->nperiods = 0;
+    for (int k = 0; k < o->nperiods; k++) {
+        size_t yes = 0;
+        for (size_t i = 0; i < nseries; i++) yes += x.votes[i * TSL_MAX_PERIODS + (size_t)k];
+        if (nseries && 2 * yes >= nseries) res->periods[res->nperiods++] = o->periods[k];
+    }
+    tsl_free(x.votes);
 }
 
 tsl_err tsl_automl_run(const tsl_ts *series, size_t nseries, const tsl_automl_opts *o,
@@ -1066,13 +1141,16 @@ tsl_err tsl_automl_run(const tsl_ts *series, size_t nseries, const tsl_automl_op
     if (opts.windows == 0) opts.windows = 3;
     run_ctx c;
     memset(&c, 0, sizeof c);
+    int multi = opts.nperiods >= 2;
     if (opts.candidates) {
-        c.cands = opts.candidates;
+        memcpy(defaults, opts.candidates, opts.ncandidates * sizeof *defaults);
         c.ncand = opts.ncandidates;
     } else {
         c.ncand = default_candidates(opts.period, defaults, flags, MAX_CANDIDATES);
-        c.cands = defaults;
+        if (multi)
+            c.ncand = add_multi_candidates(opts.period, defaults, flags, c.ncand, MAX_CANDIDATES);
     }
+    c.cands = defaults;
     c.intermittent_only = flags;
     double t0 = wall_seconds();
     if (opts.time_limit > 0) c.deadline = t0 + opts.time_limit;
@@ -1084,6 +1162,30 @@ tsl_err tsl_automl_run(const tsl_ts *series, size_t nseries, const tsl_automl_op
     if (opts.nq) memcpy(res->levels, opts.levels, opts.nq * sizeof *opts.levels);
     res->metric = opts.metric;
     res->series_weight = opts.series_weight;
+    /* MSTL candidates without periods of their own take the periods the data confirm. */
+    tsl_pool *pool = tsl_pool_new(opts.threads);
+    int need_periods = 0;
+    for (size_t k = 0; k < c.ncand; k++)
+        need_periods |= defaults[k].kind == TSL_MODEL_MSTL && defaults[k].nperiods == 0;
+    if (multi && need_periods) {
+        confirm_periods(pool, series, nseries, &opts, res);
+        size_t kept = 0;
+        for (size_t k = 0; k < c.ncand; k++) {
+            tsl_model_spec *sp = &defaults[k];
+            if (sp->kind == TSL_MODEL_MSTL && sp->nperiods == 0) {
+                if (res->nperiods == 0 && !opts.candidates) continue; /* no season confirmed */
+                sp->nperiods = res->nperiods ? res->nperiods : 1;
+                if (res->nperiods)
+                    memcpy(sp->periods, res->periods, (size_t)res->nperiods * sizeof *sp->periods);
+                else
+                    sp->periods[0] = opts.period;
+                sp->period = sp->periods[sp->nperiods - 1];
+            }
+            flags[kept] = flags[k];
+            defaults[kept++] = *sp;
+        }
+        c.ncand = kept;
+    }
     res->col_names = tsl_calloc(MAX_CANDIDATES + 16, sizeof *res->col_names);
     res->ncols =
         build_columns(c.cands, c.ncand, opts.ensembles, cols, res->col_names, MAX_CANDIDATES + 16);
@@ -1108,7 +1210,6 @@ tsl_err tsl_automl_run(const tsl_ts *series, size_t nseries, const tsl_automl_op
         }
     }
 
-    tsl_pool *pool = tsl_pool_new(opts.threads);
     size_t nw = (size_t)tsl_pool_size(pool);
     c.series = series;
     c.o = &opts;
