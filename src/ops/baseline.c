@@ -171,8 +171,7 @@ static double median3(double a, double b, double c) {
  * only crafted data reaches, the segment is sorted outright, so the worst case stays
  * O(n log n).
  */
-static void multiselect(double *x, size_t lo, size_t hi, const size_t *want, size_t nw,
-                        int depth) {
+static void multiselect(double *x, size_t lo, size_t hi, const size_t *want, size_t nw, int depth) {
     while (nw > 0) {
         if (hi - lo <= 16 || depth-- <= 0) {
             if (hi - lo <= 16)
