@@ -750,7 +750,21 @@ static tsl_err resolve_opts(ctx *c, tsl_diag *d) {
     return TSL_OK;
 }
 
-/* Resolves the options, walks the series once, runs the checks in report order. */
+/* Puts the violations in check order, keeping the order within each check (a counting sort:
+ * the checks ran in an order convenient for computing, not for reading). */
+static void order_by_check(tsl_quality_report *r) {
+    size_t start[TSL_QC_COUNT + 1] = {0};
+    for (size_t k = 0; k < r->nviolations; k++) start[r->violations[k].check + 1]++;
+    for (int c = 0; c < TSL_QC_COUNT; c++) start[c + 1] += start[c];
+    tsl_quality_violation *sorted =
+        tsl_reallocarray(NULL, r->nviolations ? r->nviolations : 1, sizeof *sorted);
+    for (size_t k = 0; k < r->nviolations; k++)
+        sorted[start[r->violations[k].check]++] = r->violations[k];
+    tsl_free(r->violations);
+    r->violations = sorted;
+}
+
+/* Resolves the options, walks the series once, runs the checks, orders the findings. */
 tsl_err tsl_quality_check(const tsl_dataset *ds, const tsl_quality_opts *opts,
                           tsl_quality_report **out, tsl_diag *d) {
     assert(ds && out);
@@ -790,6 +804,7 @@ tsl_err tsl_quality_check(const tsl_dataset *ds, const tsl_quality_opts *opts,
                         "the data set holds no series");
     check_series(&c);
     for (size_t i = 0; i < n; i++) c.r->series_flagged += c.flagged[i];
+    order_by_check(c.r);
 
     tsl_free(c.fx);
     tsl_free(c.hits);

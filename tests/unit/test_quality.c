@@ -245,6 +245,14 @@ static void test_split_by_empty_values(void **state) {
                      "grouped together under the empty value");
     tu_close(v->value, 0.5, 0, 0, "share");
     tsl_quality_report_free(r);
+    /* With a frequency error too: found after the completeness finding (columns are checked
+     * first) but reported before it, in check order. */
+    o.freq = (tsl_freq){TSL_FREQ_WEEK, 1, 0};
+    r = check(ds, &o);
+    assert_int_equal(r->nviolations, 2);
+    assert_int_equal(r->violations[0].check, TSL_QC_FREQUENCY);
+    assert_int_equal(r->violations[1].check, TSL_QC_COMPLETENESS);
+    tsl_quality_report_free(r);
     tsl_dataset_free(ds);
 }
 
