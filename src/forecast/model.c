@@ -70,6 +70,8 @@ static const tsl_model_ops *ops_for(tsl_model_kind kind) {
         return &tsl_sba_ops;
     case TSL_MODEL_TSB:
         return &tsl_tsb_ops;
+    case TSL_MODEL_GBM:
+        return &tsl_gbm_ops;
     case TSL_MODEL_ENSEMBLE:
         return &tsl_ensemble_ops;
     default:
@@ -86,7 +88,7 @@ static const struct {
     {TSL_MODEL_DRIFT, "drift"},       {TSL_MODEL_MA, "ma"},         {TSL_MODEL_ETS, "ets"},
     {TSL_MODEL_THETA, "theta"},       {TSL_MODEL_OTM, "otm"},       {TSL_MODEL_DOTM, "dotm"},
     {TSL_MODEL_CROSTON, "croston"},   {TSL_MODEL_SBA, "sba"},       {TSL_MODEL_TSB, "tsb"},
-    {TSL_MODEL_ENSEMBLE, "ensemble"},
+    {TSL_MODEL_ENSEMBLE, "ensemble"}, {TSL_MODEL_GBM, "gbm"},
 };
 
 const char *tsl_model_kind_name(tsl_model_kind kind) {
@@ -184,7 +186,7 @@ tsl_err tsl_model_spec_parse(const char *name, int period, tsl_model_spec *spec,
     }
     return tsl_diag_set(d, TSL_EINVAL,
                         "unknown model '%s': expected one of naive, snaive, mean, drift, ma, "
-                        "ets, theta, otm, dotm, croston, sba, tsb",
+                        "ets, theta, otm, dotm, croston, sba, tsb, gbm",
                         name);
 }
 
