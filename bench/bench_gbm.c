@@ -34,6 +34,15 @@
 #define NQ 3
 static const double levels[NQ] = {0.1, 0.5, 0.9};
 
+/* CPU seconds of this process (all threads): the machine is shared, wall time is not the
+ * program's alone. */
+static double cpu_seconds(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+           (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+}
+
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -263,12 +272,12 @@ int main(int argc, char **argv) {
 
     tsl_gbm *g = NULL;
     tsl_diag d = {0};
-    double t0 = now();
+    double t0 = now(), c0 = cpu_seconds();
     if (tsl_gbm_train(ts, n, lens, &o, &g, &d)) {
         fprintf(stderr, "bench_gbm: training failed: %s\n", tsl_diag_msg(&d));
         return 1;
     }
-    double t_train = now() - t0;
+    double t_train = now() - t0, c_train = cpu_seconds() - c0;
     tsl_gbm_info info;
     tsl_gbm_get_info(g, &info);
     run r = {0};
@@ -324,12 +333,13 @@ int main(int argc, char **argv) {
     getrusage(RUSAGE_SELF, &ru);
     printf("set=%s strategy=%s threads=%d refit=%d calendar=%d series=%zu failed=%zu "
            "features=%zu rows=%zu rows_available=%zu holdout=%zu cal_errors=%zu rounds=%d "
-           "train_s=%.2f forecast_s=%.3f booster_kb=%.0f model_kb=%.0f max_rss_mb=%.0f "
+           "train_s=%.2f train_cpu_s=%.2f forecast_s=%.3f booster_kb=%.0f model_kb=%.0f "
+           "max_rss_mb=%.0f "
            "smape=%.3f mase=%.4f coverage=%.3f wql=%.4f snaive_smape=%.3f snaive_mase=%.4f "
            "snaive_coverage=%.3f thread_maxreldiff=%.3g\n",
            set, o.strategy == TSL_GBM_DIRECT ? "direct" : "recursive", o.threads, o.refit, calendar,
            n, failed, info.nfeatures, info.rows, info.rows_available, info.holdout, info.cal_errors,
-           info.rounds, t_train, t_fc, (double)info.booster_bytes / 1024.0,
+           info.rounds, t_train, c_train, t_fc, (double)info.booster_bytes / 1024.0,
            (double)model_bytes / 1024.0, (double)ru.ru_maxrss / 1024.0,
            tsl_agg_value(&agg, TSL_METRIC_SMAPE), tsl_agg_value(&agg, TSL_METRIC_MASE),
            tsl_agg_value(&agg, TSL_METRIC_COVERAGE), tsl_agg_value(&agg, TSL_METRIC_MEAN_WQL),

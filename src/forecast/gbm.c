@@ -46,10 +46,15 @@
  *
  * Strategies (docs/models/gbm.md has the measurements). Recursive: a one-step model; step s is
  * predicted from the history extended by the predictions of steps 1..s-1, and base and scale are
- * recomputed at every step. One row per observation, so training is cheapest, but errors
- * compound over long horizons and forecasting makes h passes. Direct: the step is a feature and
- * one booster predicts all `horizon` steps from the origin in one pass; training has up to
- * `horizon` rows per origin, so origins are sampled. Steps past the horizon chain blocks.
+ * recomputed at every step. One row per observation, but errors compound over long horizons,
+ * forecasting makes h passes through the booster, and so does calibration, from every origin.
+ * Direct (the default): the step is a feature and one booster predicts all `horizon` steps
+ * from the origin in one pass; there are up to `horizon` rows per origin, so rows are sampled.
+ * Steps past the horizon chain blocks. On M4-weekly and gefload the two are equally accurate
+ * (within the noise of the test sets: direct 7.30 against recursive 7.31 sMAPE on M4-weekly,
+ * 13.50 against 13.46 over 26 replayed weeks of gefload), while direct trains with a bounded
+ * budget of rows, calibrates and forecasts h steps in one prediction instead of h (a 168-step
+ * forecast is 20 times cheaper), hence the default.
  *
  * Sampling. When the rows exceed max_rows, each row (origin, step) is kept with probability
  * max_rows / rows, by a hash of (seed, series, origin, step): deterministic, and unlike a stride
@@ -889,7 +894,7 @@ void tsl_gbm_opts_init(tsl_gbm_opts *o, size_t horizon, int period) {
     o->horizon = horizon;
     o->period = period < 1 ? 1 : period;
     o->freq.unit = TSL_FREQ_NONE;
-    o->strategy = TSL_GBM_RECURSIVE;
+    o->strategy = TSL_GBM_DIRECT;
     o->threads = 1;
     o->seed = 1;
     o->max_rounds = 500;

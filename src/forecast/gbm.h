@@ -31,7 +31,8 @@
 typedef enum tsl_gbm_strategy {
     /* One-step model; step s is predicted from the history extended by steps 1..s-1. */
     TSL_GBM_RECURSIVE = 1,
-    /* The step is a feature: all `horizon` steps are predicted from the origin at once. */
+    /* The step is a feature: all `horizon` steps are predicted from the origin at once (the
+     * default: as accurate, and h times fewer predictions per forecast). */
     TSL_GBM_DIRECT = 2
 } tsl_gbm_strategy;
 
@@ -55,7 +56,7 @@ typedef struct tsl_gbm_opts {
     const char *params; /* extra XGBoost parameters "name=value;name=value", applied last */
 } tsl_gbm_opts;
 
-/* Defaults: recursive, one thread, seed 1, 500 rounds at most, depth 6, eta 0.1, patience 20,
+/* Defaults: direct, one thread, seed 1, 500 rounds at most, depth 6, eta 0.1, patience 20,
  * 500,000 rows, refit on, no calendar features (freq unit NONE), nperiods 0. */
 void tsl_gbm_opts_init(tsl_gbm_opts *o, size_t horizon, int period);
 

@@ -102,6 +102,7 @@ static void monthly_opts(tsl_gbm_opts *o, size_t h) {
     o->freq.unit = TSL_FREQ_MONTH;
     o->freq.mult = 1;
     o->freq.anchor = 1;
+    o->max_rows = 20000; /* quick, and sampling is exercised */
 }
 
 static tsl_model *model_of(tsl_gbm *g, size_t i) {
@@ -201,7 +202,11 @@ static void test_determinism(void **state) {
     tsl_gbm_opts o;
     monthly_opts(&o, H);
     o.params = "subsample=0.8;colsample_bytree=0.8"; /* XGBoost's own random choices too */
-    o.max_rounds = 60;
+    /* Small trees and few rounds: with two threads, every tree node is an OpenMP parallel
+     * region, and on a busy machine libgomp's spinning barriers make each one slow. */
+    o.max_rounds = 30;
+    o.max_depth = 3;
+    o.max_rows = 5000;
     double *f[3], *q[3];
     for (int r = 0; r < 3; r++) {
         o.threads = r < 2 ? 1 : 2;
@@ -420,6 +425,7 @@ static void test_calibrated_coverage(void **state) {
     }
     tsl_gbm_opts o;
     tsl_gbm_opts_init(&o, H, 7);
+    o.max_rows = 40000;
     tsl_gbm *g = NULL;
     tsl_diag d = {0};
     if (tsl_gbm_train(ts, NS, lens, &o, &g, &d)) fail_msg("%s", tsl_diag_msg(&d));
