@@ -6,14 +6,17 @@
  *     build/bench/bench_gbm [--set m4weekly|gefload] [--data DIR] [--strategy recursive|direct]
  *                           [--threads N] [--rounds N] [--depth N] [--eta X] [--rows N]
  *                           [--patience N] [--no-refit] [--no-calendar] [--params STR]
- *                           [--seed N] [--recheck-threads N] [--out FILE]
+ *                           [--seed N] [--replay N] [--recheck-threads N] [--out FILE]
  *
  * DIR (default $TSL_SHARED_DATA, then ../shared/data) holds SET_train.csv[.gz] and
  * SET_test.csv[.gz]. One booster is trained on every series' training data, each series' model
  * forecasts the horizon with p10, p50, p90, and the forecasts are scored against the test
  * values: sMAPE and MASE (in-sample seasonal-naive scale with the set's season length) averaged
  * over series, p10-p90 coverage and mean wQL pooled over points (metrics.h), next to seasonal
- * naive on the same series. --recheck-threads N trains again with N threads and reports the
+ * naive on the same series. --replay N instead trains on all but the last N horizons of the
+ * training data and scores N windows in turn, updating every model with each window's actuals
+ * before forecasting the next (no retraining): the monitoring scenario, and N windows instead of
+ * one test window to average over. --recheck-threads N trains again with N threads and reports the
  * largest difference between the two runs' forecasts (0 = bit-identical). --out writes the
  * forecast CSV (item_id,timestamp,mean,p10,p50,p90) that bench/score.py also reads. Prints one
  * line of key=value pairs.
@@ -181,7 +184,6 @@ int main(int argc, char **argv) {
     int calendar = 1;
     tsl_gbm_opts o;
     tsl_gbm_opts_init(&o, 13, 52);
-    int strategy_set = 0;
     if (!dir) dir = "../shared/data";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -197,7 +199,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "usage: bench_gbm [--set m4weekly|gefload] [--data DIR] [--strategy "
                             "recursive|direct] [--threads N] [--rounds N] [--depth N] [--eta X] "
                             "[--rows N] [--patience N] [--no-refit] [--no-calendar] [--params "
-                            "STR] [--seed N] [--recheck-threads N] [--out FILE]\n");
+                            "STR] [--seed N] [--replay N] [--recheck-threads N] [--out FILE]\n");
             return 2;
         }
         i++;
@@ -206,17 +208,25 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--data"))
             dir = v;
         else if (!strcmp(a, "--strategy")) {
+            if (strcmp(v, "direct") && strcmp(v, "recursive")) {
+                fprintf(stderr, "bench_gbm: --strategy is direct or recursive, not '%s'\n", v);
+                return 2;
+            }
             o.strategy = !strcmp(v, "direct") ? TSL_GBM_DIRECT : TSL_GBM_RECURSIVE;
-            strategy_set = 1;
         } else if (!strcmp(a, "--threads"))
             o.threads = (int)num_arg(v, a);
         else if (!strcmp(a, "--rounds"))
             o.max_rounds = (int)num_arg(v, a);
         else if (!strcmp(a, "--depth"))
             o.max_depth = (int)num_arg(v, a);
-        else if (!strcmp(a, "--eta"))
-            o.eta = strtod(v, NULL);
-        else if (!strcmp(a, "--rows"))
+        else if (!strcmp(a, "--eta")) {
+            char *end = NULL;
+            o.eta = strtod(v, &end);
+            if (end == v || *end) {
+                fprintf(stderr, "bench_gbm: --eta expects a number, got '%s'\n", v);
+                return 2;
+            }
+        } else if (!strcmp(a, "--rows"))
             o.max_rows = (size_t)num_arg(v, a);
         else if (!strcmp(a, "--patience"))
             o.patience = (int)num_arg(v, a);
@@ -235,7 +245,6 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    (void)strategy_set;
     size_t h;
     int season;
     if (!strcmp(set, "gefload")) {

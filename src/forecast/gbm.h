@@ -50,7 +50,8 @@ typedef struct tsl_gbm_opts {
     int max_rounds;     /* boosting rounds at most (early stopping may use fewer); 1..10000 */
     int max_depth;      /* tree depth, 1..16 */
     double eta;         /* learning rate, (0, 1] */
-    int patience;       /* stop after this many rounds without a better hold-out error; 0 off */
+    int patience;       /* stop after this many rounds without a better hold-out error and
+                         * keep the best prefix; 0: no early stopping, all max_rounds kept */
     size_t max_rows;    /* training rows at most: beyond, rows are sampled; >= 100 */
     int refit;          /* 1: after calibrating, retrain on all the data (twice the cost) */
     const char *params; /* extra XGBoost parameters "name=value;name=value", applied last */

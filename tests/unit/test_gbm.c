@@ -580,7 +580,12 @@ static void test_errors(void **state) {
     assert_int_equal(tsl_gbm_train(p.ts, p.n, none, &o, &g, &d), TSL_ESHORT);
     size_t tiny[5] = {9, 9, 9, 9, 9};
     assert_int_equal(tsl_gbm_train(p.ts, p.n, tiny, &o, &g, &d), TSL_ESHORT);
+    o.patience = 0; /* no early stopping: every round is kept */
+    o.max_rounds = 7;
     assert_int_equal(tsl_gbm_train(p.ts, p.n, NULL, &o, &g, &d), TSL_OK);
+    tsl_gbm_info info;
+    tsl_gbm_get_info(g, &info);
+    assert_int_equal(info.rounds, 7);
     assert_int_equal(tsl_gbm_model(g, 5, &m, &d), TSL_EINVAL);
     assert_null(m);
     tsl_gbm_free(g);
