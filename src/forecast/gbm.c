@@ -27,8 +27,8 @@
  *     are clipped at +-10 scale units, so a handful of outliers relative to a near-zero recent
  *     level cannot dominate the squared loss.
  *   - Origin lags: (y[o - j] - b) / s for j = 1..8, plus j = horizon when the horizon exceeds 8
- *     and is not a seasonal period (the value one horizon back, the longest memory a recursive
- *     forecast needs).
+ *     and is not a seasonal period: the value one horizon back, so that the last step of a
+ *     forecast still sees the history at the distance it is forecast over.
  *   - Seasonal lags, per period P: the latest known value at the target's position in the
  *     cycle, y[t - cP] with c = ceil(k / P) (the first multiple that reaches before the origin),
  *     the one a cycle earlier, and the mean of the four latest known at that position.
@@ -83,9 +83,9 @@
  *
  * Determinism. Row order, sampling and the error pool do not depend on timing; XGBoost's hist
  * method with a fixed thread count is deterministic, and its only random choices (subsampling,
- * if enabled through params) follow `seed`. Whether results also survive a change of thread
- * count is XGBoost's business (histogram sums are reduced in a thread-dependent order); the
- * unit tests and docs/models/gbm.md state what was measured.
+ * if enabled through params) follow `seed`. One and two threads gave identical forecasts on
+ * M4-weekly, gefload and the unit tests' data, but XGBoost does not promise that across thread
+ * counts, so neither do we.
  *
  * Sharing. The booster, the feature layout and the calibration live in a reference-counted
  * core; tsl_gbm and each model hold a reference. Once trained, the booster is only predicted
@@ -203,6 +203,7 @@ typedef struct fctx {
     double b0, s0; /* fallbacks (NaN in training and calibration: no row without a base) */
 } fctx;
 
+/* Monotonic wall time, for tsl_gbm_info.seconds. */
 static double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -432,6 +433,7 @@ typedef struct rowbuf {
     float *label; /* n */
 } rowbuf;
 
+/* Frees the rows; rb is empty (nfeat 0) afterwards. */
 static void rowbuf_release(rowbuf *rb) {
     tsl_free(rb->x);
     tsl_free(rb->label);
@@ -735,6 +737,7 @@ out:
 
 /* ---- the shared core ---- */
 
+/* Drops a reference; the last one frees the booster and the core. NULL is a no-op. */
 static void core_unref(gbm_core *c) {
     if (!c || atomic_fetch_sub(&c->refs, 1) != 1) return;
     if (c->booster) XGBoosterFree(c->booster);
@@ -743,6 +746,7 @@ static void core_unref(gbm_core *c) {
     tsl_free(c);
 }
 
+/* Takes a reference to c; returns c. */
 static gbm_core *core_ref(gbm_core *c) {
     atomic_fetch_add(&c->refs, 1);
     return c;
@@ -826,6 +830,7 @@ static size_t calib_build(const double *errs, size_t n, size_t H, double *table)
 
 /* ---- per-series state ---- */
 
+/* The model's free_state: the history and a reference to the core. */
 static void state_free(void *p) {
     gbm_state *st = p;
     if (!st) return;
@@ -880,6 +885,7 @@ static gbm_state *state_new(gbm_core *core, const double *y, size_t first, size_
     return st;
 }
 
+/* A deep copy of the history sharing src's core. */
 static gbm_state *state_copy(const gbm_state *src) {
     gbm_state *st = tsl_malloc(sizeof *st);
     *st = *src;
@@ -908,6 +914,7 @@ void tsl_gbm_opts_init(tsl_gbm_opts *o, size_t horizon, int period) {
     o->refit = 1;
 }
 
+/* Checks every option against its documented range (TSL_EINVAL, naming the option). */
 static tsl_err check_opts(const tsl_gbm_opts *o, tsl_diag *d) {
     if (o->horizon < 1 || o->horizon > MAX_HORIZON)
         return tsl_diag_set(d, TSL_EINVAL, "gbm horizon %zu out of range 1..%d", o->horizon,
@@ -962,6 +969,7 @@ typedef struct train {
     BoosterHandle cal;
 } train;
 
+/* Frees everything a training holds (not its result). */
 static void train_release(train *t) {
     tsl_free(t->len);
     tsl_free(t->first);
@@ -996,6 +1004,8 @@ static size_t cut_of(const train *t, size_t i) {
     return t->len[i] > t->hold[i] + t->first[i] ? t->len[i] - t->hold[i] : 0;
 }
 
+/* Row ranges of series i: before the hold-out (calibration booster), inside it (early stopping),
+ * everything (the refit). */
 static rowrange range_cal_train(const train *t, size_t i) {
     return (rowrange){1, 1, cut_of(t, i)};
 }
@@ -1289,6 +1299,7 @@ static size_t standalone_horizon(int period) {
     return (size_t)(h > 24 ? 24 : h);
 }
 
+/* Standalone fit: a booster trained on this one series (see gbm.h for the options). */
 static tsl_err gbm_fit(tsl_model *m, const double *y, size_t n, tsl_diag *d) {
     tsl_gbm_opts o;
     tsl_gbm *g = NULL;
@@ -1305,6 +1316,8 @@ out:
     return rc;
 }
 
+/* Means from the booster over a copy of the history; quantiles from the calibration times the
+ * scale at the forecast origin. */
 static tsl_err gbm_forecast(const tsl_model *m, size_t h, const double *levels, size_t nq,
                             double *mean, double *quant, tsl_diag *d) {
     const gbm_state *st = m->state;
@@ -1332,57 +1345,57 @@ out:
     return rc;
 }
 
+/* Appends y to the history; err1 gets y minus the booster's one-step forecast from the history
+ * before each value (all predicted in one batch). On failure the history is unchanged. */
 static tsl_err gbm_update(tsl_model *m, const double *y, size_t n, double *err1, tsl_diag *d) {
     gbm_state *st = m->state;
     const layout *L = &st->core->L;
-    size_t old = st->n;
+    size_t old = st->n, rows = 0;
+    float *x = NULL, *pred = NULL;
+    double *b = NULL, *s = NULL;
+    tsl_err rc = TSL_OK;
     if (st->n + n > st->cap) {
         st->cap = st->n + n + st->n / 2;
         st->y = tsl_reallocarray(st->y, st->cap, sizeof *st->y);
     }
     memcpy(st->y + st->n, y, n * sizeof *y);
     st->n += n;
-    tsl_err rc = TSL_OK;
-    if (err1) {
-        float *x = tsl_reallocarray(NULL, n, L->nfeat * sizeof *x);
-        float *pred = tsl_malloc(n * sizeof *pred);
-        double *b = tsl_malloc(n * sizeof *b), *s = tsl_malloc(n * sizeof *s);
-        size_t rows = 0;
-        double b0 = st->last_obs;
-        for (size_t i = 0; i < n; i++) {
-            size_t o = old + i;
-            float *row = x + rows * L->nfeat;
-            if (!origin_fill(L, st->y, o, b0, st->last_scale, &b[i], &s[i], row)) {
-                b[i] = NAN;
-                continue;
-            }
-            target_fill(L, st->y, o, 1, b[i], s[i], st->idx0, st->start, row);
-            rows++;
+    if (!err1) goto out;
+    x = tsl_reallocarray(NULL, n, L->nfeat * sizeof *x);
+    pred = tsl_malloc(n * sizeof *pred);
+    b = tsl_malloc(n * sizeof *b);
+    s = tsl_malloc(n * sizeof *s);
+    for (size_t i = 0; i < n; i++) {
+        size_t o = old + i;
+        float *row = x + rows * L->nfeat;
+        if (!origin_fill(L, st->y, o, st->last_obs, st->last_scale, &b[i], &s[i], row)) {
+            b[i] = NAN;
+            continue;
         }
-        if (rows) rc = predict_rows(st->core->booster, x, rows, L->nfeat, pred, d);
-        rows = 0;
-        for (size_t i = 0; i < n && !rc; i++) {
-            if (isnan(b[i])) {
-                err1[i] = NAN;
-                continue;
-            }
-            double f = b[i] + s[i] * (double)pred[rows++];
-            err1[i] = isnan(y[i]) ? NAN : y[i] - f;
-        }
-        tsl_free(x);
-        tsl_free(pred);
-        tsl_free(b);
-        tsl_free(s);
-        if (rc) {
-            st->n = old;
-            return rc;
-        }
+        target_fill(L, st->y, o, 1, b[i], s[i], st->idx0, st->start, row);
+        rows++;
+    }
+    if (rows && (rc = predict_rows(st->core->booster, x, rows, L->nfeat, pred, d))) goto out;
+    rows = 0;
+    for (size_t i = 0; i < n; i++) {
+        double f = isnan(b[i]) ? NAN : b[i] + s[i] * (double)pred[rows++];
+        err1[i] = isnan(y[i]) ? NAN : y[i] - f;
+    }
+out:
+    tsl_free(x);
+    tsl_free(pred);
+    tsl_free(b);
+    tsl_free(s);
+    if (rc) {
+        st->n = old;
+        return rc;
     }
     state_refresh(st);
     state_trim(st);
     return TSL_OK;
 }
 
+/* Writes the state laid out in the header comment. */
 static void gbm_save(const tsl_model *m, tsl_wbuf *w) {
     const gbm_state *st = m->state;
     const gbm_core *c = st->core;
@@ -1438,6 +1451,7 @@ static int layout_load(layout *L, tsl_rbuf *r) {
            (L->freq.mult < 1 || L->freq.anchor < -1 || L->freq.anchor > 31);
 }
 
+/* Reads gbm_save's state into a core of its own, validating every field and the booster. */
 static tsl_err gbm_load(tsl_model *m, tsl_rbuf *r, uint16_t version, tsl_diag *d) {
     (void)version;
     gbm_core *c = tsl_calloc(1, sizeof *c);
