@@ -68,7 +68,7 @@ typedef struct tsl_gbm_info {
     size_t nfeatures;
     size_t rows;           /* rows the served booster was trained on */
     size_t rows_available; /* rows there were before sampling to max_rows */
-    size_t holdout;        /* values held out at the end of each series for calibration */
+    size_t holdout;        /* values held out at the end of the longest series to calibrate */
     size_t cal_errors;     /* forecast errors the quantiles were calibrated from */
     int rounds;            /* boosting rounds of the served booster */
     size_t booster_bytes;  /* its serialized size (UBJSON), stored in every saved model */
