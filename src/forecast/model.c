@@ -72,6 +72,8 @@ static const tsl_model_ops *ops_for(tsl_model_kind kind) {
         return &tsl_tsb_ops;
     case TSL_MODEL_MSTL:
         return &tsl_mstl_ops;
+    case TSL_MODEL_GBM:
+        return &tsl_gbm_ops;
     case TSL_MODEL_ENSEMBLE:
         return &tsl_ensemble_ops;
     default:
@@ -84,13 +86,11 @@ static const struct {
     tsl_model_kind kind;
     const char *name;
 } kind_names[] = {
-    {TSL_MODEL_NAIVE, "naive"}, {TSL_MODEL_SNAIVE, "snaive"},
-    {TSL_MODEL_MEAN, "mean"},   {TSL_MODEL_DRIFT, "drift"},
-    {TSL_MODEL_MA, "ma"},       {TSL_MODEL_ETS, "ets"},
-    {TSL_MODEL_THETA, "theta"}, {TSL_MODEL_OTM, "otm"},
-    {TSL_MODEL_DOTM, "dotm"},   {TSL_MODEL_CROSTON, "croston"},
-    {TSL_MODEL_SBA, "sba"},     {TSL_MODEL_TSB, "tsb"},
-    {TSL_MODEL_MSTL, "mstl"},   {TSL_MODEL_ENSEMBLE, "ensemble"},
+    {TSL_MODEL_NAIVE, "naive"},     {TSL_MODEL_SNAIVE, "snaive"}, {TSL_MODEL_MEAN, "mean"},
+    {TSL_MODEL_DRIFT, "drift"},     {TSL_MODEL_MA, "ma"},         {TSL_MODEL_ETS, "ets"},
+    {TSL_MODEL_THETA, "theta"},     {TSL_MODEL_OTM, "otm"},       {TSL_MODEL_DOTM, "dotm"},
+    {TSL_MODEL_CROSTON, "croston"}, {TSL_MODEL_SBA, "sba"},       {TSL_MODEL_TSB, "tsb"},
+    {TSL_MODEL_MSTL, "mstl"},       {TSL_MODEL_GBM, "gbm"},       {TSL_MODEL_ENSEMBLE, "ensemble"},
 };
 
 /* The models MSTL may fit to the seasonally adjusted series ("mstl:theta"); ARIMA is named here
@@ -220,7 +220,7 @@ tsl_err tsl_model_spec_parse(const char *name, int period, tsl_model_spec *spec,
     }
     return tsl_diag_set(d, TSL_EINVAL,
                         "unknown model '%s': expected one of naive, snaive, mean, drift, ma, "
-                        "ets, theta, otm, dotm, croston, sba, tsb, mstl",
+                        "ets, theta, otm, dotm, croston, sba, tsb, mstl, gbm",
                         name);
 }
 

@@ -82,6 +82,7 @@ extern const tsl_model_ops tsl_ets_ops;
 extern const tsl_model_ops tsl_theta_ops, tsl_otm_ops, tsl_dotm_ops;
 extern const tsl_model_ops tsl_croston_ops, tsl_sba_ops, tsl_tsb_ops;
 extern const tsl_model_ops tsl_mstl_ops;
+extern const tsl_model_ops tsl_gbm_ops;
 extern const tsl_model_ops tsl_ensemble_ops;
 
 /* ---- statistics helpers (stats.c) ---- */
