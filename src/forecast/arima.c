@@ -432,19 +432,22 @@ typedef struct lik_sums {
     size_t nu;         /* innovations counted */
 } lik_sums;
 
-/* Scratch of the fast filter, sized for one shape. */
+/* Scratch of the fast filter, sized for one shape and series length. The states slide along
+ * buffers of N + r values, so that the shift of the companion transition costs nothing. */
 typedef struct fast_work {
-    double *c, *kf, *w, *tw, *a, *b; /* r each */
+    double *c, *kf, *w, *tw; /* r each */
+    double *abuf, *bbuf;     /* N + r + 1 each */
 } fast_work;
 
-static void fast_work_init(fast_work *f, int r) {
-    double *blk = tsl_malloc(6 * (size_t)(r + 1) * sizeof *blk);
+static void fast_work_init(fast_work *f, int r, size_t N) {
+    size_t rr = (size_t)r + 1;
+    double *blk = tsl_malloc((4 * rr + 2 * (N + rr)) * sizeof *blk);
     f->c = blk;
-    f->kf = blk + (r + 1);
-    f->w = blk + 2 * (r + 1);
-    f->tw = blk + 3 * (r + 1);
-    f->a = blk + 4 * (r + 1);
-    f->b = blk + 5 * (r + 1);
+    f->kf = blk + rr;
+    f->w = blk + 2 * rr;
+    f->tw = blk + 3 * rr;
+    f->abuf = blk + 4 * rr;
+    f->bbuf = f->abuf + N + rr;
 }
 
 static void fast_work_release(fast_work *f) {
@@ -459,41 +462,57 @@ static void fast_work_release(fast_work *f) {
  *     F_{t+1} = F_t + M_t (Z W_t)^2,           KF_{t+1} = KF_t + M_t (Z W_t) T W_t,
  *     W_{t+1} = T W_t - K_t (Z W_t),           M_{t+1} = M_t F_t / F_{t+1},
  * from KF_1 = T P_1 Z', W_1 = KF_1, M_1 = -1 / F_1 (P_1 the stationary covariance). When
- * |M| |W|^2 has fallen below 1e-14 F the gain stops changing and is frozen.
+ * |M| |W|^2 has fallen below 1e-14 F the gain stops changing and is frozen; once it is the
+ * steady-state gain of an invertible model, T R with F = 1 (the state is then known but for
+ * the coming innovation), the update a_{t+1} = T (a_t + R v_t) touches only the non-zero lags.
  * Returns 0 when a prediction variance is not positive (numerically singular model).
  */
-static int fast_filter(const shape *s, const double *phi, fast_work *fw, const double *w, size_t N,
-                       int reg, lik_sums *out) {
+static int fast_filter(const shape *s, const double *phi, const double *R, fast_work *fw,
+                       const double *w, size_t N, int reg, lik_sums *out) {
     int r = s->r;
-    double *kf = fw->kf, *W = fw->w, *tw = fw->tw, *a = fw->a, *b = fw->b;
+    double *kf = fw->kf, *W = fw->w, *tw = fw->tw;
+    double *a = fw->abuf, *b = fw->bbuf;
     const double *c = fw->c;
+    memset(a, 0, (N + (size_t)r + 1) * sizeof *a);
+    if (reg) memset(b, 0, (N + (size_t)r + 1) * sizeof *b);
     double F = c[0];
     for (int i = 0; i < r; i++) {
         kf[i] = phi[i] * c[0] + (i + 1 < r ? c[i + 1] : 0.0);
         W[i] = kf[i];
-        a[i] = b[i] = 0.0;
     }
     double M = -1.0 / F;
-    int frozen = 0;
+    int phase = 0; /* 0: Chandrasekhar, 1: frozen gain, 2: steady state T R */
     lik_sums sm = {0};
-    for (size_t t = 0; t < N; t++) {
+    for (size_t t = 0; t < N; t++, a++, b++) {
+        double v = w[t] - a[0], vb = 1.0 - b[0];
+        if (phase == 2) {
+            sm.vv += v * v;
+            sm.vb += v * vb;
+            sm.bb += vb * vb;
+            /* a_{t+1}[i] = a_t[i+1] + phi_{i+1} (a_t[0] + v) + R_{i+1} v, a_t[0] + v = w_t */
+            for (int i = 0; i < s->nar; i++) a[s->arlag[i]] += phi[s->arlag[i] - 1] * w[t];
+            for (int i = 0; i < s->nma; i++) a[s->malag[i]] += R[s->malag[i]] * v;
+            if (reg) {
+                for (int i = 0; i < s->nar; i++) b[s->arlag[i]] += phi[s->arlag[i] - 1];
+                for (int i = 0; i < s->nma; i++) b[s->malag[i]] += R[s->malag[i]] * vb;
+            }
+            continue;
+        }
         if (!(F > 0)) return 0;
-        double v = w[t] - a[0], vb = 1.0 - b[0], inv = 1.0 / F;
+        double inv = 1.0 / F;
         sm.vv += v * v * inv;
         sm.vb += v * vb * inv;
         sm.bb += vb * vb * inv;
         sm.sumlog += log(F);
         double a0 = a[0], gv = v * inv;
-        for (int i = 0; i < r - 1; i++) a[i] = a[i + 1] + kf[i] * gv;
-        a[r - 1] = kf[r - 1] * gv;
-        for (int i = 0; i < s->nar; i++) a[s->arlag[i] - 1] += phi[s->arlag[i] - 1] * a0;
+        for (int i = 0; i < r; i++) a[i + 1] += kf[i] * gv;
+        for (int i = 0; i < s->nar; i++) a[s->arlag[i]] += phi[s->arlag[i] - 1] * a0;
         if (reg) {
             double b0 = b[0], gb = vb * inv;
-            for (int i = 0; i < r - 1; i++) b[i] = b[i + 1] + kf[i] * gb;
-            b[r - 1] = kf[r - 1] * gb;
-            for (int i = 0; i < s->nar; i++) b[s->arlag[i] - 1] += phi[s->arlag[i] - 1] * b0;
+            for (int i = 0; i < r; i++) b[i + 1] += kf[i] * gb;
+            for (int i = 0; i < s->nar; i++) b[s->arlag[i]] += phi[s->arlag[i] - 1] * b0;
         }
-        if (frozen) continue;
+        if (phase == 1) continue;
         double zw = W[0], norm = 0;
         for (int i = 0; i < r - 1; i++) tw[i] = W[i + 1];
         tw[r - 1] = 0.0;
@@ -506,7 +525,14 @@ static int fast_filter(const shape *s, const double *phi, fast_work *fw, const d
         }
         M *= F / Fn;
         F = Fn;
-        if (fabs(M) * norm < 1e-14 * F) frozen = 1;
+        if (fabs(M) * norm < 1e-14 * F) {
+            phase = 1;
+            /* the steady state of an invertible model: F = 1, KF = T R */
+            double dev = fabs(F - 1.0);
+            for (int i = 0; i < r; i++)
+                dev = fmax(dev, fabs(kf[i] - phi[i] - (i + 1 < r ? R[i + 1] : 0)));
+            if (dev < 1e-10) phase = 2;
+        }
     }
     sm.nu = N;
     *out = sm;
@@ -882,7 +908,7 @@ static void fit_ctx_init(fit_ctx *c, const series_data *sd, const tsl_arima_orde
     c->phi = tsl_malloc(2 * (size_t)(r + 1) * sizeof *c->phi);
     c->R = c->phi + r + 1;
     cov_work_init(&c->cw, &c->s);
-    fast_work_init(&c->fw, r);
+    fast_work_init(&c->fw, r, sd->N);
     c->e = tsl_malloc((sd->N + 1) * sizeof *c->e);
     full_work_init(&c->fu, rd);
     size_t q = (size_t)rd * (size_t)rd;
@@ -967,7 +993,8 @@ static double objective_at(fit_ctx *c, const double *coef) {
     double v, mu = 0;
     if (!sd->missing) {
         if (!state_cov_column(&c->s, c->phi, c->R, &c->cw, c->fw.c)) return PENALTY;
-        if (!fast_filter(&c->s, c->phi, &c->fw, sd->w, sd->N, c->reg, &c->sums)) return PENALTY;
+        if (!fast_filter(&c->s, c->phi, c->R, &c->fw, sd->w, sd->N, c->reg, &c->sums))
+            return PENALTY;
         v = lik_value(&c->sums, c->reg, &mu);
         c->mu = mu / sd->kfac;
     } else {
@@ -1105,10 +1132,12 @@ static double css_gradient(fit_ctx *c, const double *x, double *grad) {
 
 typedef struct opt_state {
     fit_ctx *c;
-    double h; /* central-difference step */
+    double h; /* forward-difference step, relative to max(1, |x|) */
 } opt_state;
 
-/* NLopt's callback: the objective and, when asked, its central-difference gradient. */
+/* NLopt's callback: the objective and, when asked, its gradient: exact for CSS, forward
+ * differences for the likelihood (k + 1 evaluations; central ones cost twice that and changed
+ * no choice on M1). */
 static double opt_callback(unsigned k, const double *x, double *grad, void *data) {
     opt_state *o = data;
     if (grad && o->c->css) return css_gradient(o->c, x, grad);
@@ -1120,11 +1149,9 @@ static double opt_callback(unsigned k, const double *x, double *grad, void *data
             double h = o->h * fmax(1.0, fabs(x[i]));
             xx[i] = x[i] + h;
             double f1 = objective(xx, o->c);
-            xx[i] = x[i] - h;
-            double f2 = objective(xx, o->c);
             xx[i] = x[i];
-            grad[i] = (f1 - f2) / (2 * h);
-            if (!isfinite(grad[i]) || f1 >= PENALTY || f2 >= PENALTY) grad[i] = 0.0;
+            grad[i] = (f1 - fx) / h;
+            if (!isfinite(grad[i]) || f1 >= PENALTY || fx >= PENALTY) grad[i] = 0.0;
         }
     }
     return fx;
@@ -1143,7 +1170,7 @@ static double minimise(fit_ctx *c, double *x) {
     int k = c->nx;
     double best = objective(x, c);
     if (k == 0) return best;
-    opt_state st = {c, 1e-5};
+    opt_state st = {c, 1e-7};
     nlopt_opt opt = nlopt_create(NLOPT_LD_LBFGS, (unsigned)k);
     double lb[TSL_ARIMA_NCOEF + 1], ub[TSL_ARIMA_NCOEF + 1], x0[TSL_ARIMA_NCOEF + 1];
     for (int i = 0; i < k; i++) {
@@ -1156,7 +1183,8 @@ static double minimise(fit_ctx *c, double *x) {
     nlopt_set_lower_bounds(opt, lb);
     nlopt_set_upper_bounds(opt, ub);
     nlopt_set_min_objective(opt, opt_callback, &st);
-    nlopt_set_ftol_rel(opt, 1e-11);
+    /* R's optim stops at a relative change of 1e-8 */
+    nlopt_set_ftol_rel(opt, 1e-9);
     nlopt_set_xtol_rel(opt, 1e-9);
     nlopt_set_maxeval(opt, 200);
     double fmin = best;
