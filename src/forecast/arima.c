@@ -16,9 +16,9 @@
  *
  * The likelihood, two ways. R's stats::arima runs the Kalman filter over the whole state with
  * a diffuse prior (variance kappa = 1e6) on the differencing states and drops the observations
- * whose prediction variance is still above 1e4. Without missing values that is, up to terms of
- * order 1/kappa, the exact likelihood of the differenced series w = (1 - B)^d (1 - B^m)^D y
- * under a stationary ARMA model, and that is what we compute when the series has no gaps:
+ * whose prediction variance is still above 1e4. Without missing values that approximates the
+ * exact likelihood of the differenced series w = (1 - B)^d (1 - B^m)^D y under a stationary
+ * ARMA model (see the deviations below), and that is what we compute when there are no gaps:
  *   - The stationary covariance of the ARMA state is needed only through its first column
  *     cov(alpha_j, w_t): from the autocovariances of the AR part (the Schur-Cohn step-down to
  *     the partial autocorrelations, then the Levinson recursion back up: O(pf^2)), combined
@@ -29,7 +29,8 @@
  *     evaluation of DSGE models", Computational Economics 45, 2015): from a stationary start,
  *     P_{t+1} - P_t has rank one, so the gain, the prediction variance and that rank-one factor
  *     can be carried instead of the r x r covariance: O(r) per observation instead of O(r^2).
- *     Once the factor has decayed the gain is frozen.
+ *     Once the factor has decayed the gain is frozen, and at the steady state of an invertible
+ *     model (gain T R) a step touches only the non-zero AR and MA lags.
  *   - The constant is concentrated out: the innovations are linear in the data, so the filter
  *     runs the constant regressor through the same gains and the generalised least squares
  *     estimate of the mean (or drift) is exact at every evaluation. sigma2 is concentrated
@@ -41,14 +42,21 @@
  * state of every fit, and absorbs new observations in tsl_model_update.
  *
  * Estimation, as stats::arima(method = "CSS-ML"): the conditional sum of squares gives start
- * values, then the exact likelihood is maximised with the AR and seasonal AR coefficients
- * mapped through their partial autocorrelations (tanh of the optimiser's variables, then the
- * Durbin-Levinson recursion: Jones, "Maximum likelihood fitting of ARMA models to time series
- * with missing observations", Technometrics 22, 1980; R's transform.pars), so every point the
- * optimiser visits is stationary. MA polynomials are free during the search and inverted
- * (roots inside the unit circle reflected, which leaves the Gaussian likelihood unchanged)
- * before and after, as R's maInvert. The optimiser is NLopt's L-BFGS with central-difference
- * gradients (R: optim's BFGS, also with numerical gradients).
+ * values, then the exact likelihood is maximised. Under the likelihood every polynomial, AR and
+ * MA, seasonal or not, enters through its partial autocorrelations (tanh of the optimiser's
+ * variables, then the Durbin-Levinson recursion: Jones, "Maximum likelihood fitting of ARMA
+ * models to time series with missing observations", Technometrics 22, 1980; R's
+ * transform.pars does this for the AR parts), so every point the optimiser visits is
+ * stationary and invertible. R leaves the MA parts free and reflects non-invertible roots
+ * before and after (maInvert); that reaches the same models, since a reflected MA root leaves
+ * the Gaussian likelihood unchanged, but lets the search wander far outside the invertible
+ * region, where it can stall (an MA coefficient of 50 is one of 0.02). Under CSS the
+ * coefficients are R's raw ones and the constant is an explicit variable, started at its
+ * least-squares value and scaled by ten of its standard errors, as R's parscale: concentrating
+ * it out there, as the likelihood does, would let the exploding residuals of a non-invertible
+ * MA part cancel against those of the constant into a spurious optimum. The optimiser is
+ * NLopt's L-BFGS, with the exact gradient of the CSS objective (forward-mode differentiation of
+ * the residual recursion) and forward differences of the likelihood.
  *
  * Selection (tsl_arima_auto) follows Hyndman & Khandakar, "Automatic time series forecasting:
  * the forecast package for R", JSS 27(3), 2008, as forecast 8.20's auto.arima() implements it:
@@ -68,18 +76,22 @@
  * (integrated) model, times sigma2 (R's KalmanForecast()).
  *
  * Deviations from R, all deliberate (docs/models/arima.md):
- *   - Without missing values the likelihood is the exact likelihood of the differenced series;
- *     R's diffuse prior approximates it (they agree to ~1e-6). sigma2 (Arima()'s residual sum of
- *     squares over nstar - npar + 1) leaves out R's residuals of the first d + mD
- *     observations, which are the data divided by sqrt(kappa), not innovations.
+ *   - Without missing values the likelihood is the exact likelihood of the differenced series.
+ *     R's diffuse prior (variance 1e6 around zero) shifts its log-likelihood by a constant that
+ *     does not depend on the coefficients, but is informative for series in the thousands and
+ *     moves its constant a little. sigma2 (Arima()'s residual sum of squares over
+ *     nstar - npar + 1) leaves out R's residuals of the first d + mD observations, which are
+ *     the data divided by about sqrt(kappa), not innovations.
  *   - When the CSS start is not stationary R gives up on the order; we start the exact
  *     likelihood from zero instead. With missing values, R's CSS lets one gap make every later
  *     residual NaN; we skip the residuals a gap touches.
  *   - An AICc whose denominator nstar - npar - 1 is not positive is +inf (R computes a
  *     negative penalty, which can crown a model with as many parameters as observations).
- *   - The mean (or drift) is estimated exactly by GLS inside the likelihood instead of being
- *     one of the optimiser's variables; at the optimum this is the same estimate.
+ *   - The mean (or drift) of the likelihood is estimated exactly by GLS inside it instead of
+ *     being one of the optimiser's variables; at the optimum this is the same estimate.
  *   - When every candidate fails, R stops with an error; we fall back to ARIMA(0,d,0)(0,D,0).
+ *   - Only nsdiffs()'s default seasonal test ("seas") is implemented; gaps are filled linearly
+ *     for it where R uses na.interp().
  *   - Seasonal periods above TSL_ARIMA_MAX_PERIOD go through STL (below).
  */
 #include "arima.h"
@@ -97,8 +109,6 @@
 
 /* Expanded polynomial degrees and the state dimension are bounded by the largest orders. */
 #define MAX_PF   (TSL_ARIMA_MAX_P + TSL_ARIMA_MAX_PERIOD * TSL_ARIMA_MAX_SP)
-#define MAX_QF   (TSL_ARIMA_MAX_Q + TSL_ARIMA_MAX_PERIOD * TSL_ARIMA_MAX_SQ)
-#define MAX_R    ((MAX_PF > MAX_QF + 1 ? MAX_PF : MAX_QF + 1))
 #define MAX_DD   (TSL_ARIMA_MAX_D + TSL_ARIMA_MAX_PERIOD * TSL_ARIMA_MAX_SD)
 #define MAX_LAGS ((TSL_ARIMA_MAX_P + 1) * (TSL_ARIMA_MAX_SP + 1))
 
@@ -642,9 +652,8 @@ static void full_predict_cov(const shape *s, const double *phi, const double *R,
  * previous step, or, when pn0 is not NULL, with pn0 as the prediction covariance of the first
  * observation (R's Pn: used for the initial diffuse/stationary prior). Observations whose
  * prediction variance is DIFFUSE_GAIN or more do not count in the sums (R's rule). On return
- * a, b and P hold the filtered state after the last observation. std[n] (may be NULL)
- * receives R's standardized residuals (NaN where missing), pred[n] (may be NULL) the one-step
- * predictions of y.
+ * a, b and P hold the filtered state after the last observation. pred[n] (may be NULL) receives
+ * the one-step predictions of y.
  *
  * Steady mode: while no value is missing, once every diagonal entry of the filtered covariance
  * is below STEADY_TOL the covariance is set to zero and stays there (its prediction is R R',
@@ -653,8 +662,7 @@ static void full_predict_cov(const shape *s, const double *phi, const double *R,
  */
 static void full_filter(const shape *s, const double *phi, const double *R, const double *y,
                         const double *x, size_t n, double *a, double *b, double *P,
-                        const double *pn0, full_work *fw, lik_sums *out, double *std,
-                        double *pred) {
+                        const double *pn0, full_work *fw, lik_sums *out, double *pred) {
     int r = s->r, dd = s->dd, rd = r + dd;
     size_t ld = (size_t)rd, q = ld * ld;
     double *an = fw->an, *bn = fw->bn, *M = fw->M, *pn = fw->pn;
@@ -684,7 +692,6 @@ static void full_filter(const shape *s, const double *phi, const double *R, cons
             } else {
                 memcpy(P, pn, q * sizeof *P);
             }
-            if (std) std[t] = NAN;
             continue;
         }
         double v = y[t] - fc, vb = 0;
@@ -716,7 +723,6 @@ static void full_filter(const shape *s, const double *phi, const double *R, cons
             sm.bb += vb * vb / gain;
             sm.sumlog += log(gain);
         }
-        if (std) std[t] = v / sqrt(gain);
         double gv = v / gain, gb = vb / gain;
         for (int i = 0; i < rd; i++) a[i] = an[i] + M[i] * gv;
         if (x)
@@ -1002,7 +1008,7 @@ static double objective_at(fit_ctx *c, const double *coef) {
         if (!initial_cov(&c->s, c->phi, c->R, &c->cw, c->fw.c, c->pn)) return PENALTY;
         memset(c->a, 0, 2 * (size_t)rd * sizeof *c->a);
         full_filter(&c->s, c->phi, c->R, sd->y, c->reg ? sd->xreg : NULL, sd->n, c->a, c->b, c->P,
-                    c->pn, &c->fu, &c->sums, NULL, NULL);
+                    c->pn, &c->fu, &c->sums, NULL);
         if (c->sums.nu == 0) return PENALTY;
         v = lik_value(&c->sums, c->reg, &mu);
         c->mu = mu;
@@ -1368,7 +1374,7 @@ static void fit_state(const series_data *sd, tsl_arima_fit *f) {
         assert(ok);
         (void)ok;
         state_cov_full(r, phi, R, c, pn, r);
-        full_filter(&sa, phi, R, z, NULL, sd->N, f->a, NULL, Pa, pn, &fu, NULL, NULL, NULL);
+        full_filter(&sa, phi, R, z, NULL, sd->N, f->a, NULL, Pa, pn, &fu, NULL, NULL);
         for (int i = 0; i < r; i++)
             memcpy(f->P + (size_t)i * ld, Pa + (size_t)i * (size_t)r, (size_t)r * sizeof *Pa);
         for (int i = 0; i < s.dd; i++) {
@@ -1386,7 +1392,7 @@ static void fit_state(const series_data *sd, tsl_arima_fit *f) {
         int ok = initial_cov(&s, phi, R, &cw, c, pn);
         assert(ok);
         (void)ok;
-        full_filter(&s, phi, R, z, NULL, sd->n, f->a, NULL, f->P, pn, &fu, NULL, NULL, NULL);
+        full_filter(&s, phi, R, z, NULL, sd->n, f->a, NULL, f->P, pn, &fu, NULL, NULL);
         tsl_free(z);
         tsl_free(pn);
     }
@@ -1497,7 +1503,7 @@ tsl_err tsl_arima_loglik(const double *y, size_t n, const tsl_arima_order *ord, 
         if (!initial_cov(&s, phi, R, &cw, c, pn)) {
             rc = tsl_diag_set(d, TSL_EINVAL, "the AR part is not stationary");
         } else {
-            full_filter(&s, phi, R, z, NULL, n, a, NULL, P, pn, &fu, &sm, NULL, NULL);
+            full_filter(&s, phi, R, z, NULL, n, a, NULL, P, pn, &fu, &sm, NULL);
             value = lik_value(&sm, 0, NULL);
         }
         tsl_free(a);
@@ -1608,7 +1614,7 @@ void tsl_arima_update_fit(tsl_arima_fit *f, const double *y, size_t n, double *e
     for (size_t t = 0; t < n; t++) z[t] = y[t] - constant_at(f, f->t + t + 1);
     full_work fu;
     full_work_init(&fu, rd);
-    full_filter(&s, phi, R, z, NULL, n, f->a, NULL, f->P, NULL, &fu, NULL, NULL, pred);
+    full_filter(&s, phi, R, z, NULL, n, f->a, NULL, f->P, NULL, &fu, NULL, pred);
     if (err1)
         for (size_t t = 0; t < n; t++)
             err1[t] = isnan(y[t]) ? NAN : y[t] - pred[t] - constant_at(f, f->t + t + 1);
