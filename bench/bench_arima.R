@@ -3,7 +3,7 @@
 # series: the chosen orders and constant, AICc and log-likelihood, the fit's CPU time (user +
 # system, as bench_arima.c measures its own), and the point
 # forecasts and 80% limits (the p10 and p90 quantiles) over the competition horizon, each
-# ';'-separated.
+# ';'-separated. Rows are appended as series finish, so a partial file is usable.
 #   Rscript bench/bench_arima.R [DATA_DIR] [SET] [OUT_CSV]
 # DATA_DIR defaults to ../shared/data, SET to m1 (SET_train.csv and SET_meta.csv are read; m1 or
 # m4weekly), OUT_CSV to build/bench/arima_r_SET.csv. BENCH_ONLY=PERIOD in the environment keeps
@@ -20,7 +20,9 @@ only <- as.integer(Sys.getenv("BENCH_ONLY", "0"))
 if (only > 0) meta <- meta[meta$season_length == only, ]
 by_id <- split(train$target, train$item_id)
 fmt <- function(v) paste(format(as.numeric(v), digits = 15), collapse = ";")
-rows <- vector("list", nrow(meta))
+# One row per series, appended as it is done, so that a long run can be read before it ends.
+dir.create(dirname(out), showWarnings = FALSE, recursive = TRUE)
+cat("item_id,p,d,q,P,D,Q,constant,aicc,loglik,seconds,mean,lo80,hi80\n", file = out)
 total <- 0
 for (i in seq_len(nrow(meta))) {
   id <- meta$item_id[i]
@@ -33,15 +35,10 @@ for (i in seq_len(nrow(meta))) {
   o <- arimaorder(fit)
   if (length(o) < 6) o <- c(o, 0, 0, 0)
   constant <- any(c("intercept", "drift") %in% names(fit$coef))
-  rows[[i]] <- data.frame(item_id = id, p = o[1], d = o[2], q = o[3], P = o[4], D = o[5],
-                          Q = o[6], constant = as.integer(constant),
-                          aicc = if (is.null(fit$aicc)) NA else fit$aicc,
-                          loglik = if (is.null(fit$loglik)) NA else fit$loglik,
-                          seconds = dt, mean = fmt(fc$mean), lo80 = fmt(fc$lower[, 1]),
-                          hi80 = fmt(fc$upper[, 1]))
+  cat(paste(id, o[1], o[2], o[3], o[4], o[5], o[6], as.integer(constant),
+            if (is.null(fit$aicc)) NA else fit$aicc, if (is.null(fit$loglik)) NA else fit$loglik,
+            dt, fmt(fc$mean), fmt(fc$lower[, 1]), fmt(fc$upper[, 1]), sep = ","), "\n",
+      file = out, append = TRUE, sep = "")
 }
-res <- do.call(rbind, rows)
-dir.create(dirname(out), showWarnings = FALSE, recursive = TRUE)
-write.csv(res, out, row.names = FALSE, quote = FALSE)
 cat(sprintf("R auto.arima(): %s, %d series in %.2f s (%.2f ms per series)\n", set, nrow(meta),
             total, 1000 * total / nrow(meta)))
