@@ -696,6 +696,69 @@ static void test_spec_text(void **state) {
     assert_non_null(strstr(d.msg, "seasonal period"));
 }
 
+/* Orders the spec fixes hold in the search; the constant is forced or forbidden as asked, and
+ * chosen by AICc for fixed orders. */
+static void test_spec_constrains_search(void **state) {
+    (void)state;
+    size_t n, nl;
+    int period, pl;
+    double *air = series_of("air", &n, &period);
+    double *lh = series_of("lh", &nl, &pl);
+    struct {
+        const char *spec;
+        int want[7]; /* p d q P D Q constant; -1 = any */
+    } cases[] = {
+        {"arima:(1,?,?)(?,?,?)", {1, -1, -1, -1, -1, -1, -1}},
+        {"arima:(?,1,?)(?,0,?)", {-1, 1, -1, -1, 0, -1, -1}},
+        {"arima:(?,?,?)", {-1, -1, -1, 0, 0, 0, -1}},
+        {"arima:(?,0,?)(?,1,?)+const", {-1, 0, -1, -1, 1, -1, 1}},
+        {"arima:(?,1,?)(?,1,?)+exhaustive", {-1, 1, -1, -1, 1, -1, 0}},
+        {"arima:(2,1,1)(0,1,1)", {2, 1, 1, 0, 1, 1, 0}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tsl_model *m = fit_or_fail(cases[i].spec, 12, air, n);
+        const tsl_arima_fit *f = m->state;
+        int got[7] = {f->ord.p, f->ord.d, f->ord.q, f->ord.P, f->ord.D, f->ord.Q, f->constant};
+        for (int j = 0; j < 7; j++)
+            if (cases[i].want[j] >= 0 && got[j] != cases[i].want[j])
+                fail_msg("%s: got %s, order %d is %d, wanted %d", cases[i].spec, tsl_model_name(m),
+                         j, got[j], cases[i].want[j]);
+        tsl_model_free(m);
+    }
+    /* lh is stationary around 2.4: the mean is chosen for a fixed AR(1), and forbidding it
+     * costs AICc */
+    tsl_model *with = fit_or_fail("arima:(1,0,0)", 1, lh, nl);
+    tsl_model *without = fit_or_fail("arima:(1,0,0)-const", 1, lh, nl);
+    assert_string_equal(tsl_model_name(with), "ARIMA(1,0,0) with non-zero mean");
+    assert_string_equal(tsl_model_name(without), "ARIMA(1,0,0) with zero mean");
+    assert_true(tsl_model_aicc(with) < tsl_model_aicc(without));
+    tsl_model_free(with);
+    tsl_model_free(without);
+    tsl_free(air);
+    tsl_free(lh);
+}
+
+/* An update that would drive the state out of range is refused and leaves the model as it
+ * was. */
+static void test_update_refused(void **state) {
+    (void)state;
+    size_t n;
+    int period;
+    double *y = series_of("air", &n, &period);
+    tsl_model *m = fit_or_fail("arima:(0,1,1)(0,1,1)", 12, y, n);
+    double before[12], after[12], e[3];
+    assert_int_equal(tsl_model_forecast(m, 12, NULL, 0, before, NULL, NULL), TSL_OK);
+    const double huge[3] = {1e308, -1e308, 1e308};
+    tsl_diag d = {0};
+    assert_int_equal(tsl_model_update(m, huge, 3, e, &d), TSL_ENUMERIC);
+    assert_non_null(strstr(d.msg, "refit"));
+    assert_int_equal(tsl_model_nobs(m), n);
+    assert_int_equal(tsl_model_forecast(m, 12, NULL, 0, after, NULL, NULL), TSL_OK);
+    assert_memory_equal(before, after, sizeof before);
+    tsl_model_free(m);
+    tsl_free(y);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spec_text),
@@ -711,6 +774,8 @@ int main(void) {
         cmocka_unit_test(test_missing_values),
         cmocka_unit_test(test_short_series),
         cmocka_unit_test(test_long_period_stl),
+        cmocka_unit_test(test_spec_constrains_search),
+        cmocka_unit_test(test_update_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
