@@ -335,6 +335,7 @@ typedef struct cov_work {
     double kappa[MAX_PF];
 } cov_work;
 
+/* Allocates the covariance scratch for shape s; cov_work_release frees it. */
 static void cov_work_init(cov_work *w, const shape *s) {
     w->tri = tsl_malloc(((size_t)s->pf * (size_t)s->pf + 1) * sizeof *w->tri);
     w->g = tsl_malloc((size_t)(s->r + s->qf + 2) * sizeof *w->g);
@@ -342,6 +343,7 @@ static void cov_work_init(cov_work *w, const shape *s) {
     w->psi = tsl_malloc((size_t)(s->r + 2) * sizeof *w->psi);
 }
 
+/* Frees what cov_work_init allocated. */
 static void cov_work_release(cov_work *w) {
     tsl_free(w->tri);
     tsl_free(w->g);
@@ -449,6 +451,7 @@ typedef struct fast_work {
     double *abuf, *bbuf;     /* N + r + 1 each */
 } fast_work;
 
+/* Allocates the fast filter's scratch for state dimension r and N observations (one block). */
 static void fast_work_init(fast_work *f, int r, size_t N) {
     size_t rr = (size_t)r + 1;
     double *blk = tsl_malloc((4 * rr + 2 * (N + rr)) * sizeof *blk);
@@ -460,6 +463,7 @@ static void fast_work_init(fast_work *f, int r, size_t N) {
     f->bbuf = f->abuf + N + rr;
 }
 
+/* Frees what fast_work_init allocated. */
 static void fast_work_release(fast_work *f) {
     tsl_free(f->c);
 }
@@ -571,6 +575,7 @@ typedef struct full_work {
     double *pn, *mm, *an, *bn, *M; /* rd * rd, rd * rd, rd, rd, rd */
 } full_work;
 
+/* Allocates the full filter's scratch for rd states (one block). */
 static void full_work_init(full_work *f, int rd) {
     f->rd = rd;
     size_t q = (size_t)rd * (size_t)rd;
@@ -581,6 +586,7 @@ static void full_work_init(full_work *f, int rd) {
     f->M = f->bn + rd;
 }
 
+/* Frees what full_work_init allocated. */
 static void full_work_release(full_work *f) {
     tsl_free(f->pn);
 }
@@ -822,6 +828,7 @@ typedef struct series_data {
     double kfac;  /* a drift of mu per step adds kfac * mu to w: 1 for d = 1, m for D = 1 */
 } series_data;
 
+/* Frees what series_data_init allocated and zeroes sd (y is the caller's). */
 static void series_data_release(series_data *sd) {
     tsl_free(sd->w);
     tsl_free(sd->xreg);
@@ -904,6 +911,8 @@ typedef struct fit_ctx {
     long evals;
 } fit_ctx;
 
+/* Prepares a context for fitting order o (with the constant when reg) on sd: the shape, all
+ * scratch, and R's start and scale of the CSS constant. fit_ctx_release frees it. */
 static void fit_ctx_init(fit_ctx *c, const series_data *sd, const tsl_arima_order *o, int reg) {
     memset(c, 0, sizeof *c);
     c->sd = sd;
@@ -933,6 +942,7 @@ static void fit_ctx_init(fit_ctx *c, const series_data *sd, const tsl_arima_orde
     c->muscale = cnt && var > 0 ? 10.0 * sqrt(var / (double)cnt) : 1.0;
 }
 
+/* Frees what fit_ctx_init allocated. */
 static void fit_ctx_release(fit_ctx *c) {
     tsl_free(c->phi);
     tsl_free(c->der);
@@ -1030,6 +1040,7 @@ static double css_mu(const fit_ctx *c, const double *x) {
     return c->reg ? c->mu0 + c->muscale * x[c->s.k] : 0.0;
 }
 
+/* The context's objective (CSS or likelihood) at the optimiser's variables x. */
 static double objective(const double *x, void *p) {
     fit_ctx *c = p;
     double coef[TSL_ARIMA_NCOEF];
@@ -1045,6 +1056,7 @@ typedef struct dpoly {
     double phiv[TSL_ARIMA_MAX_SP + TSL_ARIMA_MAX_P + 1], Rv[TSL_ARIMA_MAX_SQ + TSL_ARIMA_MAX_Q + 1];
 } dpoly;
 
+/* Fills dp with the derivatives with respect to coefficient b (R's order) at coef. */
 static void dpoly_of(const shape *s, const double *coef, int b, dpoly *dp) {
     const tsl_arima_order *o = &s->o;
     const double *ar = coef, *ma = ar + o->p, *sar = ma + o->q, *sma = sar + o->P;
@@ -1924,6 +1936,7 @@ static int better(search *S, int idx, int *best) {
     return 1;
 }
 
+/* v limited to [lo, hi]. */
 static int clampi(int v, int lo, int hi) {
     return v < lo ? lo : v > hi ? hi : v;
 }
@@ -2290,6 +2303,7 @@ typedef struct arima_model {
     double *figure; /* dperiod values; figure[p] is the season at phase p (phase 0 = y[0]) */
 } arima_model;
 
+/* ops.free_state: releases an arima_model; NULL is a no-op. */
 static void arima_model_free(void *p) {
     arima_model *am = p;
     if (!am) return;
