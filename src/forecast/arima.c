@@ -826,6 +826,7 @@ typedef struct series_data {
     size_t N;
     double *xreg; /* n: the constant's regressor on y's scale: 1 (a mean) or t = 1..n (drift) */
     double kfac;  /* a drift of mu per step adds kfac * mu to w: 1 for d = 1, m for D = 1 */
+    double wss;   /* sum of squares of w about its mean: the scale of a perfect fit */
 } series_data;
 
 /* Frees what series_data_init allocated and zeroes sd (y is the caller's). */
@@ -868,6 +869,13 @@ static void series_data_init(series_data *sd, const double *y, size_t n, int d, 
     sd->xreg = tsl_malloc(n * sizeof *sd->xreg);
     for (size_t t = 0; t < n; t++) sd->xreg[t] = dd == 0 ? 1.0 : (double)(t + 1);
     sd->kfac = sd->D > 0 ? (double)m : 1.0;
+    double sum = 0;
+    size_t cnt = 0;
+    for (size_t t = 0; t < sd->N; t++)
+        if (!isnan(sd->w[t])) sum += sd->w[t], cnt++;
+    double mean = cnt ? sum / (double)cnt : 0.0;
+    for (size_t t = 0; t < sd->N; t++)
+        if (!isnan(sd->w[t])) sd->wss += (sd->w[t] - mean) * (sd->w[t] - mean);
 }
 
 /* R's is.constant(): all.equal(x, rep(x[1])) at tolerance 1.5e-8 (mean absolute difference
@@ -1252,7 +1260,9 @@ static int roots_too_close(const tsl_arima_fit *f) {
 /*
  * Fills the fit statistics of f from the objective value at its coefficients, as stats::arima
  * and forecast::Arima() do: loglik from n.used, AIC with npar = k + constant + 1, AICc and BIC
- * with nstar = observed values - d - mD, sigma2 = ssq / (nstar - npar + 1).
+ * with nstar = observed values - d - mD, sigma2 = ssq / (nstar - npar + 1). A fit that leaves
+ * no residual variance (below 1e-20 of the differenced series') has NaN statistics and sigma2
+ * 0: its likelihood is unbounded, and a search must not prefer it for that.
  */
 static void fit_stats(tsl_arima_fit *f, const series_data *sd, const shape *s, double value,
                       double ssq) {
@@ -1267,6 +1277,11 @@ static void fit_stats(tsl_arima_fit *f, const series_data *sd, const shape *s, d
     f->bic = f->aic + npar * (log(nstar) - 2);
     double dof = nstar - npar + 1;
     f->sigma2 = dof > 0 ? ssq / dof : NAN;
+    if (f->method != TSL_ARIMA_CSS && !(ssq > 1e-20 * sd->wss)) {
+        /* a perfect fit (auto.arima's polynomial cases): no likelihood, no variance */
+        f->loglik = f->aic = f->aicc = f->bic = NAN;
+        f->sigma2 = 0.0;
+    }
 }
 
 /* The concentrated residual sum of squares of the last evaluation. */

@@ -603,6 +603,19 @@ static void test_short_series(void **state) {
     assert_string_equal(tsl_model_name(m), "ARIMA(0,0,0) with non-zero mean");
     tu_model_roundtrip(m, 5, lv, 2);
     tsl_model_free(m);
+    /* an exact line: auto.arima's polynomial case, a random walk with the line's drift and no
+     * variance, so no likelihood either */
+    for (int i = 0; i < 30; i++) c[i] = 3 + 2 * i;
+    m = fit_or_fail("arima", 1, c, 30);
+    assert_string_equal(tsl_model_name(m), "ARIMA(0,1,0) with drift");
+    assert_true(isnan(tsl_model_aicc(m)));
+    assert_int_equal(tsl_model_forecast(m, 5, lv, 2, fc, q, NULL), TSL_OK);
+    for (int i = 0; i < 5; i++) {
+        tu_close(fc[i], 63 + 2 * i, 1e-12, 0, "line forecast %d", i);
+        tu_close(q[2 * i + 1] - q[2 * i], 0, 0, 1e-9, "line band %d", i);
+    }
+    tu_model_roundtrip(m, 5, lv, 2);
+    tsl_model_free(m);
 }
 
 /* Seasonal periods above TSL_ARIMA_MAX_PERIOD go through STL: a seasonal series gets
