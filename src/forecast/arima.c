@@ -633,23 +633,28 @@ static void full_predict_cov(const shape *s, const double *phi, const double *R,
         for (int i = 1; i < dd; i++)
             memcpy(mm + (size_t)(r + i) * ld, P + (size_t)(r + i - 1) * ld, ld * sizeof *row);
     }
-    /* pn = mm T' (the same structure on columns) + R R' */
+    /* pn = mm T' (the same structure on columns) + R R': pn is symmetric, so the upper
+     * triangle is computed and mirrored */
     for (size_t i = 0; i < ld; i++) {
         const double *src = mm + i * ld;
         double *dst = pn + i * ld;
         double m0 = src[0];
-        for (int j = 0; j < r - 1; j++) dst[j] = src[j + 1] + phi[j] * m0;
-        dst[r - 1] = phi[r - 1] * m0;
+        for (size_t j = i; j + 1 < (size_t)r; j++) dst[j] = src[j + 1] + phi[j] * m0;
+        if (i < (size_t)r) dst[r - 1] = phi[r - 1] * m0;
         if (dd > 0) {
-            double z = m0;
-            for (int k = 0; k < dd; k++) z += s->delta[k] * src[r + k];
-            for (int k = dd - 1; k > 0; k--) dst[r + k] = src[r + k - 1];
-            dst[r] = z;
+            if (i <= (size_t)r) {
+                double z = m0;
+                for (int k = 0; k < dd; k++) z += s->delta[k] * src[r + k];
+                dst[r] = z;
+            }
+            for (size_t j = i > (size_t)r + 1 ? i : (size_t)r + 1; j < ld; j++) dst[j] = src[j - 1];
         }
     }
     for (int i = 0; i < r; i++)
         if (R[i] != 0.0)
-            for (int j = 0; j < r; j++) pn[(size_t)i * ld + (size_t)j] += R[i] * R[j];
+            for (int j = i; j < r; j++) pn[(size_t)i * ld + (size_t)j] += R[i] * R[j];
+    for (size_t i = 1; i < ld; i++)
+        for (size_t j = 0; j < i; j++) pn[i * ld + j] = pn[j * ld + i];
 }
 
 /*
@@ -739,7 +744,8 @@ static void full_filter(const shape *s, const double *phi, const double *R, cons
             double mi = M[i] / gain;
             const double *src = pn + (size_t)i * ld;
             double *dst = P + (size_t)i * ld;
-            for (int j = 0; j < rd; j++) dst[j] = src[j] - mi * M[j];
+            for (int j = i; j < rd; j++)
+                dst[j] = P[(size_t)j * ld + (size_t)i] = src[j] - mi * M[j];
             maxdiag = fmax(maxdiag, fabs(dst[i]));
         }
         if (maxdiag < STEADY_TOL) {
