@@ -98,7 +98,6 @@
 
 #include <assert.h>
 #include <complex.h>
-#include <float.h>
 #include <nlopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -939,12 +938,14 @@ static void fit_ctx_init(fit_ctx *c, const series_data *sd, const tsl_arima_orde
     cov_work_init(&c->cw, &c->s);
     fast_work_init(&c->fw, r, sd->N);
     c->e = tsl_malloc((sd->N + 1) * sizeof *c->e);
-    full_work_init(&c->fu, rd);
-    size_t q = (size_t)rd * (size_t)rd;
-    c->a = tsl_malloc((2 * q + 2 * (size_t)rd) * sizeof *c->a);
-    c->b = c->a + rd;
-    c->P = c->b + rd;
-    c->pn = c->P + q;
+    if (sd->missing) { /* only the gaps' likelihood filters the full state */
+        full_work_init(&c->fu, rd);
+        size_t q = (size_t)rd * (size_t)rd;
+        c->a = tsl_malloc((2 * q + 2 * (size_t)rd) * sizeof *c->a);
+        c->b = c->a + rd;
+        c->P = c->b + rd;
+        c->pn = c->P + q;
+    }
     /* R starts the constant at its least-squares value on the differenced series, and scales
      * it by ten of its standard errors */
     double sum = 0, sq = 0;
