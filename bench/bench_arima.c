@@ -7,15 +7,17 @@
  *
  * DATA_DIR holds SET_train.csv, SET_test.csv and SET_meta.csv (default ../shared/data; SET m1
  * or m4weekly, default m1). R_CSV is what `Rscript bench/bench_arima.R DATA_DIR SET R_CSV`
- * wrote; with it the program reports R's total fit time, the speed ratio, how often both chose
- * the same model, how the AICc of our choice compares with R's where they differ (refitting
- * R's model with our estimator, since an AICc is only comparable at the same differences), and
- * the accuracy of both. Accuracy is scored as bench/score.py does: sMAPE and MASE (scaled by the
- * in-sample seasonal naive error) averaged over series, and the coverage of the 80% interval.
- * OUT_CSV (optional) receives per-series results. Environment: BENCH_ONLY=PERIOD fits only the
- * series of that seasonal period; BENCH_REPEAT=K fits each series K times (steadier timings of
- * small sets; the per-series times then cover all K fits); BENCH_EXHAUSTIVE=1 searches
- * exhaustively (R's stepwise = FALSE; compare with an R run of the same).
+ * wrote (or several such files concatenated: the rows are per series, and a partial file from
+ * a run still going is fine); with it the program reports, over the series R finished, R's
+ * total CPU time, the speed ratio, how often both chose the same model, how the AICc of our
+ * choice compares with R's where they differ (refitting R's model with our estimator, since an
+ * AICc is only comparable at the same differences), and the accuracy of both. Accuracy is scored as
+ * bench/score.py does: sMAPE and MASE (scaled by the in-sample seasonal naive error) averaged over
+ * series, and the coverage of the 80% interval. OUT_CSV (optional) receives per-series results.
+ * Environment: BENCH_ONLY=PERIOD fits only the series of that seasonal period; BENCH_REPEAT=K fits
+ * each series K times (steadier timings of small sets; the per-series times then cover all K fits);
+ * BENCH_EXHAUSTIVE=1 searches exhaustively (R's stepwise = FALSE; compare with an R run of the
+ * same).
  */
 #include <math.h>
 #include <stdio.h>
@@ -248,10 +250,13 @@ int main(int argc, char **argv) {
         s->ok = 1;
         tsl_model_free(m);
     }
-    printf("tsloop auto ARIMA on %s: %d series in %.3f s (%.3f ms per series), %d failed\n", set,
-           fitted, total, fitted ? 1000 * total / fitted : 0.0, failed);
-    double sm_us = 0, ms_us = 0, sm_r = 0, ms_r = 0, rtotal = 0;
-    int cov_us = 0, cov_r = 0, npts = 0, nr = 0, nms = 0, same = 0, same_dd = 0;
+    printf("tsloop auto ARIMA on %s: %d series in %.3f s CPU (%.3f ms per series), %d failed\n",
+           set, fitted, total, fitted ? 1000 * total / fitted : 0.0, failed);
+    /* accuracy of ours over every series fitted; the comparison over those R also finished */
+    double sm = 0, ms = 0;
+    int cov = 0, pts = 0, nsm = 0, nms = 0;
+    double sm_us = 0, ms_us = 0, sm_r = 0, ms_r = 0, rtotal = 0, ours_r = 0;
+    int cov_us = 0, cov_r = 0, npts = 0, nr = 0, nmr = 0, same = 0, same_dd = 0;
     int worse = 0, better = 0, cmp = 0;
     double worst = 0;
     const char *worst_id = "";
@@ -261,22 +266,20 @@ int main(int argc, char **argv) {
         double a, b;
         int c;
         score(s, s->fc, s->lo, s->hi, &a, &b, &c);
-        if (!s->have_r) {
-            sm_us += a;
-            if (!isnan(b)) ms_us += b, nms++;
-            cov_us += c;
-            npts += s->h;
-            continue;
-        }
+        sm += a, nsm++;
+        if (!isnan(b)) ms += b, nms++;
+        cov += c, pts += s->h;
+        if (!s->have_r) continue;
         double ra, rb;
         int rc2;
         score(s, s->rfc, s->rlo, s->rhi, &ra, &rb, &rc2);
         nr++;
         sm_us += a, sm_r += ra;
-        if (!isnan(b) && !isnan(rb)) ms_us += b, ms_r += rb, nms++;
+        if (!isnan(b) && !isnan(rb)) ms_us += b, ms_r += rb, nmr++;
         cov_us += c, cov_r += rc2;
         npts += s->h;
         rtotal += s->rsecs;
+        ours_r += s->secs;
         int eq = 1, eqd = s->ord[1] == s->rord[1] && s->ord[4] == s->rord[4];
         for (int j = 0; j < 7; j++) eq &= s->ord[j] == s->rord[j];
         same += eq;
@@ -295,15 +298,17 @@ int main(int argc, char **argv) {
         if (diff < -1e-3) better++;
         if (diff > worst) worst = diff, worst_id = s->id;
     }
-    int nn = rpath ? nr : fitted - failed;
-    printf("tsloop: sMAPE %.4f  MASE %.4f  80%% coverage %.4f\n", sm_us / nn, ms_us / nms,
-           (double)cov_us / npts);
+    printf("tsloop: sMAPE %.4f  MASE %.4f  80%% coverage %.4f  (%d series)\n", sm / nsm, ms / nms,
+           (double)cov / pts, nsm);
     if (rpath && nr) {
-        printf("R auto.arima(): %.3f s; speed-up %.1fx\n", rtotal, rtotal / total);
-        printf("R:      sMAPE %.4f  MASE %.4f  80%% coverage %.4f\n", sm_r / nr, ms_r / nms,
+        printf("on the %d series R finished: R %.3f s CPU, tsloop %.3f s: speed-up %.1fx\n", nr,
+               rtotal, ours_r, rtotal / ours_r);
+        printf("  tsloop: sMAPE %.4f  MASE %.4f  80%% coverage %.4f\n", sm_us / nr, ms_us / nmr,
+               (double)cov_us / npts);
+        printf("  R:      sMAPE %.4f  MASE %.4f  80%% coverage %.4f\n", sm_r / nr, ms_r / nmr,
                (double)cov_r / npts);
-        printf("same model as R: %d of %d; same differences: %d\n", same, nr, same_dd);
-        printf("same differences, another model: ours has the lower AICc on %d, higher on %d "
+        printf("  same model as R: %d of %d; same differences: %d\n", same, nr, same_dd);
+        printf("  same differences, another model: ours has the lower AICc on %d, higher on %d "
                "(by > 0.001) of %d; worst %+.3f (%s)\n",
                better, worse, cmp, worst, worst_id);
     }
