@@ -83,11 +83,13 @@ void tsl_model_spec_init(tsl_model_spec *spec, tsl_model_kind kind, int period);
 
 /* Parses a candidate name as the CLI takes it: "naive", "snaive", "mean", "drift", "ma",
  * "ma:7", "ets", "ets:MAdN" (error, trend with optional 'd' for damped, season), "theta", "otm",
- * "dotm", "croston", "sba", "tsb", "gbm" (a boosted tree model of that one series; the global
- * model across series is trained with tsl_gbm_train, src/forecast/gbm.h), "mstl" (ETS on the
- * adjusted series) or "mstl:BASE" with BASE one of ets, theta, otm, dotm, arima, naive, drift. An
- * MSTL spec takes `period` as its one period; a caller with several sets nperiods and periods[]
- * (ascending) afterwards. */
+ * "dotm", "croston", "sba", "tsb", "arima", "arima:(p,d,q)(P,D,Q)" (each order a number or '?'
+ * to choose; the seasonal group optional), optionally followed by "+const" or "-const" and
+ * "+exhaustive" (docs/models/arima.md; a seasonal ARIMA part needs period > 1), "gbm" (a
+ * boosted tree model of that one series; the global model across series is trained with
+ * tsl_gbm_train, src/forecast/gbm.h), "mstl" (ETS on the adjusted series) or "mstl:BASE" with
+ * BASE one of ets, theta, otm, dotm, arima, naive, drift. An MSTL spec takes `period` as its one
+ * period; a caller with several sets nperiods and periods[] (ascending) afterwards. */
 tsl_err tsl_model_spec_parse(const char *name, int period, tsl_model_spec *spec, tsl_diag *d);
 
 /* The canonical text of a spec, as tsl_model_spec_parse reads it back ("ets", "ets:MAdN",

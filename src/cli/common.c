@@ -62,6 +62,27 @@ static int parse_levels(const char *cmd, const char *text, double *levels, size_
     return CLI_OK;
 }
 
+/* Cuts the next name off a --models list at *pos: names are separated by commas outside
+ * parentheses, so that "arima:(1,1,1)(0,1,1),ets" is two names. Returns NULL at the end. */
+static char *next_model(char **pos) {
+    char *tok = *pos;
+    if (!tok) return NULL;
+    int depth = 0;
+    char *p = tok;
+    for (; *p; p++) {
+        if (*p == '(') depth++;
+        if (*p == ')' && depth > 0) depth--;
+        if (*p == ',' && depth == 0) break;
+    }
+    if (*p) {
+        *p = '\0';
+        *pos = p + 1;
+    } else {
+        *pos = NULL;
+    }
+    return tok;
+}
+
 int cli_model_opts_resolve(const char *cmd, cli_model_opts *m, int period) {
     if (parse_levels(cmd, m->quantiles ? m->quantiles : "0.1,0.5,0.9", m->levels, &m->nq))
         return CLI_USAGE;
@@ -81,8 +102,8 @@ int cli_model_opts_resolve(const char *cmd, cli_model_opts *m, int period) {
     char *list = tsl_strdup(m->models);
     size_t cap = 8;
     m->cands = tsl_malloc(cap * sizeof *m->cands);
-    char *save = NULL;
-    for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    char *next = list;
+    for (char *tok = next_model(&next); tok; tok = next_model(&next)) {
         while (*tok == ' ') tok++;
         if (!*tok) continue;
         if (m->ncands == 64) {

@@ -65,11 +65,14 @@ void cli_leaderboard_print(FILE *f, const tsl_automl_result *r) {
     char cov[32] = "coverage";
     if (r->nq >= 2)
         snprintf(cov, sizeof cov, "cov%.0f-%.0f", 100 * r->levels[0], 100 * r->levels[r->nq - 1]);
-    fprintf(f, "%-24s %6s %6s %7s %8s %8s %7s %9s %10s %8s\n", "model", "series", "chosen", "rel",
-            "mase", "smape", "wape", "mean_wql", cov, "seconds");
+    int nw = 24; /* the model column fits the longest name ("arima:(?,1,?)(?,1,?)+const") */
+    for (size_t i = 0; i < n; i++)
+        if (!rows[i].is_auto && (int)strlen(rows[i].name) > nw) nw = (int)strlen(rows[i].name);
+    fprintf(f, "%-*s %6s %6s %7s %8s %8s %7s %9s %10s %8s\n", nw, "model", "series", "chosen",
+            "rel", "mase", "smape", "wape", "mean_wql", cov, "seconds");
     for (size_t i = 0; i < n; i++) {
         const row *w = &rows[i];
-        fprintf(f, "%-24s %6zu", w->is_auto ? "auto*" : w->name, w->series);
+        fprintf(f, "%-*s %6zu", nw, w->is_auto ? "auto*" : w->name, w->series);
         if (w->is_auto)
             fprintf(f, " %6s", "-");
         else

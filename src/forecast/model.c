@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arima.h"
 #include "tsloop/mem.h"
 
 #define ENVELOPE_VERSION 1
@@ -74,6 +75,8 @@ static const tsl_model_ops *ops_for(tsl_model_kind kind) {
         return &tsl_mstl_ops;
     case TSL_MODEL_GBM:
         return &tsl_gbm_ops;
+    case TSL_MODEL_ARIMA:
+        return &tsl_arima_ops;
     case TSL_MODEL_ENSEMBLE:
         return &tsl_ensemble_ops;
     default:
@@ -86,11 +89,12 @@ static const struct {
     tsl_model_kind kind;
     const char *name;
 } kind_names[] = {
-    {TSL_MODEL_NAIVE, "naive"},     {TSL_MODEL_SNAIVE, "snaive"}, {TSL_MODEL_MEAN, "mean"},
-    {TSL_MODEL_DRIFT, "drift"},     {TSL_MODEL_MA, "ma"},         {TSL_MODEL_ETS, "ets"},
-    {TSL_MODEL_THETA, "theta"},     {TSL_MODEL_OTM, "otm"},       {TSL_MODEL_DOTM, "dotm"},
-    {TSL_MODEL_CROSTON, "croston"}, {TSL_MODEL_SBA, "sba"},       {TSL_MODEL_TSB, "tsb"},
-    {TSL_MODEL_MSTL, "mstl"},       {TSL_MODEL_GBM, "gbm"},       {TSL_MODEL_ENSEMBLE, "ensemble"},
+    {TSL_MODEL_NAIVE, "naive"},       {TSL_MODEL_SNAIVE, "snaive"}, {TSL_MODEL_MEAN, "mean"},
+    {TSL_MODEL_DRIFT, "drift"},       {TSL_MODEL_MA, "ma"},         {TSL_MODEL_ETS, "ets"},
+    {TSL_MODEL_THETA, "theta"},       {TSL_MODEL_OTM, "otm"},       {TSL_MODEL_DOTM, "dotm"},
+    {TSL_MODEL_CROSTON, "croston"},   {TSL_MODEL_SBA, "sba"},       {TSL_MODEL_TSB, "tsb"},
+    {TSL_MODEL_MSTL, "mstl"},         {TSL_MODEL_GBM, "gbm"},       {TSL_MODEL_ARIMA, "arima"},
+    {TSL_MODEL_ENSEMBLE, "ensemble"},
 };
 
 /* The models MSTL may fit to the seasonally adjusted series ("mstl:theta"); ARIMA is named here
@@ -136,6 +140,58 @@ void tsl_model_spec_init(tsl_model_spec *spec, tsl_model_kind kind, int period) 
     spec->base = TSL_MODEL_ETS;
 }
 
+/*
+ * The ARIMA spec grammar (docs/models/arima.md):
+ *     arima[:[(p,d,q)[(P,D,Q)]][+const|-const][+exhaustive]]
+ * each order a number or '?' (chosen by the search); a missing seasonal group means (0,0,0),
+ * no groups at all means every order is chosen. +const includes the constant (a mean when
+ * d + D = 0, a drift when d + D = 1; +mean and +drift are accepted as its synonyms), -const
+ * leaves it out; without either the search chooses. +exhaustive searches every model instead
+ * of stepping (auto.arima(stepwise = FALSE)).
+ */
+/* Appends one order group "(a,b,c)" with '?' for -1; returns the new length. */
+static size_t put_group(char *buf, size_t cap, size_t len, int a, int b, int c) {
+    const int v[3] = {a, b, c};
+    char part[48];
+    size_t k = 0;
+    part[k++] = '(';
+    for (int i = 0; i < 3; i++) {
+        if (i) part[k++] = ',';
+        if (v[i] < 0)
+            part[k++] = '?';
+        else
+            k += (size_t)snprintf(part + k, sizeof part - k, "%d", v[i]);
+    }
+    part[k++] = ')';
+    part[k] = '\0';
+    int n = snprintf(len < cap ? buf + len : NULL, len < cap ? cap - len : 0, "%s", part);
+    return len + (n < 0 ? 0 : (size_t)n);
+}
+
+/* The canonical text of an ARIMA spec (see the grammar above); as snprintf. */
+static size_t format_arima(const tsl_model_spec *s, char *buf, size_t cap) {
+    int any = s->arima_p >= 0 || s->arima_d >= 0 || s->arima_q >= 0 || s->arima_P >= 0 ||
+              s->arima_D >= 0 || s->arima_Q >= 0;
+    int n = snprintf(buf, cap, "arima");
+    size_t len = n < 0 ? 0 : (size_t)n;
+    if (!any && s->arima_constant < 0 && s->arima_stepwise) return len;
+    len += (size_t)snprintf(len < cap ? buf + len : NULL, len < cap ? cap - len : 0, ":");
+    if (any) {
+        len = put_group(buf, cap, len, s->arima_p, s->arima_d, s->arima_q);
+        if (s->arima_P != 0 || s->arima_D != 0 || s->arima_Q != 0)
+            len = put_group(buf, cap, len, s->arima_P, s->arima_D, s->arima_Q);
+    }
+    const char *flags[2] = {s->arima_constant == 1   ? "+const"
+                            : s->arima_constant == 0 ? "-const"
+                                                     : "",
+                            s->arima_stepwise ? "" : "+exhaustive"};
+    for (int i = 0; i < 2; i++) {
+        n = snprintf(len < cap ? buf + len : NULL, len < cap ? cap - len : 0, "%s", flags[i]);
+        len += n < 0 ? 0 : (size_t)n;
+    }
+    return len;
+}
+
 size_t tsl_model_spec_format(const tsl_model_spec *s, char *buf, size_t cap) {
     const char *base = tsl_model_kind_name(s->kind);
     int n;
@@ -147,6 +203,8 @@ size_t tsl_model_spec_format(const tsl_model_spec *s, char *buf, size_t cap) {
         n = snprintf(buf, cap, "%s:%d", base, s->window);
     else if (s->kind == TSL_MODEL_MSTL && s->base != TSL_MODEL_ETS && mstl_base_name(s->base))
         n = snprintf(buf, cap, "%s:%s", base, mstl_base_name(s->base));
+    else if (s->kind == TSL_MODEL_ARIMA)
+        return format_arima(s, buf, cap);
     else
         n = snprintf(buf, cap, "%s", base);
     return n < 0 ? 0 : (size_t)n;
@@ -179,6 +237,84 @@ static tsl_err parse_ets_form(const char *form, tsl_model_spec *spec, tsl_diag *
     return TSL_OK;
 }
 
+/* Reads one order group "(a,b,c)" at *pp into v (-1 for '?'), each at most max[i]; returns 0
+ * and advances *pp on success. */
+static int read_group(const char **pp, int v[3], const int max[3]) {
+    const char *p = *pp;
+    if (*p++ != '(') return 1;
+    for (int i = 0; i < 3; i++) {
+        if (i && *p++ != ',') return 1;
+        if (*p == '?') {
+            v[i] = -1;
+            p++;
+            continue;
+        }
+        char *end = NULL;
+        long x = strtol(p, &end, 10);
+        if (end == p || *p == '-' || *p == '+' || x > max[i]) return 1;
+        v[i] = (int)x;
+        p = end;
+    }
+    if (*p++ != ')') return 1;
+    *pp = p;
+    return 0;
+}
+
+/* Parses the ARIMA form after "arima:" (the grammar above format_arima). */
+static tsl_err parse_arima_form(const char *form, int period, tsl_model_spec *spec, tsl_diag *d) {
+    const char *p = form;
+    static const int nmax[3] = {TSL_ARIMA_MAX_P, TSL_ARIMA_MAX_D, TSL_ARIMA_MAX_P};
+    static const int smax[3] = {TSL_ARIMA_MAX_SP, TSL_ARIMA_MAX_D, TSL_ARIMA_MAX_SP};
+    int ns[3] = {-1, -1, -1}, ss[3] = {-1, -1, -1};
+    int want_dd = -1; /* +mean: d + D must be 0; +drift: 1 */
+    if (*p == '(') {
+        if (read_group(&p, ns, nmax)) goto bad;
+        ss[0] = ss[1] = ss[2] = 0;
+        if (*p == '(' && read_group(&p, ss, smax)) goto bad;
+    }
+    while (*p) {
+        static const struct {
+            const char *flag;
+            int constant, stepwise, dd;
+        } flags[] = {{"+const", 1, -1, -1},     {"-const", 0, -1, -1}, {"+mean", 1, -1, 0},
+                     {"+drift", 1, -1, 1},      {"-mean", 0, -1, -1},  {"-drift", 0, -1, -1},
+                     {"+exhaustive", -1, 0, -1}};
+        size_t i = 0, nf = sizeof flags / sizeof flags[0];
+        while (i < nf && strncmp(p, flags[i].flag, strlen(flags[i].flag)) != 0) i++;
+        if (i == nf) goto bad;
+        p += strlen(flags[i].flag);
+        if (flags[i].constant >= 0) spec->arima_constant = flags[i].constant;
+        if (flags[i].stepwise >= 0) spec->arima_stepwise = flags[i].stepwise;
+        if (flags[i].dd >= 0) want_dd = flags[i].dd;
+    }
+    if (period < 2 && (ss[0] > 0 || ss[1] > 0 || ss[2] > 0))
+        return tsl_diag_set(d, TSL_EINVAL,
+                            "ARIMA form '%s': a seasonal part needs a seasonal period above 1 "
+                            "(--season-length)",
+                            form);
+    if (period < 2)
+        for (int i = 0; i < 3; i++) ss[i] = ss[i] < 0 ? 0 : ss[i];
+    if (ns[1] >= 0 && ss[1] >= 0) {
+        int dd = ns[1] + ss[1];
+        if (spec->arima_constant == 1 && dd > 1)
+            return tsl_diag_set(d, TSL_EINVAL,
+                                "ARIMA form '%s': a constant (mean or drift) needs d + D <= 1",
+                                form);
+        if (want_dd >= 0 && dd != want_dd)
+            return tsl_diag_set(d, TSL_EINVAL, "ARIMA form '%s': %s needs d + D = %d", form,
+                                want_dd ? "a drift" : "a mean", want_dd);
+    }
+    spec->arima_p = ns[0], spec->arima_d = ns[1], spec->arima_q = ns[2];
+    spec->arima_P = ss[0], spec->arima_D = ss[1], spec->arima_Q = ss[2];
+    return TSL_OK;
+bad:
+    return tsl_diag_set(d, TSL_EINVAL,
+                        "bad ARIMA form '%s': expected (p,d,q), optionally (P,D,Q), each order a "
+                        "number or '?' (p, q <= %d, P, Q <= %d, d, D <= %d), then +const, -const "
+                        "or +exhaustive, e.g. 'arima:(0,1,1)(0,1,1)' or 'arima:(?,1,?)+const'",
+                        form, TSL_ARIMA_MAX_P, TSL_ARIMA_MAX_SP, TSL_ARIMA_MAX_D);
+}
+
 tsl_err tsl_model_spec_parse(const char *name, int period, tsl_model_spec *spec, tsl_diag *d) {
     char base[32];
     const char *colon = strchr(name, ':');
@@ -194,6 +330,7 @@ tsl_err tsl_model_spec_parse(const char *name, int period, tsl_model_spec *spec,
         if (!colon) return TSL_OK;
         const char *arg = colon + 1;
         if (spec->kind == TSL_MODEL_ETS) return parse_ets_form(arg, spec, d);
+        if (spec->kind == TSL_MODEL_ARIMA) return parse_arima_form(arg, period, spec, d);
         if (spec->kind == TSL_MODEL_MA) {
             char *end = NULL;
             long w = strtol(arg, &end, 10);
@@ -220,8 +357,18 @@ tsl_err tsl_model_spec_parse(const char *name, int period, tsl_model_spec *spec,
     }
     return tsl_diag_set(d, TSL_EINVAL,
                         "unknown model '%s': expected one of naive, snaive, mean, drift, ma, "
-                        "ets, theta, otm, dotm, croston, sba, tsb, mstl, gbm",
+                        "ets, theta, otm, dotm, croston, sba, tsb, arima, mstl, gbm",
                         name);
+}
+
+/* 1 when every ARIMA field of the spec is in its range (-1 = choose). */
+static int arima_spec_ok(const tsl_model_spec *s) {
+    return s->arima_p >= -1 && s->arima_p <= TSL_ARIMA_MAX_P && s->arima_q >= -1 &&
+           s->arima_q <= TSL_ARIMA_MAX_P && s->arima_d >= -1 && s->arima_d <= TSL_ARIMA_MAX_D &&
+           s->arima_P >= -1 && s->arima_P <= TSL_ARIMA_MAX_SP && s->arima_Q >= -1 &&
+           s->arima_Q <= TSL_ARIMA_MAX_SP && s->arima_D >= -1 && s->arima_D <= TSL_ARIMA_MAX_D &&
+           s->arima_constant >= -1 && s->arima_constant <= 1 && s->arima_stepwise >= 0 &&
+           s->arima_stepwise <= 1;
 }
 
 static tsl_err check_spec(const tsl_model_spec *spec, tsl_diag *d) {
@@ -233,6 +380,11 @@ static tsl_err check_spec(const tsl_model_spec *spec, tsl_diag *d) {
     if (spec->window < 0 || spec->window > MAX_PERIOD)
         return tsl_diag_set(d, TSL_EINVAL, "window %d out of range 0..%d", spec->window,
                             MAX_PERIOD);
+    if (spec->kind == TSL_MODEL_ARIMA && !arima_spec_ok(spec))
+        return tsl_diag_set(d, TSL_EINVAL,
+                            "ARIMA orders out of range: p, q in -1..%d, P, Q in -1..%d, d, D in "
+                            "-1..%d (-1 = choose), constant and stepwise -1, 0 or 1",
+                            TSL_ARIMA_MAX_P, TSL_ARIMA_MAX_SP, TSL_ARIMA_MAX_D);
     if (spec->kind != TSL_MODEL_MSTL) return TSL_OK;
     if (spec->nperiods < 0 || spec->nperiods > TSL_MAX_PERIODS)
         return tsl_diag_set(d, TSL_EINVAL, "%d seasonal periods; MSTL takes 0..%d", spec->nperiods,

@@ -58,6 +58,14 @@ expect_exit 0 "custom quantiles" "$TSLOOP" forecast -i "$tmp/sales.csv" -H 3 -o 
   -q 0.025,0.5,0.975 --models naive,snaive,theta --quiet
 check "pNN names" test "$(head -1 "$tmp/fc2.csv")" = "item_id,timestamp,mean,p2.5,p50,p97.5"
 
+# ARIMA forms carry commas inside parentheses: --models splits only between names.
+expect_exit 0 "arima forms in --models" "$TSLOOP" forecast -i "$tmp/sales.csv" -H 4 \
+  -o "$tmp/fc4.csv" --models 'arima,arima:(1,0,1)(0,1,1)+const,naive' --report "$tmp/r4.csv" --quiet
+check "arima rows" test "$(tail -n +2 "$tmp/fc4.csv" | wc -l)" = 8
+expect_exit 2 "bad arima form" "$TSLOOP" forecast -i "$tmp/sales.csv" -H 2 -o "$tmp/x.csv" \
+  --models 'arima:(1,1)'
+check "arima form named" grep -q "ARIMA form" "$tmp/err"
+
 expect_exit 0 "json summary" "$TSLOOP" forecast -i "$tmp/sales.csv" -H 5 -o "$tmp/fc3.csv" \
   --json --quiet
 check "json parses" python3 -c "import json,sys; d=json.load(open('$tmp/out')); assert d['series']==2 and d['leaderboard']"

@@ -1,0 +1,44 @@
+# Times R forecast's auto.arima() on every series of a benchmark set, single-threaded, for
+# comparison with bench_arima.c (tsloop's automatic ARIMA on the same series). Writes one row per
+# series: the chosen orders and constant, AICc and log-likelihood, the fit's CPU time (user +
+# system, as bench_arima.c measures its own), and the point
+# forecasts and 80% limits (the p10 and p90 quantiles) over the competition horizon, each
+# ';'-separated. Rows are appended as series finish, so a partial file is usable.
+#   Rscript bench/bench_arima.R [DATA_DIR] [SET] [OUT_CSV]
+# DATA_DIR defaults to ../shared/data, SET to m1 (SET_train.csv and SET_meta.csv are read; m1 or
+# m4weekly), OUT_CSV to build/bench/arima_r_SET.csv. BENCH_ONLY=PERIOD in the environment keeps
+# the series of that seasonal period only. Made with forecast 8.20 on R 4.2.2 (Debian
+# r-cran-forecast); all of M4-weekly takes R about two hours on one core.
+suppressMessages(library(forecast))
+args <- commandArgs(trailingOnly = TRUE)
+dir <- if (length(args) >= 1) args[1] else "../shared/data"
+set <- if (length(args) >= 2) args[2] else "m1"
+out <- if (length(args) >= 3) args[3] else sprintf("build/bench/arima_r_%s.csv", set)
+train <- read.csv(file.path(dir, paste0(set, "_train.csv")), stringsAsFactors = FALSE)
+meta <- read.csv(file.path(dir, paste0(set, "_meta.csv")), stringsAsFactors = FALSE)
+only <- as.integer(Sys.getenv("BENCH_ONLY", "0"))
+if (only > 0) meta <- meta[meta$season_length == only, ]
+by_id <- split(train$target, train$item_id)
+fmt <- function(v) paste(format(as.numeric(v), digits = 15), collapse = ";")
+# One row per series, appended as it is done, so that a long run can be read before it ends.
+dir.create(dirname(out), showWarnings = FALSE, recursive = TRUE)
+cat("item_id,p,d,q,P,D,Q,constant,aicc,loglik,seconds,mean,lo80,hi80\n", file = out)
+total <- 0
+for (i in seq_len(nrow(meta))) {
+  id <- meta$item_id[i]
+  y <- ts(by_id[[id]], frequency = meta$season_length[i])
+  t0 <- proc.time()
+  fit <- auto.arima(y)
+  dt <- sum((proc.time() - t0)[c("user.self", "sys.self")])
+  total <- total + dt
+  fc <- forecast(fit, h = meta$h[i], level = 80)
+  o <- arimaorder(fit)
+  if (length(o) < 6) o <- c(o, 0, 0, 0)
+  constant <- any(c("intercept", "drift") %in% names(fit$coef))
+  cat(paste(id, o[1], o[2], o[3], o[4], o[5], o[6], as.integer(constant),
+            if (is.null(fit$aicc)) NA else fit$aicc, if (is.null(fit$loglik)) NA else fit$loglik,
+            dt, fmt(fc$mean), fmt(fc$lower[, 1]), fmt(fc$upper[, 1]), sep = ","), "\n",
+      file = out, append = TRUE, sep = "")
+}
+cat(sprintf("R auto.arima(): %s, %d series in %.2f s (%.2f ms per series)\n", set, nrow(meta),
+            total, 1000 * total / nrow(meta)))
