@@ -1081,12 +1081,18 @@ static void calibrate(run_ctx *c, size_t nw) {
             if (!strcmp(res->col_names[j], sr->choice)) col = j;
         if (col == c->ncols || !res->col_series[col]) continue;
         const double *sc = res->col_scale + col * nb * nq;
+        /* Widening moves lower quantiles down: a series never negative stays at or above zero,
+         * as its model's own forecasts do (model.c clamps the same way). */
+        const srec *r = &c->rec[i];
+        int nonneg = 1;
+        for (size_t t = 0; t < r->n && nonneg; t++) nonneg = !(r->y[t] < 0);
         for (size_t st = 0; st < o->horizon; st++)
             for (size_t q = 0; q < nq; q++) {
                 double lambda = sc[tsl_cal_bucket(st) * nq + q];
                 table[st * nq + q] = lambda;
                 double *v = &sr->quant[st * nq + q];
                 *v = sr->mean[st] + lambda * (*v - sr->mean[st]);
+                if (nonneg && *v < 0) *v = 0;
             }
         if (sr->model)
             tsl_model_set_interval_scale(sr->model, o->horizon, o->levels, nq, table, NULL);

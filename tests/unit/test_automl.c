@@ -297,6 +297,45 @@ static void test_calibration_widens(void **state) {
     tsl_automl_result_free(raw);
 }
 
+/* Widened quantiles of a series that was never negative stay at or above zero. */
+static void test_calibration_keeps_nonneg(void **state) {
+    (void)state;
+    enum { NS = 40, N = 80, H = 6 };
+    static double ys[NS][N];
+    tsl_ts ts[NS];
+    uint64_t x = 777;
+    for (int i = 0; i < NS; i++) {
+        for (int t = 0; t < N; t++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            double u = (double)(x >> 11) / 9007199254740992.0;
+            double v = 50 - 0.8 * t + 5 * (u - 0.5); /* falls to zero: the mean lags */
+            ys[i][t] = v > 0 ? v : 0;
+        }
+        ts[i] = (tsl_ts){ys[i], N, 0};
+    }
+    static const double lv[2] = {0.1, 0.9};
+    tsl_model_spec cand;
+    tsl_model_spec_init(&cand, TSL_MODEL_MEAN, 1);
+    tsl_automl_opts o;
+    tsl_automl_opts_init(&o, H, 1);
+    o.levels = lv;
+    o.nq = 2;
+    o.candidates = &cand;
+    o.ncandidates = 1;
+    o.evaluate_auto = 1;
+    tsl_automl_result *r = NULL;
+    assert_int_equal(tsl_automl_run(ts, NS, &o, &r, NULL), TSL_OK);
+    assert_non_null(r->col_scale);
+    size_t at_zero = 0;
+    for (int i = 0; i < NS; i++)
+        for (int k = 0; k < 2 * H; k++) {
+            assert_true(r->series[i].quant[k] >= 0);
+            at_zero += r->series[i].quant[k] == 0;
+        }
+    assert_true(at_zero > 0); /* the clamp was needed */
+    tsl_automl_result_free(r);
+}
+
 /* Many series of one kind, each too noisy to judge alone: the learnt weight leans on the data
  * set; a given weight is used as given. */
 static void test_weight_learning(void **state) {
@@ -446,6 +485,7 @@ int main(void) {
         cmocka_unit_test(test_nested_auto),
         cmocka_unit_test(test_undefined_metric_falls_back),
         cmocka_unit_test(test_calibration_widens),
+        cmocka_unit_test(test_calibration_keeps_nonneg),
         cmocka_unit_test(test_weight_learning),
         cmocka_unit_test(test_fast_and_time_limit),
         cmocka_unit_test(test_global_model),
