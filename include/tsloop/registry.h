@@ -12,7 +12,7 @@
  * pass TSL_STORE_NAME_MAX bytes, the values are cut short and "-" plus 8 hex digits of the
  * SHA-256 of the exact group key are appended, so distinct groups keep distinct entries:
  * region "north" of forecaster solar is solar.north; "Île de France" becomes
- * solar.le-de-France-3f0a9c1e.
+ * solar.-le-de-France-fc9a0673.
  *
  * Group keys identify a group exactly: the JSON array of its dimension values in split_by
  * order (["north","12"]), or "" for a forecaster without split_by.

@@ -126,7 +126,7 @@ static tsl_err begin(run *r, tsl_diag *d) {
     for (size_t i = 0; i < nf; i++) fdims[i] = tsl_csv_dim_name(r->csv, i);
     tsl_store_ingest_opts io;
     memset(&io, 0, sizeof io);
-    io.source = r->path;
+    io.source = r->o->source ? r->o->source : r->path;
     io.who = r->o->who;
     io.batch_rows = r->o->batch_rows;
     io.max_rejects = r->o->max_rejects;
