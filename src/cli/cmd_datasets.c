@@ -38,6 +38,7 @@ static const struct option long_opts[] = {{"project", required_argument, NULL, C
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
 
+/* A stored data set as JSON. */
 static json_t *dataset_json(const tsl_store_dataset *ds) {
     char freq[32] = "inferred", t0[40], t1[40];
     if (ds->freq.unit != TSL_FREQ_NONE) tsl_freq_format(ds->freq, freq, sizeof freq);
@@ -58,6 +59,7 @@ static json_t *dataset_json(const tsl_store_dataset *ds) {
     return o;
 }
 
+/* An ingest record with its receipt and kept rejections as JSON. */
 static json_t *ingest_json(const tsl_store_ingest_info *in) {
     char t0[40];
     cli_format_ms(in->started_ms, t0, sizeof t0);
@@ -81,6 +83,7 @@ static json_t *ingest_json(const tsl_store_ingest_info *in) {
     return o;
 }
 
+/* `datasets list`: stored data sets, and declared ones never ingested. */
 static int datasets_list(tsl_store *s, const tsl_config *cfg, int json) {
     tsl_store_dataset *list = NULL;
     size_t n = 0;
@@ -124,6 +127,7 @@ static int datasets_list(tsl_store *s, const tsl_config *cfg, int json) {
     return CLI_OK;
 }
 
+/* `datasets show`: one data set and its recent ingests, or one ingest's rejections. */
 static int datasets_show(tsl_store *s, const char *name, long ingest, long limit, int json) {
     tsl_diag d = {TSL_OK, {0}};
     if (ingest) {

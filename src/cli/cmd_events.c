@@ -50,11 +50,13 @@ static const struct option long_opts[] = {{"project", required_argument, NULL, C
 
 static volatile sig_atomic_t interrupted;
 
+/* SIGINT/SIGTERM while following: finish the current poll and exit 0. */
 static void on_signal(int sig) {
     (void)sig;
     interrupted = 1;
 }
 
+/* One event: a text line, or a JSON line. */
 static void print_event(const tsl_store_event *e, int json) {
     char at[40];
     cli_format_ms(e->at_ms, at, sizeof at);
@@ -74,6 +76,7 @@ static void print_event(const tsl_store_event *e, int json) {
     }
 }
 
+/* 1 when e's type starts with type (NULL: every event). */
 static int matches(const tsl_store_event *e, const char *type) {
     return !type || !strncmp(e->type, type, strlen(type));
 }

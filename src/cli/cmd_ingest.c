@@ -50,6 +50,7 @@ static const struct option long_opts[] = {{"dataset", required_argument, NULL, '
 
 #define SHOWN_REJECTS 10
 
+/* Monotonic seconds, for rows per second. */
 static double wall_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -63,6 +64,7 @@ typedef struct ingest_progress {
     double start;
 } ingest_progress;
 
+/* tsl_ingest_opts.progress: redraws the rows-so-far line. */
 static void on_progress(void *ctx, uint64_t rows) {
     ingest_progress *p = ctx;
     if (!p->enabled) return;

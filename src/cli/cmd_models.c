@@ -125,6 +125,7 @@ static int is_champion(tsl_store *s, const tsl_store_model *m) {
     return yes;
 }
 
+/* `models list`: the versions of forecaster (NULL: all), newest first. */
 static int models_list(tsl_store *s, const char *forecaster, const models_opts *mo) {
     tsl_store_model *list = NULL;
     size_t n = 0;
@@ -191,6 +192,7 @@ static int load_ref(tsl_store *s, const char *ref, tsl_store_model *m) {
     return CLI_OK;
 }
 
+/* `models show`: one version with its audit log (and its series with --items). */
 static int models_show(tsl_store *s, const char *ref, const models_opts *mo) {
     tsl_store_model m;
     int rc = load_ref(s, ref, &m);
@@ -318,6 +320,7 @@ static int set_status(tsl_store *s, const char *entry, int version, tsl_model_st
     return CLI_OK;
 }
 
+/* `models approve|reject`: the versions named in argv, or an execution's pending ones. */
 static int models_status(tsl_store *s, int argc, char **argv, tsl_model_status to,
                          const models_opts *mo) {
     const char *cmd = to == TSL_MODEL_APPROVED ? "approve" : "reject";
@@ -403,6 +406,7 @@ static int diff_base(tsl_store *s, const char *ref, char *name, int *a_version, 
     return CLI_OK;
 }
 
+/* One side of a diff row: "choice model score", or "-" when absent. */
 static void diff_cell(char *buf, size_t cap, const char *choice, const char *model, double score) {
     if (!choice) {
         tsl_strlcpy(buf, "-", cap);
@@ -414,6 +418,7 @@ static void diff_cell(char *buf, size_t cap, const char *choice, const char *mod
         snprintf(buf, cap, "%s %s", choice, model ? model : "");
 }
 
+/* `models diff`: two versions (or one and its champion) side by side. */
 static int models_diff(tsl_store *s, int argc, char **argv, const models_opts *mo) {
     if (argc < 1 || argc > 2)
         return cli_usage_error("models", "diff takes one or two versions (NAME/VERSION)");

@@ -40,6 +40,7 @@ static const struct option long_opts[] = {{"project", required_argument, NULL, C
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
 
+/* A parameter version as JSON. */
 static json_t *param_json(const tsl_store_param *p) {
     char at[40];
     cli_format_ms(p->at_ms, at, sizeof at);
@@ -47,6 +48,7 @@ static json_t *param_json(const tsl_store_param *p) {
                      "value", p->value, "who", p->who, "why", p->why, "at", at);
 }
 
+/* A parameter version as a line of `params history`. */
 static void param_line(const tsl_store_param *p) {
     char at[40];
     cli_format_ms(p->at_ms, at, sizeof at);

@@ -70,6 +70,7 @@ static json_t *output_json(const tsl_store_step *st) {
     return o ? o : json_null();
 }
 
+/* An execution as JSON, with its steps and attempts (and outputs when asked). */
 static json_t *exec_json(const tsl_store_exec *e, int with_outputs) {
     char at[40];
     json_t *o = json_object(), *steps = json_array();
@@ -120,6 +121,7 @@ static json_t *exec_json(const tsl_store_exec *e, int with_outputs) {
     return o;
 }
 
+/* `runs list`: the latest executions, newest first. */
 static int runs_list(tsl_store *s, const char *forecaster, const runs_opts *ro) {
     tsl_store_exec *list = NULL;
     size_t n = 0;
@@ -162,6 +164,7 @@ static int parse_id(const char *text, int64_t *id) {
     return CLI_OK;
 }
 
+/* `runs show`: one execution, its steps and attempts, and what it registered. */
 static int runs_show(tsl_store *s, const char *arg, const runs_opts *ro) {
     int64_t id;
     if (parse_id(arg, &id)) return CLI_USAGE;
@@ -221,6 +224,7 @@ static int runs_show(tsl_store *s, const char *arg, const runs_opts *ro) {
     return CLI_OK;
 }
 
+/* `runs stop`: asks an execution to stop. */
 static int runs_stop(tsl_store *s, const char *arg, const runs_opts *ro) {
     int64_t id;
     if (parse_id(arg, &id)) return CLI_USAGE;
@@ -240,6 +244,7 @@ static int runs_stop(tsl_store *s, const char *arg, const runs_opts *ro) {
     return CLI_OK;
 }
 
+/* tsl_pipeline_opts.on_step for resume: one line per step boundary on stderr. */
 static void on_step(void *ctx, int64_t execution, const char *step, tsl_pipeline_phase phase,
                     int attempt, const char *detail) {
     const runs_opts *ro = ctx;
@@ -263,6 +268,7 @@ static void on_step(void *ctx, int64_t execution, const char *step, tsl_pipeline
     }
 }
 
+/* `runs resume`: recovers, runs what is runnable, then lists. */
 static int runs_resume(tsl_store *s, const tsl_config *cfg, const char *forecaster, runs_opts *ro) {
     if (forecaster && !tsl_config_forecaster_find(cfg, forecaster))
         return cli_fail("no forecaster '%s' in tsloop.yaml", forecaster);

@@ -62,12 +62,14 @@ typedef struct train_view {
     double step_start;
 } train_view;
 
+/* Monotonic seconds, for step times. */
 static double wall_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* tsl_pipeline_opts.on_step: one line per step boundary on stderr (unless quiet). */
 static void on_step(void *ctx, int64_t execution, const char *step, tsl_pipeline_phase phase,
                     int attempt, const char *detail) {
     train_view *v = ctx;
@@ -100,6 +102,7 @@ static void on_step(void *ctx, int64_t execution, const char *step, tsl_pipeline
     }
 }
 
+/* tsl_pipeline_opts.progress: the progress bar, on a terminal. */
 static void on_progress(void *ctx, const char *step, size_t done, size_t total) {
     train_view *v = ctx;
     if (v->quiet || !v->bar.enabled) return;
@@ -127,6 +130,7 @@ static int test_delay(tsl_pipeline_opts *o, char *step, size_t cap) {
     return CLI_OK;
 }
 
+/* A request's outcome in words. */
 static const char *outcome_name(tsl_exec_outcome how) {
     switch (how) {
     case TSL_EXEC_NEW:

@@ -151,6 +151,7 @@ size_t tsl_bundle_builder_count(const tsl_bundle_builder *b) {
     return b->n;
 }
 
+/* qsort order of entry pointers: by item id, bytewise. */
 static int cmp_entry_ptr(const void *a, const void *b) {
     const bentry *x = *(const bentry *const *)a, *y = *(const bentry *const *)b;
     return strcmp(x->item, y->item);

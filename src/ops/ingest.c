@@ -100,6 +100,7 @@ static tsl_err reject(run *r, uint64_t line, const char *reason, tsl_diag *d) {
     return TSL_OK;
 }
 
+/* Frees the rejections kept before the ingest began. */
 static void pending_release(pending *p) {
     for (size_t i = 0; i < p->nkept; i++) tsl_free(p->kept[i].reason);
     tsl_free(p->kept);

@@ -53,6 +53,7 @@ static int64_t now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Sleeps ms milliseconds (nothing for ms <= 0), resuming after signals. */
 static void sleep_ms(int64_t ms) {
     if (ms <= 0) return;
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
@@ -108,6 +109,8 @@ typedef struct heartbeat {
     atomic_int lost;     /* the lease is no longer ours */
 } heartbeat;
 
+/* The heartbeat thread: every interval, renews the lease on the sibling handle and notes a
+ * requested stop or a lost lease, until heartbeat_stop. */
 static void *heartbeat_main(void *arg) {
     heartbeat *h = arg;
     pthread_mutex_lock(&h->mu);
@@ -146,6 +149,7 @@ static void heartbeat_start(heartbeat *h, tsl_store *s, int64_t id, int interval
     h->started = pthread_create(&h->thread, NULL, heartbeat_main, h) == 0;
 }
 
+/* Stops the heartbeat thread (if it started) and closes its handle. */
 static void heartbeat_stop(heartbeat *h) {
     if (h->started) {
         pthread_mutex_lock(&h->mu);
@@ -166,6 +170,8 @@ static void tell(const pl_ctx *c, const char *step, tsl_pipeline_phase phase, in
     if (c->o->on_step) c->o->on_step(c->o->ctx, c->id, step, phase, attempt, detail);
 }
 
+/* Frees what the run context holds: the snapshot, the outputs, the bundle, a result in
+ * progress. */
 static void ctx_release(pl_ctx *c) {
     tsl_dataset_free(c->ds);
     for (int i = 0; i < TSL_PIPELINE_NSTEPS; i++) json_decref(c->out[i]);

@@ -101,6 +101,7 @@ typedef struct keyed {
     size_t i;
 } keyed;
 
+/* qsort order: by group key, then by series index (so groups list items in data set order). */
 static int cmp_keyed(const void *a, const void *b) {
     const keyed *x = a, *y = b;
     int c = strcmp(x->key, y->key);
@@ -173,6 +174,7 @@ static tsl_err make_groups(const pl_ctx *c, group **out, size_t *ng, tsl_diag *d
     return rc;
 }
 
+/* Frees n groups and their AutoML results. */
 static void groups_free(group *g, size_t n) {
     for (size_t i = 0; i < n; i++) {
         tsl_free(g[i].key);
@@ -461,6 +463,7 @@ typedef struct settings {
     tsl_metric metric;
 } settings;
 
+/* Reads the automl output's settings into st; TSL_EINTERNAL when they are incomplete. */
 static tsl_err read_settings(const json_t *s, settings *st, tsl_diag *d) {
     memset(st, 0, sizeof *st);
     st->horizon = (size_t)json_integer_value(json_object_get(s, "horizon"));

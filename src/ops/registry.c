@@ -214,19 +214,23 @@ static tsl_err get_version(tsl_store *s, const char *entry, int version, tsl_sto
     return TSL_OK;
 }
 
+/* The number v holds, or NaN. */
 static double num_or_nan(json_t *v) {
     return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
+/* A copy of the string v holds, or NULL. */
 static char *str_or_null(json_t *v) {
     return json_is_string(v) ? tsl_strdup(json_string_value(v)) : NULL;
 }
 
+/* qsort order of diff rows: by item. */
 static int cmp_row(const void *a, const void *b) {
     return strcmp(((const tsl_registry_diff_row *)a)->item,
                   ((const tsl_registry_diff_row *)b)->item);
 }
 
+/* qsort order of diff metrics: by name. */
 static int cmp_metric(const void *a, const void *b) {
     return strcmp(((const tsl_registry_diff_metric *)a)->name,
                   ((const tsl_registry_diff_metric *)b)->name);
