@@ -176,6 +176,8 @@ static void ctx_release(pl_ctx *c) {
     tsl_dataset_free(c->ds);
     for (int i = 0; i < TSL_PIPELINE_NSTEPS; i++) json_decref(c->out[i]);
     tsl_free(c->bundle);
+    tsl_bundle_free(c->models);
+    json_decref(c->detail);
     json_decref(c->result);
     tsl_free(c->blob);
 }
@@ -341,7 +343,8 @@ static tsl_err next_runnable(tsl_store *s, const char *forecaster, int64_t *when
     tsl_store_exec *list = NULL;
     size_t n = 0;
     *when = INT64_MAX;
-    tsl_err rc = tsl_store_exec_list(s, forecaster, 200, &list, &n, d);
+    /* The newest 50: active and queued executions are at most two per forecaster, and recent. */
+    tsl_err rc = tsl_store_exec_list(s, forecaster, 50, &list, &n, d);
     if (rc) return rc;
     for (size_t i = 0; i < n; i++) {
         const tsl_store_exec *e = &list[i];

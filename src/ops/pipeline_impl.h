@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "tsloop/bundle.h"
 #include "tsloop/config.h"
 #include "tsloop/dataset.h"
 #include "tsloop/pipeline.h"
@@ -40,6 +41,8 @@ typedef struct pl_ctx {
     json_t *out[TSL_PIPELINE_NSTEPS];
     void *bundle; /* the automl step's blob: every series' model */
     size_t bundle_len;
+    tsl_bundle *models; /* that blob opened (tsl_pl_models), which then owns it */
+    json_t *detail;     /* its metadata's per-group detail: {KEY: {leaderboard, items}} */
     /* What the running step produces. */
     json_t *result;
     void *blob;
@@ -84,7 +87,18 @@ json_t *tsl_pl_num(double v);
 /* j as compact JSON text, a new string (tsl_free). */
 char *tsl_pl_dump(const json_t *j);
 
-/* The automl output's group objects (an array), or NULL when malformed. */
+/* The automl output's group summaries (an array), or NULL when malformed. */
 json_t *tsl_pl_groups(const pl_ctx *c);
+
+/*
+ * The automl step keeps its per-series detail - every series' choice, model, reason and the
+ * scores of every leaderboard column, and each group's leaderboard - in the metadata of its
+ * bundle (the step's blob), not in its JSON output: step outputs are read with every listing of
+ * executions, and the detail of ten thousand series is megabytes. tsl_pl_models opens the bundle
+ * (once per run) and parses that detail; tsl_pl_detail then gives one group's, {"leaderboard":
+ * [...], "items": [...]}, or NULL.
+ */
+tsl_err tsl_pl_models(pl_ctx *c, tsl_diag *d);
+json_t *tsl_pl_detail(const pl_ctx *c, const char *key);
 
 #endif

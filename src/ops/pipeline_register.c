@@ -105,10 +105,10 @@ static tsl_err existing(pl_ctx *c, const char *entry, const char *key, int *vers
 }
 
 /* The group's version metadata for its bundle: lineage, settings, the group's baseline. */
-static char *bundle_meta(const pl_ctx *c, const json_t *g) {
+static char *bundle_meta(const pl_ctx *c, const json_t *g, const json_t *detail) {
     const json_t *a = c->out[PL_AUTOML];
     json_t *base = json_object_get(c->out[PL_BASELINE], "series"), *mine = json_object();
-    json_t *items = json_object_get(g, "items");
+    json_t *items = json_object_get(detail, "items");
     for (size_t i = 0; i < json_array_size(items); i++) {
         const char *item = json_string_value(json_object_get(json_array_get(items, i), "item"));
         json_t *b = json_object_get(base, item);
@@ -136,10 +136,11 @@ static char *bundle_meta(const pl_ctx *c, const json_t *g) {
 }
 
 /* The group's metrics: what `tsloop models list|show|diff` show. */
-static char *metrics_json(const pl_ctx *c, const json_t *g, const json_t *cmp) {
-    static const char *const copied[] = {"score",  "scored_series", "backtest_score", "series",
-                                         "failed", "series_weight", "weight_learnt",  "seconds",
-                                         "auto",   "leaderboard"};
+static char *metrics_json(const pl_ctx *c, const json_t *g, const json_t *detail,
+                          const json_t *cmp) {
+    static const char *const copied[] = {"score",         "scored_series", "backtest_score",
+                                         "series",        "failed",        "series_weight",
+                                         "weight_learnt", "seconds",       "auto"};
     json_t *m = json_object();
     json_object_set_new(m, "forecaster", json_string(c->f->name));
     json_object_set(m, "entry", json_object_get(g, "entry"));
@@ -149,6 +150,7 @@ static char *metrics_json(const pl_ctx *c, const json_t *g, const json_t *cmp) {
                     json_object_get(json_object_get(c->out[PL_AUTOML], "settings"), "metric"));
     for (size_t i = 0; i < sizeof copied / sizeof copied[0]; i++)
         json_object_set(m, copied[i], json_object_get(g, copied[i]));
+    json_object_set(m, "leaderboard", json_object_get(detail, "leaderboard"));
     json_t *champ = json_object_get(cmp, "champion");
     json_object_set(m, "champion", champ ? champ : json_null());
     char *text = tsl_pl_dump(m);
@@ -157,9 +159,9 @@ static char *metrics_json(const pl_ctx *c, const json_t *g, const json_t *cmp) {
 }
 
 /* The group's per-series choices and reasons. */
-static char *choices_json(const json_t *g) {
+static char *choices_json(const json_t *detail) {
     json_t *ok = json_object(), *failed = json_object();
-    json_t *items = json_object_get(g, "items");
+    json_t *items = json_object_get(detail, "items");
     for (size_t i = 0; i < json_array_size(items); i++) {
         json_t *it = json_array_get(items, i);
         const char *item = json_string_value(json_object_get(it, "item"));
@@ -184,11 +186,11 @@ static char *choices_json(const json_t *g) {
 }
 
 /* The group's artifact: its series' models taken as they are from the automl bundle. */
-static tsl_err group_bundle(const pl_ctx *c, const tsl_bundle *all, const json_t *g, tsl_wbuf *out,
-                            size_t *models, tsl_diag *d) {
+static tsl_err group_bundle(const pl_ctx *c, const tsl_bundle *all, const json_t *g,
+                            const json_t *detail, tsl_wbuf *out, size_t *models, tsl_diag *d) {
     tsl_bundle_builder *b = tsl_bundle_builder_new();
     const char *key = json_string_value(json_object_get(g, "key"));
-    json_t *items = json_object_get(g, "items");
+    json_t *items = json_object_get(detail, "items");
     tsl_err rc = TSL_OK;
     for (size_t i = 0; i < json_array_size(items) && !rc; i++) {
         const char *item = json_string_value(json_object_get(json_array_get(items, i), "item"));
@@ -199,7 +201,7 @@ static tsl_err group_bundle(const pl_ctx *c, const tsl_bundle *all, const json_t
         rc = tsl_bundle_add_raw(b, item, key, raw, len, d);
     }
     *models = tsl_bundle_builder_count(b);
-    char *meta = rc ? NULL : bundle_meta(c, g);
+    char *meta = rc ? NULL : bundle_meta(c, g, detail);
     if (!rc) rc = tsl_bundle_builder_meta(b, meta, d);
     if (!rc) rc = tsl_bundle_builder_write(b, out, d);
     tsl_free(meta);
@@ -214,21 +216,21 @@ tsl_err tsl_pl_step_register(pl_ctx *c, tsl_diag *d) {
     const char *metric =
         json_string_value(json_object_get(json_object_get(a, "settings"), "metric"));
     const char *who = c->o->who && c->o->who[0] ? c->o->who : "tsloop";
-    tsl_bundle *all = NULL;
     tsl_wbuf art;
     tsl_wbuf_init(&art);
     size_t approved = 0, pending = 0;
     tsl_err rc = TSL_OK;
-    if (!groups || !c->bundle) {
-        rc = tsl_diag_set(d, TSL_EINTERNAL, "the automl step left no groups or no models");
+    if (!groups) {
+        rc = tsl_diag_set(d, TSL_EINTERNAL, "the automl step left no groups");
         goto out;
     }
-    if ((rc = tsl_bundle_open(c->bundle, c->bundle_len, &all, d))) goto out;
+    if ((rc = tsl_pl_models(c, d))) goto out;
     for (size_t i = 0; i < json_array_size(groups); i++) {
         json_t *g = json_array_get(groups, i);
         const char *entry = json_string_value(json_object_get(g, "entry"));
         const char *key = json_string_value(json_object_get(g, "key"));
-        if (!entry || !key) {
+        const json_t *detail = key ? tsl_pl_detail(c, key) : NULL;
+        if (!entry || !key || !detail) {
             rc = tsl_diag_set(d, TSL_EINTERNAL, "group %zu of the automl output is malformed", i);
             goto out;
         }
@@ -247,7 +249,7 @@ tsl_err tsl_pl_step_register(pl_ctx *c, tsl_diag *d) {
         } else {
             size_t models = 0;
             tsl_wbuf_reset(&art);
-            if ((rc = group_bundle(c, all, g, &art, &models, d))) {
+            if ((rc = group_bundle(c, c->models, g, detail, &art, &models, d))) {
                 json_decref(v);
                 goto out;
             }
@@ -261,7 +263,7 @@ tsl_err tsl_pl_step_register(pl_ctx *c, tsl_diag *d) {
             json_t *cmp = compared(c, entry);
             char why[640];
             status = decide(c, cmp, metric ? metric : "score", why, sizeof why);
-            char *mj = metrics_json(c, g, cmp), *cj = choices_json(g);
+            char *mj = metrics_json(c, g, detail, cmp), *cj = choices_json(detail);
             tsl_store_model_new m;
             memset(&m, 0, sizeof m);
             m.forecaster = entry;
@@ -310,7 +312,6 @@ out:
     json_decref(out);
     json_decref(versions);
     json_decref(skipped);
-    tsl_bundle_free(all);
     tsl_wbuf_release(&art);
     return rc;
 }

@@ -51,6 +51,32 @@ json_t *tsl_pl_groups(const pl_ctx *c) {
     return json_is_array(g) ? g : NULL;
 }
 
+tsl_err tsl_pl_models(pl_ctx *c, tsl_diag *d) {
+    if (!c->models) {
+        if (!c->bundle)
+            return tsl_diag_set(d, TSL_EINTERNAL, "execution %lld: the automl step left no models",
+                                (long long)c->id);
+        tsl_err rc = tsl_bundle_adopt(c->bundle, c->bundle_len, &c->models, d);
+        c->bundle = NULL; /* adopted, or freed on failure */
+        c->bundle_len = 0;
+        if (rc) return rc;
+        json_t *meta = json_loads(tsl_bundle_meta(c->models), 0, NULL);
+        json_t *groups = json_object_get(meta, "groups");
+        if (json_is_object(groups)) c->detail = json_incref(groups);
+        json_decref(meta);
+    }
+    if (!c->detail)
+        return tsl_diag_set(d, TSL_ECORRUPT,
+                            "execution %lld: the automl bundle's metadata has no group detail",
+                            (long long)c->id);
+    return TSL_OK;
+}
+
+json_t *tsl_pl_detail(const pl_ctx *c, const char *key) {
+    json_t *g = json_object_get(c->detail, key);
+    return json_is_object(g) ? g : NULL;
+}
+
 /* ---- automl ---- */
 
 typedef struct group {
@@ -230,8 +256,9 @@ static long column_of(const tsl_automl_result *r, const char *name) {
     return -1;
 }
 
-/* A group's part of the automl output. */
-static json_t *group_json(const pl_ctx *c, const group *g) {
+/* A group's part of the automl output (its summary, into *summary) and of the bundle's
+ * metadata (its leaderboard and every series' detail, into *detail). */
+static void group_json(const pl_ctx *c, const group *g, json_t **summary, json_t **detail) {
     const tsl_automl_result *r = g->res;
     json_t *o = json_object(), *vals = json_object(), *items = json_array(), *board = json_array();
     json_object_set_new(o, "key", json_string(g->key));
@@ -295,9 +322,10 @@ static json_t *group_json(const pl_ctx *c, const group *g) {
     json_object_set_new(o, "weight_learnt", json_boolean(r->weight_learnt));
     json_object_set_new(o, "seconds", tsl_pl_num(r->seconds));
     json_object_set_new(o, "auto", r->auto_series ? agg_json(&r->auto_agg) : json_null());
-    json_object_set_new(o, "leaderboard", board);
-    json_object_set_new(o, "items", items);
-    return o;
+    *summary = o;
+    *detail = json_object();
+    json_object_set_new(*detail, "leaderboard", board);
+    json_object_set_new(*detail, "items", items);
 }
 
 /* Parses the configured candidates for period into *out (NULL, 0 for the default set). */
@@ -394,18 +422,23 @@ tsl_err tsl_pl_step_automl(pl_ctx *c, tsl_diag *d) {
     /* The bundle of every series' model, each with its group key: what resumed steps need. */
     bb = tsl_bundle_builder_new();
     out = json_object();
-    json_t *groups = json_array();
+    json_t *groups = json_array(), *detail = json_object();
     for (size_t i = 0; i < ng; i++) {
-        json_t *gj = group_json(c, &g[i]);
+        json_t *gj, *dj;
+        group_json(c, &g[i], &gj, &dj);
         nseries += g[i].n;
         failed += (size_t)json_integer_value(json_object_get(gj, "failed"));
         json_array_append_new(groups, gj);
+        json_object_set_new(detail, g[i].key, dj);
         for (size_t k = 0; k < g[i].res->nseries; k++) {
             const tsl_automl_series *s = &g[i].res->series[k];
             if (s->err || !s->model) continue;
-            if ((rc =
-                     tsl_bundle_add(bb, c->ds->series[g[i].idx[k]].item_id, g[i].key, s->model, d)))
+            if ((rc = tsl_bundle_add(bb, c->ds->series[g[i].idx[k]].item_id, g[i].key, s->model,
+                                     d))) {
+                json_decref(groups);
+                json_decref(detail);
                 goto out;
+            }
         }
     }
     char fhash[TSL_CONFIG_HASH_HEX + 1];
@@ -421,15 +454,16 @@ tsl_err tsl_pl_step_automl(pl_ctx *c, tsl_diag *d) {
     json_object_set_new(out, "seconds", tsl_pl_num(seconds));
     json_object_set_new(out, "groups", groups);
     if (nseries == failed) {
+        json_decref(detail);
         rc = tsl_diag_set(d, TSL_ENUMERIC,
                           "no series of data set '%s' could be fitted (%zu "
                           "tried)",
                           c->dsc->name, nseries);
         goto out;
     }
-    json_t *meta = json_pack("{s:s, s:I, s:s, s:s, s:s}", "format", "tsloop.automl/1", "execution",
-                             (json_int_t)c->id, "forecaster", f->name, "dataset", c->dsc->name,
-                             "dataset_hash", c->hash);
+    json_t *meta = json_pack("{s:s, s:I, s:s, s:s, s:s, s:o}", "format", "tsloop.automl/1",
+                             "execution", (json_int_t)c->id, "forecaster", f->name, "dataset",
+                             c->dsc->name, "dataset_hash", c->hash, "groups", detail);
     char *mtext = tsl_pl_dump(meta);
     json_decref(meta);
     rc = tsl_bundle_builder_meta(bb, mtext, d);
@@ -581,7 +615,8 @@ static tsl_err compare_group(pl_ctx *c, const settings *st, const json_t *gj, js
     }
     json_t *choices = json_loads(champ.choices, 0, NULL);
     json_t *theirs = json_object_get(choices, "items");
-    json_t *items = json_object_get(gj, "items");
+    json_t *items =
+        json_object_get(tsl_pl_detail(c, json_string_value(json_object_get(gj, "key"))), "items");
     size_t ni = json_array_size(items), ntask = 0, new_items = 0, unscored = 0;
     refit_task *tasks = tsl_calloc(ni ? ni : 1, sizeof *tasks);
     double *mine = tsl_calloc(ni ? ni : 1, sizeof *mine);
@@ -668,7 +703,7 @@ tsl_err tsl_pl_step_compare(pl_ctx *c, tsl_diag *d) {
     json_t *groups = tsl_pl_groups(c);
     settings st;
     tsl_err rc = read_settings(json_object_get(c->out[PL_AUTOML], "settings"), &st, d);
-    if (rc) return rc;
+    if (rc || (rc = tsl_pl_models(c, d))) return rc;
     if (!groups) return tsl_diag_set(d, TSL_EINTERNAL, "the automl output has no groups");
     json_t *out = json_object(), *arr = json_array();
     json_object_set_new(out, "metric", json_string(tsl_metric_name(st.metric)));
