@@ -84,11 +84,16 @@ int main(int argc, char **argv) {
     size_t windows = 3;
     const char *models = NULL;
     for (int a = 3; a + 1 < argc; a += 2) {
-        if (!strcmp(argv[a], "--horizon")) horizon = (size_t)strtoul(argv[a + 1], NULL, 10);
-        else if (!strcmp(argv[a], "--baseline-lag")) lag = (int)strtol(argv[a + 1], NULL, 10);
-        else if (!strcmp(argv[a], "--models")) models = argv[a + 1];
-        else if (!strcmp(argv[a], "--threads")) threads = (int)strtol(argv[a + 1], NULL, 10);
-        else if (!strcmp(argv[a], "--windows")) windows = (size_t)strtoul(argv[a + 1], NULL, 10);
+        if (!strcmp(argv[a], "--horizon"))
+            horizon = (size_t)strtoul(argv[a + 1], NULL, 10);
+        else if (!strcmp(argv[a], "--baseline-lag"))
+            lag = (int)strtol(argv[a + 1], NULL, 10);
+        else if (!strcmp(argv[a], "--models"))
+            models = argv[a + 1];
+        else if (!strcmp(argv[a], "--threads"))
+            threads = (int)strtol(argv[a + 1], NULL, 10);
+        else if (!strcmp(argv[a], "--windows"))
+            windows = (size_t)strtoul(argv[a + 1], NULL, 10);
         else {
             fprintf(stderr, "bench_dayahead: unknown option %s\n", argv[a]);
             return 2;
@@ -117,6 +122,12 @@ int main(int argc, char **argv) {
     tsl_automl_opts o;
     tsl_automl_opts_init(&o, horizon, train->period);
     o.freq = train->freq;
+    int periods[TSL_MAX_PERIODS];
+    int np = tsl_freq_seasonal_periods(train->freq, periods, TSL_MAX_PERIODS);
+    if (np >= 2 && periods[0] == train->period) {
+        o.nperiods = np;
+        memcpy(o.periods, periods, (size_t)np * sizeof *periods);
+    }
     o.levels = lv;
     o.nq = 3;
     o.windows = windows;
@@ -130,6 +141,11 @@ int main(int argc, char **argv) {
     tsl_automl_result *res = NULL;
     if (tsl_automl_run(ts, train->nseries, &o, &res, &d)) die("automl", &d);
     double fit_seconds = now() - t0;
+    if (res->nperiods) {
+        printf("seasonal periods confirmed on the data:");
+        for (int k = 0; k < res->nperiods; k++) printf(" %d", res->periods[k]);
+        printf("\n");
+    }
     tsl_model **ours = tsl_calloc(train->nseries, sizeof *ours);
     for (size_t i = 0; i < train->nseries; i++) {
         ours[i] = res->series[i].model;
@@ -159,7 +175,8 @@ int main(int argc, char **argv) {
     report(label, &a_ours, roll_seconds);
     snprintf(label, sizeof label, "seasonal naive (lag %d)", lag);
     report(label, &a_base, 0);
-    double r = tsl_agg_value(&a_ours, TSL_METRIC_MEAN_WQL) / tsl_agg_value(&a_base, TSL_METRIC_MEAN_WQL);
+    double r =
+        tsl_agg_value(&a_ours, TSL_METRIC_MEAN_WQL) / tsl_agg_value(&a_base, TSL_METRIC_MEAN_WQL);
     printf("mean wQL ratio %.3f (%.1f%% below the seasonal naive)\n", r, 100 * (1 - r));
     for (size_t i = 0; i < train->nseries; i++) tsl_model_free(base[i]);
     tsl_free(base);

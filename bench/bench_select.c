@@ -41,13 +41,15 @@ static void run(void *arg, size_t i, int worker) {
     tsl_bt_plan_make(n, j->horizon, j->windows, j->period, &plan);
     if (plan.k == 0) return;
     tsl_bt_result *r = tsl_calloc(j->ncand, sizeof *r);
-    for (size_t c = 0; c < j->ncand; c++) tsl_backtest(&j->cands[c], y, n, &plan, NULL, 0, &r[c], NULL);
+    for (size_t c = 0; c < j->ncand; c++)
+        tsl_backtest(&j->cands[c], y, n, &plan, NULL, 0, &r[c], NULL);
     tsl_wbuf *b = &j->out[i];
     for (size_t w = 0; w < plan.k; w++) {
         double scale = tsl_mase_scale(y, plan.origin[w], j->period);
         for (size_t st = 0; st < plan.h; st++) {
             tsl_csv_field(b, s->item_id);
-            tsl_wbuf_printf(b, ",%zu,%zu,%zu,%.10g,%.10g", w, plan.origin[w], st, y[plan.origin[w] + st], scale);
+            tsl_wbuf_printf(b, ",%zu,%zu,%zu,%.10g,%.10g", w, plan.origin[w], st,
+                            y[plan.origin[w] + st], scale);
             for (size_t c = 0; c < j->ncand; c++) {
                 if (r[c].ok)
                     tsl_wbuf_printf(b, ",%.10g", r[c].fc[w * plan.h + st]);
@@ -74,9 +76,12 @@ int main(int argc, char **argv) {
     const char *models = "naive,snaive,drift,ets,theta,dotm";
     int threads = 0;
     for (int a = 5; a + 1 < argc; a += 2) {
-        if (!strcmp(argv[a], "--windows")) j.windows = (size_t)strtoul(argv[a + 1], NULL, 10);
-        else if (!strcmp(argv[a], "--models")) models = argv[a + 1];
-        else if (!strcmp(argv[a], "--threads")) threads = (int)strtol(argv[a + 1], NULL, 10);
+        if (!strcmp(argv[a], "--windows"))
+            j.windows = (size_t)strtoul(argv[a + 1], NULL, 10);
+        else if (!strcmp(argv[a], "--models"))
+            models = argv[a + 1];
+        else if (!strcmp(argv[a], "--threads"))
+            threads = (int)strtol(argv[a + 1], NULL, 10);
     }
     tsl_diag d = {0};
     tsl_dataset *ds = NULL;

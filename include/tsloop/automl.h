@@ -73,6 +73,10 @@ typedef struct tsl_automl_opts {
      * get only the cheap candidates and no nested evaluation; every series still gets a
      * forecast. The result says how many were cut short. */
     double time_limit;
+    /* Only the last max_history values of a series are modelled (0: the default, the last
+     * max(5000, 20 x the longest seasonal period)): years of hourly history make every fit
+     * slower without making a day-ahead forecast better. */
+    size_t max_history;
     /* Called after each series' backtest with the number done so far; serialised by automl. */
     void (*progress)(void *ctx, size_t done, size_t total);
     void *progress_ctx;
@@ -84,8 +88,9 @@ void tsl_automl_opts_init(tsl_automl_opts *o, size_t horizon, int period);
 
 /* The default candidates for a period: naive, seasonal naive (period > 1), drift, ETS, Theta,
  * DOTM, and mean, Croston, SBA, TSB (these four only tried on series the Syntetos-Boylan
- * classification calls intermittent, lumpy or all zero). Returns the count written to out
- * (capacity cap). */
+ * classification calls intermittent, lumpy or all zero). With several seasonal periods in the
+ * options, AutoML adds MSTL with ETS and with Theta on what remains. Returns the count written
+ * to out (capacity cap). */
 size_t tsl_automl_default_candidates(int period, tsl_model_spec *out, size_t cap);
 
 typedef struct tsl_automl_series {
@@ -125,6 +130,10 @@ typedef struct tsl_automl_result {
     size_t auto_series;  /* series evaluated in auto_agg */
     double auto_seconds; /* total seconds of the nested inner backtests */
     size_t cut_short;    /* series the time limit left with the cheap candidates only */
+    /* The seasonal periods the MSTL candidates used: those of opts.periods confirmed on at
+     * least half the series (tsl_mstl_confirm_periods); nperiods 0 when none ran. */
+    int nperiods;
+    int periods[TSL_MAX_PERIODS];
     /* calibrate: interval scales per column, step bucket and level: col_scale[(col * nbuckets +
      * b) * nq + j]; bucket b covers steps [bucket_start[b], bucket_start[b + 1]). NULL when not
      * calibrated. */

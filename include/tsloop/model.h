@@ -67,8 +67,10 @@ typedef struct tsl_model_spec {
     int arima_p, arima_d, arima_q, arima_P, arima_D, arima_Q;
     int arima_constant; /* -1 choose; 0 none; 1 a mean (d + D = 0) or drift (d + D = 1) */
     int arima_stepwise; /* 1 (default): Hyndman-Khandakar stepwise search; 0: exhaustive */
-    /* MSTL: the seasonal periods to remove, ascending (nperiods 0 = from `period` alone), and
-     * the kind of model fitted to what remains (ETS by default). */
+    /* MSTL: the seasonal periods to remove, distinct and ascending (nperiods 0 = `period`
+     * alone; then period 1 means none), and the kind of model fitted to what remains with
+     * period 1 (ETS by default; see docs/models/mstl.md). `period` should then be the longest
+     * of them: it is the cycle the structural-zero rule of model.c watches. */
     int nperiods;
     int periods[TSL_MAX_PERIODS];
     tsl_model_kind base;
@@ -81,7 +83,11 @@ void tsl_model_spec_init(tsl_model_spec *spec, tsl_model_kind kind, int period);
 
 /* Parses a candidate name as the CLI takes it: "naive", "snaive", "mean", "drift", "ma",
  * "ma:7", "ets", "ets:MAdN" (error, trend with optional 'd' for damped, season), "theta", "otm",
- * "dotm", "croston", "sba", "tsb". */
+ * "dotm", "croston", "sba", "tsb", "gbm" (a boosted tree model of that one series; the global
+ * model across series is trained with tsl_gbm_train, src/forecast/gbm.h), "mstl" (ETS on the
+ * adjusted series) or "mstl:BASE" with BASE one of ets, theta, otm, dotm, arima, naive, drift. An
+ * MSTL spec takes `period` as its one period; a caller with several sets nperiods and periods[]
+ * (ascending) afterwards. */
 tsl_err tsl_model_spec_parse(const char *name, int period, tsl_model_spec *spec, tsl_diag *d);
 
 /* The canonical text of a spec, as tsl_model_spec_parse reads it back ("ets", "ets:MAdN",

@@ -107,6 +107,16 @@ size_t tsl_freq_describe(tsl_freq f, char *buf, size_t cap);
  * divide evenly. */
 int tsl_freq_default_period(tsl_freq f);
 
+/* Candidate seasonal periods of a frequency, for several seasonalities (MSTL), ascending: the
+ * natural cycles of its unit in steps, each kept when the multiple divides it and it is at
+ * least 2 steps. Sub-daily data with at most 288 steps a day get a day and a week (hourly:
+ * 24, 168; 30-minute: 48, 336; 15-minute: 96, 672; 5-minute: 288, 2016; 2-hourly: 12, 84),
+ * finer data an hour and a day (minutely: 60, 1440; per-second: 3600, 86400); daily data a
+ * week and a year (7, 365); weekly 52, monthly 12, quarterly 4; yearly none. Writes at most
+ * cap of them (the shortest first) to out and returns how many it wrote (never more than 2);
+ * 0 for an invalid f. The data then confirm them (decompose.h: tsl_mstl_confirm_periods). */
+int tsl_freq_seasonal_periods(tsl_freq f, int *out, int cap);
+
 /* 1 when timestamps of f need a time of day to print (units below a day). */
 int tsl_freq_is_subdaily(tsl_freq f);
 

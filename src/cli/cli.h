@@ -54,8 +54,12 @@ int cli_parse_long(const char *cmd, const char *flag, const char *text, long min
 /* The modelling options `forecast`, `backtest` and `demo` share, gathered from the command
  * line, with the texts kept so that errors can quote them. */
 typedef struct cli_model_opts {
-    long horizon;          /* 0 = not given */
-    long season_length;    /* 0 = from the frequency */
+    long horizon; /* 0 = not given */
+    /* --season-length: one period or several ("24,168"), ascending; 0 given = from the
+     * frequency (cli_resolve_periods) */
+    int nperiods;
+    int periods[TSL_MAX_PERIODS];
+    long max_history;      /* 0 = the AutoML default */
     long windows;          /* 0 = default */
     long threads;          /* 0 = all cores */
     const char *quantiles; /* NULL = 0.1,0.5,0.9 */
@@ -109,6 +113,7 @@ enum {
     CLI_OPT_SERIES_WEIGHT,
     CLI_OPT_FAST,
     CLI_OPT_TIME_LIMIT,
+    CLI_OPT_MAX_HISTORY,
     CLI_OPT_PROJECT, /* --project DIR, for every command that works on a project */
     CLI_OPT_OWN = 320
 };
@@ -128,6 +133,7 @@ enum {
     {"series-weight", required_argument, NULL, CLI_OPT_SERIES_WEIGHT}, \
     {"fast", no_argument, NULL, CLI_OPT_FAST},                        \
     {"time-limit", required_argument, NULL, CLI_OPT_TIME_LIMIT},      \
+    {"max-history", required_argument, NULL, CLI_OPT_MAX_HISTORY},    \
     {"freq", required_argument, NULL, CLI_OPT_FREQ},                  \
     {"item-col", required_argument, NULL, CLI_OPT_ITEM},              \
     {"time-col", required_argument, NULL, CLI_OPT_TIME},              \
@@ -152,6 +158,10 @@ int cli_common_option(const char *cmd, int c, const char *arg, cli_common *o);
  * the series views of ds in *ts (the caller frees them). */
 void cli_automl_setup(const tsl_dataset *ds, const cli_model_opts *mo, int period, cli_progress *p,
                       tsl_automl_opts *ao, tsl_ts **ts);
+
+/* The main seasonal period (the shortest given, or the frequency's default) and, in mo, every
+ * period worth modelling (those given, or the frequency's: 24 and 168 for hourly data). */
+int cli_resolve_periods(const tsl_dataset *ds, cli_model_opts *mo);
 
 /* Resolves the texts into levels, candidates (for period) and metric; prints a usage error
  * and returns CLI_USAGE when one is invalid. */

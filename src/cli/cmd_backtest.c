@@ -26,7 +26,10 @@ static const char usage_text[] =
     "  -i, --input FILE         CSV or TSV with a header; .gz, or .zip holding TTS.csv; - = stdin\n"
     "  -H, --horizon H          steps to forecast from each origin\n"
     "      --windows K          origins per series (default 3)\n"
-    "  -m, --season-length M    seasonal period (default: from the frequency)\n"
+    "  -m, --season-length M    seasonal period(s), e.g. 7 or 24,168 (default: from the\n"
+    "                           frequency; several periods add MSTL candidates)\n"
+    "      --max-history N      model only the last N values of each series (default:\n"
+    "                           max(5000, 20 x the longest period))\n"
     "  -q, --quantiles LIST     quantile levels (default 0.1,0.5,0.9)\n"
     "      --models LIST        candidates (default: as tsloop forecast)\n"
     "      --metric NAME        ranking metric: mase (default), smape, mape, mae, rmse, wape,\n"
@@ -107,7 +110,7 @@ int cmd_backtest(int argc, char **argv) {
     if (!co.in.path || !co.mo.horizon)
         return cli_usage_error("backtest", "--input and --horizon are required");
     if ((rc = cli_read_input("backtest", &co.in, co.quiet, &ds))) goto out;
-    int period = co.mo.season_length ? (int)co.mo.season_length : ds->period;
+    int period = cli_resolve_periods(ds, &co.mo);
     if ((rc = cli_model_opts_resolve("backtest", &co.mo, period))) goto out;
 
     cli_progress prog;

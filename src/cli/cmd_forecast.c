@@ -24,7 +24,10 @@ static const char usage_text[] =
     "  -i, --input FILE         CSV or TSV with a header; .gz, or .zip holding TTS.csv; - = stdin\n"
     "  -H, --horizon H          steps to forecast\n"
     "  -o, --output FILE        forecast CSV (- = stdout), written atomically\n"
-    "  -m, --season-length M    seasonal period (default: from the frequency)\n"
+    "  -m, --season-length M    seasonal period(s), e.g. 7 or 24,168 (default: from the\n"
+    "                           frequency; several periods add MSTL candidates)\n"
+    "      --max-history N      model only the last N values of each series (default:\n"
+    "                           max(5000, 20 x the longest period))\n"
     "  -q, --quantiles LIST     quantile levels (default 0.1,0.5,0.9)\n"
     "      --models LIST        candidates, e.g. ets,theta,dotm,naive,ets:MAdN,ma:7\n"
     "                           (default: naive, snaive, drift, ets, theta, dotm, and\n"
@@ -110,7 +113,7 @@ int cmd_forecast(int argc, char **argv) {
     if (co.json && !strcmp(output, "-"))
         return cli_usage_error("forecast", "--json prints on stdout; write --output to a file");
     if ((rc = cli_read_input("forecast", &co.in, co.quiet, &ds))) goto out;
-    int period = co.mo.season_length ? (int)co.mo.season_length : ds->period;
+    int period = cli_resolve_periods(ds, &co.mo);
     if ((rc = cli_model_opts_resolve("forecast", &co.mo, period))) goto out;
 
     cli_progress prog;

@@ -109,6 +109,51 @@ void cli_model_opts_release(cli_model_opts *m) {
     m->cands = NULL;
 }
 
+/* Parses "--season-length 24" or "24,168" into mo's periods, sorted and distinct. */
+static int parse_periods(const char *cmd, const char *text, cli_model_opts *mo) {
+    int n = 0;
+    const char *p = text;
+    while (*p) {
+        char *end = NULL;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || v < 1 || v > 100000 || (*end && *end != ','))
+            return cli_usage_error(cmd,
+                                   "--season-length expects periods from 1 to 100000 "
+                                   "like 24 or 24,168, got '%s'",
+                                   text);
+        if (n == TSL_MAX_PERIODS)
+            return cli_usage_error(cmd, "--season-length: at most %d periods", TSL_MAX_PERIODS);
+        int pos = n;
+        while (pos > 0 && mo->periods[pos - 1] > v) {
+            mo->periods[pos] = mo->periods[pos - 1];
+            pos--;
+        }
+        if (!(pos > 0 && mo->periods[pos - 1] == v)) {
+            if (pos < n)
+                memmove(&mo->periods[pos + 1], &mo->periods[pos],
+                        (size_t)(n - pos) * sizeof *mo->periods);
+            mo->periods[pos] = (int)v;
+            n++;
+        }
+        p = *end ? end + 1 : end;
+    }
+    mo->nperiods = n;
+    return CLI_OK;
+}
+
+int cli_resolve_periods(const tsl_dataset *ds, cli_model_opts *mo) {
+    if (mo->nperiods) return mo->periods[0];
+    int got[TSL_MAX_PERIODS];
+    int n = tsl_freq_seasonal_periods(ds->freq, got, TSL_MAX_PERIODS);
+    /* The frequency's periods only when its main one is the data set's (no --freq mismatch). */
+    if (n >= 2 && got[0] == ds->period) {
+        memcpy(mo->periods, got, (size_t)n * sizeof *got);
+        mo->nperiods = n;
+    }
+    return ds->period;
+}
+
 int cli_common_option(const char *cmd, int c, const char *arg, cli_common *o) {
     cli_model_opts *mo = &o->mo;
     switch (c) {
@@ -118,7 +163,9 @@ int cli_common_option(const char *cmd, int c, const char *arg, cli_common *o) {
     case 'H':
         return cli_parse_long(cmd, "--horizon", arg, 1, 100000, &mo->horizon) ? CLI_USAGE : 1;
     case 'm':
-        return cli_parse_long(cmd, "--season-length", arg, 1, 100000, &mo->season_length)
+        return parse_periods(cmd, arg, mo) ? CLI_USAGE : 1;
+    case CLI_OPT_MAX_HISTORY:
+        return cli_parse_long(cmd, "--max-history", arg, 10, 100000000, &mo->max_history)
                    ? CLI_USAGE
                    : 1;
     case 'q':
@@ -199,6 +246,11 @@ void cli_automl_setup(const tsl_dataset *ds, const cli_model_opts *mo, int perio
     ao->ensembles = !mo->no_ensembles;
     ao->series_weight = mo->series_weight_set ? mo->series_weight : -1;
     ao->fast = mo->fast;
+    ao->max_history = (size_t)mo->max_history;
+    if (mo->nperiods >= 2) {
+        ao->nperiods = mo->nperiods;
+        memcpy(ao->periods, mo->periods, (size_t)mo->nperiods * sizeof *mo->periods);
+    }
     ao->time_limit = mo->time_limit;
     ao->threads = (int)mo->threads;
     ao->progress = cli_progress_update;

@@ -545,6 +545,47 @@ int tsl_freq_default_period(tsl_freq f) {
     return cycle % f.mult ? 1 : (int)(cycle / f.mult);
 }
 
+int tsl_freq_seasonal_periods(tsl_freq f, int *out, int cap) {
+    int64_t cycles[2] = {0, 0}; /* in seconds for fixed units, in months for calendar ones */
+    int64_t step;
+    if (!freq_valid(f) || cap < 1) return 0;
+    switch (f.unit) {
+    case TSL_FREQ_SECOND:
+    case TSL_FREQ_MINUTE:
+    case TSL_FREQ_HOUR:
+        step = unit_seconds(f.unit) * f.mult;
+        if (step >= DAY_SECS / 288) {
+            cycles[0] = DAY_SECS;
+            cycles[1] = WEEK_SECS;
+        } else {
+            cycles[0] = 3600;
+            cycles[1] = DAY_SECS;
+        }
+        break;
+    case TSL_FREQ_DAY:
+        step = DAY_SECS * f.mult;
+        cycles[0] = WEEK_SECS;
+        cycles[1] = 365 * DAY_SECS;
+        break;
+    case TSL_FREQ_WEEK:
+        step = WEEK_SECS * f.mult;
+        cycles[0] = 52 * WEEK_SECS;
+        break;
+    case TSL_FREQ_MONTH:
+    case TSL_FREQ_QUARTER:
+        step = unit_months(f.unit) * f.mult;
+        cycles[0] = 12;
+        break;
+    default:
+        return 0;
+    }
+    int k = 0;
+    for (int i = 0; i < 2 && k < cap; i++)
+        if (cycles[i] && cycles[i] % step == 0 && cycles[i] / step >= 2)
+            out[k++] = (int)(cycles[i] / step);
+    return k;
+}
+
 int tsl_freq_is_subdaily(tsl_freq f) {
     return f.unit == TSL_FREQ_SECOND || f.unit == TSL_FREQ_MINUTE || f.unit == TSL_FREQ_HOUR;
 }

@@ -49,6 +49,8 @@
 #include <time.h>
 
 #include "calibrate.h"
+#include "decompose.h"
+#include "gbm.h"
 #include "intermittent.h"
 #include "model_impl.h"
 #include "tsloop/mem.h"
@@ -84,6 +86,9 @@ static const struct {
     {TSL_MODEL_SBA, 1},   {TSL_MODEL_TSB, 1},
 };
 
+/* With several seasonal periods: MSTL, removing all of them, with ETS and with Theta. */
+static const tsl_model_kind multi_bases[] = {TSL_MODEL_ETS, TSL_MODEL_THETA};
+
 /* Fills out (capacity cap) with the defaults for this period and, when flags is not NULL, the
  * intermittent-only flag of each. */
 static size_t default_candidates(int period, tsl_model_spec *out, int *flags, size_t cap) {
@@ -98,6 +103,27 @@ static size_t default_candidates(int period, tsl_model_spec *out, int *flags, si
 
 size_t tsl_automl_default_candidates(int period, tsl_model_spec *out, size_t cap) {
     return default_candidates(period, out, NULL, cap);
+}
+
+/* Appends the MSTL candidates (periods filled later from the confirmed ones). */
+static size_t add_multi_candidates(int period, tsl_model_spec *out, int *flags, size_t n,
+                                   size_t cap) {
+    for (size_t i = 0; i < sizeof multi_bases / sizeof multi_bases[0] && n < cap; i++) {
+        tsl_model_spec_init(&out[n], TSL_MODEL_MSTL, period);
+        out[n].base = multi_bases[i];
+        flags[n++] = 0;
+    }
+    return n;
+}
+
+/* The history cap: max_history, or max(5000, 20 x the longest period). */
+static size_t history_cap(const tsl_automl_opts *o) {
+    if (o->max_history) return o->max_history;
+    int longest = o->period;
+    for (int i = 0; i < o->nperiods; i++)
+        if (o->periods[i] > longest) longest = o->periods[i];
+    size_t cap = 20 * (size_t)longest;
+    return cap > 5000 ? cap : 5000;
 }
 
 /* The models whose fits cost far more than the others: the fast preset races them. */
@@ -188,6 +214,7 @@ typedef struct run_ctx run_ctx;
 
 /* What phase 1 leaves of a series for phases 2 and 3. */
 typedef struct srec {
+    size_t idx;      /* the series' index */
     const double *y; /* after leading missing values */
     size_t n;
     tsl_metric metric;  /* ranked on: the requested one, or MAE where it is undefined */
@@ -218,6 +245,11 @@ struct run_ctx {
     uint32_t *worker_hist;  /* calibrate: nworkers * ncols * nbuckets * nq * TSL_CAL_BINS */
     double *worker_inner;   /* nworkers: seconds of the nested inner backtests */
     size_t nbuckets;
+    /* Global models (GBM candidates): boost[j] is trained on every series cut j horizons
+     * before its end (j = 0: the whole history); NULL where it could not be trained. */
+    tsl_gbm **boost;
+    size_t nboost;
+    double boost_seconds;
     double deadline; /* monotonic seconds; 0 = none */
     atomic_int out_of_time;
     pthread_mutex_t progress_mu;
@@ -284,6 +316,37 @@ static void classify_demand(const double *y, size_t n, int period, tsl_intermitt
     tsl_free(run);
 }
 
+/* The part of series idx AutoML models: the last history_cap values, leading missing values
+ * dropped; *skip gets how many values were dropped from the front. */
+static void series_view(const run_ctx *c, size_t idx, const double **y, size_t *n, size_t *skip) {
+    const double *v = c->series[idx].y;
+    size_t len = c->series[idx].n, cap = history_cap(c->o), off = 0;
+    if (len > cap) {
+        off = len - cap;
+        v += off;
+        len = cap;
+    }
+    while (len > 0 && isnan(v[0])) v++, len--, off++;
+    *y = v;
+    *n = len;
+    *skip = off;
+}
+
+/* Fits candidate cand of series idx on its first `upto` values. A global model is not fitted
+ * here: series idx's model comes from the booster trained at that distance from the end. */
+static tsl_err fit_candidate(const run_ctx *c, size_t idx, size_t cand, size_t upto, tsl_model **m,
+                             tsl_diag *d) {
+    const srec *r = &c->rec[idx];
+    if (c->cands[cand].kind != TSL_MODEL_GBM)
+        return tsl_model_fit(&c->cands[cand], r->y, upto, m, d);
+    size_t off = r->n - upto, h = c->o->horizon;
+    if (off % h || off / h >= c->nboost || !c->boost[off / h])
+        return tsl_diag_set(d, TSL_EUNSUPPORTED,
+                            "no global model was trained for this origin (the series' backtest "
+                            "plan is shortened)");
+    return tsl_gbm_model(c->boost[off / h], idx, m, d);
+}
+
 /* ---- phase 1: backtests through a forecast cache ---- */
 
 /* Every candidate's forecast from every origin a series needs, horizon h, (1 + nq) columns. */
@@ -317,14 +380,14 @@ static int cmp_size(const void *a, const void *b) {
 }
 
 /* Fits candidate c at origin index oi and stores its forecast (or marks it failed). */
-static void cache_fill_one(const run_ctx *c, cache *ca, const double *y, size_t cand, size_t oi) {
+static void cache_fill_one(const run_ctx *c, cache *ca, size_t idx, size_t cand, size_t oi) {
     const tsl_automl_opts *o = c->o;
     tsl_model *m = NULL;
     double t0 = wall_seconds();
     double *row = cache_at(ca, cand, oi);
     double *mean = tsl_malloc(ca->h * sizeof *mean);
     double *q = tsl_malloc((ca->h * o->nq + 1) * sizeof *q);
-    int ok = tsl_model_fit(&c->cands[cand], y, ca->origin[oi], &m, NULL) == TSL_OK &&
+    int ok = fit_candidate(c, idx, cand, ca->origin[oi], &m, NULL) == TSL_OK &&
              tsl_model_forecast(m, ca->h, o->levels, o->nq, mean, q, NULL) == TSL_OK;
     tsl_model_free(m);
     if (ok)
@@ -530,9 +593,10 @@ static void backtest_series(void *arg, size_t idx, int worker) {
     memset(&ca, 0, sizeof ca);
     tsl_bt_plan inner[TSL_BT_MAX_WINDOWS];
 
-    const double *y = c->series[idx].y;
-    size_t n = c->series[idx].n;
-    while (n > 0 && isnan(y[0])) y++, n--;
+    const double *y;
+    size_t n, skip;
+    series_view(c, idx, &y, &n, &skip);
+    r->idx = idx;
     r->y = y;
     r->n = n;
     r->choice = ncols;
@@ -591,7 +655,7 @@ static void backtest_series(void *arg, size_t idx, int worker) {
                 continue;
             }
             if (expensive && o->fast && isfinite(best_cheap)) {
-                cache_fill_one(c, &ca, y, k, last);
+                cache_fill_one(c, &ca, idx, k, last);
                 if (!ca.ok[k * ca.norig + last]) continue;
                 tsl_acc acc;
                 window_acc(c, cache_at(&ca, k, last), width, plan->h, y + plan->origin[plan->k - 1],
@@ -604,7 +668,7 @@ static void backtest_series(void *arg, size_t idx, int worker) {
             }
             for (size_t i = 0; i < ca.norig; i++)
                 if (!(expensive && o->fast && isfinite(best_cheap) && i == last))
-                    cache_fill_one(c, &ca, y, k, i);
+                    cache_fill_one(c, &ca, idx, k, i);
             if (!expensive && ca.ok[k * ca.norig + last]) {
                 tsl_acc acc;
                 window_acc(c, cache_at(&ca, k, last), width, plan->h, y + plan->origin[plan->k - 1],
@@ -872,8 +936,7 @@ static void choose_all(run_ctx *c) {
 static tsl_err fit_column(const run_ctx *c, size_t j, const srec *r, tsl_model **out, tsl_diag *d) {
     const column *col = &c->cols[j];
     *out = NULL;
-    if (col->kind == COL_SINGLE)
-        return tsl_model_fit(&c->cands[col->member[0]], r->y, r->n, out, d);
+    if (col->kind == COL_SINGLE) return fit_candidate(c, r->idx, col->member[0], r->n, out, d);
     tsl_model *members[MAX_MEMBERS];
     double weights[MAX_MEMBERS];
     size_t got = 0;
@@ -881,7 +944,7 @@ static tsl_err fit_column(const run_ctx *c, size_t j, const srec *r, tsl_model *
     for (size_t i = 0; i < col->k; i++) {
         size_t cand = col->kind == COL_TOPK ? r->order[i] : col->member[i];
         if (col->kind == COL_TOPK && i >= r->nok) break;
-        rc = tsl_model_fit(&c->cands[cand], r->y, r->n, &members[got], d);
+        rc = fit_candidate(c, r->idx, cand, r->n, &members[got], d);
         if (rc) continue;
         double s = r->cand_score[cand];
         weights[got++] = col->inverse && s > 0 && isfinite(s) ? 1.0 / s : 1.0;
@@ -922,14 +985,14 @@ static void refit_series(void *arg, size_t idx, int worker) {
         rc = fit_column(c, r->choice, r, &model, &d);
         /* The choice could not be refit on the full series: the next best candidate that can. */
         for (size_t i = 0; i < r->nok && rc; i++) {
-            rc = tsl_model_fit(&c->cands[r->order[i]], r->y, r->n, &model, &d);
+            rc = fit_candidate(c, idx, r->order[i], r->n, &model, &d);
             if (!rc) {
                 tsl_model_spec_format(&c->cands[r->order[i]], sr->choice, sizeof sr->choice);
                 add_reason(sr, "; the choice failed to refit, took %s", sr->choice);
             }
         }
     } else if (single) {
-        rc = tsl_model_fit(&c->cands[0], r->y, r->n, &model, &d);
+        rc = fit_candidate(c, idx, 0, r->n, &model, &d);
         tsl_strlcpy(sr->choice, res->col_names[0], sizeof sr->choice);
         tsl_strlcpy(sr->reason, rc ? "the only candidate failed: " : "the only candidate",
                     sizeof sr->reason);
@@ -1047,10 +1110,105 @@ static tsl_err check_opts(const tsl_automl_opts *o, tsl_diag *d) {
                             o->series_weight);
     if (!(o->time_limit >= 0))
         return tsl_diag_set(d, TSL_EINVAL, "the time limit must be >= 0 seconds");
+    if (o->nperiods < 0 || o->nperiods > TSL_MAX_PERIODS)
+        return tsl_diag_set(d, TSL_EINVAL, "at most %d seasonal periods", TSL_MAX_PERIODS);
+    for (int k = 0; k < o->nperiods; k++)
+        if (o->periods[k] < 1 || (k && o->periods[k] <= o->periods[k - 1]))
+            return tsl_diag_set(d, TSL_EINVAL, "seasonal periods must be ascending and >= 1");
     if (o->candidates && (o->ncandidates < 1 || o->ncandidates > MAX_CANDIDATES))
         return tsl_diag_set(d, TSL_EINVAL, "1..%d candidates, got %zu", MAX_CANDIDATES,
                             o->ncandidates);
     return TSL_OK;
+}
+
+/* Trains the global models the GBM candidates need: one booster per distance j horizons from
+ * the end of the series, j = 0 (the final fit, when forecasting) up to the farthest origin a
+ * backtest, nested ones included, can use. Only series on the regular plan (origins spaced by
+ * the full horizon) take part: on others the origins do not fall on those distances. */
+static void train_boosters(run_ctx *c, const tsl_automl_opts *o, size_t nseries, int nthreads) {
+    const tsl_model_spec *spec = NULL;
+    for (size_t k = 0; k < c->ncand; k++)
+        if (c->cands[k].kind == TSL_MODEL_GBM) spec = &c->cands[k];
+    if (!spec || nseries == 0) return;
+    double t0 = wall_seconds();
+    int nested = (o->evaluate_auto || o->series_weight < 0) && !o->fast;
+    size_t k = o->windows, h = o->horizon;
+    c->nboost = (nested ? 2 * k - 1 : k) + 1;
+    c->boost = tsl_calloc(c->nboost, sizeof *c->boost);
+    tsl_ts *view = tsl_calloc(nseries, sizeof *view);
+    size_t *len = tsl_calloc(nseries, sizeof *len);
+    int *regular = tsl_calloc(nseries, sizeof *regular);
+    for (size_t i = 0; i < nseries; i++) {
+        size_t skip;
+        series_view(c, i, &view[i].y, &view[i].n, &skip);
+        view[i].start = o->freq.unit ? tsl_freq_add(o->freq, c->series[i].start, (int64_t)skip)
+                                     : c->series[i].start;
+        tsl_bt_plan p;
+        tsl_bt_plan_make(view[i].n, h, k, o->period, &p);
+        regular[i] = p.k == k && p.h == h && p.step == h;
+    }
+    tsl_gbm_opts g;
+    tsl_gbm_opts_init(&g, h, o->period);
+    g.freq = o->freq;
+    g.nperiods = o->nperiods;
+    memcpy(g.periods, o->periods, sizeof g.periods);
+    g.threads = nthreads;
+    for (size_t j = o->forecast ? 0 : 1; j < c->nboost; j++) {
+        size_t used = 0;
+        for (size_t i = 0; i < nseries; i++) {
+            len[i] = regular[i] && view[i].n > j * h + tsl_bt_min_train(o->period)
+                         ? view[i].n - j * h
+                         : 0;
+            used += len[i] > 0;
+        }
+        if (used == 0 || tsl_gbm_train(view, nseries, len, &g, &c->boost[j], NULL) != TSL_OK)
+            c->boost[j] = NULL;
+    }
+    tsl_free(view);
+    tsl_free(len);
+    tsl_free(regular);
+    c->boost_seconds = wall_seconds() - t0;
+}
+
+/* Confirming the seasonal periods on the data, one task per series. */
+typedef struct confirm_ctx {
+    const tsl_ts *series;
+    const tsl_automl_opts *o;
+    unsigned *votes; /* nseries * TSL_MAX_PERIODS: 1 where the series confirms periods[k] */
+} confirm_ctx;
+
+static void confirm_series(void *arg, size_t i, int worker) {
+    (void)worker;
+    confirm_ctx *x = arg;
+    const double *y = x->series[i].y;
+    size_t n = x->series[i].n, cap = history_cap(x->o);
+    if (n > cap) {
+        y += n - cap;
+        n = cap;
+    }
+    while (n > 0 && isnan(y[0])) y++, n--;
+    int got[TSL_MAX_PERIODS], ngot = 0;
+    if (n == 0 ||
+        tsl_mstl_confirm_periods(y, n, x->o->periods, x->o->nperiods, got, &ngot, NULL) != TSL_OK)
+        return;
+    for (int g = 0; g < ngot; g++)
+        for (int k = 0; k < x->o->nperiods; k++)
+            if (x->o->periods[k] == got[g]) x->votes[i * TSL_MAX_PERIODS + (size_t)k] = 1;
+}
+
+/* The periods of opts confirmed on at least half the series (votes of the series that could
+ * be tested), ascending, into res. */
+static void confirm_periods(tsl_pool *pool, const tsl_ts *series, size_t nseries,
+                            const tsl_automl_opts *o, tsl_automl_result *res) {
+    confirm_ctx x = {series, o, tsl_calloc(nseries * TSL_MAX_PERIODS + 1, sizeof *x.votes)};
+    tsl_pool_run(pool, nseries, confirm_series, &x);
+    res->nperiods = 0;
+    for (int k = 0; k < o->nperiods; k++) {
+        size_t yes = 0;
+        for (size_t i = 0; i < nseries; i++) yes += x.votes[i * TSL_MAX_PERIODS + (size_t)k];
+        if (nseries && 2 * yes >= nseries) res->periods[res->nperiods++] = o->periods[k];
+    }
+    tsl_free(x.votes);
 }
 
 tsl_err tsl_automl_run(const tsl_ts *series, size_t nseries, const tsl_automl_opts *o,
@@ -1066,13 +1224,16 @@ tsl_err tsl_automl_run(const tsl_ts *series, size_t nseries, const tsl_automl_op
     if (opts.windows == 0) opts.windows = 3;
     run_ctx c;
     memset(&c, 0, sizeof c);
+    int multi = opts.nperiods >= 2;
     if (opts.candidates) {
-        c.cands = opts.candidates;
+        memcpy(defaults, opts.candidates, opts.ncandidates * sizeof *defaults);
         c.ncand = opts.ncandidates;
     } else {
         c.ncand = default_candidates(opts.period, defaults, flags, MAX_CANDIDATES);
-        c.cands = defaults;
+        if (multi)
+            c.ncand = add_multi_candidates(opts.period, defaults, flags, c.ncand, MAX_CANDIDATES);
     }
+    c.cands = defaults;
     c.intermittent_only = flags;
     double t0 = wall_seconds();
     if (opts.time_limit > 0) c.deadline = t0 + opts.time_limit;
@@ -1084,6 +1245,30 @@ tsl_err tsl_automl_run(const tsl_ts *series, size_t nseries, const tsl_automl_op
     if (opts.nq) memcpy(res->levels, opts.levels, opts.nq * sizeof *opts.levels);
     res->metric = opts.metric;
     res->series_weight = opts.series_weight;
+    /* MSTL candidates without periods of their own take the periods the data confirm. */
+    tsl_pool *pool = tsl_pool_new(opts.threads);
+    int need_periods = 0;
+    for (size_t k = 0; k < c.ncand; k++)
+        need_periods |= defaults[k].kind == TSL_MODEL_MSTL && defaults[k].nperiods == 0;
+    if (multi && need_periods) {
+        confirm_periods(pool, series, nseries, &opts, res);
+        size_t kept = 0;
+        for (size_t k = 0; k < c.ncand; k++) {
+            tsl_model_spec *sp = &defaults[k];
+            if (sp->kind == TSL_MODEL_MSTL && sp->nperiods == 0) {
+                if (res->nperiods == 0 && !opts.candidates) continue; /* no season confirmed */
+                sp->nperiods = res->nperiods ? res->nperiods : 1;
+                if (res->nperiods)
+                    memcpy(sp->periods, res->periods, (size_t)res->nperiods * sizeof *sp->periods);
+                else
+                    sp->periods[0] = opts.period;
+                sp->period = sp->periods[sp->nperiods - 1];
+            }
+            flags[kept] = flags[k];
+            defaults[kept++] = *sp;
+        }
+        c.ncand = kept;
+    }
     res->col_names = tsl_calloc(MAX_CANDIDATES + 16, sizeof *res->col_names);
     res->ncols =
         build_columns(c.cands, c.ncand, opts.ensembles, cols, res->col_names, MAX_CANDIDATES + 16);
@@ -1108,7 +1293,6 @@ tsl_err tsl_automl_run(const tsl_ts *series, size_t nseries, const tsl_automl_op
         }
     }
 
-    tsl_pool *pool = tsl_pool_new(opts.threads);
     size_t nw = (size_t)tsl_pool_size(pool);
     c.series = series;
     c.o = &opts;
@@ -1126,6 +1310,7 @@ tsl_err tsl_automl_run(const tsl_ts *series, size_t nseries, const tsl_automl_op
     pthread_mutex_init(&c.progress_mu, NULL);
     c.progress_total = nseries * (opts.forecast ? 2 : 1);
 
+    train_boosters(&c, &opts, nseries, (int)nw);
     tsl_pool_run(pool, nseries, backtest_series, &c);
     for (size_t w = 0; w < nw; w++) {
         for (size_t j = 0; j < res->ncols; j++) {
@@ -1135,6 +1320,9 @@ tsl_err tsl_automl_run(const tsl_ts *series, size_t nseries, const tsl_automl_op
         }
         res->auto_seconds += c.worker_inner[w];
     }
+    for (size_t j = 0; j < res->ncols; j++) /* the global model's training is its time too */
+        if (cols[j].kind == COL_SINGLE && c.cands[cols[j].member[0]].kind == TSL_MODEL_GBM)
+            res->col_seconds[j] += c.boost_seconds;
     choose_all(&c);
     if (opts.forecast) tsl_pool_run(pool, nseries, refit_series, &c);
     for (size_t i = 0; i < nseries; i++) {
@@ -1159,6 +1347,8 @@ tsl_err tsl_automl_run(const tsl_ts *series, size_t nseries, const tsl_automl_op
     tsl_free(c.worker_ok);
     tsl_free(c.worker_hist);
     tsl_free(c.worker_inner);
+    for (size_t j = 0; j < c.nboost; j++) tsl_gbm_free(c.boost[j]);
+    tsl_free(c.boost);
     tsl_pool_free(pool);
     *out = res;
     return TSL_OK;

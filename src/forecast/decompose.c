@@ -1,6 +1,6 @@
 /*
- * decompose.c - classical and STL seasonal decomposition, the Theta seasonality test, and the
- * strength-of-seasonality measure.
+ * decompose.c - classical, STL and MSTL seasonal decomposition, gap filling, the Theta
+ * seasonality test, and the strength-of-seasonality measures.
  *
  * Classical decomposition follows R's stats::decompose() step for step, so that Theta's
  * seasonal adjustment agrees with R's forecast::thetaf() to rounding: a centred moving average
@@ -26,6 +26,18 @@
  * (0.001 of the range), the fallback to the data value when every weight is zero, and R's
  * post-processing of s.window = "periodic" (the seasonal replaced by its mean per position).
  * Loess abscissae are the 1-based positions the Fortran uses, for identical rounding.
+ *
+ * MSTL is Bandara, Hyndman & Bergmeir, "MSTL: A Seasonal-Trend Decomposition Algorithm for Time
+ * Series with Multiple Seasonal Patterns" (2021), as R's forecast::mstl() runs it: periods too
+ * long for the data dropped, gaps filled, then repeated STL passes, each period's component
+ * re-estimated on the series minus the others, with R's seasonal windows 7 + 4 i and its order of
+ * floating-point additions, so that it agrees with R to rounding. Gaps are filled as R's
+ * na.interp(): linear interpolation for short series; otherwise a regression on Fourier terms and
+ * a polynomial in time pre-fills them, a robust MSTL of the pre-filled series gives the seasonal
+ * components, and each gap gets the interpolated seasonally adjusted series plus those. The
+ * regression is solved in a basis of our own (see regression_prefill) that gives the same fit.
+ * The strength of each MSTL component is forecast:::seas.heuristic's, and the confirmation of
+ * candidate periods applies R's nsdiffs() threshold (0.64) to it.
  *
  * The seasonality test is the 90% autocorrelation test of Assimakopoulos & Nikolopoulos (2000)
  * in the form of forecast::thetaf(); the strength measures are those of Wang, Smith & Hyndman,
@@ -751,5 +763,448 @@ out:
     tsl_free(r);
     tsl_free(sr);
     tsl_free(tr);
+    return rc;
+}
+
+/* ---- MSTL ---- */
+
+void tsl_mstl_opts_init(tsl_mstl_opts *o) {
+    memset(o, 0, sizeof *o);
+}
+
+void tsl_mstl_free(tsl_mstl *m) {
+    if (!m) return;
+    tsl_free(m->trend);
+    for (int i = 0; i < TSL_MSTL_MAX_PERIODS; i++) tsl_free(m->seasonal[i]);
+    tsl_free(m->remainder);
+    tsl_free(m->filled);
+    memset(m, 0, sizeof *m);
+}
+
+/* Copies periods[0..np) into out in ascending order; returns 0, or -1 when one is below 2 or
+ * repeated. */
+static int sort_periods(const int *periods, int np, int *out) {
+    for (int i = 0; i < np; i++) {
+        int p = periods[i], j = i;
+        if (p < 2) return -1;
+        while (j > 0 && out[j - 1] > p) {
+            out[j] = out[j - 1];
+            j--;
+        }
+        out[j] = p;
+        if (j > 0 && out[j - 1] == p) return -1;
+    }
+    return 0;
+}
+
+/*
+ * R's approx(idx, v[idx], 1:n, rule = 2)$y where idx are the positions at which y is observed
+ * (there is at least one): v at those positions, linear interpolation between them in R's
+ * arithmetic (v0 + (v1 - v0) * ((t - t0) / (t1 - t0))), the first and last observed value held
+ * before and after them.
+ */
+static void approx_observed(const double *y, const double *v, size_t n, double *out) {
+    size_t prev = n;
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(y[i])) continue;
+        out[i] = v[i];
+        if (prev == n)
+            for (size_t k = 0; k < i; k++) out[k] = v[i];
+        else
+            for (size_t k = prev + 1; k < i; k++)
+                out[k] = v[prev] + (v[i] - v[prev]) * ((double)(k - prev) / (double)(i - prev));
+        prev = i;
+    }
+    assert(prev < n);
+    for (size_t k = prev + 1; k < n; k++) out[k] = v[prev];
+}
+
+/*
+ * The STL passes of MSTL on a complete series x[0..n): `iterate` times, each period in turn
+ * (ascending) gets its component re-estimated by STL on deseas + its previous estimate, in R's
+ * order of additions and subtractions. Leaves the components in seas[i], the last pass's trend
+ * in trend and x minus every component in deseas.
+ */
+static tsl_err mstl_passes(const double *x, size_t n, const int *periods, int np, int iterate,
+                           const int *s_window, int robust, double *trend, double *const *seas,
+                           double *deseas, tsl_diag *d) {
+    tsl_err rc = TSL_OK;
+    tsl_decomp dc = {0};
+    tsl_stl_opts o;
+    tsl_stl_opts_init(&o);
+    o.periodic = 0;
+    o.robust = robust;
+    memcpy(deseas, x, n * sizeof *x);
+    for (int i = 0; i < np; i++) memset(seas[i], 0, n * sizeof *seas[i]);
+    for (int pass = 0; pass < iterate; pass++) {
+        for (int i = 0; i < np; i++) {
+            double *s = seas[i];
+            for (size_t t = 0; t < n; t++) deseas[t] += s[t];
+            o.s_window = s_window[i] > 0 ? s_window[i] : 7 + 4 * (i + 1);
+            rc = tsl_decomp_stl(deseas, n, periods[i], &o, &dc, d);
+            if (rc) goto out;
+            memcpy(s, dc.seasonal, n * sizeof *s);
+            memcpy(trend, dc.trend, n * sizeof *trend);
+            for (size_t t = 0; t < n; t++) deseas[t] -= s[t];
+            tsl_decomp_free(&dc);
+        }
+    }
+out:
+    tsl_decomp_free(&dc);
+    return rc;
+}
+
+/*
+ * The regression na.interp() pre-fills gaps with: lm(x ~ fourier(x, K) + poly(t, degree)).
+ * Least squares is invariant to the basis of the column space, so the polynomial is built from
+ * Legendre polynomials of time scaled to [-1, 1] (R's orthogonal poly() spans the same space)
+ * and the Fourier terms from exact phase tables ((k t) mod period), which keeps the columns
+ * nearly orthogonal. That makes the normal equations safe, and they need memory for the
+ * c x c Gram matrix only, not for the n x c design (c <= 167, n may be a million). Columns are
+ * dropped as R's QR (dqrdc2, tolerance 1e-7) drops them: when what remains of a column after
+ * projecting out the earlier ones is below 1e-7 of its norm; the Cholesky factor's diagonal is
+ * exactly that remainder.
+ */
+#define FILL_MAX_DEGREE    6
+#define FILL_HARMONICS     20 /* per period, several periods */
+#define FILL_HARMONICS_ONE 5  /* with one period */
+#define FILL_MAX_FREQS     (TSL_MSTL_MAX_PERIODS * FILL_HARMONICS)
+#define FILL_LM_TOL        1e-7
+
+typedef struct fill_design {
+    size_t n;
+    int degree; /* polynomial columns after the intercept */
+    int nfreq;
+    int fperiod[FILL_MAX_FREQS], fk[FILL_MAX_FREQS], fsin[FILL_MAX_FREQS];
+    const double *ftab[FILL_MAX_FREQS]; /* sin(2 pi r / P) for r < P, then cos(...) */
+    double *tabs[TSL_MSTL_MAX_PERIODS];
+    int ncol;
+} fill_design;
+
+/* Sets up na.interp()'s design for periods[0..np) (ascending) and n values. */
+static void fill_design_init(fill_design *fd, size_t n, const int *periods, int np) {
+    memset(fd, 0, sizeof *fd);
+    fd->n = n;
+    size_t deg = n / 10;
+    fd->degree = deg < 1 ? 1 : deg > FILL_MAX_DEGREE ? FILL_MAX_DEGREE : (int)deg;
+    fd->ncol = 1 + fd->degree;
+    for (int i = 0; i < np; i++) {
+        int p = periods[i];
+        fd->tabs[i] = tsl_reallocarray(NULL, 2 * (size_t)p, sizeof(double));
+        for (int r = 0; r < p; r++) {
+            double a = 2.0 * M_PI * (double)r / (double)p;
+            fd->tabs[i][r] = sin(a);
+            fd->tabs[i][p + r] = cos(a);
+        }
+        int kmax = p / 2, cap = np > 1 ? FILL_HARMONICS : FILL_HARMONICS_ONE;
+        if (kmax > cap) kmax = cap;
+        for (int k = 1; k <= kmax; k++) {
+            int dup = 0; /* fourier() drops a frequency k / p already there */
+            for (int f = 0; f < fd->nfreq && !dup; f++)
+                dup = (int64_t)k * fd->fperiod[f] == (int64_t)fd->fk[f] * p;
+            if (dup) continue;
+            int f = fd->nfreq++;
+            fd->fperiod[f] = p;
+            fd->fk[f] = k;
+            fd->fsin[f] = 2 * k != p; /* sin(pi t) is zero at integer t */
+            fd->ftab[f] = fd->tabs[i];
+            fd->ncol += 1 + fd->fsin[f];
+        }
+    }
+}
+
+static void fill_design_release(fill_design *fd) {
+    for (int i = 0; i < TSL_MSTL_MAX_PERIODS; i++) tsl_free(fd->tabs[i]);
+}
+
+/* Row t (0-based; R's time t + 1) of the design into row[0..ncol). */
+static void fill_design_row(const fill_design *fd, size_t t, double *row) {
+    double u = fd->n > 1 ? (2.0 * (double)t - (double)(fd->n - 1)) / (double)(fd->n - 1) : 0.0;
+    double p0 = 1.0, p1 = u;
+    int c = 0;
+    row[c++] = 1.0;
+    row[c++] = u;
+    for (int k = 1; k < fd->degree; k++) { /* (k + 1) P_{k+1} = (2k + 1) u P_k - k P_{k-1} */
+        double p2 = ((2.0 * k + 1.0) * u * p1 - k * p0) / (k + 1.0);
+        row[c++] = p2;
+        p0 = p1;
+        p1 = p2;
+    }
+    for (int f = 0; f < fd->nfreq; f++) {
+        uint64_t p = (uint64_t)fd->fperiod[f];
+        size_t r = (size_t)(((uint64_t)fd->fk[f] * ((uint64_t)t + 1)) % p);
+        if (fd->fsin[f]) row[c++] = fd->ftab[f][r];
+        row[c++] = fd->ftab[f][p + r];
+    }
+    assert(c == fd->ncol);
+}
+
+/* Writes to x[0..n) the observed values of y and, at its gaps, the predictions of na.interp()'s
+ * regression fitted on the observed values. */
+static void regression_prefill(const double *y, size_t n, const int *periods, int np, double *x) {
+    fill_design fd;
+    fill_design_init(&fd, n, periods, np);
+    size_t c = (size_t)fd.ncol;
+    double *row = tsl_malloc(c * sizeof *row);
+    double *g = tsl_calloc(c * c, sizeof *g); /* Gram matrix, upper triangle g[a * c + b] */
+    double *l = tsl_calloc(c * c, sizeof *l); /* Cholesky factor, lower: l[i * c + j] */
+    double *rhs = tsl_calloc(c, sizeof *rhs);
+    double *beta = tsl_calloc(c, sizeof *beta);
+    unsigned char *keep = tsl_calloc(c, 1);
+    for (size_t t = 0; t < n; t++) {
+        if (isnan(y[t])) continue;
+        fill_design_row(&fd, t, row);
+        for (size_t a = 0; a < c; a++) {
+            double ra = row[a];
+            double *ga = g + a * c;
+            for (size_t b = a; b < c; b++) ga[b] += ra * row[b];
+            rhs[a] += ra * y[t];
+        }
+    }
+    for (size_t j = 0; j < c; j++) {
+        double s = g[j * c + j];
+        for (size_t k = 0; k < j; k++) s -= l[j * c + k] * l[j * c + k];
+        if (!(g[j * c + j] > 0) || s <= FILL_LM_TOL * FILL_LM_TOL * g[j * c + j]) continue;
+        keep[j] = 1;
+        double ljj = sqrt(s);
+        l[j * c + j] = ljj;
+        for (size_t i = j + 1; i < c; i++) {
+            double v = g[j * c + i];
+            for (size_t k = 0; k < j; k++) v -= l[i * c + k] * l[j * c + k];
+            l[i * c + j] = v / ljj;
+        }
+    }
+    for (size_t j = 0; j < c; j++) { /* L z = rhs, z kept in beta */
+        if (!keep[j]) continue;
+        double v = rhs[j];
+        for (size_t k = 0; k < j; k++) v -= l[j * c + k] * beta[k];
+        beta[j] = v / l[j * c + j];
+    }
+    for (size_t j = c; j-- > 0;) { /* L' beta = z */
+        if (!keep[j]) continue;
+        double v = beta[j];
+        for (size_t i = j + 1; i < c; i++) v -= l[i * c + j] * beta[i];
+        beta[j] = v / l[j * c + j];
+    }
+    for (size_t t = 0; t < n; t++) {
+        if (!isnan(y[t])) {
+            x[t] = y[t];
+            continue;
+        }
+        fill_design_row(&fd, t, row);
+        double v = 0.0;
+        for (size_t a = 0; a < c; a++) v += row[a] * beta[a];
+        x[t] = v;
+    }
+    tsl_free(row);
+    tsl_free(g);
+    tsl_free(l);
+    tsl_free(rhs);
+    tsl_free(beta);
+    tsl_free(keep);
+    fill_design_release(&fd);
+}
+
+/* Checks periods[0..np) for tsl_decomp_fill_gaps: ascending, each >= 2 and 2 * p < n. */
+static tsl_err check_fill_periods(const int *periods, int np, size_t n, tsl_diag *d) {
+    if (np < 0 || np > TSL_MSTL_MAX_PERIODS)
+        return tsl_diag_set(d, TSL_EINVAL, "%d seasonal periods; at most %d", np,
+                            TSL_MSTL_MAX_PERIODS);
+    for (int i = 0; i < np; i++)
+        if (periods[i] < 2 || (i && periods[i] <= periods[i - 1]) || 2 * (size_t)periods[i] >= n)
+            return tsl_diag_set(d, TSL_EINVAL,
+                                "seasonal period %d: expected ascending periods of at least 2, "
+                                "each shorter than half the series (%zu values)",
+                                periods[i], n);
+    return TSL_OK;
+}
+
+tsl_err tsl_decomp_fill_gaps(const double *y, size_t n, const int *periods, int nperiods,
+                             double *out, tsl_diag *d) {
+    tsl_err rc = check_fill_periods(periods, nperiods, n, d);
+    if (rc) return rc;
+    size_t nobs = n - tsl_count_missing(y, n);
+    if (nobs == 0) return tsl_diag_set(d, TSL_ESHORT, "the series has no observed value");
+    if (nobs == n) {
+        memcpy(out, y, n * sizeof *y);
+        return TSL_OK;
+    }
+    int freq = nperiods ? periods[nperiods - 1] : 1;
+    approx_observed(y, y, n, out);
+    if (freq <= 1 || nobs <= 2 * (size_t)freq) return TSL_OK;
+
+    double *x = tsl_reallocarray(NULL, n, sizeof *x);
+    double *trend = tsl_reallocarray(NULL, n, sizeof *trend);
+    double *deseas = tsl_reallocarray(NULL, n, sizeof *deseas);
+    double *sa = tsl_reallocarray(NULL, n, sizeof *sa);
+    double *seas[TSL_MSTL_MAX_PERIODS] = {0};
+    int windows[TSL_MSTL_MAX_PERIODS] = {0};
+    for (int i = 0; i < nperiods; i++) seas[i] = tsl_reallocarray(NULL, n, sizeof *seas[i]);
+    regression_prefill(y, n, periods, nperiods, x);
+    rc = mstl_passes(x, n, periods, nperiods, nperiods > 1 ? 2 : 1, windows, 1, trend, seas, deseas,
+                     d);
+    if (rc) goto out;
+    for (size_t t = 0; t < n; t++) sa[t] = trend[t] + (deseas[t] - trend[t]); /* R's seasadj */
+    approx_observed(y, sa, n, x);
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t t = 0; t < n; t++) {
+        if (isnan(y[t])) continue;
+        lo = fmin(lo, y[t]);
+        hi = fmax(hi, y[t]);
+    }
+    double slack = 0.5 * (hi - lo);
+    int stray = 0;
+    for (size_t t = 0; t < n; t++) {
+        if (!isnan(y[t])) {
+            x[t] = y[t];
+            continue;
+        }
+        double s = 0.0;
+        for (int i = 0; i < nperiods; i++) s += seas[i][t];
+        x[t] += s;
+        stray |= x[t] > hi + slack || x[t] < lo - slack;
+    }
+    if (!stray) memcpy(out, x, n * sizeof *x);
+out:
+    tsl_free(x);
+    tsl_free(trend);
+    tsl_free(deseas);
+    tsl_free(sa);
+    for (int i = 0; i < nperiods; i++) tsl_free(seas[i]);
+    return rc;
+}
+
+tsl_err tsl_decomp_mstl(const double *y, size_t n, const int *periods, int nperiods,
+                        const tsl_mstl_opts *opts, tsl_mstl *out, tsl_diag *d) {
+    tsl_err rc = TSL_OK;
+    tsl_mstl m = {0};
+    tsl_mstl_opts defaults;
+    int sorted[TSL_MSTL_MAX_PERIODS];
+    double *deseas = NULL;
+    if (!opts) {
+        tsl_mstl_opts_init(&defaults);
+        opts = &defaults;
+    }
+    if (nperiods < 1 || nperiods > TSL_MSTL_MAX_PERIODS) {
+        rc = tsl_diag_set(d, TSL_EINVAL, "MSTL needs 1 to %d seasonal periods, got %d",
+                          TSL_MSTL_MAX_PERIODS, nperiods);
+        goto out;
+    }
+    if (sort_periods(periods, nperiods, sorted)) {
+        rc = tsl_diag_set(d, TSL_EINVAL, "MSTL periods must be distinct and at least 2");
+        goto out;
+    }
+    if (opts->iterate < 0 || opts->robust < 0 || opts->robust > 1) {
+        rc = tsl_diag_set(d, TSL_EINVAL, "MSTL options: iterate must be >= 0, robust 0 or 1");
+        goto out;
+    }
+    for (int i = 0; i < nperiods; i++)
+        if (opts->s_window[i] < 0) {
+            rc = tsl_diag_set(d, TSL_EINVAL, "MSTL seasonal window %d is negative",
+                              opts->s_window[i]);
+            goto out;
+        }
+    for (size_t t = 0; t < n; t++)
+        if (isinf(y[t])) {
+            rc = tsl_diag_set(d, TSL_EINVAL, "value %zu is infinite", t + 1);
+            goto out;
+        }
+    if (n == tsl_count_missing(y, n)) {
+        rc = tsl_diag_set(d, TSL_ESHORT, "the series has no observed value");
+        goto out;
+    }
+    int kept = 0;
+    while (kept < nperiods && 2 * (size_t)sorted[kept] < n) kept++;
+    if (kept == 0) {
+        rc = tsl_diag_set(d, TSL_ESHORT,
+                          "MSTL needs a seasonal period shorter than half the series: the "
+                          "shortest is %d, the series has %zu values",
+                          sorted[0], n);
+        goto out;
+    }
+    m.n = n;
+    m.nperiods = kept;
+    memcpy(m.periods, sorted, (size_t)kept * sizeof *sorted);
+    m.trend = tsl_reallocarray(NULL, n, sizeof *m.trend);
+    m.remainder = tsl_reallocarray(NULL, n, sizeof *m.remainder);
+    m.filled = tsl_reallocarray(NULL, n, sizeof *m.filled);
+    for (int i = 0; i < kept; i++) m.seasonal[i] = tsl_reallocarray(NULL, n, sizeof(double));
+    deseas = tsl_reallocarray(NULL, n, sizeof *deseas);
+    rc = tsl_decomp_fill_gaps(y, n, m.periods, kept, m.filled, d);
+    if (rc) goto out;
+    int iterate = opts->iterate > 0 ? opts->iterate : nperiods > 1 ? 2 : 1;
+    rc = mstl_passes(m.filled, n, m.periods, kept, iterate, opts->s_window, opts->robust, m.trend,
+                     m.seasonal, deseas, d);
+    if (rc) goto out;
+    for (size_t t = 0; t < n; t++) m.remainder[t] = isnan(y[t]) ? NAN : deseas[t] - m.trend[t];
+    *out = m;
+    memset(&m, 0, sizeof m);
+out:
+    tsl_free(deseas);
+    tsl_mstl_free(&m);
+    return rc;
+}
+
+tsl_err tsl_mstl_strength(const tsl_mstl *m, double *strength, tsl_diag *d) {
+    tsl_err rc = TSL_OK;
+    size_t k = 0;
+    double *r = tsl_reallocarray(NULL, m->n ? m->n : 1, sizeof *r);
+    double *sr = tsl_reallocarray(NULL, m->n ? m->n : 1, sizeof *sr);
+    for (size_t t = 0; t < m->n; t++)
+        if (!isnan(m->remainder[t])) r[k++] = m->remainder[t];
+    if (k < 3) {
+        rc = tsl_diag_set(d, TSL_ESHORT, "strength needs at least 3 decomposed points, got %zu", k);
+        goto out;
+    }
+    double vr = variance(r, k);
+    for (int i = 0; i < m->nperiods; i++) {
+        size_t j = 0;
+        for (size_t t = 0; t < m->n; t++)
+            if (!isnan(m->remainder[t])) sr[j++] = m->remainder[t] + m->seasonal[i][t];
+        double v = variance(sr, j);
+        strength[i] = v > 0 ? fmax(0.0, fmin(1.0, 1.0 - vr / v)) : 0.0;
+    }
+out:
+    tsl_free(r);
+    tsl_free(sr);
+    return rc;
+}
+
+tsl_err tsl_mstl_confirm_periods(const double *y, size_t n, const int *cand, int ncand, int *out,
+                                 int *nout, tsl_diag *d) {
+    tsl_err rc = TSL_OK;
+    tsl_mstl m = {0};
+    int list[TSL_MSTL_MAX_PERIODS];
+    int nlist = 0;
+    *nout = 0;
+    if (ncand < 0) return tsl_diag_set(d, TSL_EINVAL, "negative number of candidate periods");
+    for (int i = 0; i < ncand; i++) {
+        int p = cand[i], j = nlist;
+        if (p < 2) continue;
+        int seen = 0;
+        for (int k = 0; k < nlist; k++) seen |= list[k] == p;
+        if (seen) continue;
+        if (nlist == TSL_MSTL_MAX_PERIODS)
+            return tsl_diag_set(d, TSL_EINVAL, "more than %d distinct candidate periods",
+                                TSL_MSTL_MAX_PERIODS);
+        while (j > 0 && list[j - 1] > p) {
+            list[j] = list[j - 1];
+            j--;
+        }
+        list[j] = p;
+        nlist++;
+    }
+    size_t a = 0, b = n;
+    while (a < n && isnan(y[a])) a++;
+    while (b > a && isnan(y[b - 1])) b--;
+    if (nlist == 0 || 2 * (size_t)list[0] >= b - a) return TSL_OK;
+    double strength[TSL_MSTL_MAX_PERIODS];
+    rc = tsl_decomp_mstl(y + a, b - a, list, nlist, NULL, &m, d);
+    if (rc) goto out;
+    if (tsl_mstl_strength(&m, strength, NULL)) goto out; /* too few observed values to judge */
+    for (int i = 0; i < m.nperiods; i++)
+        if (strength[i] > TSL_MSTL_STRENGTH_MIN) out[(*nout)++] = m.periods[i];
+out:
+    tsl_mstl_free(&m);
     return rc;
 }

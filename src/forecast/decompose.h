@@ -1,11 +1,13 @@
 /*
  * decompose.h - seasonal decomposition of one series: classical (moving averages, as R's
- * stats::decompose) and STL (loess, as R's stats::stl), the autocorrelation seasonality test of
- * the Theta method, and the seasonal strength measure.
+ * stats::decompose), STL (loess, as R's stats::stl) and MSTL (repeated STL for several
+ * periods, as R's forecast::mstl), the gap filling of R's forecast::na.interp, the
+ * autocorrelation seasonality test of the Theta method, and the seasonal strength measure.
  *
  * Internal to the forecasting engine (no I/O, no model state). Theta uses the classical
- * decomposition and the seasonality test; ETS on long periods and MSTL build on STL; AutoML may
- * use the strength measures as series features. docs/models/decomposition.md has the details.
+ * decomposition and the seasonality test; ETS on long periods builds on STL; the MSTL model and
+ * the choice of seasonal periods build on MSTL; AutoML may use the strength measures as series
+ * features. docs/models/decomposition.md has the details.
  *
  * Indexing: y[0..n) is the series; the seasonal figure is indexed by position in the season
  * counted from y[0], i.e. figure[t % period] is the seasonal component of y[t]. A caller whose
@@ -23,6 +25,7 @@
 #include <stddef.h>
 
 #include "tsloop/err.h"
+#include "tsloop/model.h"
 
 typedef enum tsl_decomp_type {
     TSL_DECOMP_ADDITIVE = 0,      /* y = trend + seasonal + remainder */
@@ -111,5 +114,92 @@ tsl_err tsl_decomp_seasonal_test(const double *y, size_t n, int period, int *sea
  */
 tsl_err tsl_decomp_strength(const tsl_decomp *dc, double *seasonal_strength, double *trend_strength,
                             tsl_diag *d);
+
+/* ---- MSTL ---- */
+
+/* Seasonal periods one MSTL decomposition takes at most (the model spec's limit). */
+#define TSL_MSTL_MAX_PERIODS TSL_MAX_PERIODS
+
+/* Seasonal strength a period needs to be confirmed by tsl_mstl_confirm_periods: the threshold
+ * of R's nsdiffs(test = "seas"), which applies it to the same MSTL strength. */
+#define TSL_MSTL_STRENGTH_MIN 0.64
+
+/*
+ * MSTL options, mirroring R's mstl() arguments; tsl_mstl_opts_init (all zero) takes R's
+ * defaults: iterate 2 when several periods were asked for and 1 for one (R's mstl() on a plain
+ * ts), s.window = 7 + 4 * seq(6), i.e. 11, 15, 19, 23 for the periods in ascending order, and
+ * STL's own defaults for everything else (not robust).
+ */
+typedef struct tsl_mstl_opts {
+    int iterate;                        /* passes over the periods; 0 = R's default */
+    int s_window[TSL_MSTL_MAX_PERIODS]; /* per period, ascending order; 0 = 7 + 4 (i + 1) */
+    int robust;                         /* robust STL in every pass (R's robust = TRUE) */
+} tsl_mstl_opts;
+
+void tsl_mstl_opts_init(tsl_mstl_opts *o);
+
+/* An MSTL decomposition: filled = trend + seasonal[0] + ... + remainder wherever y was observed.
+ * Every array is owned by the struct and released by tsl_mstl_free. */
+typedef struct tsl_mstl {
+    size_t n;
+    int nperiods; /* periods kept, ascending (see tsl_decomp_mstl) */
+    int periods[TSL_MSTL_MAX_PERIODS];
+    double *trend;                          /* n: the trend of the last STL pass */
+    double *seasonal[TSL_MSTL_MAX_PERIODS]; /* n each: the component of periods[i] */
+    double *remainder;                      /* n: NaN where y was missing */
+    double *filled;                         /* n: y with its gaps filled (tsl_decomp_fill_gaps) */
+} tsl_mstl;
+
+/* Releases the arrays of m and zeroes it. NULL is a no-op. */
+void tsl_mstl_free(tsl_mstl *m);
+
+/*
+ * MSTL (Bandara, Hyndman & Bergmeir 2021) as R's forecast::mstl(): periods (any order, distinct,
+ * each >= 2; at most TSL_MSTL_MAX_PERIODS) are sorted, those with 2 * period >= n are dropped
+ * (R: "fewer than two full periods"), gaps are filled by tsl_decomp_fill_gaps, and then, for
+ * `iterate` passes, each period in ascending order gets its seasonal component re-estimated by
+ * STL (s.window from opts) on the series minus the other components. The trend is the last STL
+ * pass's. opts may be NULL for R's defaults. Fails with TSL_EINVAL on bad periods or options or
+ * an infinite value, TSL_ESHORT when y has no observed value or every period was dropped. On
+ * success *out owns new arrays (it is overwritten, not freed).
+ */
+tsl_err tsl_decomp_mstl(const double *y, size_t n, const int *periods, int nperiods,
+                        const tsl_mstl_opts *opts, tsl_mstl *out, tsl_diag *d);
+
+/*
+ * Fills the missing values of y[0..n) into out[0..n) as R's forecast::na.interp() does for a
+ * series with the given seasonal periods (ascending, each with 2 * period < n; none for a
+ * non-seasonal series): linear interpolation (constant before the first and after the last
+ * observation) when there is no period or at most 2 * max(period) values are observed; else a
+ * least-squares fit of an intercept, a polynomial of degree min(n / 10, 6) in time and Fourier
+ * terms (min(period / 2, 20) harmonics of each period, or min(period / 2, 5) with one period)
+ * pre-fills the gaps, a robust MSTL of that series gives the seasonal components, and each gap
+ * gets the linear interpolation of the seasonally adjusted observations plus the seasonal
+ * components; should a filled value stray beyond the observed range widened by half of it on
+ * each side, the linear interpolation is used instead. Observed values are copied unchanged.
+ * Fails with TSL_ESHORT when nothing is observed, TSL_EINVAL on bad periods.
+ */
+tsl_err tsl_decomp_fill_gaps(const double *y, size_t n, const int *periods, int nperiods,
+                             double *out, tsl_diag *d);
+
+/*
+ * The seasonal strength of each component of m, as R's forecast:::seas.heuristic computes it:
+ * strength[i] = max(0, min(1, 1 - Var(R) / Var(R + S_i))) over the points where the remainder
+ * is defined (0 when Var(R + S_i) is 0). strength has room for m->nperiods values. Fails with
+ * TSL_ESHORT when fewer than 3 points have a remainder.
+ */
+tsl_err tsl_mstl_strength(const tsl_mstl *m, double *strength, tsl_diag *d);
+
+/*
+ * Confirms candidate seasonal periods on the data: of cand[0..ncand) (values below 2 are
+ * ignored, duplicates merged, at most TSL_MSTL_MAX_PERIODS distinct ones), the periods with
+ * more than two full cycles between the first and the last observed value are decomposed
+ * together by MSTL (R's defaults), and those whose component has a seasonal strength above
+ * TSL_MSTL_STRENGTH_MIN are written to out in ascending order (room for ncand values), their
+ * count to *nout (0 when none is confirmed, or y is too short for any). Fails with TSL_EINVAL
+ * on too many candidates or an infinite value.
+ */
+tsl_err tsl_mstl_confirm_periods(const double *y, size_t n, const int *cand, int ncand, int *out,
+                                 int *nout, tsl_diag *d);
 
 #endif

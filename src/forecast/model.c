@@ -70,6 +70,10 @@ static const tsl_model_ops *ops_for(tsl_model_kind kind) {
         return &tsl_sba_ops;
     case TSL_MODEL_TSB:
         return &tsl_tsb_ops;
+    case TSL_MODEL_MSTL:
+        return &tsl_mstl_ops;
+    case TSL_MODEL_GBM:
+        return &tsl_gbm_ops;
     case TSL_MODEL_ENSEMBLE:
         return &tsl_ensemble_ops;
     default:
@@ -82,12 +86,31 @@ static const struct {
     tsl_model_kind kind;
     const char *name;
 } kind_names[] = {
-    {TSL_MODEL_NAIVE, "naive"},       {TSL_MODEL_SNAIVE, "snaive"}, {TSL_MODEL_MEAN, "mean"},
-    {TSL_MODEL_DRIFT, "drift"},       {TSL_MODEL_MA, "ma"},         {TSL_MODEL_ETS, "ets"},
-    {TSL_MODEL_THETA, "theta"},       {TSL_MODEL_OTM, "otm"},       {TSL_MODEL_DOTM, "dotm"},
-    {TSL_MODEL_CROSTON, "croston"},   {TSL_MODEL_SBA, "sba"},       {TSL_MODEL_TSB, "tsb"},
-    {TSL_MODEL_ENSEMBLE, "ensemble"},
+    {TSL_MODEL_NAIVE, "naive"},     {TSL_MODEL_SNAIVE, "snaive"}, {TSL_MODEL_MEAN, "mean"},
+    {TSL_MODEL_DRIFT, "drift"},     {TSL_MODEL_MA, "ma"},         {TSL_MODEL_ETS, "ets"},
+    {TSL_MODEL_THETA, "theta"},     {TSL_MODEL_OTM, "otm"},       {TSL_MODEL_DOTM, "dotm"},
+    {TSL_MODEL_CROSTON, "croston"}, {TSL_MODEL_SBA, "sba"},       {TSL_MODEL_TSB, "tsb"},
+    {TSL_MODEL_MSTL, "mstl"},       {TSL_MODEL_GBM, "gbm"},       {TSL_MODEL_ENSEMBLE, "ensemble"},
 };
+
+/* The models MSTL may fit to the seasonally adjusted series ("mstl:theta"); ARIMA is named here
+ * so that the spec parses and round-trips even in a build without it (fitting then fails with
+ * "unknown model kind"). */
+static const struct {
+    tsl_model_kind kind;
+    const char *name;
+} mstl_bases[] = {
+    {TSL_MODEL_ETS, "ets"},     {TSL_MODEL_THETA, "theta"}, {TSL_MODEL_OTM, "otm"},
+    {TSL_MODEL_DOTM, "dotm"},   {TSL_MODEL_ARIMA, "arima"}, {TSL_MODEL_NAIVE, "naive"},
+    {TSL_MODEL_DRIFT, "drift"},
+};
+
+/* The name of an MSTL base kind, or NULL when the kind cannot be one. */
+static const char *mstl_base_name(tsl_model_kind kind) {
+    for (size_t i = 0; i < sizeof mstl_bases / sizeof mstl_bases[0]; i++)
+        if (mstl_bases[i].kind == kind) return mstl_bases[i].name;
+    return NULL;
+}
 
 const char *tsl_model_kind_name(tsl_model_kind kind) {
     for (size_t i = 0; i < sizeof kind_names / sizeof kind_names[0]; i++)
@@ -122,6 +145,8 @@ size_t tsl_model_spec_format(const tsl_model_spec *s, char *buf, size_t cap) {
                      s->ets_damped == 1 ? "d" : "", s->ets_season);
     else if (s->kind == TSL_MODEL_MA && s->window > 0)
         n = snprintf(buf, cap, "%s:%d", base, s->window);
+    else if (s->kind == TSL_MODEL_MSTL && s->base != TSL_MODEL_ETS && mstl_base_name(s->base))
+        n = snprintf(buf, cap, "%s:%s", base, mstl_base_name(s->base));
     else
         n = snprintf(buf, cap, "%s", base);
     return n < 0 ? 0 : (size_t)n;
@@ -180,11 +205,22 @@ tsl_err tsl_model_spec_parse(const char *name, int period, tsl_model_spec *spec,
             spec->window = (int)w;
             return TSL_OK;
         }
+        if (spec->kind == TSL_MODEL_MSTL) {
+            for (size_t k = 0; k < sizeof mstl_bases / sizeof mstl_bases[0]; k++)
+                if (!strcmp(arg, mstl_bases[k].name)) {
+                    spec->base = mstl_bases[k].kind;
+                    return TSL_OK;
+                }
+            return tsl_diag_set(d, TSL_EINVAL,
+                                "bad MSTL base model in '%s': expected one of ets, theta, otm, "
+                                "dotm, arima, naive, drift",
+                                name);
+        }
         return tsl_diag_set(d, TSL_EINVAL, "model '%s' takes no argument (got '%s')", base, arg);
     }
     return tsl_diag_set(d, TSL_EINVAL,
                         "unknown model '%s': expected one of naive, snaive, mean, drift, ma, "
-                        "ets, theta, otm, dotm, croston, sba, tsb",
+                        "ets, theta, otm, dotm, croston, sba, tsb, mstl, gbm",
                         name);
 }
 
@@ -197,6 +233,20 @@ static tsl_err check_spec(const tsl_model_spec *spec, tsl_diag *d) {
     if (spec->window < 0 || spec->window > MAX_PERIOD)
         return tsl_diag_set(d, TSL_EINVAL, "window %d out of range 0..%d", spec->window,
                             MAX_PERIOD);
+    if (spec->kind != TSL_MODEL_MSTL) return TSL_OK;
+    if (spec->nperiods < 0 || spec->nperiods > TSL_MAX_PERIODS)
+        return tsl_diag_set(d, TSL_EINVAL, "%d seasonal periods; MSTL takes 0..%d", spec->nperiods,
+                            TSL_MAX_PERIODS);
+    for (int i = 0; i < spec->nperiods; i++)
+        if (spec->periods[i] < 2 || spec->periods[i] > MAX_PERIOD ||
+            (i && spec->periods[i] <= spec->periods[i - 1]))
+            return tsl_diag_set(d, TSL_EINVAL,
+                                "MSTL seasonal period %d: expected distinct periods in "
+                                "ascending order, each from 2 to %d",
+                                spec->periods[i], MAX_PERIOD);
+    if (!mstl_base_name(spec->base) || !ops_for(spec->base))
+        return tsl_diag_set(d, TSL_EINVAL, "unknown model kind %d for the MSTL base",
+                            (int)spec->base);
     return TSL_OK;
 }
 

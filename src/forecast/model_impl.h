@@ -1,8 +1,8 @@
 /*
  * model_impl.h - what a model implementation provides, and what model.c provides to it.
  *
- * Each model kind is one file (naive.c, ets.c, theta.c, croston.c, ensemble.c) that defines a
- * `const tsl_model_ops` and nothing else public. model.c owns everything common: validating
+ * Each model kind is one file (naive.c, ets.c, theta.c, croston.c, mstl.c, ensemble.c) that defines
+ * a `const tsl_model_ops` and nothing else public. model.c owns everything common: validating
  * arguments, dropping leading missing values, counting observations, clamping forecasts of
  * non-negative series, sorting quantiles into monotone order, applying an empirical
  * calibration, and the serialized envelope (magic, format version, kind, the model's own
@@ -81,6 +81,8 @@ extern const tsl_model_ops tsl_naive_ops, tsl_snaive_ops, tsl_mean_ops, tsl_drif
 extern const tsl_model_ops tsl_ets_ops;
 extern const tsl_model_ops tsl_theta_ops, tsl_otm_ops, tsl_dotm_ops;
 extern const tsl_model_ops tsl_croston_ops, tsl_sba_ops, tsl_tsb_ops;
+extern const tsl_model_ops tsl_mstl_ops;
+extern const tsl_model_ops tsl_gbm_ops;
 extern const tsl_model_ops tsl_ensemble_ops;
 
 /* ---- statistics helpers (stats.c) ---- */

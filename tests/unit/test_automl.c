@@ -376,6 +376,49 @@ static void test_fast_and_time_limit(void **state) {
     tsl_automl_result_free(r);
 }
 
+/* The global boosted model is a candidate like any other: one booster per backtest distance,
+ * scored on every series with a regular plan, and a chosen one is kept like any model. */
+static void test_global_model(void **state) {
+    (void)state;
+    enum { NS = 24, N = 96 };
+    static double ys[NS][N];
+    tsl_ts ts[NS];
+    uint64_t x = 3;
+    for (int i = 0; i < NS; i++) {
+        double scale = 1 + i * 10.0;
+        for (int t = 0; t < N; t++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            double u = (double)(x >> 11) / 9007199254740992.0 - 0.5;
+            ys[i][t] = scale * (10 + 3 * sin(2 * M_PI * t / 12) + 0.05 * t + 0.3 * u);
+        }
+        ts[i] = (tsl_ts){ys[i], i == 0 ? 26 : N, 0}; /* series 0: origins 2 apart */
+    }
+    tsl_model_spec cands[2];
+    assert_int_equal(tsl_model_spec_parse("naive", 12, &cands[0], NULL), 0);
+    assert_int_equal(tsl_model_spec_parse("gbm", 12, &cands[1], NULL), 0);
+    static const double lv[3] = {0.1, 0.5, 0.9};
+    tsl_automl_opts o;
+    tsl_automl_opts_init(&o, 6, 12);
+    o.levels = lv;
+    o.nq = 3;
+    o.candidates = cands;
+    o.ncandidates = 2;
+    o.keep_models = 1;
+    o.series_weight = 1;
+    tsl_automl_result *r = NULL;
+    assert_int_equal(tsl_automl_run(ts, NS, &o, &r, NULL), TSL_OK);
+    assert_int_equal(r->col_series[1], NS - 1); /* all but the shortened one */
+    assert_true(r->col_chosen[1] > NS / 2);     /* the shape is shared: gbm beats naive */
+    for (int i = 1; i < NS; i++) {
+        if (strcmp(r->series[i].choice, "gbm")) continue;
+        assert_int_equal(tsl_model_kind_of(r->series[i].model), TSL_MODEL_GBM);
+        double m[6], q[18];
+        assert_int_equal(tsl_model_forecast(r->series[i].model, 6, lv, 3, m, q, NULL), 0);
+        assert_memory_equal(m, r->series[i].mean, sizeof m);
+    }
+    tsl_automl_result_free(r);
+}
+
 static void test_bad_options(void **state) {
     (void)state;
     fixture f;
@@ -405,6 +448,7 @@ int main(void) {
         cmocka_unit_test(test_calibration_widens),
         cmocka_unit_test(test_weight_learning),
         cmocka_unit_test(test_fast_and_time_limit),
+        cmocka_unit_test(test_global_model),
         cmocka_unit_test(test_bad_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,9 +11,9 @@
 #include "tsloop/mem.h"
 #include "tsloop/model.h"
 
-static const char *const all_models[] = {"naive", "snaive", "mean",     "drift",  "ma",
-                                         "ets",   "theta",  "otm",      "dotm",   "croston",
-                                         "sba",   "tsb",    "ets:MAdM", "ets:ANA"};
+static const char *const all_models[] = {"naive",    "snaive",  "mean", "drift",      "ma",  "ets",
+                                         "theta",    "otm",     "dotm", "croston",    "sba", "tsb",
+                                         "ets:MAdM", "ets:ANA", "mstl", "mstl:theta", "gbm"};
 #define NMODELS (sizeof all_models / sizeof all_models[0])
 
 static const double levels[7] = {0.01, 0.05, 0.1, 0.5, 0.9, 0.95, 0.99};
