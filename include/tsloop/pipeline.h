@@ -4,15 +4,18 @@
  *
  * An execution runs five steps, each recorded in the store with its attempts and output:
  *
- *   validate  the data set's snapshot loads, is not empty, every series has data, the
- *             split_by dimensions exist (the data-quality report)
+ *   validate  the data-quality checks of quality.h on the data set's snapshot, with the
+ *             forecaster's declarations; an error fails the execution (the report goes to the
+ *             event dataset.validation_failed), a passing report is the step's output
  *   automl    backtest & AutoML per model group (split_by: one group per combination of the
- *             dimension values), all groups in one run on the thread pool; its output holds
- *             every series' choice, scores and reason, and its blob the model bundle
+ *             dimension values), all groups in one run on the thread pool; its output sums
+ *             up each group, its blob is the model bundle of every series, whose metadata
+ *             holds every series' choice, scores and reason
  *   compare   each group's champion re-scored on the challenger's backtest windows
- *   baseline  the data baseline (per-series statistics) for the drift monitors
- *   register  one model version per group, with metrics, choices, lineage and the bundle;
- *             status by the forecaster's approval policy
+ *   baseline  the data baseline of baseline.h per model group (statistics and constraints
+ *             documents, the step's blob), for the drift monitors
+ *   register  one model version per group, with metrics, choices, lineage and the bundle
+ *             (whose metadata holds the group's baseline); status by the approval policy
  *
  * Executions are requested (tsl_pipeline_request: at most one active per forecaster, a second
  * request queued once) and run by workers (tsl_pipeline_work: claim, heartbeat from a sibling

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "tsloop/bundle.h"
 #include "tsloop/mem.h"
 #include "tsloop/project.h"
 #include "tsloop/registry.h"
@@ -21,6 +22,7 @@
 static const char usage_text[] =
     "usage: tsloop models list [FORECASTER] [--status S] [--limit N] [--json]\n"
     "       tsloop models show NAME[/VERSION] [--items] [--json]\n"
+    "       tsloop models show NAME[/VERSION] --baseline\n"
     "       tsloop models approve NAME/VERSION... --why TEXT\n"
     "       tsloop models approve --execution ID --why TEXT\n"
     "       tsloop models reject NAME/VERSION... --why TEXT\n"
@@ -37,18 +39,29 @@ static const char usage_text[] =
     "      --status S       list: only PendingManualApproval (pending), Approved or Rejected\n"
     "      --limit N        list: at most N versions\n"
     "      --items          show: every series' choice, model, score and reason\n"
+    "      --baseline       show: the version's data baseline (statistics and constraints,\n"
+    "                       JSON) from its artifact\n"
     "      --why TEXT       approve/reject: why (required; kept in the audit log)\n"
     "      --execution ID   approve: the pending versions execution ID registered\n"
     "      --all            diff: every series, not only those whose choice differs\n"
     "      --json           JSON on stdout\n"
     "  -h, --help           this help\n";
 
-enum { OPT_STATUS = CLI_OPT_OWN, OPT_LIMIT, OPT_ITEMS, OPT_WHY, OPT_EXECUTION, OPT_ALL };
+enum {
+    OPT_STATUS = CLI_OPT_OWN,
+    OPT_LIMIT,
+    OPT_ITEMS,
+    OPT_BASELINE,
+    OPT_WHY,
+    OPT_EXECUTION,
+    OPT_ALL
+};
 
 static const struct option long_opts[] = {{"project", required_argument, NULL, CLI_OPT_PROJECT},
                                           {"status", required_argument, NULL, OPT_STATUS},
                                           {"limit", required_argument, NULL, OPT_LIMIT},
                                           {"items", no_argument, NULL, OPT_ITEMS},
+                                          {"baseline", no_argument, NULL, OPT_BASELINE},
                                           {"why", required_argument, NULL, OPT_WHY},
                                           {"execution", required_argument, NULL, OPT_EXECUTION},
                                           {"all", no_argument, NULL, OPT_ALL},
@@ -58,7 +71,7 @@ static const struct option long_opts[] = {{"project", required_argument, NULL, C
 
 typedef struct models_opts {
     const char *project, *why;
-    int has_status, items, all, json;
+    int has_status, items, baseline, all, json;
     tsl_model_status status;
     long limit, execution;
 } models_opts;
@@ -192,11 +205,40 @@ static int load_ref(tsl_store *s, const char *ref, tsl_store_model *m) {
     return CLI_OK;
 }
 
+/* `models show --baseline`: the data baseline in the metadata of m's bundle, as JSON. */
+static int show_baseline(tsl_store *s, const tsl_store_model *m) {
+    void *blob = NULL;
+    size_t len = 0;
+    tsl_bundle *b = NULL;
+    tsl_diag d = {TSL_OK, {0}};
+    if (tsl_store_model_artifact(s, m->forecaster, m->version, &blob, &len, &d) ||
+        tsl_bundle_adopt(blob, len, &b, &d))
+        return cli_fail("%s/%d: %s", m->forecaster, m->version, tsl_diag_msg(&d));
+    json_t *meta = cli_json_parse(tsl_bundle_meta(b));
+    json_t *bl = json_object_get(meta, "baseline");
+    int rc = CLI_OK;
+    if (json_is_object(bl)) {
+        /* Every digit (not cli_json_print's ten): tsl_baseline_from_json reads it back exactly. */
+        json_dumpf(bl, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+    } else
+        rc = cli_fail("%s/%d has no data baseline (it was registered before versions kept one)",
+                      m->forecaster, m->version);
+    json_decref(meta);
+    tsl_bundle_free(b);
+    return rc;
+}
+
 /* `models show`: one version with its audit log (and its series with --items). */
 static int models_show(tsl_store *s, const char *ref, const models_opts *mo) {
     tsl_store_model m;
     int rc = load_ref(s, ref, &m);
     if (rc) return rc;
+    if (mo->baseline) {
+        rc = show_baseline(s, &m);
+        tsl_store_model_release(&m);
+        return rc;
+    }
     tsl_store_audit *audit = NULL;
     size_t na = 0;
     tsl_diag d = {TSL_OK, {0}};
@@ -535,6 +577,9 @@ int cmd_models(int argc, char **argv) {
             break;
         case OPT_ITEMS:
             mo.items = 1;
+            break;
+        case OPT_BASELINE:
+            mo.baseline = 1;
             break;
         case OPT_WHY:
             mo.why = optarg;

@@ -59,14 +59,13 @@ typedef struct runs_opts {
     int json, quiet;
 } runs_opts;
 
-/* Step outputs worth showing whole; automl's (every series' scores) is summarised. */
+/* Step outputs, shown whole but for automl's groups, which are counted. */
 static json_t *output_json(const tsl_store_step *st) {
     json_t *o = cli_json_parse(st->output);
     if (o && !strcmp(st->name, "automl")) {
         json_t *groups = json_object_get(o, "groups");
         json_object_set_new(o, "groups", json_integer((json_int_t)json_array_size(groups)));
     }
-    if (o && !strcmp(st->name, "baseline")) json_object_del(o, "series");
     return o ? o : json_null();
 }
 

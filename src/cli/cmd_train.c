@@ -184,6 +184,8 @@ static void result_print(const json_t *o) {
     const char *reason = json_string_value(json_object_get(o, "reason"));
     printf("%s: execution %lld %s%s%s\n", f, id, st ? st : "?", reason ? ": " : "",
            reason ? reason : "");
+    if (reason && strstr(reason, "data quality check failed"))
+        printf("  the whole report: tsloop events --type dataset.validation_failed --json\n");
     json_t *vs = json_object_get(o, "versions");
     size_t pending = 0;
     const char *first_pending = NULL;

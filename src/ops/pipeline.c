@@ -178,6 +178,7 @@ static void ctx_release(pl_ctx *c) {
     tsl_free(c->bundle);
     tsl_bundle_free(c->models);
     json_decref(c->detail);
+    json_decref(c->baselines);
     json_decref(c->result);
     tsl_free(c->blob);
 }
@@ -192,14 +193,25 @@ static tsl_err read_output(pl_ctx *c, int k, tsl_diag *d) {
     char *json = NULL;
     void *blob = NULL;
     size_t len = 0;
+    int want_blob = k == PL_AUTOML || k == PL_BASELINE;
     tsl_err rc = tsl_store_step_output(c->s, c->id, tsl_pipeline_steps[k], &json,
-                                       k == PL_AUTOML ? &blob : NULL, &len, d);
+                                       want_blob ? &blob : NULL, &len, d);
     if (rc) return rc;
     c->out[k] = json_loads(json, 0, NULL);
     tsl_free(json);
+    if (c->out[k] && k == PL_BASELINE) {
+        c->baselines = blob ? json_loadb(blob, len, 0, NULL) : NULL;
+        tsl_free(blob);
+        blob = NULL;
+        if (!json_is_object(c->baselines)) {
+            json_decref(c->out[k]);
+            c->out[k] = NULL;
+        }
+    }
     if (!c->out[k]) {
         tsl_free(blob);
-        return tsl_diag_set(d, TSL_ECORRUPT, "execution %lld: the output of step %s is not JSON",
+        return tsl_diag_set(d, TSL_ECORRUPT,
+                            "execution %lld: the output of step %s is damaged (not JSON)",
                             (long long)c->id, tsl_pipeline_steps[k]);
     }
     if (k == PL_AUTOML) {
@@ -281,11 +293,13 @@ static tsl_err attempt_step(pl_ctx *c, int k, heartbeat *hb, int *done, tsl_exec
     c->out[k] = c->result;
     c->result = NULL;
     if (k == PL_AUTOML) {
-        c->bundle = c->blob;
-        c->bundle_len = c->blob_len;
+        c->bundle = c->blob; /* what compare and register read */
         c->blob = NULL;
-        c->blob_len = 0;
+        c->bundle_len = c->blob_len;
     }
+    tsl_free(c->blob); /* recorded; the baseline step keeps its parsed form itself */
+    c->blob = NULL;
+    c->blob_len = 0;
     tell(c, name, TSL_PIPELINE_STEP_DONE, attempt, c->summary);
     *done = 1;
     return TSL_OK;

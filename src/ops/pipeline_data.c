@@ -12,20 +12,23 @@
  * automl trained on, refuse a snapshot that is not the one trained on, and the execution fails
  * with that reason instead of registering a baseline of other data.
  *
- * The checks and the statistics are deliberately small here - the data set loads, is not
- * empty, every series has data, the split_by dimensions exist; per series count, mean,
- * standard deviation and missing share - and live in two functions of their own,
- * tsl_pl_check_data and tsl_pl_data_baseline: the data-quality checks and the richer baseline
- * of quality.h replace their bodies without touching the steps around them.
+ * The checks are quality.h's data-quality checks, given the forecaster's declarations: a
+ * report with an error fails the execution at once (retrying cannot fix the data), its summary
+ * line as the reason, and since a failed step keeps no output, the report goes into the event
+ * dataset.validation_failed instead; a report without errors is the step's output. The baseline
+ * is baseline.h's, one per model group - the entry a drift monitor watches is a group's - made
+ * of the statistics and constraints documents. Thousands of series make those megabytes, so
+ * they are the step's blob (JSON text, {KEY: {"statistics", "constraints"}}), not its output,
+ * which only counts them; the register step copies each group's into its version's metadata.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ops/pipeline_impl.h"
+#include "tsloop/baseline.h"
 #include "tsloop/mem.h"
-
-#define MAX_LISTED 10 /* errors or warnings spelled out in a message */
+#include "tsloop/quality.h"
 
 json_t *tsl_pl_num(double v) {
     return isfinite(v) ? json_real(v) : json_null();
@@ -57,180 +60,208 @@ tsl_err tsl_pl_snapshot(pl_ctx *c, const char *want_hash, tsl_diag *d) {
     return TSL_OK;
 }
 
-/* Appends a message to a JSON array and, for the first MAX_LISTED, to text. */
-static void note(json_t *arr, tsl_wbuf *text, const char *msg) {
-    if (json_array_size(arr) < MAX_LISTED) {
-        if (text->len) tsl_wbuf_puts(text, "; ");
-        tsl_wbuf_puts(text, msg);
+tsl_err tsl_pl_check_data(const tsl_config_forecaster *f, const tsl_config_dataset *dsc,
+                          const tsl_dataset *ds, json_t **report, tsl_diag *d) {
+    tsl_quality_opts qo;
+    tsl_quality_opts_init(&qo);
+    qo.horizon = (size_t)f->horizon;
+    qo.season_length = f->nperiods ? f->periods[0] : 0;
+    qo.freq = dsc->freq;
+    qo.non_negative = dsc->non_negative;
+    qo.target_name = dsc->target_col;
+    qo.split_by = (const char *const *)f->split_by;
+    qo.nsplit_by = f->nsplit;
+    if (dsc->ndims) {
+        qo.expected_columns = (const char *const *)dsc->dims;
+        qo.nexpected = dsc->ndims;
     }
-    json_array_append_new(arr, json_string(msg));
+    tsl_quality_report *r = NULL;
+    tsl_wbuf text;
+    tsl_wbuf_init(&text);
+    *report = NULL;
+    tsl_err rc = tsl_quality_check(ds, &qo, &r, d);
+    if (rc || (rc = tsl_quality_report_json(r, 0, &text, d))) goto out;
+    *report = json_loadb(tsl_wbuf_cstr(&text), text.len, 0, NULL);
+    if (!*report) {
+        rc = tsl_diag_set(d, TSL_EINTERNAL, "the data-quality report of '%s' is not JSON",
+                          dsc->name);
+        goto out;
+    }
+    tsl_diag vd = {TSL_OK, {0}};
+    if (tsl_quality_verdict(r, &vd))
+        rc = tsl_diag_set(d, TSL_EINVAL, "data set '%s': %s", dsc->name, tsl_diag_msg(&vd));
+out:
+    tsl_quality_report_free(r);
+    tsl_wbuf_release(&text);
+    return rc;
 }
 
-tsl_err tsl_pl_check_data(const tsl_config_forecaster *f, const tsl_config_dataset *dsc,
-                          const tsl_dataset *ds, json_t *report, tsl_diag *d) {
-    json_t *errors = json_array(), *warnings = json_array();
-    tsl_wbuf etext;
-    tsl_wbuf_init(&etext);
-    char msg[512];
-    uint64_t points = 0, missing = 0, short_series = 0;
-    if (ds->nseries == 0) note(errors, &etext, "the data set has no series");
-    for (size_t i = 0; i < ds->nseries; i++) {
-        const tsl_series *s = &ds->series[i];
-        size_t observed = 0, negative = 0;
-        for (size_t t = 0; t < s->n; t++) {
-            observed += !isnan(s->y[t]);
-            negative += s->y[t] < 0;
-        }
-        points += s->n;
-        missing += s->n - observed;
-        if (observed == 0) {
-            snprintf(msg, sizeof msg, "series '%s' has no observed value (%zu missing)", s->item_id,
-                     s->n);
-            note(errors, &etext, msg);
-        } else if (observed < (size_t)f->horizon) {
-            short_series++;
-        }
-        if (negative && dsc->non_negative) {
-            snprintf(msg, sizeof msg,
-                     "series '%s' has %zu negative values although data set '%s' is declared "
-                     "non_negative",
-                     s->item_id, negative, dsc->name);
-            note(warnings, &etext, msg);
-        }
-    }
-    if (short_series) {
-        snprintf(msg, sizeof msg,
-                 "%llu series have fewer observed values than the horizon (%d): they get a "
-                 "fallback model without a backtest",
-                 (unsigned long long)short_series, f->horizon);
-        json_array_append_new(warnings, json_string(msg));
-    }
-    for (size_t k = 0; k < f->nsplit; k++) {
-        int found = 0;
-        for (size_t j = 0; j < ds->ndims && !found; j++)
-            found = !strcmp(ds->dim_names[j], f->split_by[k]);
-        if (found) continue;
-        tsl_wbuf have;
-        tsl_wbuf_init(&have);
-        for (size_t j = 0; j < ds->ndims; j++)
-            tsl_wbuf_printf(&have, "%s%s", j ? ", " : "", ds->dim_names[j]);
-        snprintf(msg, sizeof msg,
-                 "split_by dimension '%s' is not a column of data set '%s', expected one of its "
-                 "dimensions (%s)",
-                 f->split_by[k], dsc->name, have.len ? tsl_wbuf_cstr(&have) : "it has none");
-        tsl_wbuf_release(&have);
-        note(errors, &etext, msg);
-    }
-    json_object_set_new(report, "series", json_integer((json_int_t)ds->nseries));
-    json_object_set_new(report, "observations", json_integer((json_int_t)(points - missing)));
-    json_object_set_new(report, "missing", json_integer((json_int_t)missing));
-    size_t nerr = json_array_size(errors);
-    json_object_set_new(report, "errors", errors);
-    json_object_set_new(report, "warnings", warnings);
-    tsl_err rc = TSL_OK;
-    if (nerr)
-        rc = tsl_diag_set(d, TSL_EINVAL, "data set '%s' failed validation (%zu error%s): %s%s",
-                          dsc->name, nerr, nerr == 1 ? "" : "s", tsl_wbuf_cstr(&etext),
-                          nerr > MAX_LISTED ? "; ..." : "");
-    tsl_wbuf_release(&etext);
+/* Records the validation in the event log (issue 4 §6): dataset.validated with the counts, or
+ * dataset.validation_failed with the whole report, which a failed step cannot keep. */
+static tsl_err validation_event(const pl_ctx *c, json_t *r, int failed, tsl_diag *d) {
+    json_t *sum = json_object_get(r, "summary");
+    json_t *ev = json_pack(
+        "{s:s, s:s, s:I, s:s, s:O, s:O, s:O, s:O}", "dataset", c->dsc->name, "hash", c->hash,
+        "execution", (json_int_t)c->id, "forecaster", c->f->name, "series",
+        json_object_get(sum, "series"), "errors", json_object_get(sum, "errors"), "warnings",
+        json_object_get(sum, "warnings"), "message", json_object_get(sum, "message"));
+    if (failed) json_object_set(ev, "report", r);
+    char *payload = tsl_pl_dump(ev);
+    char subject[TSL_STORE_NAME_MAX + 16];
+    snprintf(subject, sizeof subject, "dataset:%s", c->dsc->name);
+    tsl_err rc =
+        tsl_store_event_append(c->s, failed ? "dataset.validation_failed" : "dataset.validated",
+                               subject, payload, NULL, d);
+    tsl_free(payload);
+    json_decref(ev);
     return rc;
 }
 
 tsl_err tsl_pl_step_validate(pl_ctx *c, tsl_diag *d) {
+    json_t *r = NULL;
     tsl_err rc = tsl_pl_snapshot(c, NULL, d);
     if (rc) return rc;
-    json_t *r = json_object();
+    tsl_diag vd = {TSL_OK, {0}};
+    tsl_err verdict = tsl_pl_check_data(c->f, c->dsc, c->ds, &r, &vd);
+    if (!r) return tsl_diag_set(d, verdict, "%s", tsl_diag_msg(&vd)); /* the checks did not run */
+    uint64_t points = 0, observed = 0;
+    for (size_t i = 0; i < c->ds->nseries; i++) {
+        const tsl_series *s = &c->ds->series[i];
+        points += s->n;
+        for (size_t t = 0; t < s->n; t++) observed += !isnan(s->y[t]);
+    }
     json_object_set_new(r, "dataset", json_string(c->dsc->name));
     json_object_set_new(r, "dataset_hash", json_string(c->hash));
     char freq[32];
     tsl_freq_format(c->ds->freq, freq, sizeof freq);
     json_object_set_new(r, "frequency", json_string(freq));
-    rc = tsl_pl_check_data(c->f, c->dsc, c->ds, r, d);
-    if (rc) {
-        json_decref(r);
-        return rc;
+    json_object_set_new(r, "observations", json_integer((json_int_t)observed));
+    json_object_set_new(r, "missing", json_integer((json_int_t)(points - observed)));
+    if ((rc = validation_event(c, r, verdict != TSL_OK, d))) goto out;
+    if (verdict) {
+        rc = tsl_diag_set(d, verdict, "%s", tsl_diag_msg(&vd));
+        goto out;
     }
-    /* Announce it: validation is one of the things the event log records (issue 4 §6). */
-    json_t *ev = json_pack("{s:s, s:s, s:I, s:s, s:O, s:I}", "dataset", c->dsc->name, "hash",
-                           c->hash, "execution", (json_int_t)c->id, "forecaster", c->f->name,
-                           "series", json_object_get(r, "series"), "warnings",
-                           (json_int_t)json_array_size(json_object_get(r, "warnings")));
-    char *payload = tsl_pl_dump(ev);
-    char subject[TSL_STORE_NAME_MAX + 16];
-    snprintf(subject, sizeof subject, "dataset:%s", c->dsc->name);
-    rc = tsl_store_event_append(c->s, "dataset.validated", subject, payload, NULL, d);
-    tsl_free(payload);
-    json_decref(ev);
-    if (rc) {
-        json_decref(r);
-        return rc;
-    }
-    snprintf(c->summary, sizeof c->summary, "%lld series, %lld observations, %zu warnings",
-             (long long)json_integer_value(json_object_get(r, "series")),
-             (long long)json_integer_value(json_object_get(r, "observations")),
-             json_array_size(json_object_get(r, "warnings")));
+    json_t *sum = json_object_get(r, "summary");
+    snprintf(c->summary, sizeof c->summary, "%zu series, %llu observations, %lld warnings",
+             c->ds->nseries, (unsigned long long)observed,
+             (long long)json_integer_value(json_object_get(sum, "warnings")));
     c->result = r;
+    r = NULL;
+out:
+    json_decref(r);
+    return rc;
+}
+
+/* Orders series indices (the data set's order is item id order, as baseline.h wants). */
+static int cmp_index(const void *a, const void *b) {
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Appends a baseline.h document (written into text) to o under key, parsed. */
+static tsl_err put_doc(json_t *o, const char *key, const tsl_wbuf *text, tsl_diag *d) {
+    json_t *j = json_loadb((const char *)text->data, text->len, 0, NULL);
+    if (!j) return tsl_diag_set(d, TSL_EINTERNAL, "the baseline's %s document is not JSON", key);
+    json_object_set_new(o, key, j);
     return TSL_OK;
 }
 
-tsl_err tsl_pl_data_baseline(const tsl_dataset *ds, json_t **out, tsl_diag *d) {
-    (void)d;
-    json_t *series = json_object();
-    uint64_t points = 0, observed_all = 0;
-    for (size_t i = 0; i < ds->nseries; i++) {
-        const tsl_series *s = &ds->series[i];
-        /* Welford's update: one pass, no cancellation on series far from zero. */
-        double mean = 0, m2 = 0, lo = INFINITY, hi = -INFINITY;
-        size_t k = 0;
-        for (size_t t = 0; t < s->n; t++) {
-            double y = s->y[t];
-            if (isnan(y)) continue;
-            k++;
-            double delta = y - mean;
-            mean += delta / (double)k;
-            m2 += delta * (y - mean);
-            lo = y < lo ? y : lo;
-            hi = y > hi ? y : hi;
-        }
-        points += s->n;
-        observed_all += k;
-        json_t *o = json_object();
-        json_object_set_new(o, "count", json_integer((json_int_t)s->n));
-        json_object_set_new(o, "observed", json_integer((json_int_t)k));
-        json_object_set_new(o, "missing_share",
-                            tsl_pl_num(s->n ? (double)(s->n - k) / (double)s->n : NAN));
-        json_object_set_new(o, "mean", tsl_pl_num(k ? mean : NAN));
-        json_object_set_new(o, "std", tsl_pl_num(k > 1 ? sqrt(m2 / (double)(k - 1)) : NAN));
-        json_object_set_new(o, "min", tsl_pl_num(k ? lo : NAN));
-        json_object_set_new(o, "max", tsl_pl_num(k ? hi : NAN));
-        json_object_set_new(series, s->item_id, o);
+tsl_err tsl_pl_group_baseline(const tsl_dataset *ds, const json_t *items, int period, json_t **out,
+                              tsl_diag *d) {
+    size_t ni = json_array_size(items), k = 0;
+    size_t *idx = tsl_calloc(ni ? ni : 1, sizeof *idx);
+    tsl_series *series = tsl_calloc(ni ? ni : 1, sizeof *series);
+    tsl_baseline *b = NULL;
+    tsl_wbuf text;
+    tsl_wbuf_init(&text);
+    json_t *o = json_object();
+    *out = NULL;
+    for (size_t i = 0; i < ni; i++) {
+        const char *item = json_string_value(json_object_get(json_array_get(items, i), "item"));
+        long at = item ? tsl_dataset_find(ds, item) : -1;
+        if (at >= 0) idx[k++] = (size_t)at;
     }
-    json_t *summary = json_object();
-    json_object_set_new(summary, "series", json_integer((json_int_t)ds->nseries));
-    json_object_set_new(summary, "count", json_integer((json_int_t)points));
-    json_object_set_new(summary, "observed", json_integer((json_int_t)observed_all));
-    json_object_set_new(
-        summary, "missing_share",
-        tsl_pl_num(points ? (double)(points - observed_all) / (double)points : NAN));
-    *out = json_object();
-    json_object_set_new(*out, "series", series);
-    json_object_set_new(*out, "summary", summary);
-    return TSL_OK;
+    qsort(idx, k, sizeof *idx, cmp_index);
+    size_t m = 0;
+    for (size_t i = 0; i < k; i++)
+        if (i == 0 || idx[i] != idx[i - 1]) series[m++] = ds->series[idx[i]];
+    /* A view of the group: ds's series, shared, never freed through it. */
+    tsl_dataset view = *ds;
+    view.series = series;
+    view.nseries = m;
+    tsl_err rc = tsl_baseline_compute(&view, period, &b, d);
+    if (rc || (rc = tsl_baseline_to_json(b, 0, &text, d)) ||
+        (rc = put_doc(o, "statistics", &text, d)))
+        goto out;
+    tsl_wbuf_reset(&text);
+    if ((rc = tsl_baseline_constraints_json(b, 0, &text, d)) ||
+        (rc = put_doc(o, "constraints", &text, d)))
+        goto out;
+    *out = o;
+    o = NULL;
+out:
+    json_decref(o);
+    tsl_wbuf_release(&text);
+    tsl_baseline_free(b);
+    tsl_free(series);
+    tsl_free(idx);
+    return rc;
 }
 
 tsl_err tsl_pl_step_baseline(pl_ctx *c, tsl_diag *d) {
-    const char *trained = json_string_value(json_object_get(c->out[PL_AUTOML], "dataset_hash"));
-    if (!trained)
-        return tsl_diag_set(d, TSL_EINTERNAL, "execution %lld: the automl output has no hash",
+    const json_t *a = c->out[PL_AUTOML];
+    const char *trained = json_string_value(json_object_get(a, "dataset_hash"));
+    json_t *groups = tsl_pl_groups(c), *all = NULL;
+    if (!trained || !groups)
+        return tsl_diag_set(d, TSL_EINTERNAL, "execution %lld: the automl output is incomplete",
                             (long long)c->id);
     tsl_err rc = tsl_pl_snapshot(c, trained, d);
-    if (rc) return rc;
-    json_t *b = NULL;
-    if ((rc = tsl_pl_data_baseline(c->ds, &b, d))) return rc;
-    json_object_set_new(b, "dataset", json_string(c->dsc->name));
-    json_object_set_new(b, "dataset_hash", json_string(c->hash));
-    snprintf(c->summary, sizeof c->summary, "%zu series described",
-             json_object_size(json_object_get(b, "series")));
-    c->result = b;
-    return TSL_OK;
+    if (rc || (rc = tsl_pl_models(c, d))) return rc;
+    /* The main season length AutoML used; a profile longer than baseline.h keeps is left out. */
+    int period = (int)json_integer_value(json_object_get(json_object_get(a, "settings"), "period"));
+    if (period < 1 || period > TSL_BASELINE_MAX_PERIOD) period = 1;
+    all = json_object();
+    uint64_t series = 0, observed = 0, missing = 0;
+    for (size_t i = 0; i < json_array_size(groups); i++) {
+        const char *key = json_string_value(json_object_get(json_array_get(groups, i), "key"));
+        const json_t *detail = key ? tsl_pl_detail(c, key) : NULL;
+        if (!detail) {
+            rc = tsl_diag_set(d, TSL_EINTERNAL, "group %zu of the automl output is malformed", i);
+            goto out;
+        }
+        json_t *gb = NULL;
+        if ((rc = tsl_pl_group_baseline(c->ds, json_object_get(detail, "items"), period, &gb, d)))
+            goto out;
+        json_t *overall = json_object_get(json_object_get(gb, "statistics"), "overall");
+        series += (uint64_t)json_integer_value(json_object_get(
+            json_object_get(json_object_get(gb, "statistics"), "dataset"), "item_count"));
+        observed += (uint64_t)json_integer_value(json_object_get(overall, "num_present"));
+        missing += (uint64_t)json_integer_value(json_object_get(overall, "num_missing"));
+        json_object_set_new(all, key, gb);
+    }
+    char *text = tsl_pl_dump(all);
+    size_t len = strlen(text);
+    json_t *r = json_object();
+    json_object_set_new(r, "dataset", json_string(c->dsc->name));
+    json_object_set_new(r, "dataset_hash", json_string(c->hash));
+    json_object_set_new(r, "period", json_integer(period));
+    json_object_set_new(r, "groups", json_integer((json_int_t)json_object_size(all)));
+    json_object_set_new(r, "series", json_integer((json_int_t)series));
+    json_object_set_new(r, "observed", json_integer((json_int_t)observed));
+    json_object_set_new(r, "missing", json_integer((json_int_t)missing));
+    json_object_set_new(r, "bytes", json_integer((json_int_t)len));
+    snprintf(c->summary, sizeof c->summary, "%llu series in %zu group%s described, %.*f %s",
+             (unsigned long long)series, json_object_size(all),
+             json_object_size(all) == 1 ? "" : "s", len < 1000000 ? 0 : 1,
+             len < 1000000 ? (double)len / 1e3 : (double)len / 1e6, len < 1000000 ? "kB" : "MB");
+    c->result = r;
+    c->blob = text;
+    c->blob_len = len;
+    json_decref(c->baselines);
+    c->baselines = all;
+    all = NULL;
+out:
+    json_decref(all);
+    return rc;
 }

@@ -43,6 +43,7 @@ typedef struct pl_ctx {
     size_t bundle_len;
     tsl_bundle *models; /* that blob opened (tsl_pl_models), which then owns it */
     json_t *detail;     /* its metadata's per-group detail: {KEY: {leaderboard, items}} */
+    json_t *baselines;  /* the baseline step's blob, parsed: {KEY: {statistics, constraints}} */
     /* What the running step produces. */
     json_t *result;
     void *blob;
@@ -66,20 +67,24 @@ tsl_err tsl_pl_step_register(pl_ctx *c, tsl_diag *d);
 tsl_err tsl_pl_snapshot(pl_ctx *c, const char *want_hash, tsl_diag *d);
 
 /*
- * The data checks of the validate step (run again by automl on a snapshot that changed since
- * validation). Fills report with "series", "observations", "missing", "errors" and "warnings"
- * (arrays of strings); returns TSL_EINVAL, with the first errors in the message, when any
- * error was found. The data-quality checks of quality.h plug in here.
+ * The data-quality checks of the validate step (quality.h), run again by automl on a snapshot
+ * that changed since validation, with the forecaster's declarations (horizon, season length,
+ * frequency, non_negative, split_by, the declared dimension columns) as options. *report gets
+ * the report as JSON - quality.h's document, {"violations": [...], "summary": {...}} - whenever
+ * the checks ran, NULL otherwise. Returns the verdict: TSL_EINVAL, naming the data set and its
+ * worst problems, when the report holds an error.
  */
 tsl_err tsl_pl_check_data(const tsl_config_forecaster *f, const tsl_config_dataset *dsc,
-                          const tsl_dataset *ds, json_t *report, tsl_diag *d);
+                          const tsl_dataset *ds, json_t **report, tsl_diag *d);
 
 /*
- * The data baseline of the baseline step: per series statistics of the snapshot trained on,
- * as a JSON object {"series": {ITEM: {...}}, "summary": {...}}. The data baseline of
- * quality.h (quantile sketch, zero share, seasonal profile) plugs in here.
+ * The data baseline of one model group for the baseline step (baseline.h): the statistics and
+ * constraints documents over the series of ds named in items (the group's detail items, each
+ * {"item": ID, ...}; names ds lacks are skipped), with seasonal period `period`, as {"statistics":
+ * {...}, "constraints": {...}} into *out.
  */
-tsl_err tsl_pl_data_baseline(const tsl_dataset *ds, json_t **out, tsl_diag *d);
+tsl_err tsl_pl_group_baseline(const tsl_dataset *ds, const json_t *items, int period, json_t **out,
+                              tsl_diag *d);
 
 /* A JSON number, or null when v is not finite (JSON has no NaN). */
 json_t *tsl_pl_num(double v);

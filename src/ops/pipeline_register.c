@@ -104,16 +104,10 @@ static tsl_err existing(pl_ctx *c, const char *entry, const char *key, int *vers
     return rc;
 }
 
-/* The group's version metadata for its bundle: lineage, settings, the group's baseline. */
-static char *bundle_meta(const pl_ctx *c, const json_t *g, const json_t *detail) {
+/* The group's version metadata for its bundle: lineage, settings, the group's data baseline. */
+static char *bundle_meta(const pl_ctx *c, const json_t *g) {
     const json_t *a = c->out[PL_AUTOML];
-    json_t *base = json_object_get(c->out[PL_BASELINE], "series"), *mine = json_object();
-    json_t *items = json_object_get(detail, "items");
-    for (size_t i = 0; i < json_array_size(items); i++) {
-        const char *item = json_string_value(json_object_get(json_array_get(items, i), "item"));
-        json_t *b = json_object_get(base, item);
-        if (item && b) json_object_set(mine, item, b);
-    }
+    const char *key = json_string_value(json_object_get(g, "key"));
     json_t *meta = json_object();
     json_object_set_new(meta, "format", json_string("tsloop.model/1"));
     json_object_set_new(meta, "forecaster", json_string(c->f->name));
@@ -127,9 +121,8 @@ static char *bundle_meta(const pl_ctx *c, const json_t *g, const json_t *detail)
                         json_string(c->o->program ? c->o->program : TSL_VERSION));
     json_object_set_new(meta, "execution", json_integer((json_int_t)c->id));
     json_object_set(meta, "settings", json_object_get(a, "settings"));
-    json_t *bl = json_object();
-    json_object_set_new(bl, "series", mine);
-    json_object_set_new(meta, "baseline", bl);
+    json_t *bl = key ? json_object_get(c->baselines, key) : NULL;
+    json_object_set(meta, "baseline", bl ? bl : json_null());
     char *text = tsl_pl_dump(meta);
     json_decref(meta);
     return text;
@@ -201,7 +194,7 @@ static tsl_err group_bundle(const pl_ctx *c, const tsl_bundle *all, const json_t
         rc = tsl_bundle_add_raw(b, item, key, raw, len, d);
     }
     *models = tsl_bundle_builder_count(b);
-    char *meta = rc ? NULL : bundle_meta(c, g, detail);
+    char *meta = rc ? NULL : bundle_meta(c, g);
     if (!rc) rc = tsl_bundle_builder_meta(b, meta, d);
     if (!rc) rc = tsl_bundle_builder_write(b, out, d);
     tsl_free(meta);
@@ -232,6 +225,11 @@ tsl_err tsl_pl_step_register(pl_ctx *c, tsl_diag *d) {
         const json_t *detail = key ? tsl_pl_detail(c, key) : NULL;
         if (!entry || !key || !detail) {
             rc = tsl_diag_set(d, TSL_EINTERNAL, "group %zu of the automl output is malformed", i);
+            goto out;
+        }
+        if (!json_is_object(json_object_get(c->baselines, key))) {
+            rc = tsl_diag_set(d, TSL_EINTERNAL, "the baseline step left no baseline of group %s",
+                              key[0] ? key : "(all series)");
             goto out;
         }
         /* Still ours? A worker whose lease was taken back must not register (store.h). */

@@ -365,10 +365,14 @@ tsl_err tsl_pl_step_automl(pl_ctx *c, tsl_diag *d) {
     /* The data moved after validation (a resumed execution reloaded it): check it again. */
     const char *validated = json_string_value(json_object_get(c->out[PL_VALIDATE], "dataset_hash"));
     if (validated && strcmp(validated, c->hash) != 0) {
+        json_t *report = NULL;
+        rc = tsl_pl_check_data(f, c->dsc, c->ds, &report, d);
         json_decref(revalidated);
         revalidated = json_object();
         json_object_set_new(revalidated, "validated_hash", json_string(validated));
-        if ((rc = tsl_pl_check_data(f, c->dsc, c->ds, revalidated, d))) goto out;
+        json_object_set(revalidated, "summary", json_object_get(report, "summary"));
+        json_decref(report);
+        if (rc) goto out;
     }
     int period = f->nperiods ? f->periods[0] : c->ds->period;
     if ((rc = parse_candidates(f, period, &cands, &ncands, d))) goto out;

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The project loop end to end through the real program: init -> migrate (a fresh store lists
 # its migrations pending, --apply applies them) -> ingest (twice: the second changes nothing)
-# -> train -> models list -> approve (who is the OS user, why is required) -> ingest changed
-# data -> train again -> diff; a split_by forecaster registering each group separately with
-# the auto policy; runs, params, events and datasets; usage errors and unknown names.
+# -> train -> models list -> approve (who is the OS user, why is required) -> the version's
+# data baseline and validation report -> ingest changed data -> train again -> diff; a split_by
+# forecaster registering each group separately with the auto policy; runs, params, events and
+# datasets; a data set the data-quality checks refuse; usage errors and unknown names.
 # usage: test_project.sh PATH/TO/tsloop   (ctest passes it)
 set -uo pipefail
 TSLOOP=$(cd "$(dirname "$1")" && pwd -P)/$(basename "$1")
@@ -53,6 +54,15 @@ check "audit: registration then approval, who and why" test "$(jq_py "$tmp/out" 
   "len(d['audit']), d['audit'][1]['who'], d['audit'][1]['why'], d['champion']")" = \
   "2 $me first model True"
 expect_exit 1 "approving twice is refused" "$TSLOOP" models approve daily/1 "${P[@]}" --why again
+expect_exit 0 "models show --baseline" "$TSLOOP" models show daily/1 "${P[@]}" --baseline
+check "the version's data baseline: statistics and constraints of its 6 series" test "$(jq_py \
+  "$tmp/out" "d['statistics']['kind'], len(d['statistics']['series']), \
+  d['statistics']['overall']['num_present'], d['constraints']['kind']")" = \
+  "tsloop.baseline.statistics 6 720 tsloop.baseline.constraints"
+expect_exit 0 "runs show 1 --json" "$TSLOOP" runs show 1 "${P[@]}" --json
+check "validate kept the data-quality report" test "$(jq_py "$tmp/out" \
+  "[s['output']['summary']['status'] for s in d['steps'] if s['name'] == 'validate']")" = \
+  "['passed']"
 
 # Changed data, a second version, the diff.
 gen "$tmp/more.csv" 6 30 0 120
@@ -128,6 +138,37 @@ check "the last two approvals" test "$(grep -c model.approved "$tmp/out")" = 2
 expect_exit 0 "datasets show" "$TSLOOP" datasets show sales "${P[@]}" --json
 check "900 observations, 6 items, 3 ingests" test "$(jq_py "$tmp/out" \
   "d['observations'], d['items'], len(d['ingests'])")" = "900 6 3"
+
+# A data set the data-quality checks refuse: train fails at validate with the reason, registers
+# nothing, and the report is in the event log.
+make_project "$tmp/holes"
+H=(--project "$tmp/holes")
+python3 - "$tmp/holes.csv" <<'PY'
+import datetime, sys
+d0 = datetime.date(2026, 1, 1)
+with open(sys.argv[1], "w") as f:
+    f.write("item_id,timestamp,region,target_value\n")
+    for t in range(100):
+        day = (d0 + datetime.timedelta(days=t)).isoformat()
+        f.write("full,%s,north,%d\n" % (day, 10 + t % 7))
+        if t % 4 == 0:
+            f.write("sparse,%s,north,%d\n" % (day, 10 + t % 7))
+PY
+expect_exit 0 "ingest a sparse series" "$TSLOOP" ingest "${H[@]}" "$tmp/holes.csv"
+expect_exit 1 "train refuses it" "$TSLOOP" train daily "${H[@]}"
+check "the reason: the quality check, the series" grep -q \
+  "data set 'sales': data quality check failed: 1 error.*completeness_check.*\"sparse\"" "$tmp/err"
+expect_exit 0 "runs list" "$TSLOOP" runs list "${H[@]}" --json
+check "failed at validate, once" test "$(jq_py "$tmp/out" \
+  "d[0]['status'], [(s['name'], len(s['attempts'])) for s in d[0]['steps']]")" = \
+  "Failed [('validate', 1)]"
+expect_exit 0 "nothing registered" "$TSLOOP" models list "${H[@]}" --json
+check "no versions" test "$(jq_py "$tmp/out" "len(d)")" = 0
+expect_exit 0 "the report in the event log" "$TSLOOP" events "${H[@]}" --json --since 0 \
+  --type dataset.validation_failed
+check "completeness error of 'sparse'" test "$(jsonl_py "$tmp/out" \
+  "[(v['constraint_check_type'], v['item_id'], v['severity']) for v in d[0]['payload']['report']['violations'] if v['severity'] == 'error']")" = \
+  "[('completeness_check', 'sparse', 'error')]"
 
 # Usage and names.
 expect_exit 2 "models without a subcommand" "$TSLOOP" models "${P[@]}"

@@ -3,10 +3,12 @@
  * request to registered version (steps, attempts, outputs, the bundle and its lineage, the
  * events); the one-active-one-queued rule; split_by groups registered separately; the auto
  * approval policy against the champion on the same windows; fatal failures that fail at once
- * (no data, a split_by dimension that does not exist); and crash safety - a worker process
- * killed with SIGKILL inside compare resumes after automl without repeating it, one killed
- * after registering but before recording it does not register twice, one killed before the
- * data changed cannot register a baseline of other data - and stops, queued and running.
+ * (no data, a split_by dimension that does not exist, a data set the data-quality checks
+ * refuse, whose report goes to the event log); the data baseline (baseline.h) on each version,
+ * of its group's series only; and crash safety - a worker process killed with SIGKILL inside
+ * compare resumes after automl without repeating it, one killed after registering but before
+ * recording it does not register twice, one killed before the data changed cannot register a
+ * baseline of other data - and stops, queued and running.
  */
 #include "testutil.h"
 
@@ -20,6 +22,7 @@
 
 #include <jansson.h>
 
+#include "tsloop/baseline.h"
 #include "tsloop/bundle.h"
 #include "tsloop/config.h"
 #include "tsloop/ingest.h"
@@ -35,6 +38,8 @@ static const char config_text[] = "name: t\n"
                                   "  empty:\n"
                                   "    frequency: D\n"
                                   "  loose:\n"
+                                  "    frequency: D\n"
+                                  "  holes:\n"
                                   "    frequency: D\n"
                                   "forecasters:\n"
                                   "  daily:\n"
@@ -64,7 +69,10 @@ static const char config_text[] = "name: t\n"
                                   "  badsplit:\n"
                                   "    dataset: loose\n"
                                   "    horizon: 7\n"
-                                  "    split_by: [store]\n";
+                                  "    split_by: [store]\n"
+                                  "  holey:\n"
+                                  "    dataset: holes\n"
+                                  "    horizon: 7\n";
 
 typedef struct fixture {
     char *dir;
@@ -206,6 +214,20 @@ static size_t count_events(tsl_store *s, const char *type) {
     return k;
 }
 
+/* The data baseline in a version's bundle metadata, read back with baseline.h (nseries
+ * series). */
+static tsl_baseline *version_baseline(const json_t *meta, size_t nseries) {
+    json_t *stats = json_object_get(json_object_get(meta, "baseline"), "statistics");
+    assert_true(json_is_object(stats));
+    char *text = json_dumps(stats, JSON_COMPACT);
+    tsl_baseline *b = NULL;
+    tsl_diag d = {TSL_OK, {0}};
+    if (tsl_baseline_from_json(text, strlen(text), &b, &d)) fail_msg("baseline: %s", d.msg);
+    free(text);
+    assert_int_equal(b->nseries, nseries);
+    return b;
+}
+
 static void test_run(void **state) {
     fixture *f = *state;
     int64_t id = request(f, "daily", TSL_EXEC_NEW);
@@ -219,7 +241,21 @@ static void test_run(void **state) {
         assert_int_equal(e.steps[k].nattempts, 1);
     }
     assert_true(step_of(&e, "automl")->output_blob_len > 0);
+    assert_true(step_of(&e, "baseline")->output_blob_len > 0);
     tsl_store_exec_release(&e);
+    /* validate's output is the data-quality report (quality.h) with the snapshot's hash. */
+    json_t *v = output(f->s, id, "validate");
+    assert_true(json_is_array(json_object_get(v, "violations")));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(v, "summary"), "status")),
+                        "passed");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(v, "summary"), "series")),
+                     5);
+    assert_int_equal(json_string_length(json_object_get(v, "dataset_hash")), TSL_STORE_HASH_HEX);
+    json_decref(v);
+    json_t *bo = output(f->s, id, "baseline");
+    assert_int_equal(json_integer_value(json_object_get(bo, "series")), 5);
+    assert_int_equal(json_integer_value(json_object_get(bo, "observed")), 500);
+    json_decref(bo);
 
     /* The version: pending (manual policy), lineage, metrics and choices. */
     tsl_store_model m;
@@ -257,12 +293,18 @@ static void test_run(void **state) {
     json_t *meta = json_loads(tsl_bundle_meta(b), 0, NULL);
     assert_string_equal(json_string_value(json_object_get(meta, "dataset_hash")), ds.hash);
     assert_int_equal(json_integer_value(json_object_get(meta, "execution")), id);
-    assert_int_equal(json_object_size(json_object_get(json_object_get(meta, "baseline"), "series")),
-                     5);
-    json_t *bl = json_object_get(json_object_get(json_object_get(meta, "baseline"), "series"), "c");
-    assert_int_equal(json_integer_value(json_object_get(bl, "count")), 100);
-    assert_true(json_number_value(json_object_get(bl, "mean")) > 20);
-    assert_true(json_number_value(json_object_get(bl, "std")) > 0);
+    /* Its data baseline: baseline.h's statistics document, readable back, and the constraints. */
+    tsl_baseline *base = version_baseline(meta, 5);
+    const tsl_baseline_stats *bs = &base->series[tsl_baseline_find(base, "c")].stats;
+    assert_int_equal(bs->count, 100);
+    assert_true(bs->mean > 20 && bs->sd > 0);
+    assert_int_equal(base->period, 7);
+    assert_non_null(bs->profile);
+    tsl_baseline_free(base);
+    json_t *cons = json_object_get(json_object_get(meta, "baseline"), "constraints");
+    assert_string_equal(json_string_value(json_object_get(cons, "kind")),
+                        "tsloop.baseline.constraints");
+    assert_int_equal(json_array_size(json_object_get(cons, "series")), 5);
     json_decref(meta);
     tsl_model *model = NULL;
     assert_int_equal(tsl_bundle_load(b, (size_t)tsl_bundle_find(b, "c"), &model, &d), TSL_OK);
@@ -339,6 +381,16 @@ static void test_split_by(void **state) {
         tsl_bundle_entry be;
         tsl_bundle_entry_at(b, 0, &be);
         assert_string_equal(be.group, g ? "[\"west\"]" : "[\"east\"]");
+        /* The group's baseline describes its own series, and only them. */
+        json_t *meta = json_loads(tsl_bundle_meta(b), 0, NULL);
+        tsl_baseline *base = version_baseline(meta, nitems[g]);
+        for (size_t k = 0; k < nitems[g]; k++) {
+            tsl_bundle_entry_at(b, k, &be);
+            assert_true(tsl_baseline_find(base, be.item_id) >= 0);
+        }
+        assert_int_equal(base->overall.count, 100 * nitems[g]);
+        tsl_baseline_free(base);
+        json_decref(meta);
         tsl_bundle_free(b);
         tsl_store_model m;
         assert_int_equal(tsl_store_model_get(f->s, entries[g], 1, &m, &d), TSL_OK);
@@ -416,8 +468,9 @@ static void test_fatal_failures(void **state) {
     work(f->s, f->cfg, "badsplit", id);
     e = get(f->s, id);
     assert_int_equal(e.status, TSL_EXEC_FAILED);
-    assert_non_null(strstr(e.reason, "split_by dimension 'store' is not a column of data set "
-                                     "'loose', expected one of its dimensions (region)"));
+    assert_non_null(strstr(e.reason, "step 'validate' failed after 1 attempt: data set 'loose': "
+                                     "data quality check failed"));
+    assert_non_null(strstr(e.reason, "split_by column \"store\" is not in the data"));
     tsl_store_exec_release(&e);
 
     /* A forecaster that left tsloop.yaml: its execution fails saying so. */
@@ -440,6 +493,65 @@ static void test_fatal_failures(void **state) {
         tsl_pipeline_request(f->s, f->cfg, "nope", "manual", NULL, &o, &none, &how, &d),
         TSL_EINVAL);
     assert_non_null(strstr(d.msg, "no forecaster 'nope' in tsloop.yaml, expected one of: daily"));
+}
+
+/* The last event of type, its payload parsed. */
+static json_t *last_event(tsl_store *s, const char *type) {
+    tsl_store_event *ev = NULL;
+    size_t n = 0;
+    tsl_diag d = {TSL_OK, {0}};
+    assert_int_equal(tsl_store_event_list(s, 0, 0, &ev, &n, &d), TSL_OK);
+    json_t *j = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(ev[i].type, type)) {
+            json_decref(j);
+            j = json_loads(ev[i].payload, 0, NULL);
+        }
+    tsl_store_event_list_free(ev, n);
+    assert_non_null(j);
+    return j;
+}
+
+/* A data set the data-quality checks refuse - a series three quarters missing - fails the
+ * execution at validate, at once, with the report's reason; the report is in the event log. */
+static void test_quality_failure(void **state) {
+    fixture *f = *state;
+    char p[4200];
+    snprintf(p, sizeof p, "%s/holes.csv", f->dir);
+    FILE *fp = fopen(p, "w");
+    assert_non_null(fp);
+    fputs("item_id,timestamp,target_value\n", fp);
+    for (int t = 0; t < 100; t++) {
+        char ts[40];
+        tsl_time_format(1767225600 + (int64_t)t * 86400, 1, ts, sizeof ts);
+        fprintf(fp, "full,%s,%d\n", ts, 10 + t % 7);
+        if (t % 4 == 0) fprintf(fp, "sparse,%s,%d\n", ts, 10 + t % 7);
+    }
+    fclose(fp);
+    ingest_into(f, "holes.csv", "holes");
+    int64_t id = request(f, "holey", TSL_EXEC_NEW);
+    work(f->s, f->cfg, "holey", id);
+    tsl_store_exec e = get(f->s, id);
+    assert_int_equal(e.status, TSL_EXEC_FAILED);
+    assert_int_equal(e.nsteps, 1);
+    assert_int_equal(e.steps[0].nattempts, 1);
+    assert_non_null(strstr(e.reason, "step 'validate' failed after 1 attempt: data set 'holes': "
+                                     "data quality check failed: 1 error"));
+    assert_non_null(strstr(e.reason, "completeness_check"));
+    assert_non_null(strstr(e.reason, "\"sparse\""));
+    tsl_store_exec_release(&e);
+    assert_int_equal(count_versions(f->s, "holey"), 0);
+    assert_int_equal(count_events(f->s, "dataset.validated"), 0);
+    json_t *ev = last_event(f->s, "dataset.validation_failed");
+    assert_int_equal(json_integer_value(json_object_get(ev, "execution")), id);
+    assert_int_equal(json_integer_value(json_object_get(ev, "errors")), 1);
+    json_t *viol = json_array_get(json_object_get(json_object_get(ev, "report"), "violations"), 0);
+    assert_string_equal(json_string_value(json_object_get(viol, "constraint_check_type")),
+                        "completeness_check");
+    assert_string_equal(json_string_value(json_object_get(viol, "item_id")), "sparse");
+    assert_string_equal(json_string_value(json_object_get(viol, "severity")), "error");
+    assert_true(fabs(json_number_value(json_object_get(viol, "value")) - 72.0 / 97.0) < 1e-12);
+    json_decref(ev);
 }
 
 /* Runs forecaster's execution id in a child process that sleeps inside `step` (after its
@@ -583,6 +695,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_split_by, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auto_policy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fatal_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_quality_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_in_register, setup, teardown),
         cmocka_unit_test_setup_teardown(test_data_changed_before_resume, setup, teardown),
