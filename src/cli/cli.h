@@ -8,6 +8,7 @@
 #define TSLOOP_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "tsloop/automl.h"
@@ -30,6 +31,14 @@ int cmd_backtest(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_ingest(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_models(int argc, char **argv);
+int cmd_runs(int argc, char **argv);
+int cmd_params(int argc, char **argv);
+int cmd_events(int argc, char **argv);
+int cmd_datasets(int argc, char **argv);
 
 /* Prints "tsloop: <msg>" to stderr and returns CLI_ERR. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -168,6 +177,36 @@ struct tsl_project;
  * directory upwards. Returns CLI_OK, or CLI_ERR with the message (no project, or the
  * configuration's FILE:LINE:COL error) printed. */
 int cli_project_open(const char *dir, struct tsl_project **out);
+
+struct tsl_store;
+struct tsl_store_opts;
+struct json_t;
+/* Opens p's store (opts may be NULL: defaults, pending migrations applied). Returns CLI_OK,
+ * or CLI_ERR with the message printed. */
+int cli_store_open(const struct tsl_project *p, const struct tsl_store_opts *opts,
+                   struct tsl_store **out);
+/* cli_project_open and cli_store_open in one; on error nothing is left open. */
+int cli_open(const char *dir, struct tsl_project **p, struct tsl_store **s);
+
+/* Who runs this command, for requests and the audit log: the OS user's name (from the
+ * password database, else $USER), or "uid:N". A static string. */
+const char *cli_who(void);
+
+/* Milliseconds since the epoch as "YYYY-MM-DDTHH:MM:SSZ" ("-" for 0) into buf. */
+void cli_format_ms(int64_t ms, char *buf, size_t cap);
+
+/* Prints j indented on stdout with a newline, and decrefs it. */
+void cli_json_print(struct json_t *j);
+
+/* Parses a JSON text into a new value (NULL when text is NULL or not JSON); for embedding
+ * stored JSON in --json output. */
+struct json_t *cli_json_parse(const char *text);
+
+/* Splits "SUB [args]" commands: argv[1] is the subcommand; returns its index in names (n
+ * of them) or -1 after printing a usage error naming them (and 'help' prints usage_text and
+ * returns -2). */
+int cli_subcommand(const char *cmd, int argc, char **argv, const char *const *names, size_t n,
+                   const char *usage_text);
 
 /* What the row writers of the commands' outputs (tsl_output_write_rows) read. */
 typedef struct cli_rows_ctx {

@@ -2,7 +2,9 @@
  * common.c - option parsing, input reading and progress shared by the commands.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -12,6 +14,7 @@
 #include "tsloop/mem.h"
 #include "tsloop/output.h"
 #include "tsloop/project.h"
+#include "tsloop/store.h"
 
 int cli_parse_long(const char *cmd, const char *flag, const char *text, long min, long max,
                    long *out) {
@@ -353,4 +356,79 @@ int cli_project_open(const char *dir, tsl_project **out) {
     tsl_diag d = {TSL_OK, {0}};
     if (tsl_project_open(dir, NULL, out, &d)) return cli_fail("%s", tsl_diag_msg(&d));
     return CLI_OK;
+}
+
+int cli_store_open(const tsl_project *p, const tsl_store_opts *opts, tsl_store **out) {
+    tsl_diag d = {TSL_OK, {0}};
+    const char *url = p->store_path ? p->store_path : p->cfg->store.location;
+    if (tsl_store_open(url, opts, out, &d)) return cli_fail("%s", tsl_diag_msg(&d));
+    return CLI_OK;
+}
+
+int cli_open(const char *dir, tsl_project **p, tsl_store **s) {
+    int rc = cli_project_open(dir, p);
+    if (rc) return rc;
+    if ((rc = cli_store_open(*p, NULL, s))) {
+        tsl_project_free(*p);
+        *p = NULL;
+    }
+    return rc;
+}
+
+const char *cli_who(void) {
+    static char who[256];
+    if (who[0]) return who;
+    struct passwd pw, *res = NULL;
+    char buf[4096];
+    if (getpwuid_r(geteuid(), &pw, buf, sizeof buf, &res) == 0 && res && res->pw_name[0]) {
+        tsl_strlcpy(who, res->pw_name, sizeof who);
+    } else {
+        const char *u = getenv("USER");
+        if (u && u[0])
+            tsl_strlcpy(who, u, sizeof who);
+        else
+            snprintf(who, sizeof who, "uid:%u", (unsigned)geteuid());
+    }
+    return who;
+}
+
+void cli_format_ms(int64_t ms, char *buf, size_t cap) {
+    if (ms <= 0) {
+        tsl_strlcpy(buf, "-", cap);
+        return;
+    }
+    tsl_time_format(ms / 1000, 0, buf, cap);
+}
+
+void cli_json_print(json_t *j) {
+    json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+    fputc('\n', stdout);
+    json_decref(j);
+}
+
+json_t *cli_json_parse(const char *text) {
+    return text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+}
+
+int cli_subcommand(const char *cmd, int argc, char **argv, const char *const *names, size_t n,
+                   const char *usage_text) {
+    tsl_wbuf b;
+    tsl_wbuf_init(&b);
+    for (size_t i = 0; i < n; i++) tsl_wbuf_printf(&b, "%s%s", i ? ", " : "", names[i]);
+    int found = -1;
+    if (argc >= 2 &&
+        (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))) {
+        fputs(usage_text, stdout);
+        found = -2;
+    } else if (argc < 2) {
+        cli_usage_error(cmd, "a subcommand is required: %s", tsl_wbuf_cstr(&b));
+    } else {
+        for (size_t i = 0; i < n && found < 0; i++)
+            if (!strcmp(argv[1], names[i])) found = (int)i;
+        if (found < 0)
+            cli_usage_error(cmd, "unknown subcommand '%s', expected one of %s", argv[1],
+                            tsl_wbuf_cstr(&b));
+    }
+    tsl_wbuf_release(&b);
+    return found;
 }

@@ -1,0 +1,315 @@
+/*
+ * pipeline_register.c - the register step: one model version per model group, with its
+ * metrics, per-series choices and reasons, lineage, the group's bundle as the artifact, and a
+ * status set by the forecaster's approval policy.
+ *
+ * Registering is the one step whose effects are several transactions (a version per group,
+ * hundreds with split_by), so it has to be safe to run again after a crash half-way: before
+ * registering a group it looks for a version of that entry made by this very execution, and
+ * takes it instead of making a second one. A group's entry must also really be that group's:
+ * the latest version of an existing entry must name the same forecaster and group key in its
+ * metrics, or registering stops (two groups whose names collided, or a forecaster renamed
+ * onto an old one's entries) rather than mixing two groups' versions under one champion.
+ *
+ * The auto policy approves a challenger when it beats its group's champion by the configured
+ * margin on the same series and windows (compare's numbers), or when the group has no champion
+ * yet. Without a comparison to go by (no series both could be scored on) it leaves the version
+ * pending: an automatic approval needs evidence.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/pipeline_impl.h"
+#include "tsloop/bundle.h"
+#include "tsloop/mem.h"
+
+/* The compare step's object for entry, or NULL. */
+static json_t *compared(const pl_ctx *c, const char *entry) {
+    json_t *arr = json_object_get(c->out[PL_COMPARE], "groups");
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        json_t *o = json_array_get(arr, i);
+        const char *e = json_string_value(json_object_get(o, "entry"));
+        if (e && !strcmp(e, entry)) return o;
+    }
+    return NULL;
+}
+
+/* The status the approval policy gives a group's new version, and why (into why). */
+static tsl_model_status decide(const pl_ctx *c, const json_t *cmp, const char *metric, char *why,
+                               size_t cap) {
+    const tsl_config_forecaster *f = c->f;
+    if (f->approval == TSL_APPROVAL_MANUAL) {
+        snprintf(why, cap, "registered by execution %lld; policy manual: awaits approval",
+                 (long long)c->id);
+        return TSL_MODEL_PENDING;
+    }
+    json_t *champ = json_object_get(cmp, "champion");
+    if (!json_is_object(champ)) {
+        snprintf(why, cap,
+                 "registered by execution %lld; policy auto: approved, there is no approved "
+                 "version to beat",
+                 (long long)c->id);
+        return TSL_MODEL_APPROVED;
+    }
+    int version = (int)json_integer_value(json_object_get(champ, "version"));
+    json_int_t k = json_integer_value(json_object_get(champ, "compared_series"));
+    json_t *jc = json_object_get(champ, "score"), *ja = json_object_get(champ, "challenger_score");
+    if (k == 0 || !json_is_number(jc) || !json_is_number(ja)) {
+        snprintf(why, cap,
+                 "registered by execution %lld; policy auto: the champion (version %d) and this "
+                 "version share no series both could be scored on, so it awaits manual approval",
+                 (long long)c->id, version);
+        return TSL_MODEL_PENDING;
+    }
+    double cs = json_number_value(jc), as = json_number_value(ja);
+    double gain = cs > 0 ? 1 - as / cs : 0;
+    int beats = as <= (1 - f->margin) * cs;
+    snprintf(why, cap,
+             "registered by execution %lld; policy auto: %s %.4g against the champion's (version "
+             "%d) %.4g on the same %lld series and windows, %.1f%% better, margin %.1f%%: %s",
+             (long long)c->id, metric, as, version, cs, (long long)k, 100 * gain, 100 * f->margin,
+             beats ? "approved" : "awaits manual approval");
+    return beats ? TSL_MODEL_APPROVED : TSL_MODEL_PENDING;
+}
+
+/* Looks at the entry's existing versions: *version gets one this execution already
+ * registered (0: none, with *status untouched); TSL_ECONFLICT when the entry belongs to
+ * another forecaster or group. */
+static tsl_err existing(pl_ctx *c, const char *entry, const char *key, int *version,
+                        tsl_model_status *status, tsl_diag *d) {
+    tsl_store_model *list = NULL;
+    size_t n = 0;
+    *version = 0;
+    tsl_err rc = tsl_store_model_list(c->s, entry, &list, &n, d);
+    if (rc) return rc;
+    for (size_t i = 0; i < n && !*version; i++)
+        if (list[i].execution_id == c->id) {
+            *version = list[i].version;
+            *status = list[i].status;
+        }
+    if (n && !*version) {
+        json_t *m = json_loads(list[0].metrics, 0, NULL);
+        const char *f = json_string_value(json_object_get(m, "forecaster"));
+        const char *k = json_string_value(json_object_get(m, "group_key"));
+        if (!f || strcmp(f, c->f->name) || !k || strcmp(k, key))
+            rc = tsl_diag_set(d, TSL_ECONFLICT,
+                              "registry entry '%s' holds versions of forecaster '%s' group %s, "
+                              "not of forecaster '%s' group %s; rename the forecaster",
+                              entry, f ? f : "?", k && k[0] ? k : "(none)", c->f->name,
+                              key[0] ? key : "(none)");
+        json_decref(m);
+    }
+    tsl_store_model_list_free(list, n);
+    return rc;
+}
+
+/* The group's version metadata for its bundle: lineage, settings, the group's data baseline. */
+static char *bundle_meta(const pl_ctx *c, const json_t *g) {
+    const json_t *a = c->out[PL_AUTOML];
+    const char *key = json_string_value(json_object_get(g, "key"));
+    json_t *meta = json_object();
+    json_object_set_new(meta, "format", json_string("tsloop.model/1"));
+    json_object_set_new(meta, "forecaster", json_string(c->f->name));
+    json_object_set(meta, "entry", json_object_get(g, "entry"));
+    json_object_set(meta, "group", json_object_get(g, "values"));
+    json_object_set(meta, "group_key", json_object_get(g, "key"));
+    json_object_set(meta, "dataset", json_object_get(a, "dataset"));
+    json_object_set(meta, "dataset_hash", json_object_get(a, "dataset_hash"));
+    json_object_set(meta, "config_hash", json_object_get(a, "config_hash"));
+    json_object_set_new(meta, "program_version",
+                        json_string(c->o->program ? c->o->program : TSL_VERSION));
+    json_object_set_new(meta, "execution", json_integer((json_int_t)c->id));
+    json_object_set(meta, "settings", json_object_get(a, "settings"));
+    json_t *bl = key ? json_object_get(c->baselines, key) : NULL;
+    json_object_set(meta, "baseline", bl ? bl : json_null());
+    char *text = tsl_pl_dump(meta);
+    json_decref(meta);
+    return text;
+}
+
+/* The group's metrics: what `tsloop models list|show|diff` show. */
+static char *metrics_json(const pl_ctx *c, const json_t *g, const json_t *detail,
+                          const json_t *cmp) {
+    static const char *const copied[] = {"score",         "scored_series", "backtest_score",
+                                         "series",        "failed",        "series_weight",
+                                         "weight_learnt", "seconds",       "auto"};
+    json_t *m = json_object();
+    json_object_set_new(m, "forecaster", json_string(c->f->name));
+    json_object_set(m, "entry", json_object_get(g, "entry"));
+    json_object_set(m, "group", json_object_get(g, "values"));
+    json_object_set(m, "group_key", json_object_get(g, "key"));
+    json_object_set(m, "metric",
+                    json_object_get(json_object_get(c->out[PL_AUTOML], "settings"), "metric"));
+    for (size_t i = 0; i < sizeof copied / sizeof copied[0]; i++)
+        json_object_set(m, copied[i], json_object_get(g, copied[i]));
+    json_object_set(m, "leaderboard", json_object_get(detail, "leaderboard"));
+    json_t *champ = json_object_get(cmp, "champion");
+    json_object_set(m, "champion", champ ? champ : json_null());
+    char *text = tsl_pl_dump(m);
+    json_decref(m);
+    return text;
+}
+
+/* The group's per-series choices and reasons. */
+static char *choices_json(const json_t *detail) {
+    json_t *ok = json_object(), *failed = json_object();
+    json_t *items = json_object_get(detail, "items");
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        json_t *it = json_array_get(items, i);
+        const char *item = json_string_value(json_object_get(it, "item"));
+        if (!item) continue;
+        json_t *err = json_object_get(it, "error");
+        if (err) {
+            json_object_set(failed, item, err);
+            continue;
+        }
+        json_t *o = json_object();
+        static const char *const keys[] = {"choice", "model", "score", "auto", "reason"};
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+            json_object_set(o, keys[k], json_object_get(it, keys[k]));
+        json_object_set_new(ok, item, o);
+    }
+    json_t *root = json_object();
+    json_object_set_new(root, "items", ok);
+    json_object_set_new(root, "failed", failed);
+    char *text = tsl_pl_dump(root);
+    json_decref(root);
+    return text;
+}
+
+/* The group's artifact: its series' models taken as they are from the automl bundle. */
+static tsl_err group_bundle(const pl_ctx *c, const tsl_bundle *all, const json_t *g,
+                            const json_t *detail, tsl_wbuf *out, size_t *models, tsl_diag *d) {
+    tsl_bundle_builder *b = tsl_bundle_builder_new();
+    const char *key = json_string_value(json_object_get(g, "key"));
+    json_t *items = json_object_get(detail, "items");
+    tsl_err rc = TSL_OK;
+    for (size_t i = 0; i < json_array_size(items) && !rc; i++) {
+        const char *item = json_string_value(json_object_get(json_array_get(items, i), "item"));
+        long at = item ? tsl_bundle_find(all, item) : -1;
+        if (at < 0) continue; /* a series that failed has no model */
+        size_t len = 0;
+        const void *raw = tsl_bundle_model_bytes(all, (size_t)at, &len);
+        rc = tsl_bundle_add_raw(b, item, key, raw, len, d);
+    }
+    *models = tsl_bundle_builder_count(b);
+    char *meta = rc ? NULL : bundle_meta(c, g);
+    if (!rc) rc = tsl_bundle_builder_meta(b, meta, d);
+    if (!rc) rc = tsl_bundle_builder_write(b, out, d);
+    tsl_free(meta);
+    tsl_bundle_builder_free(b);
+    return rc;
+}
+
+tsl_err tsl_pl_step_register(pl_ctx *c, tsl_diag *d) {
+    json_t *groups = tsl_pl_groups(c), *out = json_object(), *versions = json_array(),
+           *skipped = json_array();
+    const json_t *a = c->out[PL_AUTOML];
+    const char *metric =
+        json_string_value(json_object_get(json_object_get(a, "settings"), "metric"));
+    const char *who = c->o->who && c->o->who[0] ? c->o->who : "tsloop";
+    tsl_wbuf art;
+    tsl_wbuf_init(&art);
+    size_t approved = 0, pending = 0;
+    tsl_err rc = TSL_OK;
+    if (!groups) {
+        rc = tsl_diag_set(d, TSL_EINTERNAL, "the automl step left no groups");
+        goto out;
+    }
+    if ((rc = tsl_pl_models(c, d))) goto out;
+    for (size_t i = 0; i < json_array_size(groups); i++) {
+        json_t *g = json_array_get(groups, i);
+        const char *entry = json_string_value(json_object_get(g, "entry"));
+        const char *key = json_string_value(json_object_get(g, "key"));
+        const json_t *detail = key ? tsl_pl_detail(c, key) : NULL;
+        if (!entry || !key || !detail) {
+            rc = tsl_diag_set(d, TSL_EINTERNAL, "group %zu of the automl output is malformed", i);
+            goto out;
+        }
+        if (!json_is_object(json_object_get(c->baselines, key))) {
+            rc = tsl_diag_set(d, TSL_EINTERNAL, "the baseline step left no baseline of group %s",
+                              key[0] ? key : "(all series)");
+            goto out;
+        }
+        /* Still ours? A worker whose lease was taken back must not register (store.h). */
+        if ((rc = tsl_store_exec_heartbeat(c->s, c->id, NULL, d))) goto out;
+        int version = 0;
+        tsl_model_status status = TSL_MODEL_PENDING;
+        if ((rc = existing(c, entry, key, &version, &status, d))) goto out;
+        json_t *v = json_object();
+        json_object_set_new(v, "entry", json_string(entry));
+        json_object_set_new(v, "key", json_string(key));
+        if (version) { /* registered before a crash: keep that one */
+            json_object_set_new(v, "version", json_integer(version));
+            json_object_set_new(v, "status", json_string(tsl_model_status_name(status)));
+            json_object_set_new(v, "reused", json_true());
+        } else {
+            size_t models = 0;
+            tsl_wbuf_reset(&art);
+            if ((rc = group_bundle(c, c->models, g, detail, &art, &models, d))) {
+                json_decref(v);
+                goto out;
+            }
+            if (models == 0) {
+                json_object_set_new(v, "reason",
+                                    json_string("no series of the group could be "
+                                                "fitted"));
+                json_array_append_new(skipped, v);
+                continue;
+            }
+            json_t *cmp = compared(c, entry);
+            char why[640];
+            status = decide(c, cmp, metric ? metric : "score", why, sizeof why);
+            char *mj = metrics_json(c, g, detail, cmp), *cj = choices_json(detail);
+            tsl_store_model_new m;
+            memset(&m, 0, sizeof m);
+            m.forecaster = entry;
+            m.metrics = mj;
+            m.choices = cj;
+            m.dataset = json_string_value(json_object_get(a, "dataset"));
+            m.dataset_hash = json_string_value(json_object_get(a, "dataset_hash"));
+            m.config_hash = json_string_value(json_object_get(a, "config_hash"));
+            m.program_version = c->o->program;
+            m.execution_id = c->id;
+            m.artifact = art.data;
+            m.artifact_len = art.len;
+            m.status = status;
+            m.who = who;
+            m.why = why;
+            rc = tsl_store_model_register(c->s, &m, NULL, &version, d);
+            tsl_free(mj);
+            tsl_free(cj);
+            if (rc) {
+                json_decref(v);
+                goto out;
+            }
+            json_object_set_new(v, "version", json_integer(version));
+            json_object_set_new(v, "status", json_string(tsl_model_status_name(status)));
+            json_object_set_new(v, "why", json_string(why));
+            json_object_set_new(v, "models", json_integer((json_int_t)models));
+        }
+        approved += status == TSL_MODEL_APPROVED;
+        pending += status == TSL_MODEL_PENDING;
+        json_array_append_new(versions, v);
+    }
+    if (json_array_size(versions) == 0) {
+        rc = tsl_diag_set(d, TSL_ENUMERIC, "no group had a fitted model to register");
+        goto out;
+    }
+    snprintf(c->summary, sizeof c->summary, "%zu version%s (%zu approved, %zu pending)",
+             json_array_size(versions), json_array_size(versions) == 1 ? "" : "s", approved,
+             pending);
+    json_object_set_new(out, "approved", json_integer((json_int_t)approved));
+    json_object_set_new(out, "pending", json_integer((json_int_t)pending));
+    json_object_set(out, "versions", versions);
+    json_object_set(out, "skipped", skipped);
+    c->result = out;
+    out = NULL;
+out:
+    json_decref(out);
+    json_decref(versions);
+    json_decref(skipped);
+    tsl_wbuf_release(&art);
+    return rc;
+}
