@@ -74,7 +74,7 @@ typedef struct tsl_automl_opts {
      * forecast. The result says how many were cut short. */
     double time_limit;
     /* Only the last max_history values of a series are modelled (0: the default, the last
-     * max(5000, 20 x the longest seasonal period)): years of hourly history make every fit
+     * max(1000, 20 x the longest seasonal period)): years of hourly history make every fit
      * slower without making a day-ahead forecast better. */
     size_t max_history;
     /* Called after each series' backtest with the number done so far; serialised by automl. */

@@ -29,7 +29,7 @@ static const char usage_text[] =
     "  -m, --season-length M    seasonal period(s), e.g. 7 or 24,168 (default: from the\n"
     "                           frequency; several periods add MSTL candidates)\n"
     "      --max-history N      model only the last N values of each series (default:\n"
-    "                           max(5000, 20 x the longest period))\n"
+    "                           max(1000, 20 x the longest period))\n"
     "  -q, --quantiles LIST     quantile levels (default 0.1,0.5,0.9)\n"
     "      --models LIST        candidates (default: as tsloop forecast)\n"
     "      --metric NAME        ranking metric: mase (default), smape, mape, mae, rmse, wape,\n"

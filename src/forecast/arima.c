@@ -2441,6 +2441,19 @@ out:
     return rc;
 }
 
+void tsl_arima_chosen_spec(const tsl_model *m, tsl_model_spec *out) {
+    const arima_model *am = m->state;
+    assert(m->spec.kind == TSL_MODEL_ARIMA && am);
+    *out = m->spec;
+    out->arima_p = am->fit.ord.p;
+    out->arima_d = am->fit.ord.d;
+    out->arima_q = am->fit.ord.q;
+    out->arima_P = am->fit.ord.P;
+    out->arima_D = am->fit.ord.D;
+    out->arima_Q = am->fit.ord.Q;
+    out->arima_constant = am->fit.constant;
+}
+
 /* ops.forecast: see tsl_arima_forecast_fit; the seasonal figure, if any, is added back. */
 static tsl_err arima_forecast(const tsl_model *m, size_t h, const double *levels, size_t nq,
                               double *mean, double *quant, tsl_diag *d) {

@@ -105,6 +105,10 @@ tsl_err tsl_arima_loglik(const double *y, size_t n, const tsl_arima_order *ord, 
 tsl_err tsl_arima_auto(const double *y, size_t n, const tsl_model_spec *spec, tsl_arima_fit *out,
                        tsl_diag *d);
 
+/* The spec that refits fitted ARIMA model m's orders and constant without searching (AutoML's
+ * backtests choose the orders once per series; see docs/automl.md). */
+void tsl_arima_chosen_spec(const tsl_model *m, tsl_model_spec *out);
+
 /* Forecasts h steps after the fit's state: mean[h] and, when nq > 0, quant[h * nq] (Gaussian,
  * the state-space forecast variance, as forecast.Arima()). */
 tsl_err tsl_arima_forecast_fit(const tsl_arima_fit *f, size_t h, const double *levels, size_t nq,

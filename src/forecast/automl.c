@@ -59,6 +59,7 @@
 #define MAX_CANDIDATES 64
 #define MAX_MEMBERS    4
 #define RACE_MARGIN    0.10
+#define REUSE_GROWTH   5 /* ARIMA orders are reused up to 20% more history */
 
 void tsl_automl_opts_init(tsl_automl_opts *o, size_t horizon, int period) {
     memset(o, 0, sizeof *o);
@@ -81,9 +82,9 @@ static const struct {
     tsl_model_kind kind;
     int intermittent_only;
 } default_kinds[] = {
-    {TSL_MODEL_NAIVE, 0}, {TSL_MODEL_SNAIVE, 0}, {TSL_MODEL_DRIFT, 0}, {TSL_MODEL_ETS, 0},
-    {TSL_MODEL_THETA, 0}, {TSL_MODEL_DOTM, 0},   {TSL_MODEL_MEAN, 1},  {TSL_MODEL_CROSTON, 1},
-    {TSL_MODEL_SBA, 1},   {TSL_MODEL_TSB, 1},
+    {TSL_MODEL_NAIVE, 0},   {TSL_MODEL_SNAIVE, 0}, {TSL_MODEL_DRIFT, 0}, {TSL_MODEL_ETS, 0},
+    {TSL_MODEL_ARIMA, 0},   {TSL_MODEL_THETA, 0},  {TSL_MODEL_DOTM, 0},  {TSL_MODEL_MEAN, 1},
+    {TSL_MODEL_CROSTON, 1}, {TSL_MODEL_SBA, 1},    {TSL_MODEL_TSB, 1},
 };
 
 /* With several seasonal periods: MSTL, removing all of them, with ETS and with Theta. */
@@ -116,14 +117,26 @@ static size_t add_multi_candidates(int period, tsl_model_spec *out, int *flags, 
     return n;
 }
 
-/* The history cap: max_history, or max(5000, 20 x the longest period). */
+/* The history cap: max_history, or max(1000, 20 x the longest period). */
 static size_t history_cap(const tsl_automl_opts *o) {
     if (o->max_history) return o->max_history;
     int longest = o->period;
     for (int i = 0; i < o->nperiods; i++)
         if (o->periods[i] > longest) longest = o->periods[i];
     size_t cap = 20 * (size_t)longest;
-    return cap > 5000 ? cap : 5000;
+    return cap > 1000 ? cap : 1000;
+}
+
+/* ARIMA sees at most the last max(200, 5 x the longest period) values of the history AutoML
+ * models: exact likelihood with seasonal terms costs grows with the length times the period,
+ * and on M4-weekly five years forecast better than twenty (bench/RESULTS.md). */
+static size_t arima_cap(const tsl_automl_opts *o) {
+    int longest = o->period;
+    for (int i = 0; i < o->nperiods; i++)
+        if (o->periods[i] > longest) longest = o->periods[i];
+    size_t cap = 5 * (size_t)longest, all = history_cap(o);
+    if (cap < 200) cap = 200;
+    return cap < all ? cap : all;
 }
 
 /* The models whose fits cost far more than the others: the fast preset races them. */
@@ -332,19 +345,29 @@ static void series_view(const run_ctx *c, size_t idx, const double **y, size_t *
     *skip = off;
 }
 
-/* Fits candidate cand of series idx on its first `upto` values. A global model is not fitted
- * here: series idx's model comes from the booster trained at that distance from the end. */
-static tsl_err fit_candidate(const run_ctx *c, size_t idx, size_t cand, size_t upto, tsl_model **m,
-                             tsl_diag *d) {
+/* Fits spec (a candidate or the form it chose) to series idx's first `upto` values; ARIMA
+ * to the last arima_cap() of them. A global model is not fitted here: series idx's model comes
+ * from the booster trained at that distance from the end. */
+static tsl_err fit_spec(const run_ctx *c, size_t idx, const tsl_model_spec *spec, size_t upto,
+                        tsl_model **m, tsl_diag *d) {
     const srec *r = &c->rec[idx];
-    if (c->cands[cand].kind != TSL_MODEL_GBM)
-        return tsl_model_fit(&c->cands[cand], r->y, upto, m, d);
+    if (spec->kind == TSL_MODEL_ARIMA) {
+        size_t cap = arima_cap(c->o), skip = upto > cap ? upto - cap : 0;
+        return tsl_model_fit(spec, r->y + skip, upto - skip, m, d);
+    }
+    if (spec->kind != TSL_MODEL_GBM) return tsl_model_fit(spec, r->y, upto, m, d);
     size_t off = r->n - upto, h = c->o->horizon;
     if (off % h || off / h >= c->nboost || !c->boost[off / h])
         return tsl_diag_set(d, TSL_EUNSUPPORTED,
                             "no global model was trained for this origin (the series' backtest "
                             "plan is shortened)");
     return tsl_gbm_model(c->boost[off / h], idx, m, d);
+}
+
+/* Fits candidate cand of series idx on its first `upto` values (see fit_spec). */
+static tsl_err fit_candidate(const run_ctx *c, size_t idx, size_t cand, size_t upto, tsl_model **m,
+                             tsl_diag *d) {
+    return fit_spec(c, idx, &c->cands[cand], upto, m, d);
 }
 
 /* ---- phase 1: backtests through a forecast cache ---- */
@@ -356,6 +379,12 @@ typedef struct cache {
     double *fc;      /* ncand * norig * h * width */
     uint8_t *ok;     /* ncand * norig */
     double *seconds; /* ncand */
+    /* ARIMA's order search is its cost: an origin at most 1/REUSE_GROWTH past the last one
+     * searched (chosen_at, 0 = none yet) refits the orders chosen there (chosen), estimating
+     * only the coefficients. Only later origins reuse, so no window sees orders chosen on
+     * data after its origin. */
+    tsl_model_spec *chosen; /* ncand */
+    size_t *chosen_at;      /* ncand */
 } cache;
 
 static double *cache_at(const cache *ca, size_t cand, size_t oi) {
@@ -382,13 +411,26 @@ static int cmp_size(const void *a, const void *b) {
 /* Fits candidate c at origin index oi and stores its forecast (or marks it failed). */
 static void cache_fill_one(const run_ctx *c, cache *ca, size_t idx, size_t cand, size_t oi) {
     const tsl_automl_opts *o = c->o;
+    int searches = c->cands[cand].kind == TSL_MODEL_ARIMA;
+    size_t at = ca->origin[oi], from = ca->chosen_at[cand];
     tsl_model *m = NULL;
     double t0 = wall_seconds();
     double *row = cache_at(ca, cand, oi);
     double *mean = tsl_malloc(ca->h * sizeof *mean);
     double *q = tsl_malloc((ca->h * o->nq + 1) * sizeof *q);
-    int ok = fit_candidate(c, idx, cand, ca->origin[oi], &m, NULL) == TSL_OK &&
-             tsl_model_forecast(m, ca->h, o->levels, o->nq, mean, q, NULL) == TSL_OK;
+    int ok = 0;
+    if (searches && from > 0 && at >= from && at - from <= from / REUSE_GROWTH)
+        ok = fit_spec(c, idx, &ca->chosen[cand], at, &m, NULL) == TSL_OK;
+    if (!ok) { /* no orders chosen on a recent enough history, or they fail here: search */
+        tsl_model_free(m);
+        m = NULL;
+        ok = fit_candidate(c, idx, cand, at, &m, NULL) == TSL_OK;
+        if (ok && searches) {
+            tsl_model_chosen_spec(m, &ca->chosen[cand]);
+            ca->chosen_at[cand] = at;
+        }
+    }
+    ok = ok && tsl_model_forecast(m, ca->h, o->levels, o->nq, mean, q, NULL) == TSL_OK;
     tsl_model_free(m);
     if (ok)
         for (size_t s = 0; s < ca->h; s++) {
@@ -639,6 +681,8 @@ static void backtest_series(void *arg, size_t idx, int worker) {
     ca.fc = tsl_calloc(ncand * ca.norig * ca.h * width, sizeof *ca.fc);
     ca.ok = tsl_calloc(ncand * ca.norig, sizeof *ca.ok);
     ca.seconds = tsl_calloc(ncand, sizeof *ca.seconds);
+    ca.chosen = tsl_calloc(ncand, sizeof *ca.chosen);
+    ca.chosen_at = tsl_calloc(ncand, sizeof *ca.chosen_at);
 
     tsl_intermittency im;
     classify_demand(y, n, o->period, &im);
@@ -745,6 +789,8 @@ out:
     tsl_free(ca.fc);
     tsl_free(ca.ok);
     tsl_free(ca.seconds);
+    tsl_free(ca.chosen);
+    tsl_free(ca.chosen_at);
     progress_step(c);
 }
 

@@ -927,6 +927,13 @@ const tsl_model_spec *tsl_model_spec_of(const tsl_model *m) {
     return &m->spec;
 }
 
+void tsl_model_chosen_spec(const tsl_model *m, tsl_model_spec *out) {
+    if (m->spec.kind == TSL_MODEL_ARIMA && m->state)
+        tsl_arima_chosen_spec(m, out);
+    else
+        *out = m->spec;
+}
+
 uint64_t tsl_model_nobs(const tsl_model *m) {
     return m->nobs;
 }

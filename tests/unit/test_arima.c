@@ -754,6 +754,38 @@ static void test_spec_constrains_search(void **state) {
     tsl_free(lh);
 }
 
+/* The chosen spec refits the searched model's orders and constant without a search: the same
+ * model, the same forecasts (AutoML's backtests rely on it). */
+static void test_chosen_spec_refits(void **state) {
+    (void)state;
+    size_t n;
+    int period;
+    double *air = series_of("air", &n, &period);
+    const char *specs[] = {"arima", "arima:(?,0,?)(?,1,?)+const"};
+    for (size_t i = 0; i < 2; i++) {
+        tsl_model *a = fit_or_fail(specs[i], 12, air, n);
+        tsl_model_spec fixed;
+        tsl_model_chosen_spec(a, &fixed);
+        char text[64];
+        tsl_model_spec_format(&fixed, text, sizeof text);
+        assert_null(strchr(text, '?')); /* every order fixed */
+        tsl_model *b = fit_or_fail(text, 12, air, n);
+        assert_string_equal(tsl_model_name(a), tsl_model_name(b));
+        double ma[12], mb[12];
+        assert_int_equal(tsl_model_forecast(a, 12, NULL, 0, ma, NULL, NULL), TSL_OK);
+        assert_int_equal(tsl_model_forecast(b, 12, NULL, 0, mb, NULL, NULL), TSL_OK);
+        for (int s = 0; s < 12; s++) tu_close(mb[s], ma[s], 1e-6, 1e-9, "chosen-spec refit");
+        tsl_model_free(a);
+        tsl_model_free(b);
+    }
+    tsl_model_spec other; /* other kinds: their own spec */
+    tsl_model *e = fit_or_fail("theta", 12, air, n);
+    tsl_model_chosen_spec(e, &other);
+    assert_memory_equal(&other, tsl_model_spec_of(e), sizeof other);
+    tsl_model_free(e);
+    tsl_free(air);
+}
+
 /* An update that would drive the state out of range is refused and leaves the model as it
  * was. */
 static void test_update_refused(void **state) {
@@ -840,6 +872,7 @@ int main(void) {
         cmocka_unit_test(test_short_series),
         cmocka_unit_test(test_long_period_stl),
         cmocka_unit_test(test_spec_constrains_search),
+        cmocka_unit_test(test_chosen_spec_refits),
         cmocka_unit_test(test_update_refused),
         cmocka_unit_test(test_random_series),
     };
