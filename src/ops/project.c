@@ -71,7 +71,7 @@ static const char template_text[] =
     "    quantiles: [0.1, 0.5, 0.9]  # forecast quantiles (default 0.1, 0.5, 0.9)\n"
     "    metric: mase              # selection metric: mase (default), smape, mape, rmse, mae,\n"
     "                              # wape, mean_wql\n"
-    "    candidates: [naive, snaive, drift, ets, theta, dotm]\n"
+    "    candidates: [naive, snaive, drift, ets, arima, theta, dotm]\n"
     "                              # models compared per series, as `tsloop forecast --models`\n"
     "                              # takes them (leave out for the default set)\n"
     "    season_length: 7          # seasonal period, or several: [24, 168] (default: from\n"
