@@ -851,7 +851,7 @@ static void test_template(void **state) {
     const tsl_config_forecaster *f = &cfg->forecasters[0];
     assert_string_equal(f->dataset, "sales");
     assert_int_equal(f->horizon, 14);
-    assert_int_equal(f->ncandidates, 6);
+    assert_int_equal(f->ncandidates, 7); /* naive, snaive, drift, ets, arima, theta, dotm */
     assert_int_equal(f->periods[0], 7);
     assert_int_equal(f->approval, TSL_APPROVAL_MANUAL);
     assert_string_equal(f->approvers[0], "forecasting@example.com");
