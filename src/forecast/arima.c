@@ -2334,41 +2334,6 @@ static void arima_model_free(void *p) {
     tsl_free(am);
 }
 
-#define STL_SEASONAL_WINDOW 11
-
-/* Removes a seasonal component of period m from y[0..n) when the classical test finds one: on
- * success with a season, writes the adjusted series to adj (NaN kept) and a new figure to
- * *figure; without a season (or too short a series for two cycles), leaves *figure NULL. */
-static tsl_err deseasonalise(const double *y, size_t n, int m, double *adj, double **figure,
-                             tsl_diag *d) {
-    *figure = NULL;
-    size_t last = n;
-    while (last > 0 && isnan(y[last - 1])) last--;
-    if (last < 2 * (size_t)m + 1) return TSL_OK;
-    double *filled = tsl_malloc(last * sizeof *filled);
-    tsl_fill_linear(y, last, filled);
-    int seasonal = 0;
-    double stat;
-    tsl_decomp dc;
-    memset(&dc, 0, sizeof dc);
-    tsl_err rc = tsl_decomp_seasonal_test(filled, last, m, &seasonal, &stat, d);
-    if (rc || !seasonal) goto out;
-    tsl_stl_opts o;
-    tsl_stl_opts_init(&o);
-    o.periodic = 0;
-    o.s_window = STL_SEASONAL_WINDOW;
-    rc = tsl_decomp_stl(filled, last, m, &o, &dc, d);
-    if (rc) goto out;
-    double *fig = tsl_malloc((size_t)m * sizeof *fig);
-    for (size_t t = last - (size_t)m; t < last; t++) fig[t % (size_t)m] = dc.seasonal[t];
-    for (size_t t = 0; t < n; t++) adj[t] = y[t] - fig[t % (size_t)m];
-    *figure = fig;
-out:
-    tsl_decomp_free(&dc);
-    tsl_free(filled);
-    return rc;
-}
-
 /* 1 when the spec fixes every order. */
 static int orders_fixed(const tsl_model_spec *s) {
     return s->arima_p >= 0 && s->arima_d >= 0 && s->arima_q >= 0 && s->arima_P >= 0 &&
@@ -2417,7 +2382,7 @@ static tsl_err arima_fit(tsl_model *m, const double *y, size_t n, tsl_diag *d) {
             goto out;
         }
         adj = tsl_malloc(n * sizeof *adj);
-        rc = deseasonalise(y, n, m->period, adj, &am->figure, d);
+        rc = tsl_decomp_deseasonalise(y, n, m->period, adj, &am->figure, d);
         if (rc) goto out;
         if (am->figure) {
             am->dperiod = m->period;

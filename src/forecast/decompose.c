@@ -1208,3 +1208,36 @@ out:
     tsl_mstl_free(&m);
     return rc;
 }
+
+/* The seasonal window of the STL that removes long seasons (R's stlf() default). */
+#define DESEASON_S_WINDOW 11
+
+tsl_err tsl_decomp_deseasonalise(const double *y, size_t n, int m, double *adj, double **figure,
+                                 tsl_diag *d) {
+    *figure = NULL;
+    size_t last = n;
+    while (last > 0 && isnan(y[last - 1])) last--;
+    if (last < 2 * (size_t)m + 1) return TSL_OK;
+    double *filled = tsl_malloc(last * sizeof *filled);
+    tsl_fill_linear(y, last, filled);
+    int seasonal = 0;
+    double stat;
+    tsl_decomp dc;
+    memset(&dc, 0, sizeof dc);
+    tsl_err rc = tsl_decomp_seasonal_test(filled, last, m, &seasonal, &stat, d);
+    if (rc || !seasonal) goto out;
+    tsl_stl_opts o;
+    tsl_stl_opts_init(&o);
+    o.periodic = 0;
+    o.s_window = DESEASON_S_WINDOW;
+    rc = tsl_decomp_stl(filled, last, m, &o, &dc, d);
+    if (rc) goto out;
+    double *fig = tsl_malloc((size_t)m * sizeof *fig);
+    for (size_t t = last - (size_t)m; t < last; t++) fig[t % (size_t)m] = dc.seasonal[t];
+    for (size_t t = 0; t < n; t++) adj[t] = y[t] - fig[t % (size_t)m];
+    *figure = fig;
+out:
+    tsl_decomp_free(&dc);
+    tsl_free(filled);
+    return rc;
+}

@@ -105,6 +105,17 @@ tsl_err tsl_decomp_seasonal_test(const double *y, size_t n, int period, int *sea
                                  tsl_diag *d);
 
 /*
+ * Removes a season too long for a model's own seasonal terms (ETS beyond 24, ARIMA beyond 52),
+ * as R's stlf() does: when the seasonality test above finds period m in y[0..n) (gaps filled
+ * linearly, trailing missing values ignored, at least 2 m + 1 values), STL with seasonal window
+ * 11 estimates it, *figure receives a new array of m values (figure[p]: the season at phase p,
+ * phase 0 = y[0], from the last cycle) and adj[0..n) the series minus it, NaN kept. Without a
+ * season, or too short a series, *figure is NULL and adj is untouched.
+ */
+tsl_err tsl_decomp_deseasonalise(const double *y, size_t n, int m, double *adj, double **figure,
+                                 tsl_diag *d);
+
+/*
  * Strength of seasonality and of trend (Wang, Smith & Hyndman 2006, as Hyndman's feasts
  * computes them): F_s = max(0, 1 - Var(R) / Var(S + R)), F_t = max(0, 1 - Var(R) / Var(T + R)),
  * over the points where the components are defined. A multiplicative decomposition is measured

@@ -1920,41 +1920,6 @@ static void ets_model_free(void *p) {
     tsl_free(e);
 }
 
-#define STL_SEASONAL_WINDOW 11
-
-/* Removes a seasonal component of period m (> TSL_ETS_MAX_PERIOD) from y[0..n) when the series
- * is seasonal: on success with a season, writes the adjusted series to adj (NaN kept) and a new
- * figure to *figure; without a season, leaves *figure NULL. */
-static tsl_err deseasonalise(const double *y, size_t n, int m, double *adj, double **figure,
-                             tsl_diag *d) {
-    *figure = NULL;
-    size_t last = n;
-    while (last > 0 && isnan(y[last - 1])) last--;
-    if (last < 2 * (size_t)m + 1) return TSL_OK;
-    double *filled = tsl_malloc(last * sizeof *filled);
-    tsl_fill_linear(y, last, filled);
-    int seasonal = 0;
-    double stat;
-    tsl_decomp dc;
-    memset(&dc, 0, sizeof dc);
-    tsl_err rc = tsl_decomp_seasonal_test(filled, last, m, &seasonal, &stat, d);
-    if (rc || !seasonal) goto out;
-    tsl_stl_opts o;
-    tsl_stl_opts_init(&o);
-    o.periodic = 0;
-    o.s_window = STL_SEASONAL_WINDOW;
-    rc = tsl_decomp_stl(filled, last, m, &o, &dc, d);
-    if (rc) goto out;
-    double *fig = tsl_malloc((size_t)m * sizeof *fig);
-    for (size_t t = last - (size_t)m; t < last; t++) fig[t % (size_t)m] = dc.seasonal[t];
-    for (size_t t = 0; t < n; t++) adj[t] = y[t] - fig[t % (size_t)m];
-    *figure = fig;
-out:
-    tsl_decomp_free(&dc);
-    tsl_free(filled);
-    return rc;
-}
-
 /* ops.fit: automatic selection under m->spec (through STL for long seasonal periods); sets the
  * name and the AICc. */
 static tsl_err ets_fit(tsl_model *m, const double *y, size_t n, tsl_diag *d) {
@@ -1964,7 +1929,7 @@ static tsl_err ets_fit(tsl_model *m, const double *y, size_t n, tsl_diag *d) {
     tsl_err rc = TSL_OK;
     if (m->period > TSL_ETS_MAX_PERIOD && (spec.ets_season == 'Z' || spec.ets_season == 'A')) {
         adj = tsl_malloc(n * sizeof *adj);
-        rc = deseasonalise(y, n, m->period, adj, &e->figure, d);
+        rc = tsl_decomp_deseasonalise(y, n, m->period, adj, &e->figure, d);
         if (rc) goto out;
         if (e->figure) {
             e->dperiod = m->period;
