@@ -2425,11 +2425,7 @@ static tsl_err arima_forecast(const tsl_model *m, size_t h, const double *levels
     const arima_model *am = m->state;
     tsl_err rc = tsl_arima_forecast_fit(&am->fit, h, levels, nq, mean, quant, d);
     if (rc || !am->dperiod) return rc;
-    for (size_t s = 0; s < h; s++) {
-        double add = am->figure[(m->nobs + s) % (uint64_t)am->dperiod];
-        mean[s] += add;
-        for (size_t j = 0; j < nq; j++) quant[s * nq + j] += add;
-    }
+    tsl_decomp_season_add(am->figure, am->dperiod, m->nobs, h, nq, mean, quant);
     return TSL_OK;
 }
 

@@ -1241,3 +1241,13 @@ out:
     tsl_free(filled);
     return rc;
 }
+
+void tsl_decomp_season_add(const double *figure, int m, uint64_t t0, size_t h, size_t nq,
+                           double *mean, double *quant) {
+    assert(m > 0);
+    for (size_t s = 0; s < h; s++) {
+        double add = figure[(t0 + s) % (uint64_t)m];
+        mean[s] += add;
+        for (size_t j = 0; j < nq; j++) quant[s * nq + j] += add;
+    }
+}

@@ -23,6 +23,7 @@
 #define TSLOOP_DECOMPOSE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "tsloop/err.h"
 #include "tsloop/model.h"
@@ -114,6 +115,11 @@ tsl_err tsl_decomp_seasonal_test(const double *y, size_t n, int period, int *sea
  */
 tsl_err tsl_decomp_deseasonalise(const double *y, size_t n, int m, double *adj, double **figure,
                                  tsl_diag *d);
+
+/* Adds the season figure[0..m) back to h forecast steps after t0 observations (step s has phase
+ * (t0 + s) mod m): to mean[0..h) and to each of the nq quantiles of quant[s * nq + j]. */
+void tsl_decomp_season_add(const double *figure, int m, uint64_t t0, size_t h, size_t nq,
+                           double *mean, double *quant);
 
 /*
  * Strength of seasonality and of trend (Wang, Smith & Hyndman 2006, as Hyndman's feasts

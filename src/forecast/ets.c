@@ -1963,11 +1963,7 @@ static tsl_err ets_forecast(const tsl_model *m, size_t h, const double *levels, 
     const ets_model *e = m->state;
     tsl_err rc = tsl_ets_forecast_fit(&e->fit, h, levels, nq, mean, quant, d);
     if (rc || !e->dperiod) return rc;
-    for (size_t s = 0; s < h; s++) {
-        double add = e->figure[(m->nobs + s) % (uint64_t)e->dperiod];
-        mean[s] += add;
-        for (size_t j = 0; j < nq; j++) quant[s * nq + j] += add;
-    }
+    tsl_decomp_season_add(e->figure, e->dperiod, m->nobs, h, nq, mean, quant);
     return TSL_OK;
 }
 
