@@ -59,7 +59,7 @@
 #define MAX_CANDIDATES 64
 #define MAX_MEMBERS    4
 #define RACE_MARGIN    0.10
-#define REUSE_GROWTH   5 /* ARIMA orders are reused up to 20% more history */
+#define REUSE_GROWTH   3 /* ARIMA orders are reused up to a third more history */
 
 void tsl_automl_opts_init(tsl_automl_opts *o, size_t horizon, int period) {
     memset(o, 0, sizeof *o);
@@ -240,6 +240,12 @@ typedef struct srec {
     tsl_acc *stage_acc;  /* nstage * ncols: the column's result at that outer window */
     double *stage_scale; /* nstage: MASE scale of the outer window */
     size_t choice;       /* phase 2: the column chosen (ncols: none, use the fallbacks) */
+    /* ARIMA's order search is its cost: a fit at most 1/REUSE_GROWTH more history past the last
+     * one searched (chosen_at[cand], 0 = none yet) refits the orders chosen there (chosen[cand])
+     * and estimates only the coefficients. Fits go forward in time (backtest origins ascending,
+     * then the final fit), so no forecast uses orders chosen on data after its origin. */
+    tsl_model_spec *chosen; /* ncand */
+    size_t *chosen_at;      /* ncand */
 } srec;
 
 struct run_ctx {
@@ -364,10 +370,25 @@ static tsl_err fit_spec(const run_ctx *c, size_t idx, const tsl_model_spec *spec
     return tsl_gbm_model(c->boost[off / h], idx, m, d);
 }
 
-/* Fits candidate cand of series idx on its first `upto` values (see fit_spec). */
+/* Fits candidate cand of series idx on its first `upto` values (see fit_spec), reusing or
+ * recording ARIMA's chosen orders (srec.chosen). */
 static tsl_err fit_candidate(const run_ctx *c, size_t idx, size_t cand, size_t upto, tsl_model **m,
                              tsl_diag *d) {
-    return fit_spec(c, idx, &c->cands[cand], upto, m, d);
+    srec *r = &c->rec[idx];
+    *m = NULL;
+    if (c->cands[cand].kind != TSL_MODEL_ARIMA)
+        return fit_spec(c, idx, &c->cands[cand], upto, m, d);
+    size_t from = r->chosen_at[cand];
+    if (from > 0 && upto >= from && upto - from <= from / REUSE_GROWTH &&
+        fit_spec(c, idx, &r->chosen[cand], upto, m, NULL) == TSL_OK)
+        return TSL_OK;
+    /* no orders chosen on a recent enough history, or they fail here: search */
+    tsl_err rc = fit_spec(c, idx, &c->cands[cand], upto, m, d);
+    if (rc == TSL_OK) {
+        tsl_model_chosen_spec(*m, &r->chosen[cand]);
+        r->chosen_at[cand] = upto;
+    }
+    return rc;
 }
 
 /* ---- phase 1: backtests through a forecast cache ---- */
@@ -379,12 +400,6 @@ typedef struct cache {
     double *fc;      /* ncand * norig * h * width */
     uint8_t *ok;     /* ncand * norig */
     double *seconds; /* ncand */
-    /* ARIMA's order search is its cost: an origin at most 1/REUSE_GROWTH past the last one
-     * searched (chosen_at, 0 = none yet) refits the orders chosen there (chosen), estimating
-     * only the coefficients. Only later origins reuse, so no window sees orders chosen on
-     * data after its origin. */
-    tsl_model_spec *chosen; /* ncand */
-    size_t *chosen_at;      /* ncand */
 } cache;
 
 static double *cache_at(const cache *ca, size_t cand, size_t oi) {
@@ -411,25 +426,12 @@ static int cmp_size(const void *a, const void *b) {
 /* Fits candidate c at origin index oi and stores its forecast (or marks it failed). */
 static void cache_fill_one(const run_ctx *c, cache *ca, size_t idx, size_t cand, size_t oi) {
     const tsl_automl_opts *o = c->o;
-    int searches = c->cands[cand].kind == TSL_MODEL_ARIMA;
-    size_t at = ca->origin[oi], from = ca->chosen_at[cand];
     tsl_model *m = NULL;
     double t0 = wall_seconds();
     double *row = cache_at(ca, cand, oi);
     double *mean = tsl_malloc(ca->h * sizeof *mean);
     double *q = tsl_malloc((ca->h * o->nq + 1) * sizeof *q);
-    int ok = 0;
-    if (searches && from > 0 && at >= from && at - from <= from / REUSE_GROWTH)
-        ok = fit_spec(c, idx, &ca->chosen[cand], at, &m, NULL) == TSL_OK;
-    if (!ok) { /* no orders chosen on a recent enough history, or they fail here: search */
-        tsl_model_free(m);
-        m = NULL;
-        ok = fit_candidate(c, idx, cand, at, &m, NULL) == TSL_OK;
-        if (ok && searches) {
-            tsl_model_chosen_spec(m, &ca->chosen[cand]);
-            ca->chosen_at[cand] = at;
-        }
-    }
+    int ok = fit_candidate(c, idx, cand, ca->origin[oi], &m, NULL) == TSL_OK;
     ok = ok && tsl_model_forecast(m, ca->h, o->levels, o->nq, mean, q, NULL) == TSL_OK;
     tsl_model_free(m);
     if (ok)
@@ -681,8 +683,6 @@ static void backtest_series(void *arg, size_t idx, int worker) {
     ca.fc = tsl_calloc(ncand * ca.norig * ca.h * width, sizeof *ca.fc);
     ca.ok = tsl_calloc(ncand * ca.norig, sizeof *ca.ok);
     ca.seconds = tsl_calloc(ncand, sizeof *ca.seconds);
-    ca.chosen = tsl_calloc(ncand, sizeof *ca.chosen);
-    ca.chosen_at = tsl_calloc(ncand, sizeof *ca.chosen_at);
 
     tsl_intermittency im;
     classify_demand(y, n, o->period, &im);
@@ -789,8 +789,6 @@ out:
     tsl_free(ca.fc);
     tsl_free(ca.ok);
     tsl_free(ca.seconds);
-    tsl_free(ca.chosen);
-    tsl_free(ca.chosen_at);
     progress_step(c);
 }
 
@@ -1338,6 +1336,8 @@ tsl_err tsl_automl_run(const tsl_ts *series, size_t nseries, const tsl_automl_op
         sr->scores = tsl_calloc(res->ncols, sizeof *sr->scores);
         c.rec[i].cand_score = tsl_calloc(c.ncand, sizeof *c.rec[i].cand_score);
         c.rec[i].order = tsl_calloc(c.ncand, sizeof *c.rec[i].order);
+        c.rec[i].chosen = tsl_calloc(c.ncand, sizeof *c.rec[i].chosen);
+        c.rec[i].chosen_at = tsl_calloc(c.ncand, sizeof *c.rec[i].chosen_at);
         if (opts.forecast) {
             sr->mean = tsl_calloc(opts.horizon, sizeof *sr->mean);
             sr->quant =
@@ -1389,6 +1389,8 @@ tsl_err tsl_automl_run(const tsl_ts *series, size_t nseries, const tsl_automl_op
     for (size_t i = 0; i < nseries; i++) {
         tsl_free(c.rec[i].cand_score);
         tsl_free(c.rec[i].order);
+        tsl_free(c.rec[i].chosen);
+        tsl_free(c.rec[i].chosen_at);
         tsl_free(c.rec[i].stage_score);
         tsl_free(c.rec[i].stage_acc);
         tsl_free(c.rec[i].stage_scale);
