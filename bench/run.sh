@@ -8,7 +8,7 @@
 #        BENCH_SETS       sets to run (default "m1 m4weekly")
 #        BENCH_R          0 to skip R even when it is installed
 #        BENCH_R_METHODS  R methods (default "ets arima thetaf comb"; comb needs the other three)
-#        BENCH_TSLOOP     tsloop methods (default "auto ets theta"; also arima, dotm, ...)
+#        BENCH_TSLOOP     tsloop methods (default "auto ets arima theta dotm"; any --models name)
 # Everything runs single-threaded (-j 1, OPENBLAS_NUM_THREADS=1) so the times compare.
 # Output: bench/out/<timestamp>/ with every forecast and results.md, also printed.
 set -euo pipefail
@@ -53,7 +53,7 @@ for set in $SETS; do
   work=$OUT/$set
   mkdir -p "$work"
   groups=$(python3 bench/split_m1.py "$DATA" "$set" "$work/split")
-  methods="${BENCH_TSLOOP:-auto ets theta}"
+  methods="${BENCH_TSLOOP:-auto ets arima theta dotm}"
   if [ $have_r = 1 ]; then
     for m in ${BENCH_R_METHODS:-ets arima thetaf comb}; do methods="$methods r-$m"; done
   fi
