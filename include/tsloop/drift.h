@@ -140,7 +140,8 @@ void tsl_drift_report_release(tsl_drift_report *r);
 
 /* ---- change detectors on residuals ---- */
 
-/* Which way a detector fired: +1 the mean went up, -1 down, 0 no signal. */
+/* The detectors' signal: +1 the mean went up, -1 down, 0 none. */
+
 /* Two-sided tabular CUSUM of z = (r - mean) / sigma:
  *   hi = max(0, hi + z - k), lo = max(0, lo - z - k), a signal when either exceeds h. */
 typedef struct tsl_cusum {

@@ -50,9 +50,9 @@
  * of 2k = 1 sigma, the smallest degradation of a forecast worth a retraining; h = 5 gives an
  * in-control average run length of about 465 for the two sides together (about 930 per side;
  * with daily datapoints a false signal every fifteen months or so) and detects a 1-sigma
- * shift in about 10 steps (Montgomery's table 9.3; tests/data/r/make_drift.R confirms both by
- * simulation). The change point is estimated, as Page suggested, as the
- * last time the signalling sum was zero.
+ * shift in about 10 steps (Montgomery's ARL table for k = 1/2; tests/data/r/make_drift.R
+ * confirms both by simulation). The change point is estimated as the last time the
+ * signalling sum was zero, as Montgomery's counters N+ and N- do.
  *
  * Page-Hinkley. Page (1954) and Hinkley (1971), in the incremental form used by stream
  * learning (Gama et al., "A survey on concept drift adaptation", ACM CSUR 46, 2014): the
@@ -161,6 +161,7 @@ double tsl_drift_ks_pvalue(double dist, size_t n, size_t m) {
 
 /* ---- the central Wasserstein distance ---- */
 
+/* qsort order of doubles (no NaN reaches it). */
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -222,16 +223,19 @@ static double central_wasserstein(const tsl_baseline_stats *base, const double *
 
 /* ---- one window ---- */
 
+/* Finite values among the n of x: the observed ones. */
 static size_t count_finite(const double *x, size_t n) {
     size_t c = 0;
     for (size_t i = 0; i < n; i++) c += isfinite(x[i]) != 0;
     return c;
 }
 
+/* The worse of two levels (the enum is ordered). */
 static tsl_drift_level worst(tsl_drift_level a, tsl_drift_level b) {
     return a > b ? a : b;
 }
 
+/* A result without statistics: NaN everywhere, every level INSUFFICIENT. */
 static void result_empty(tsl_drift_result *r, size_t count) {
     memset(r, 0, sizeof *r);
     r->count = count;
@@ -347,6 +351,7 @@ out:
 
 /* ---- CUSUM ---- */
 
+/* 1 for a finite, strictly positive v (NaN fails too). */
 static int finite_pos(double v) {
     return isfinite(v) && v > 0;
 }
