@@ -549,6 +549,17 @@ static const tsl_store_vt sqlite_vt = {
     .param_list = tsl_sq_param_list,
     .event_append = tsl_sq_event_append,
     .event_list = tsl_sq_event_list,
+    .deploy = tsl_sq_deploy,
+    .rollback = tsl_sq_rollback,
+    .endpoint_list = tsl_sq_endpoint_list,
+    .endpoint_get = tsl_sq_endpoint_get,
+    .deployment_history = tsl_sq_deployment_history,
+    .token_create = tsl_sq_token_create,
+    .token_list = tsl_sq_token_list,
+    .token_revoke = tsl_sq_token_revoke,
+    .token_find = tsl_sq_token_find,
+    .capture_add = tsl_sq_capture_add,
+    .capture_list = tsl_sq_capture_list,
 };
 
 tsl_err tsl_sto_sqlite_open(tsl_store *s, const char *path, const tsl_store_opts *opts,

@@ -1,0 +1,307 @@
+/*
+ * test_serving_store.c - the store's serving tables: deployments (approval rules, idempotent
+ * deploys, rollback walking history, events), API tokens (shown once, verified by hash, roles,
+ * revocation) and captures (group insert, arrays round-trip, filters, all-or-nothing).
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+#include "tsloop/mem.h"
+#include "tsloop/store.h"
+
+typedef struct fixture {
+    char *dir;
+    tsl_store *s;
+} fixture;
+
+static int setup(void **state) {
+    fixture *f = tsl_calloc(1, sizeof *f);
+    char path[4096];
+    tsl_diag d = {TSL_OK, {0}};
+    f->dir = tu_tmpdir();
+    snprintf(path, sizeof path, "%s/store.db", f->dir);
+    if (tsl_store_open(path, NULL, &f->s, &d)) fail_msg("opening %s: %s", path, d.msg);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fixture *f = *state;
+    tsl_store_close(f->s);
+    tu_rmtree(f->dir);
+    tsl_free(f->dir);
+    tsl_free(f);
+    return 0;
+}
+
+/* Registers the next version of fc with status st; returns its model id. */
+static int64_t reg(tsl_store *s, const char *fc, tsl_model_status st) {
+    tsl_store_model_new m;
+    memset(&m, 0, sizeof m);
+    m.forecaster = fc;
+    m.artifact = "blob";
+    m.artifact_len = 4;
+    m.status = st;
+    m.who = "test";
+    m.why = "test";
+    int64_t id = 0;
+    int version = 0;
+    tsl_diag d = {TSL_OK, {0}};
+    if (tsl_store_model_register(s, &m, &id, &version, &d)) fail_msg("register: %s", d.msg);
+    return id;
+}
+
+static void test_deploy_rules_and_rollback(void **state) {
+    fixture *f = *state;
+    tsl_diag d = {TSL_OK, {0}};
+    tsl_store_deployment dp;
+    int64_t m1 = reg(f->s, "solar", TSL_MODEL_APPROVED);
+    int64_t m2 = reg(f->s, "solar", TSL_MODEL_PENDING);
+    int64_t m3 = reg(f->s, "solar", TSL_MODEL_REJECTED);
+    (void)m3;
+
+    assert_int_equal(tsl_store_endpoint_get(f->s, "prod", &dp, &d), TSL_ENOTFOUND);
+    assert_int_equal(tsl_store_rollback(f->s, "prod", "me", "", NULL, &d), TSL_ENOTFOUND);
+    /* Unknown versions, rejected ones, and pending ones where approval is required. */
+    assert_int_equal(tsl_store_deploy(f->s, "prod", "solar", 9, 0, "me", "", NULL, &d),
+                     TSL_ENOTFOUND);
+    assert_int_equal(tsl_store_deploy(f->s, "prod", "nosuch", 0, 0, "me", "", NULL, &d),
+                     TSL_ENOTFOUND);
+    assert_int_equal(tsl_store_deploy(f->s, "prod", "solar", 3, 0, "me", "", NULL, &d),
+                     TSL_ECONFLICT);
+    assert_int_equal(tsl_store_deploy(f->s, "prod", "solar", 2, 1, "me", "", NULL, &d),
+                     TSL_ECONFLICT);
+    assert_non_null(strstr(d.msg, "requires approval"));
+    assert_int_equal(tsl_store_deploy(f->s, "bad name", "solar", 1, 0, "me", "", NULL, &d),
+                     TSL_EINVAL);
+
+    assert_int_equal(tsl_store_deploy(f->s, "prod", "solar", 1, 1, "me", "first", &dp, &d), TSL_OK);
+    assert_int_equal(dp.model_id, m1);
+    assert_int_equal(dp.version, 1);
+    assert_string_equal(dp.forecaster, "solar");
+    assert_int_equal(dp.previous_id, 0);
+    assert_false(dp.rollback);
+    int64_t first = dp.id;
+    tsl_store_deployment_release(&dp);
+    assert_int_equal(tsl_store_rollback(f->s, "prod", "me", "", NULL, &d), TSL_ECONFLICT);
+
+    /* Deploying the current version again changes nothing. */
+    assert_int_equal(tsl_store_deploy(f->s, "prod", "solar", 1, 1, "me", "", &dp, &d), TSL_OK);
+    assert_int_equal(dp.id, first);
+    tsl_store_deployment_release(&dp);
+
+    /* Pending is fine where approval is not required; version 0 is the latest (3 is
+     * rejected, so the latest is refused). */
+    assert_int_equal(tsl_store_deploy(f->s, "prod", "solar", 0, 0, "me", "", NULL, &d),
+                     TSL_ECONFLICT);
+    assert_int_equal(tsl_store_deploy(f->s, "prod", "solar", 2, 0, "me", "second", &dp, &d),
+                     TSL_OK);
+    assert_int_equal(dp.model_id, m2);
+    assert_int_equal(dp.previous_id, first);
+    tsl_store_deployment_release(&dp);
+    assert_int_equal(tsl_store_deploy(f->s, "staging", "solar", 1, 0, "me", "", NULL, &d), TSL_OK);
+
+    tsl_store_deployment *list = NULL;
+    size_t n = 0;
+    assert_int_equal(tsl_store_endpoint_list(f->s, &list, &n, &d), TSL_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].endpoint, "prod");
+    assert_int_equal(list[0].version, 2);
+    assert_string_equal(list[1].endpoint, "staging");
+    tsl_store_deployment_list_free(list, n);
+
+    /* Rollback goes back to version 1; a second one has nothing left. */
+    assert_int_equal(tsl_store_rollback(f->s, "prod", "me", "bad", &dp, &d), TSL_OK);
+    assert_int_equal(dp.version, 1);
+    assert_true(dp.rollback);
+    assert_int_equal(dp.previous_id, 0);
+    tsl_store_deployment_release(&dp);
+    assert_int_equal(tsl_store_rollback(f->s, "prod", "me", "", NULL, &d), TSL_ECONFLICT);
+    assert_int_equal(tsl_store_endpoint_get(f->s, "prod", &dp, &d), TSL_OK);
+    assert_int_equal(dp.version, 1);
+    tsl_store_deployment_release(&dp);
+
+    assert_int_equal(tsl_store_deployment_history(f->s, "prod", 0, &list, &n, &d), TSL_OK);
+    assert_int_equal(n, 3);
+    assert_true(list[0].rollback);
+    assert_string_equal(list[0].why, "bad");
+    assert_int_equal(list[2].id, first);
+    tsl_store_deployment_list_free(list, n);
+    assert_int_equal(tsl_store_deployment_history(f->s, "prod", 1, &list, &n, &d), TSL_OK);
+    assert_int_equal(n, 1);
+    tsl_store_deployment_list_free(list, n);
+
+    /* Every move is an event. */
+    tsl_store_event *ev = NULL;
+    size_t ne = 0, deployed = 0, rolled = 0;
+    assert_int_equal(tsl_store_event_list(f->s, 0, 0, &ev, &ne, &d), TSL_OK);
+    for (size_t i = 0; i < ne; i++) {
+        deployed += !strcmp(ev[i].type, "endpoint.deployed");
+        rolled += !strcmp(ev[i].type, "endpoint.rolled_back");
+    }
+    tsl_store_event_list_free(ev, ne);
+    assert_int_equal(deployed, 3);
+    assert_int_equal(rolled, 1);
+}
+
+/* Rolling back twice walks back two deployments. */
+static void test_rollback_walks_back(void **state) {
+    fixture *f = *state;
+    tsl_diag d = {TSL_OK, {0}};
+    tsl_store_deployment dp;
+    for (int i = 0; i < 3; i++) reg(f->s, "wind", TSL_MODEL_APPROVED);
+    for (int v = 1; v <= 3; v++)
+        assert_int_equal(tsl_store_deploy(f->s, "e", "wind", v, 1, "me", "", NULL, &d), TSL_OK);
+    assert_int_equal(tsl_store_rollback(f->s, "e", "me", "", &dp, &d), TSL_OK);
+    assert_int_equal(dp.version, 2);
+    tsl_store_deployment_release(&dp);
+    assert_int_equal(tsl_store_rollback(f->s, "e", "me", "", &dp, &d), TSL_OK);
+    assert_int_equal(dp.version, 1);
+    tsl_store_deployment_release(&dp);
+    assert_int_equal(tsl_store_rollback(f->s, "e", "me", "", NULL, &d), TSL_ECONFLICT);
+}
+
+static void test_tokens(void **state) {
+    fixture *f = *state;
+    tsl_diag d = {TSL_OK, {0}};
+    char a[TSL_TOKEN_CHARS + 1], b[TSL_TOKEN_CHARS + 1];
+    int64_t id = 0;
+    tsl_role r;
+    assert_int_equal(tsl_role_parse("Approver", &r, &d), TSL_OK);
+    assert_int_equal(r, TSL_ROLE_APPROVER);
+    assert_int_equal(tsl_role_parse("root", &r, &d), TSL_EINVAL);
+    assert_string_equal(tsl_role_name(TSL_ROLE_ADMIN), "admin");
+
+    assert_int_equal(tsl_store_token_create(f->s, "ci", TSL_ROLE_WRITER, "me", a, &id, &d), TSL_OK);
+    assert_true(id > 0);
+    assert_int_equal(strlen(a), TSL_TOKEN_CHARS);
+    assert_memory_equal(a, "tsl_", 4);
+    assert_int_equal(tsl_store_token_create(f->s, "ci", TSL_ROLE_ADMIN, "me", b, NULL, &d),
+                     TSL_ECONFLICT);
+    assert_int_equal(tsl_store_token_create(f->s, "ops", TSL_ROLE_ADMIN, "me", b, NULL, &d),
+                     TSL_OK);
+    assert_memory_not_equal(a, b, TSL_TOKEN_CHARS);
+
+    tsl_store_token t;
+    assert_int_equal(tsl_store_token_verify(f->s, a, &t, &d), TSL_OK);
+    assert_string_equal(t.name, "ci");
+    assert_int_equal(t.role, TSL_ROLE_WRITER);
+    unsigned char h[TSL_TOKEN_HASH];
+    tsl_token_hash(a, strlen(a), h);
+    assert_memory_equal(t.hash, h, TSL_TOKEN_HASH);
+    tsl_store_token_release(&t);
+
+    /* A token with one character changed, a short one, garbage: not found. */
+    char wrong[TSL_TOKEN_CHARS + 1];
+    memcpy(wrong, a, sizeof wrong);
+    wrong[10] = wrong[10] == 'A' ? 'B' : 'A';
+    assert_int_equal(tsl_store_token_verify(f->s, wrong, &t, &d), TSL_ENOTFOUND);
+    assert_int_equal(tsl_store_token_verify(f->s, "tsl_short", &t, &d), TSL_ENOTFOUND);
+    assert_int_equal(tsl_store_token_verify(f->s, "", &t, &d), TSL_ENOTFOUND);
+
+    /* The token text is nowhere in the store's listing or events. */
+    tsl_store_token *list = NULL;
+    size_t n = 0;
+    assert_int_equal(tsl_store_token_list(f->s, &list, &n, &d), TSL_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].name, "ci");
+    assert_string_equal(list[1].name, "ops");
+    tsl_store_token_list_free(list, n);
+    tsl_store_event *ev = NULL;
+    size_t ne = 0;
+    assert_int_equal(tsl_store_event_list(f->s, 0, 0, &ev, &ne, &d), TSL_OK);
+    for (size_t i = 0; i < ne; i++) assert_null(strstr(ev[i].payload, a + 4));
+    tsl_store_event_list_free(ev, ne);
+
+    assert_int_equal(tsl_store_token_revoke(f->s, "ci", "me", &d), TSL_OK);
+    assert_int_equal(tsl_store_token_revoke(f->s, "ci", "me", &d), TSL_ECONFLICT);
+    assert_int_equal(tsl_store_token_revoke(f->s, "nope", "me", &d), TSL_ENOTFOUND);
+    assert_int_equal(tsl_store_token_verify(f->s, a, &t, &d), TSL_ENOTFOUND);
+    assert_int_equal(tsl_store_token_verify(f->s, b, &t, &d), TSL_OK);
+    assert_int_equal(t.role, TSL_ROLE_ADMIN);
+    tsl_store_token_release(&t);
+}
+
+static void test_captures(void **state) {
+    fixture *f = *state;
+    tsl_diag d = {TSL_OK, {0}};
+    int64_t mid = reg(f->s, "solar", TSL_MODEL_APPROVED);
+    int64_t targets[3] = {3600, 7200, 10800};
+    double levels[2] = {0.1, 0.9};
+    double mean[3] = {1.5, -2.25, NAN};
+    double quant[6] = {1, 2, -3, -1, 0.5, 0.75};
+    tsl_store_capture_new v[3];
+    memset(v, 0, sizeof v);
+    for (int i = 0; i < 3; i++) {
+        v[i].inference_id = i < 2 ? "req-1" : "req-2";
+        v[i].endpoint = i < 2 ? "prod" : "staging";
+        v[i].model_id = mid;
+        v[i].item = i == 1 ? "b" : "a";
+        v[i].origin = 0;
+        v[i].steps = 3;
+        v[i].nq = 2;
+        v[i].targets = targets;
+        v[i].levels = levels;
+        v[i].mean = mean;
+        v[i].quant = quant;
+    }
+    v[2].nq = 0; /* no quantiles */
+    assert_int_equal(tsl_store_capture_add(f->s, v, 3, &d), TSL_OK);
+
+    tsl_store_capture *c = NULL;
+    size_t n = 0;
+    assert_int_equal(tsl_store_capture_list(f->s, NULL, NULL, 0, 0, &c, &n, &d), TSL_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(c[0].forecaster, "solar");
+    assert_int_equal(c[0].version, 1);
+    assert_int_equal(c[0].steps, 3);
+    assert_int_equal(c[0].nq, 2);
+    assert_memory_equal(c[0].targets, targets, sizeof targets);
+    assert_memory_equal(c[0].quant, quant, sizeof quant);
+    assert_true(c[0].mean[1] == -2.25);
+    assert_true(isnan(c[0].mean[2]));
+    assert_true(c[0].at_ms > 0);
+    assert_int_equal(c[2].nq, 0);
+    assert_null(c[2].quant);
+    int64_t first = c[0].id;
+    tsl_store_capture_list_free(c, n);
+
+    assert_int_equal(tsl_store_capture_list(f->s, "prod", NULL, 0, 0, &c, &n, &d), TSL_OK);
+    assert_int_equal(n, 2);
+    tsl_store_capture_list_free(c, n);
+    assert_int_equal(tsl_store_capture_list(f->s, NULL, "req-2", 0, 0, &c, &n, &d), TSL_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(c[0].endpoint, "staging");
+    tsl_store_capture_list_free(c, n);
+    assert_int_equal(tsl_store_capture_list(f->s, NULL, NULL, first, 1, &c, &n, &d), TSL_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(c[0].item, "b");
+    tsl_store_capture_list_free(c, n);
+
+    /* A bad capture in a group: nothing of the group is written. */
+    v[1].steps = 0;
+    assert_int_equal(tsl_store_capture_add(f->s, v, 3, &d), TSL_EINVAL);
+    v[1].steps = 3;
+    v[2].inference_id = "";
+    assert_int_equal(tsl_store_capture_add(f->s, v, 3, &d), TSL_EINVAL);
+    assert_int_equal(tsl_store_capture_list(f->s, NULL, NULL, 0, 0, &c, &n, &d), TSL_OK);
+    assert_int_equal(n, 3);
+    tsl_store_capture_list_free(c, n);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_deploy_rules_and_rollback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rollback_walks_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_captures, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
