@@ -165,7 +165,7 @@ static char *choices_json(const json_t *detail) {
             continue;
         }
         json_t *o = json_object();
-        static const char *const keys[] = {"choice", "model", "score", "auto", "reason"};
+        static const char *const keys[] = {"choice", "model", "score", "auto", "reason", "end"};
         for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
             json_object_set(o, keys[k], json_object_get(it, keys[k]));
         json_object_set_new(ok, item, o);

@@ -1,0 +1,97 @@
+/*
+ * daemon.h - `tsloop serve`: the HTTP daemon that answers forecasts from deployed models.
+ *
+ * The daemon serves every endpoint of a project's store. Each endpoint's deployed version is
+ * loaded once - its bundle's models decoded, then updated (tsl_model_update, no refit) with
+ * the observations ingested after the training cut - and kept in memory behind a
+ * reference-counted pointer: a forecast request takes a reference, forecasts, and drops it, so
+ * it never touches the store. A poller notices a new deployment (or new observations) within
+ * poll_ms, loads the new version completely, then switches the pointer; requests in flight
+ * finish on the version they started with, which is freed when its last reference goes.
+ *
+ * Every value served is captured: each request puts its forecasts into a bounded queue that a
+ * writer thread drains in group commits (one transaction for everything queued). When the
+ * queue is full, requests wait for room: the API slows down rather than growing memory or
+ * dropping captures. docs/api.md describes the routes; docs/daemon.md the behaviour.
+ */
+#ifndef TSLOOP_DAEMON_H
+#define TSLOOP_DAEMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tsloop/err.h"
+#include "tsloop/metrics.h"
+#include "tsloop/project.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- the forecast request body (pure: for the route and its fuzz target) ---- */
+
+typedef struct tsl_forecast_limits {
+    size_t max_items;   /* items per request */
+    size_t max_horizon; /* steps */
+    size_t max_id;      /* bytes of an item id */
+} tsl_forecast_limits;
+
+typedef struct tsl_forecast_request {
+    char **items; /* nitems, copied */
+    size_t nitems;
+    size_t horizon; /* 0: not given (the version's horizon) */
+    double levels[TSL_METRICS_MAX_LEVELS];
+    size_t nq;
+    int has_levels;         /* "quantiles" was given (possibly empty) */
+    char inference_id[129]; /* "" when not given */
+} tsl_forecast_request;
+
+/* Parses len bytes of a forecast request body, {"items": [...], "horizon": H, "quantiles":
+ * [...], "inference_id": "..."}: items (required) are 1..max_items non-empty strings of at most
+ * max_id bytes; horizon an integer 1..max_horizon; quantiles increasing levels in (0, 1), at
+ * most TSL_METRICS_MAX_LEVELS; inference_id 1-128 characters of [A-Za-z0-9._:-]. Unknown keys
+ * are errors. TSL_EPARSE (not JSON), TSL_EINVAL (a wrong key, type or value), TSL_ELIMIT (a
+ * cap), with a message naming the key. *out is released with tsl_forecast_request_release
+ * (also after an error). */
+tsl_err tsl_forecast_request_parse(const char *body, size_t len, const tsl_forecast_limits *lim,
+                                   tsl_forecast_request *out, tsl_diag *d);
+void tsl_forecast_request_release(tsl_forecast_request *r);
+
+/* ---- the daemon ---- */
+
+typedef struct tsl_daemon_opts {
+    const char *host;      /* address to bind; NULL: "127.0.0.1" */
+    int port;              /* 0: any free port (tsl_daemon_port tells which) */
+    int threads;           /* HTTP worker threads; 0: the number of cores */
+    size_t max_body;       /* bytes of a request body; 0: 1 MiB */
+    size_t max_items;      /* items per forecast request; 0: 1000 */
+    size_t max_horizon;    /* 0: 10000 */
+    size_t capture_queue;  /* captures waiting for the writer; 0: 65536 */
+    int poll_ms;           /* how often the store is polled for deployments; 0: 500 */
+    int request_timeout_s; /* idle connections are closed after it; 0: 30 */
+    int access_log;        /* log every request (JSON line) */
+    FILE *log;             /* NULL: stderr */
+} tsl_daemon_opts;
+
+typedef struct tsl_daemon tsl_daemon;
+
+/* Opens the store of project p (which must outlive the daemon), loads every deployed
+ * endpoint and starts listening, the poller and the capture writer. TSL_EIO when the address
+ * cannot be bound. */
+tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_daemon **out,
+                         tsl_diag *d);
+
+/* The port it listens on. */
+int tsl_daemon_port(const tsl_daemon *dm);
+
+/* Stops gracefully: stops accepting connections, waits up to drain_ms for the requests in
+ * flight, stops the poller, writes every queued capture, closes everything and frees dm.
+ * Returns TSL_OK, or the capture writer's error (the captures not written are counted in the
+ * log). NULL is a no-op. */
+tsl_err tsl_daemon_stop(tsl_daemon *dm, int drain_ms, tsl_diag *d);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
