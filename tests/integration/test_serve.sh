@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# The daemon end to end: a project on `tsloop demo` data (hourly solar, two sites), trained
+# with auto approval and deployed; `tsloop serve` on a free loopback port; forecasts (JSON
+# shape, per-item errors, inference ids), the auth matrix (401 without or with a bad token, 403
+# with too weak a role), caps and malformed bodies (400, 404, 405, 413), captures in the store,
+# new observations picked up without a restart, a second version deployed while requests
+# stream (none fails, the new version is served within seconds), rollback over HTTP, and
+# SIGTERM (exit 0, every capture written).
+# usage: test_serve.sh PATH/TO/tsloop   (ctest passes it)
+set -uo pipefail
+TSLOOP=$(cd "$(dirname "$1")" && pwd -P)/$(basename "$1")
+tmp=$(mktemp -d)
+tmp=$(cd "$tmp" && pwd -P)
+pid=
+cleanup() {
+  if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
+P=(--project "$tmp/solar")
+
+"$TSLOOP" demo --dir "$tmp/demo" --sites 2 --days 30 >/dev/null 2>&1
+"$TSLOOP" demo --dir "$tmp/demo2" --sites 2 --days 32 --seed 7 >/dev/null 2>&1
+"$TSLOOP" init "$tmp/solar" >/dev/null
+cat >"$tmp/solar/tsloop.yaml" <<'YAML'
+version: 1
+name: serve-test
+datasets:
+  solar:
+    frequency: H
+    columns:
+      dimensions: [region]
+    non_negative: true
+forecasters:
+  solar:
+    dataset: solar
+    horizon: 24
+    candidates: [naive, snaive, theta]
+    backtest_windows: 2
+    ensembles: false
+    approval: {policy: auto, margin: 0}
+endpoints:
+  prod:
+    forecaster: solar
+YAML
+expect_exit 0 "ingest" "$TSLOOP" ingest "${P[@]}" "$tmp/demo/solar.csv"
+expect_exit 0 "train (auto approval)" "$TSLOOP" train solar "${P[@]}"
+check "version 1 approved" grep -q "registered solar/1: Approved" "$tmp/out"
+expect_exit 0 "deploy" "$TSLOOP" deploy solar/1 --endpoint prod "${P[@]}"
+"$TSLOOP" token create --name r --role reader "${P[@]}" >"$tmp/tok_r" 2>/dev/null
+"$TSLOOP" token create --name a --role approver "${P[@]}" >"$tmp/tok_a" 2>/dev/null
+R=(-H "Authorization: Bearer $(cat "$tmp/tok_r")")
+A=(-H "Authorization: Bearer $(cat "$tmp/tok_a")")
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+U="http://127.0.0.1:$port"
+"$TSLOOP" serve "${P[@]}" --listen "127.0.0.1:$port" --threads 2 --max-items 5 \
+  --max-body 4096 2>"$tmp/serve.log" &
+pid=$!
+ready=0
+for _ in $(seq 100); do
+  if curl -sf "$U/readyz" >/dev/null 2>&1; then ready=1; break; fi
+  sleep 0.1
+done
+check "ready" test "$ready" = 1
+check "logs JSON lines" python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$tmp/serve.log"
+check "logs the port" grep -q "\"port\":$port" "$tmp/serve.log"
+
+# code METHOD PATH [curl args...]: the status; the body in $tmp/body.
+code() {
+  local m=$1 path=$2; shift 2
+  curl -s -o "$tmp/body" -w '%{http_code}' -X "$m" "$@" "$U$path"
+}
+check "healthz 200" test "$(code GET /healthz)" = 200
+F='{"items":["lisbon","nowhere","seville"],"inference_id":"t-1"}'
+check "forecast 200" test "$(code POST /v1/endpoints/prod/forecast "${R[@]}" -d "$F")" = 200
+check "forecast JSON" test "$(jq_py "$tmp/body" \
+  "d['endpoint'], d['model']['version'], d['inference_id'], d['horizon'], d['quantiles'], len(d['forecasts'])")" = \
+  "prod 1 t-1 24 [0.1, 0.5, 0.9] 3"
+check "24 steps with p10/p50/p90, hourly after the origin" test "$(jq_py "$tmp/body" \
+  "len(d['forecasts'][0]['mean']), sorted(d['forecasts'][0]['quantiles']), d['forecasts'][0]['origin'], d['forecasts'][0]['timestamps'][0]")" = \
+  "24 ['p10', 'p50', 'p90'] 2026-03-30T23:00:00Z 2026-03-31T00:00:00Z"
+check "quantiles ordered, never negative" python3 -c '
+import json,sys; d=json.load(open(sys.argv[1]))
+for f in d["forecasts"]:
+  if "error" in f: continue
+  q=f["quantiles"]
+  assert all(0 <= a <= b <= c for a,b,c in zip(q["p10"],q["p50"],q["p90"]))' "$tmp/body"
+check "unknown item: a per-item error" test "$(jq_py "$tmp/body" "d['forecasts'][1]['error']['code']")" = unknown_item
+check "generated inference id" test "$(code POST /v1/endpoints/prod/forecast "${R[@]}" \
+  -d '{"items":["seville"],"horizon":3,"quantiles":[0.25]}')" = 200
+check "32 hex digits, 3 steps, p25" test "$(jq_py "$tmp/body" \
+  "len(d['inference_id']), len(d['forecasts'][0]['mean']), list(d['forecasts'][0]['quantiles'])")" = "32 3 ['p25']"
+
+# Auth matrix.
+check "no token: 401" test "$(code POST /v1/endpoints/prod/forecast -d "$F")" = 401
+check "error JSON" test "$(jq_py "$tmp/body" "d['error']['code']")" = unauthorized
+check "bad token: 401" test "$(code POST /v1/endpoints/prod/forecast -H 'Authorization: Bearer tsl_nope' -d "$F")" = 401
+check "reader lists endpoints" test "$(code GET /v1/endpoints "${R[@]}")" = 200
+check "reader cannot deploy: 403" test "$(code POST /v1/endpoints/prod/deploy "${R[@]}" -d '{"version":"solar/1"}')" = 403
+check "reader cannot roll back: 403" test "$(code POST /v1/endpoints/prod/rollback "${R[@]}" -d '{}')" = 403
+check "no token on deploy: 401" test "$(code POST /v1/endpoints/prod/deploy -d '{}')" = 401
+check "metrics are open" test "$(code GET /metrics)" = 200
+
+# Malformed requests and caps.
+check "bad JSON: 400" test "$(code POST /v1/endpoints/prod/forecast "${R[@]}" -d '{"items":')" = 400
+check "bad_json code" test "$(jq_py "$tmp/body" "d['error']['code']")" = bad_json
+check "unknown key: 400" test "$(code POST /v1/endpoints/prod/forecast "${R[@]}" -d '{"items":["a"],"x":1}')" = 400
+check "too many items: 413" test "$(code POST /v1/endpoints/prod/forecast "${R[@]}" -d '{"items":["a","b","c","d","e","f"]}')" = 413
+big=$(python3 -c 'print("{\"items\":[\"" + "x"*5000 + "\"]}")')
+check "body too large: 413" test "$(code POST /v1/endpoints/prod/forecast "${R[@]}" -d "$big")" = 413
+check "no such endpoint: 404" test "$(code POST /v1/endpoints/nope/forecast "${R[@]}" -d "$F")" = 404
+check "no such route: 404" test "$(code GET /v2/x)" = 404
+check "GET on forecast: 405" test "$(code GET /v1/endpoints/prod/forecast "${R[@]}")" = 405
+
+# Captures reach the store (group-committed within moments).
+ncap() { python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from captures where inference_id = ?", (sys.argv[2],)).fetchone()[0])' "$tmp/solar/.tsloop/store.db" "$1"; }
+sleep 0.5
+check "two captures for t-1 (the unknown item has none)" test "$(ncap t-1)" = 2
+
+# New observations: the models catch up without a restart.
+expect_exit 0 "ingest two more days" "$TSLOOP" ingest "${P[@]}" "$tmp/demo2/solar.csv"
+moved=0
+for _ in $(seq 30); do
+  code POST /v1/endpoints/prod/forecast "${R[@]}" -d '{"items":["seville"],"horizon":1}' >/dev/null
+  if [ "$(jq_py "$tmp/body" "d['forecasts'][0]['origin']")" = "2026-04-01T23:00:00Z" ]; then moved=1; break; fi
+  sleep 0.1
+done
+check "forecasts start from the new last observation" test "$moved" = 1
+
+# A second version deployed while requests stream.
+expect_exit 0 "train version 2" "$TSLOOP" train solar "${P[@]}"
+"$TSLOOP" models approve solar/2 --why "integration test" "${P[@]}" >/dev/null 2>&1
+(
+  for i in $(seq 150); do
+    curl -s -o /dev/null -w '%{http_code}\n' -X POST "${R[@]}" "$U/v1/endpoints/prod/forecast" \
+      -d "{\"items\":[\"lisbon\"],\"inference_id\":\"s-$i\"}"
+  done >"$tmp/stream"
+) &
+stream=$!
+sleep 0.3
+check "deploy over HTTP" test "$(code POST /v1/endpoints/prod/deploy "${A[@]}" -d '{"version":"solar/2","why":"test"}')" = 200
+served2=0
+for _ in $(seq 30); do
+  code POST /v1/endpoints/prod/forecast "${R[@]}" -d '{"items":["lisbon"]}' >/dev/null
+  if [ "$(jq_py "$tmp/body" "d['model']['version']")" = 2 ]; then served2=1; break; fi
+  sleep 0.1
+done
+wait "$stream"
+check "version 2 served within 3 s" test "$served2" = 1
+check "no request of the stream failed" test "$(sort -u "$tmp/stream" | tr '\n' ' ')" = "200 "
+check "the switch is logged" grep -q "switched to a new deployment" "$tmp/serve.log"
+check "rollback over HTTP" test "$(code POST /v1/endpoints/prod/rollback "${A[@]}" -d '{"why":"test"}')" = 200
+check "back to version 1" test "$(jq_py "$tmp/body" "d['version'], d['action']")" = "1 rollback"
+expect_exit 0 "history" "$TSLOOP" endpoints prod "${P[@]}" --json
+check "the API's moves are recorded with the token's name" test "$(jq_py "$tmp/out" "d[0]['who'], d[1]['who']")" = "token:a token:a"
+
+# SIGTERM: exit 0, every capture written.
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+pid=
+check "SIGTERM: exit 0" test "$rc" = 0
+check "logs the drain" grep -q '"msg":"stopped"' "$tmp/serve.log"
+check "every stream capture written" test "$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from captures where inference_id like \"s-%\"").fetchone()[0])' "$tmp/solar/.tsloop/store.db")" = 150
+finish
