@@ -11,7 +11,7 @@ packages=(gcc make cmake pkg-config libnlopt-dev libarchive-dev zlib1g-dev libja
           libmicrohttpd-dev curl python3 gzip zip)
 for arg in "$@"; do
   case "$arg" in
-    --bench) packages+=(r-cran-forecast time) ;;
+    --bench) packages+=(r-cran-forecast time wrk) ;;
     --fuzz) packages+=(clang) ;;
     *) echo "deps.sh: unknown option '$arg' (expected --bench or --fuzz)" >&2; exit 2 ;;
   esac
