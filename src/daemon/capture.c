@@ -23,7 +23,11 @@
 #include "daemon/daemon_impl.h"
 #include "tsloop/mem.h"
 
-#define BATCH_MAX 8192 /* captures per transaction at most */
+/* Captures per transaction at most. Room in the ring is made a batch at a time, so a full
+ * queue makes requests wait for one batch's commit: small batches keep that wait short (a
+ * batch of 1024 is a few milliseconds), and beyond a few hundred rows per commit a bigger
+ * one saves nothing. */
+#define BATCH_MAX 1024
 #define RETRIES   3
 
 /* One queued capture: the record and its arrays, in one allocation with its strings. */

@@ -297,8 +297,9 @@ static const char M6[] =
     "  mean BLOB NOT NULL,\n"
     "  quant BLOB NOT NULL\n"
     ");\n"
+    /* Only append-ordered indexes: a random key (the inference id) would cost a random B-tree
+     * write per capture, the daemon's write rate. Listing by inference id scans. */
     "CREATE INDEX captures_endpoint ON captures(endpoint, id);\n"
-    "CREATE INDEX captures_inference ON captures(inference_id);\n"
     "CREATE TABLE jobs (\n"
     "  id INTEGER PRIMARY KEY,\n"
     "  kind TEXT NOT NULL,\n"

@@ -87,6 +87,7 @@ for f in d["forecasts"]:
   if "error" in f: continue
   q=f["quantiles"]
   assert all(0 <= a <= b <= c for a,b,c in zip(q["p10"],q["p50"],q["p90"]))' "$tmp/body"
+cp "$tmp/body" "$tmp/t1.json"
 check "unknown item: a per-item error" test "$(jq_py "$tmp/body" "d['forecasts'][1]['error']['code']")" = unknown_item
 check "generated inference id" test "$(code POST /v1/endpoints/prod/forecast "${R[@]}" \
   -d '{"items":["seville"],"horizon":3,"quantiles":[0.25]}')" = 200
@@ -118,6 +119,20 @@ check "GET on forecast: 405" test "$(code GET /v1/endpoints/prod/forecast "${R[@
 ncap() { python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from captures where inference_id = ?", (sys.argv[2],)).fetchone()[0])' "$tmp/solar/.tsloop/store.db" "$1"; }
 sleep 0.5
 check "two captures for t-1 (the unknown item has none)" test "$(ncap t-1)" = 2
+check "captured values are the values served (10 significant digits)" python3 -c '
+import json, sqlite3, struct, sys
+d = json.load(open(sys.argv[2]))
+db = sqlite3.connect(sys.argv[1])
+for f in d["forecasts"]:
+  if "error" in f: continue
+  mean, quant, nq, targets = db.execute("select mean, quant, nq, targets from captures where inference_id = ? and item = ?", ("t-1", f["item"])).fetchone()
+  m = struct.unpack("<%dd" % (len(mean) // 8), mean)
+  q = struct.unpack("<%dd" % (len(quant) // 8), quant)
+  assert len(m) == 24 and nq == 3
+  for s in range(24):
+    assert abs(m[s] - f["mean"][s]) <= 1e-9 * max(1, abs(m[s])), (m[s], f["mean"][s])
+    assert abs(q[s * 3 + 2] - f["quantiles"]["p90"][s]) <= 1e-9 * max(1, abs(q[s * 3 + 2]))' \
+  "$tmp/solar/.tsloop/store.db" "$tmp/t1.json"
 
 # New observations: the models catch up without a restart.
 expect_exit 0 "ingest two more days" "$TSLOOP" ingest "${P[@]}" "$tmp/demo2/solar.csv"
