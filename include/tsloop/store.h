@@ -167,6 +167,14 @@ void tsl_store_item_list_free(tsl_store_item *list, size_t n);
 tsl_err tsl_store_item_list(tsl_store *s, const char *dataset, tsl_store_item **out, size_t *n,
                             tsl_diag *d);
 
+/* The observations of item `item` of data set `dataset` with timestamps after `after`
+ * (seconds), in time order: *t and *v (NaN where missing) hold *n points, freed with tsl_free
+ * (NULL when *n is 0). An item the data set does not have gives *n = 0; an unknown data set
+ * is TSL_ENOTFOUND. What the daemon reads to bring a deployed model up to date without loading
+ * the whole history. */
+tsl_err tsl_store_item_tail(tsl_store *s, const char *dataset, const char *item, int64_t after,
+                            int64_t **t, double **v, size_t *n, tsl_diag *d);
+
 /* Loads a data set, or the nitems items listed in items (NULL: all), into a tsl_dataset for
  * training, in one consistent snapshot: *out holds exactly the state whose content hash is
  * written to hash (may be NULL; TSL_STORE_HASH_HEX + 1 bytes). The frequency is the data set's

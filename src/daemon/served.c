@@ -10,11 +10,14 @@
  * are then served from the end of their series as stored now, without an update (the best
  * that can be done without knowing where training stopped; the log says so).
  *
- * Decoding everything up front rather than lazily keeps the request path free of locks and
- * allocation: a forecast only reads an immutable model. Memory is the price, measured in
- * bench/ for 100,000 series.
+ * Only what is new is read: the data set's item list (each series' last timestamp) and, for a
+ * series that moved past its training end, the observations after it (tsl_store_item_tail) -
+ * never the whole history. Decoding every model up front rather than lazily keeps the request
+ * path free of locks and allocation: a forecast only reads an immutable model. Memory is the
+ * price, measured by bench/bench_served.c (about 2 KiB per series).
  */
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,15 +72,13 @@ out:
     return err;
 }
 
-/* Compares an item id with a series (for bsearch over the data set's sorted series). */
-static int cmp_series(const void *key, const void *elem) {
-    return strcmp((const char *)key, ((const tsl_series *)elem)->item_id);
-}
-
-/* Brings model i up to date with series ser (NULL: the item has no data now); end is the
- * training end from the choices (has_end 0: unknown). */
-static void catch_up(tsl_served *sv, size_t i, const tsl_series *ser, int has_end, int64_t end) {
-    if (!ser) {
+/* Brings model i up to date. item is the data set's record of its series (NULL: the data set
+ * has no such item now); end is the training end from the choices (has_end 0: unknown). Reads
+ * only the observations after the end (tsl_store_item_tail), laid out on the frequency's grid
+ * with NaN in gaps; anything off the grid leaves the model as trained. */
+static void catch_up(tsl_served *sv, size_t i, tsl_store *s, const tsl_store_item *item,
+                     int has_end, int64_t end) {
+    if (!item) {
         if (has_end)
             sv->origin[i] = end;
         else {
@@ -86,29 +87,40 @@ static void catch_up(tsl_served *sv, size_t i, const tsl_series *ser, int has_en
         }
         return;
     }
-    int64_t last = tsl_freq_add(sv->freq, ser->start, (int64_t)ser->n - 1);
-    sv->origin[i] = last;
-    if (!has_end || last <= end) return;
-    int64_t j = 0;
-    if (tsl_freq_steps(sv->freq, ser->start, end, &j) || j < -1 || j + 1 >= (int64_t)ser->n) {
-        /* The training end is off the series' grid now: serve the model as trained. */
-        sv->origin[i] = end;
+    if (!has_end) { /* a version from before training ends were recorded */
+        sv->origin[i] = item->t_max;
         return;
     }
-    size_t from = (size_t)(j + 1);
-    tsl_diag ud = {TSL_OK, {0}};
-    if (tsl_model_update(sv->models[i], ser->y + from, ser->n - from, NULL, &ud)) {
-        sv->origin[i] = end;
-        return;
+    sv->origin[i] = end;
+    int64_t k = 0;
+    if (item->t_max <= end || tsl_freq_steps(sv->freq, end, item->t_max, &k) || k < 1) return;
+    int64_t *t = NULL;
+    double *v = NULL, *y = NULL;
+    size_t n = 0;
+    tsl_diag td = {TSL_OK, {0}};
+    if (tsl_store_item_tail(s, sv->dataset, item->item_id, end, &t, &v, &n, &td)) goto out;
+    y = tsl_malloc((size_t)k * sizeof *y);
+    for (int64_t j = 0; j < k; j++) y[j] = NAN;
+    for (size_t p = 0; p < n; p++) {
+        int64_t at = 0;
+        if (tsl_freq_steps(sv->freq, end, t[p], &at) || at < 1 || at > k) goto out;
+        y[at - 1] = v[p];
     }
+    if (tsl_model_update(sv->models[i], y, (size_t)k, NULL, &td)) goto out;
+    sv->origin[i] = item->t_max;
     sv->updated++;
+out:
+    tsl_free(t);
+    tsl_free(v);
+    tsl_free(y);
 }
 
 tsl_err tsl_served_load(tsl_store *s, const tsl_store_deployment *dp, tsl_served **out,
                         tsl_diag *d) {
     tsl_served *sv = tsl_calloc(1, sizeof *sv);
     tsl_store_model m = {0};
-    tsl_dataset *ds = NULL;
+    tsl_store_item *il = NULL; /* the data set's items, by item id like the bundle */
+    size_t nil = 0, j = 0;
     json_t *choices = NULL;
     void *art = NULL;
     size_t len = 0;
@@ -129,12 +141,18 @@ tsl_err tsl_served_load(tsl_store *s, const tsl_store_deployment *dp, tsl_served
     sv->models = tsl_calloc(sv->n ? sv->n : 1, sizeof *sv->models);
     sv->origin = tsl_calloc(sv->n ? sv->n : 1, sizeof *sv->origin);
     if (m.dataset) {
+        /* The hash first: data arriving during the reads below changes it again, and the
+         * poller then loads once more. */
+        tsl_store_dataset ds;
+        memset(&ds, 0, sizeof ds);
         sv->dataset = tsl_strdup(m.dataset);
-        err = tsl_store_dataset_load(s, m.dataset, NULL, 0, 0, &ds, sv->dataset_hash, d);
-        if (err == TSL_ESHORT || err == TSL_ENOTFOUND) {
-            ds = NULL; /* no data (any more): the models are served as trained */
-            err = TSL_OK;
+        err = tsl_store_dataset_get(s, m.dataset, &ds, d);
+        if (!err) {
+            memcpy(sv->dataset_hash, ds.hash, sizeof sv->dataset_hash);
+            err = tsl_store_item_list(s, m.dataset, &il, &nil, d);
         }
+        tsl_store_dataset_release(&ds);
+        if (err == TSL_ENOTFOUND) err = TSL_OK; /* no data (any more): served as trained */
         if (err) goto out;
     }
     json_error_t je;
@@ -148,14 +166,14 @@ tsl_err tsl_served_load(tsl_store *s, const tsl_store_deployment *dp, tsl_served
             continue;
         }
         json_t *endj = json_object_get(json_object_get(items, e.item_id), "end");
-        const tsl_series *ser =
-            ds ? bsearch(e.item_id, ds->series, ds->nseries, sizeof *ds->series, cmp_series) : NULL;
-        catch_up(sv, i, ser, json_is_integer(endj), (int64_t)json_integer_value(endj));
+        while (j < nil && strcmp(il[j].item_id, e.item_id) < 0) j++;
+        const tsl_store_item *it = j < nil && !strcmp(il[j].item_id, e.item_id) ? &il[j] : NULL;
+        catch_up(sv, i, s, it, json_is_integer(endj), (int64_t)json_integer_value(endj));
     }
     tsl_diag_clear(d);
 out:
     json_decref(choices);
-    tsl_dataset_free(ds);
+    tsl_store_item_list_free(il, nil);
     tsl_store_model_release(&m);
     tsl_free(art);
     if (err) {

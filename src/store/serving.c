@@ -1,6 +1,6 @@
 /*
- * serving.c - the store's front end for serving: endpoints and deployments, API tokens and
- * captured forecasts (store.h states the contracts).
+ * serving.c - the store's front end for serving: endpoints and deployments, API tokens,
+ * captured forecasts and series tails (store.h states the contracts).
  *
  * As in store.c, this file checks arguments and owns everything that does not depend on how
  * data is kept - role names, making tokens and hashing them, freeing results - and hands the
@@ -210,6 +210,21 @@ void tsl_store_token_list_free(tsl_store_token *list, size_t n) {
     if (!list) return;
     for (size_t i = 0; i < n; i++) tsl_store_token_release(&list[i]);
     tsl_free(list);
+}
+
+/* ---- the tail of a series ---- */
+
+tsl_err tsl_store_item_tail(tsl_store *s, const char *dataset, const char *item, int64_t after,
+                            int64_t **t, double **v, size_t *n, tsl_diag *d) {
+    tsl_err err;
+    *t = NULL;
+    *v = NULL;
+    *n = 0;
+    if ((err = tsl_sto_ready(s, d)) ||
+        (err = tsl_sto_check_name(d, "data set", dataset, TSL_STORE_NAME_MAX, 0)))
+        return err;
+    if (!item || !item[0]) return tsl_diag_set(d, TSL_EINVAL, "an item id is required");
+    return s->vt->item_tail(s, dataset, item, after, t, v, n, d);
 }
 
 /* ---- captures ---- */

@@ -198,6 +198,8 @@ tsl_err tsl_sq_token_list(tsl_store *s, tsl_store_token **out, size_t *n, tsl_di
 tsl_err tsl_sq_token_revoke(tsl_store *s, const char *name, const char *who, tsl_diag *d);
 tsl_err tsl_sq_token_find(tsl_store *s, const unsigned char *hash, tsl_store_token *out,
                           tsl_diag *d);
+tsl_err tsl_sq_item_tail(tsl_store *s, const char *dataset, const char *item, int64_t after,
+                         int64_t **t, double **v, size_t *n, tsl_diag *d);
 tsl_err tsl_sq_capture_add(tsl_store *s, const tsl_store_capture_new *v, size_t n, tsl_diag *d);
 tsl_err tsl_sq_capture_list(tsl_store *s, const char *endpoint, const char *inference_id,
                             int64_t after_id, size_t limit, tsl_store_capture **out, size_t *n,

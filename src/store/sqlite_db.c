@@ -558,6 +558,7 @@ static const tsl_store_vt sqlite_vt = {
     .token_list = tsl_sq_token_list,
     .token_revoke = tsl_sq_token_revoke,
     .token_find = tsl_sq_token_find,
+    .item_tail = tsl_sq_item_tail,
     .capture_add = tsl_sq_capture_add,
     .capture_list = tsl_sq_capture_list,
 };

@@ -1,6 +1,6 @@
 /*
  * sqlite_serving.c - what serving forecasts keeps in the SQLite back end: endpoints and their
- * deployment history, API tokens, captured forecasts.
+ * deployment history, API tokens, captured forecasts; and what it reads: the tail of a series.
  *
  * An endpoint row points at its current deployment; deployments are append-only, and each
  * remembers the deployment it replaced (previous_id). A rollback is therefore a new row whose
@@ -12,7 +12,8 @@
  * Tokens are looked up by their hash (a unique index): verifying a request costs one B-tree
  * probe. Captures are one row per (request, item) with their arrays as little-endian blobs
  * (targets int64, levels/means/quantiles float64): a 24-step forecast is one short row, which
- * is what lets a group commit of thousands of captures take milliseconds.
+ * is what lets a group commit of thousands of captures take milliseconds. The tail of a series
+ * is one range scan of the observations' (item, t) primary key.
  */
 #include "store/sqlite_be.h"
 
@@ -442,6 +443,67 @@ tsl_err tsl_sq_token_find(tsl_store *s, const unsigned char *hash, tsl_store_tok
                           tsl_diag *d) {
     tok_ctx c = {.hash = hash, .out = out};
     return tsl_sq_tx(sq_of(s), 0, tok_list_body, tok_clear, &c, d);
+}
+
+/* ---- the tail of a series ---- */
+
+static const char SQL_TAIL_DATASET[] = "SELECT id FROM datasets WHERE name = ?1";
+static const char SQL_TAIL[] =
+    "SELECT o.t, o.value FROM items i JOIN observations o ON o.item = i.id "
+    "WHERE i.dataset_id = ?1 AND i.item_id = ?2 AND o.t > ?3 ORDER BY o.t";
+
+typedef struct tail_ctx {
+    const char *dataset, *item;
+    int64_t after;
+    int64_t *t;
+    double *v;
+    size_t n, cap, vcap;
+} tail_ctx;
+
+/* Drops a partial tail after a rollback. */
+static void tail_clear(void *vctx) {
+    tail_ctx *c = vctx;
+    tsl_free(c->t);
+    tsl_free(c->v);
+    c->t = NULL;
+    c->v = NULL;
+    c->n = c->cap = c->vcap = 0;
+}
+
+/* The transaction of tsl_sq_item_tail: the (item, t) primary key makes it one range scan. */
+static tsl_err tail_body(sq *q, void *vctx, tsl_diag *d) {
+    tail_ctx *c = vctx;
+    sqlite3_stmt *st;
+    int row = 0;
+    tsl_err err;
+    if ((err = tsl_sq_prepare(q, SQL_TAIL_DATASET, &st, d))) return err;
+    tsl_sq_bind_text(q, st, 1, c->dataset);
+    if ((err = tsl_sq_step(q, st, &row, d))) return err;
+    if (!row) return tsl_diag_set(d, TSL_ENOTFOUND, "no data set '%s'", c->dataset);
+    int64_t id = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if ((err = tsl_sq_prepare(q, SQL_TAIL, &st, d))) return err;
+    tsl_sq_bind_int(q, st, 1, id);
+    tsl_sq_bind_text(q, st, 2, c->item);
+    tsl_sq_bind_int(q, st, 3, c->after);
+    while (!(err = tsl_sq_step(q, st, &row, d)) && row) {
+        c->t = sq_grow(c->t, &c->cap, c->n, sizeof *c->t);
+        c->v = sq_grow(c->v, &c->vcap, c->n, sizeof *c->v);
+        c->t[c->n] = sqlite3_column_int64(st, 0);
+        c->v[c->n++] = tsl_sq_col_double(st, 1);
+    }
+    return err;
+}
+
+tsl_err tsl_sq_item_tail(tsl_store *s, const char *dataset, const char *item, int64_t after,
+                         int64_t **t, double **v, size_t *n, tsl_diag *d) {
+    tail_ctx c = {dataset, item, after, NULL, NULL, 0, 0, 0};
+    tsl_err err = tsl_sq_tx(sq_of(s), 0, tail_body, tail_clear, &c, d);
+    if (err) return err;
+    *t = c.t;
+    *v = c.v;
+    *n = c.n;
+    return TSL_OK;
 }
 
 /* ---- captures ---- */

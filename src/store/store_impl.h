@@ -233,6 +233,8 @@ struct tsl_store_vt {
     tsl_err (*token_revoke)(tsl_store *s, const char *name, const char *who, tsl_diag *d);
     tsl_err (*token_find)(tsl_store *s, const unsigned char *hash, tsl_store_token *out,
                           tsl_diag *d);
+    tsl_err (*item_tail)(tsl_store *s, const char *dataset, const char *item, int64_t after,
+                         int64_t **t, double **v, size_t *n, tsl_diag *d);
     tsl_err (*capture_add)(tsl_store *s, const tsl_store_capture_new *v, size_t n, tsl_diag *d);
     tsl_err (*capture_list)(tsl_store *s, const char *endpoint, const char *inference_id,
                             int64_t after_id, size_t limit, tsl_store_capture **out, size_t *n,

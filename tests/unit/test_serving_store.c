@@ -1,7 +1,8 @@
 /*
  * test_serving_store.c - the store's serving tables: deployments (approval rules, idempotent
  * deploys, rollback walking history, events), API tokens (shown once, verified by hash, roles,
- * revocation) and captures (group insert, arrays round-trip, filters, all-or-nothing).
+ * revocation), captures (group insert, arrays round-trip, filters, all-or-nothing) and the tail
+ * of a series (what the daemon reads to update a deployed model).
  */
 #include <math.h>
 #include <setjmp.h>
@@ -13,6 +14,7 @@
 #include <cmocka.h>
 
 #include "testutil.h"
+#include "tsloop/csv.h"
 #include "tsloop/mem.h"
 #include "tsloop/store.h"
 
@@ -296,12 +298,54 @@ static void test_captures(void **state) {
     tsl_store_capture_list_free(c, n);
 }
 
+/* The tail of a series: only the points after a time, in order, missing ones as NaN. */
+static void test_item_tail(void **state) {
+    fixture *f = *state;
+    tsl_diag d = {TSL_OK, {0}};
+    static const char csv[] = "item_id,timestamp,target_value\n"
+                              "a,1970-01-01T03:00:00Z,3\n"
+                              "a,1970-01-01T01:00:00Z,1\n"
+                              "a,1970-01-01T02:00:00Z,NA\n"
+                              "a,1970-01-01T04:00:00Z,4\n"
+                              "b,1970-01-01T01:00:00Z,10\n";
+    tsl_csv *c = NULL;
+    if (tsl_csv_open_mem("t.csv", csv, strlen(csv), NULL, &c, &d)) fail_msg("%s", d.msg);
+    tsl_store_ingest_opts o;
+    memset(&o, 0, sizeof o);
+    o.create = 1;
+    tsl_store_receipt r;
+    memset(&r, 0, sizeof r);
+    if (tsl_store_ingest_csv(f->s, "ds", c, &o, &r, &d)) fail_msg("%s", d.msg);
+    tsl_csv_close(c);
+    tsl_store_receipt_release(&r);
+
+    int64_t *t = NULL;
+    double *v = NULL;
+    size_t n = 0;
+    assert_int_equal(tsl_store_item_tail(f->s, "ds", "a", 3600, &t, &v, &n, &d), TSL_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(t[0], 7200);
+    assert_true(isnan(v[0]));
+    assert_int_equal(t[2], 14400);
+    assert_true(v[2] == 4);
+    tsl_free(t);
+    tsl_free(v);
+    assert_int_equal(tsl_store_item_tail(f->s, "ds", "a", 14400, &t, &v, &n, &d), TSL_OK);
+    assert_int_equal(n, 0);
+    assert_null(t);
+    assert_int_equal(tsl_store_item_tail(f->s, "ds", "zz", 0, &t, &v, &n, &d), TSL_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(tsl_store_item_tail(f->s, "nope", "a", 0, &t, &v, &n, &d), TSL_ENOTFOUND);
+    assert_int_equal(tsl_store_item_tail(f->s, "ds", "", 0, &t, &v, &n, &d), TSL_EINVAL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_deploy_rules_and_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rollback_walks_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_captures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_item_tail, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
