@@ -19,6 +19,7 @@
  */
 #include <jansson.h>
 #include <string.h>
+#include <time.h>
 
 #include "daemon/daemon_impl.h"
 #include "tsloop/mem.h"
@@ -29,6 +30,7 @@
  * one saves nothing. */
 #define BATCH_MAX 1024
 #define RETRIES   3
+#define LINGER_NS 1000000 /* 1 ms */
 
 /* One queued capture: the record and its arrays, in one allocation with its strings. */
 typedef struct capq_rec {
@@ -41,6 +43,7 @@ struct tsl_capq {
     capq_rec **ring;
     size_t cap, head, count;
     int stopping;
+    int waiting; /* the writer sleeps on not_empty: only then does a push need to signal */
     pthread_t thread;
     tsl_store *s;
     atomic_ullong written, failed;
@@ -111,8 +114,20 @@ static void *writer_main(void *arg) {
     tsl_store_capture_new *flat = tsl_malloc(BATCH_MAX * sizeof *flat);
     pthread_mutex_lock(&q->mu);
     for (;;) {
-        while (!q->count && !q->stopping) pthread_cond_wait(&q->not_empty, &q->mu);
+        while (!q->count && !q->stopping) {
+            q->waiting = 1;
+            pthread_cond_wait(&q->not_empty, &q->mu);
+            q->waiting = 0;
+        }
         if (!q->count && q->stopping) break;
+        if (q->count < BATCH_MAX / 4 && !q->stopping) {
+            /* Linger a moment so a burst becomes one commit (and one wake-up) rather than
+             * many: captures may be a moment late, never lost. */
+            pthread_mutex_unlock(&q->mu);
+            struct timespec linger = {0, LINGER_NS};
+            nanosleep(&linger, NULL);
+            pthread_mutex_lock(&q->mu);
+        }
         size_t n = q->count < BATCH_MAX ? q->count : BATCH_MAX;
         for (size_t i = 0; i < n; i++) {
             batch[i] = q->ring[q->head];
@@ -168,7 +183,7 @@ void tsl_capq_push(tsl_capq *q, const tsl_capq_item *v, size_t n) {
         q->ring[(q->head + q->count) % q->cap] = recs[i];
         q->count++;
     }
-    pthread_cond_signal(&q->not_empty);
+    if (q->waiting) pthread_cond_signal(&q->not_empty);
     pthread_mutex_unlock(&q->mu);
     tsl_free(recs);
 }

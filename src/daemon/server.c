@@ -447,7 +447,14 @@ static void put_num(tsl_wbuf *b, double v) {
         m = (uint64_t)llround(a / p10[-dec]) * u10[-dec];
     if (dec < 0) dec = 0;
     uint64_t ip = m / u10[dec], fp = m % u10[dec];
-    int n = snprintf(s, sizeof s, "%s%llu", v < 0 ? "-" : "", (unsigned long long)ip);
+    char digits[24];
+    int nd = 0, n = 0;
+    do {
+        digits[nd++] = (char)('0' + ip % 10);
+        ip /= 10;
+    } while (ip);
+    if (v < 0) s[n++] = '-';
+    while (nd) s[n++] = digits[--nd];
     if (fp) {
         char f[16];
         for (int i = dec - 1; i >= 0; i--) {
@@ -461,6 +468,44 @@ static void put_num(tsl_wbuf *b, double v) {
         n += len;
     }
     tsl_wbuf_put(b, s, (size_t)n);
+}
+
+/* Appends t as a quoted "YYYY-MM-DDTHH:MM:SSZ", digits written directly (snprintf per
+ * timestamp showed in the profile); years outside 0..9999 go through tsl_time_format. */
+static void put_time(tsl_wbuf *b, int64_t t) {
+    int y, mo, d, h, mi, sec;
+    tsl_time_civil(t, &y, &mo, &d, &h, &mi, &sec);
+    if (y < 0 || y > 9999) {
+        char buf[48];
+        tsl_time_format(t, 0, buf, sizeof buf);
+        tsl_wbuf_putc(b, '"');
+        tsl_wbuf_puts(b, buf);
+        tsl_wbuf_putc(b, '"');
+        return;
+    }
+    char s[22] = {'"',
+                  (char)('0' + y / 1000),
+                  (char)('0' + y / 100 % 10),
+                  (char)('0' + y / 10 % 10),
+                  (char)('0' + y % 10),
+                  '-',
+                  (char)('0' + mo / 10),
+                  (char)('0' + mo % 10),
+                  '-',
+                  (char)('0' + d / 10),
+                  (char)('0' + d % 10),
+                  'T',
+                  (char)('0' + h / 10),
+                  (char)('0' + h % 10),
+                  ':',
+                  (char)('0' + mi / 10),
+                  (char)('0' + mi % 10),
+                  ':',
+                  (char)('0' + sec / 10),
+                  (char)('0' + sec % 10),
+                  'Z',
+                  '"'};
+    tsl_wbuf_put(b, s, sizeof s);
 }
 
 /* ---- auth ---- */
@@ -647,13 +692,13 @@ static void forecast_item(tsl_daemon *dm, const tsl_served *sv, const char *item
         return;
     }
     int64_t origin = sv->origin[at];
-    char ts[40];
     for (size_t s = 0; s < h; s++) targets[s] = tsl_freq_add(sv->freq, origin, (int64_t)s + 1);
-    tsl_time_format(origin, 0, ts, sizeof ts);
-    tsl_wbuf_printf(b, ",\"origin\":\"%s\",\"timestamps\":[", ts);
+    tsl_wbuf_puts(b, ",\"origin\":");
+    put_time(b, origin);
+    tsl_wbuf_puts(b, ",\"timestamps\":[");
     for (size_t s = 0; s < h; s++) {
-        tsl_time_format(targets[s], 0, ts, sizeof ts);
-        tsl_wbuf_printf(b, "%s\"%s\"", s ? "," : "", ts);
+        if (s) tsl_wbuf_putc(b, ',');
+        put_time(b, targets[s]);
     }
     tsl_wbuf_puts(b, "],\"mean\":[");
     for (size_t s = 0; s < h; s++) {
