@@ -3,8 +3,9 @@
 # with auto approval and deployed; `tsloop serve` on a free loopback port; forecasts (JSON
 # shape, per-item errors, inference ids), the auth matrix (401 without or with a bad token, 403
 # with too weak a role), caps and malformed bodies (400, 404, 405, 413), captures in the store,
-# new observations picked up without a restart, a second version deployed while requests
-# stream (none fails, the new version is served within seconds), rollback over HTTP, and
+# new observations picked up without a restart, a second version deployed (and rolled back and
+# forth) while four request streams run (none fails, each answer whole, both versions served)
+# and served within seconds, rollback over HTTP, and
 # SIGTERM (exit 0, every capture written).
 # usage: test_serve.sh PATH/TO/tsloop   (ctest passes it)
 set -uo pipefail
@@ -147,13 +148,18 @@ check "forecasts start from the new last observation" test "$moved" = 1
 # A second version deployed while requests stream.
 expect_exit 0 "train version 2" "$TSLOOP" train solar "${P[@]}"
 "$TSLOOP" models approve solar/2 --why "integration test" "${P[@]}" >/dev/null 2>&1
-(
-  for i in $(seq 150); do
-    curl -s -o /dev/null -w '%{http_code}\n' -X POST "${R[@]}" "$U/v1/endpoints/prod/forecast" \
-      -d "{\"items\":[\"lisbon\"],\"inference_id\":\"s-$i\"}"
-  done >"$tmp/stream"
-) &
-stream=$!
+# Four concurrent streams, each answer's status and version recorded.
+streams=()
+for k in 1 2 3 4; do
+  (
+    for i in $(seq 40); do
+      curl -s -X POST "${R[@]}" "$U/v1/endpoints/prod/forecast" \
+        -d "{\"items\":[\"lisbon\"],\"inference_id\":\"s-$k-$i\"}" -w ' %{http_code}\n' |
+        python3 -c 'import json,sys; b,c=sys.stdin.read().rsplit(" ",1); d=json.loads(b) if c.strip()=="200" else {}; print(c.strip(), d.get("model",{}).get("version"), len(d.get("forecasts",[{}])[0].get("mean",[])))'
+    done >"$tmp/stream$k"
+  ) &
+  streams+=($!)
+done
 sleep 0.3
 check "deploy over HTTP" test "$(code POST /v1/endpoints/prod/deploy "${A[@]}" -d '{"version":"solar/2","why":"test"}')" = 200
 served2=0
@@ -162,14 +168,23 @@ for _ in $(seq 30); do
   if [ "$(jq_py "$tmp/body" "d['model']['version']")" = 2 ]; then served2=1; break; fi
   sleep 0.1
 done
-wait "$stream"
 check "version 2 served within 3 s" test "$served2" = 1
-check "no request of the stream failed" test "$(sort -u "$tmp/stream" | tr '\n' ' ')" = "200 "
+# Switch back and forth while the streams run.
+for _ in 1 2; do
+  code POST /v1/endpoints/prod/rollback "${A[@]}" -d '{}' >/dev/null
+  sleep 0.2
+  code POST /v1/endpoints/prod/deploy "${A[@]}" -d '{"version":"solar/2"}' >/dev/null
+  sleep 0.2
+done
+wait "${streams[@]}"
+cat "$tmp"/stream? >"$tmp/stream"
+check "no request of the streams failed, each whole" test "$(cut -d' ' -f1,3 "$tmp/stream" | sort -u | tr '\n' ' ')" = "200 24 "
+check "both versions were served" test "$(cut -d' ' -f2 "$tmp/stream" | sort -u | tr '\n' ' ')" = "1 2 "
 check "the switch is logged" grep -q "switched to a new deployment" "$tmp/serve.log"
 check "rollback over HTTP" test "$(code POST /v1/endpoints/prod/rollback "${A[@]}" -d '{"why":"test"}')" = 200
 check "back to version 1" test "$(jq_py "$tmp/body" "d['version'], d['action']")" = "1 rollback"
 expect_exit 0 "history" "$TSLOOP" endpoints prod "${P[@]}" --json
-check "the API's moves are recorded with the token's name" test "$(jq_py "$tmp/out" "d[0]['who'], d[1]['who']")" = "token:a token:a"
+check "the API's moves are recorded with the token's name" test "$(jq_py "$tmp/out" "d[0]['who'], d[1]['who'], len(d)")" = "token:a token:a 7"
 
 # SIGTERM: exit 0, every capture written.
 kill -TERM "$pid"
@@ -178,5 +193,5 @@ rc=$?
 pid=
 check "SIGTERM: exit 0" test "$rc" = 0
 check "logs the drain" grep -q '"msg":"stopped"' "$tmp/serve.log"
-check "every stream capture written" test "$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from captures where inference_id like \"s-%\"").fetchone()[0])' "$tmp/solar/.tsloop/store.db")" = 150
+check "every stream capture written" test "$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from captures where inference_id like \"s-%\"").fetchone()[0])' "$tmp/solar/.tsloop/store.db")" = 160
 finish
