@@ -23,6 +23,7 @@
  * server and the poller, and writes every queued capture before returning.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -38,6 +39,7 @@
 
 #include "daemon/daemon_impl.h"
 #include "tsloop/buf.h"
+#include "tsloop/deploy.h"
 #include "tsloop/mem.h"
 #include "tsloop/registry.h"
 
@@ -87,18 +89,33 @@ enum route {
     R_FORECAST,
     R_DEPLOY,
     R_ROLLBACK,
+    R_MODELS,
+    R_MODEL,
+    R_APPROVE,
+    R_REJECT,
     R_OTHER,
     R_COUNT
 };
 
-static const char *const route_names[R_COUNT] = {"/healthz",
-                                                 "/readyz",
-                                                 "/metrics",
-                                                 "/v1/endpoints",
-                                                 "/v1/endpoints/{name}/forecast",
-                                                 "/v1/endpoints/{name}/deploy",
-                                                 "/v1/endpoints/{name}/rollback",
-                                                 "other"};
+/* Every route: its pattern (the metrics label), method and minimum role (0: open). */
+static const struct route_def {
+    const char *name;
+    int post;
+    tsl_role role;
+} routes[R_COUNT] = {
+    {"/healthz", 0, 0},
+    {"/readyz", 0, 0},
+    {"/metrics", 0, 0},
+    {"/v1/endpoints", 0, TSL_ROLE_READER},
+    {"/v1/endpoints/{name}/forecast", 1, TSL_ROLE_READER},
+    {"/v1/endpoints/{name}/deploy", 1, TSL_ROLE_APPROVER},
+    {"/v1/endpoints/{name}/rollback", 1, TSL_ROLE_APPROVER},
+    {"/v1/models", 0, TSL_ROLE_READER},
+    {"/v1/models/{entry}/{version}", 0, TSL_ROLE_READER},
+    {"/v1/models/{entry}/{version}/approve", 1, TSL_ROLE_APPROVER},
+    {"/v1/models/{entry}/{version}/reject", 1, TSL_ROLE_APPROVER},
+    {"other", 0, 0},
+};
 
 static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                  0.05,   0.1,   0.25,   0.5,   1,    2.5};
@@ -165,7 +182,8 @@ typedef struct req {
     int status;
     tsl_wbuf body;
     int too_big;
-    char name[TSL_STORE_NAME_MAX + 1]; /* the endpoint in the URL */
+    char name[TSL_STORE_NAME_MAX + 1]; /* the endpoint or registry entry in the URL */
+    int version;                       /* the model version in the URL */
 } req;
 
 static double now_s(void) {
@@ -587,7 +605,7 @@ static enum MHD_Result route_prometheus(tsl_daemon *dm, struct MHD_Connection *c
             unsigned long long v = atomic_load(&dm->metrics[k].codes[code]);
             if (v)
                 tsl_wbuf_printf(&b, "tsloop_http_requests_total{route=\"%s\",code=\"%d\"} %llu\n",
-                                route_names[k], code, v);
+                                routes[k].name, code, v);
         }
     tsl_wbuf_puts(&b, "# HELP tsloop_http_request_duration_seconds Time from a request's first "
                       "byte to its response.\n"
@@ -601,18 +619,18 @@ static enum MHD_Result route_prometheus(tsl_daemon *dm, struct MHD_Connection *c
                     &b,
                     "tsloop_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} "
                     "%llu\n",
-                    route_names[k], buckets[i], cum);
+                    routes[k].name, buckets[i], cum);
             else
                 tsl_wbuf_printf(
                     &b,
                     "tsloop_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} "
                     "%llu\n",
-                    route_names[k], cum);
+                    routes[k].name, cum);
         }
         tsl_wbuf_printf(&b, "tsloop_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n",
-                        route_names[k], (double)atomic_load(&dm->metrics[k].sum_us) * 1e-6);
+                        routes[k].name, (double)atomic_load(&dm->metrics[k].sum_us) * 1e-6);
         tsl_wbuf_printf(&b, "tsloop_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
-                        route_names[k], cum);
+                        routes[k].name, cum);
     }
     tsl_wbuf_printf(&b,
                     "# HELP tsloop_forecasts_total Forecast requests answered.\n"
@@ -864,13 +882,146 @@ out:
     return ret;
 }
 
-/* Which route url and method name; fills r->name for endpoint routes. Returns the route, or
- * R_OTHER. */
+/* A version as JSON (the summary of listings). */
+static json_t *model_json(const tsl_store_model *m) {
+    return json_pack("{s:s, s:i, s:s, s:I, s:I, s:I, s:s?, s:s?, s:I}", "name", m->forecaster,
+                     "version", m->version, "status", tsl_model_status_name(m->status),
+                     "created_ms", (json_int_t)m->created_ms, "status_ms", (json_int_t)m->status_ms,
+                     "approved_ms", (json_int_t)m->approved_ms, "dataset", m->dataset,
+                     "dataset_hash", m->dataset_hash, "execution", (json_int_t)m->execution_id);
+}
+
+/* The status for a store error. */
+static int store_status(tsl_err e) {
+    return e == TSL_ENOTFOUND   ? MHD_HTTP_NOT_FOUND
+           : e == TSL_ECONFLICT ? MHD_HTTP_CONFLICT
+           : e == TSL_EINVAL    ? MHD_HTTP_BAD_REQUEST
+                                : MHD_HTTP_SERVICE_UNAVAILABLE;
+}
+
+/* The error code for a status from store_status. */
+static const char *store_code(int status) {
+    return status == MHD_HTTP_NOT_FOUND     ? "not_found"
+           : status == MHD_HTTP_CONFLICT    ? "conflict"
+           : status == MHD_HTTP_BAD_REQUEST ? "invalid"
+                                            : "store_unavailable";
+}
+
+/* GET /v1/models[?forecaster=F]: the versions, newest first (tsl_registry_versions). */
+static enum MHD_Result route_models(tsl_daemon *dm, struct MHD_Connection *c, req *r) {
+    const char *f = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "forecaster");
+    tsl_store_model *v = NULL;
+    size_t n = 0;
+    tsl_diag d = {TSL_OK, {0}};
+    pthread_mutex_lock(&dm->admin_mu);
+    tsl_err err = tsl_registry_versions(dm->admin, f && f[0] ? f : NULL, &v, &n, &d);
+    pthread_mutex_unlock(&dm->admin_mu);
+    if (err) {
+        int st = store_status(err);
+        return respond_error(c, r, st, store_code(st), "%s", tsl_diag_msg(&d));
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(arr, model_json(&v[i]));
+    tsl_store_model_list_free(v, n);
+    return respond_json(c, r, MHD_HTTP_OK, json_pack("{s:o}", "models", arr));
+}
+
+/* GET /v1/models/ENTRY/VERSION: the version, its metrics and its audit log. */
+static enum MHD_Result route_model(tsl_daemon *dm, struct MHD_Connection *c, req *r) {
+    tsl_store_model m = {0};
+    tsl_store_audit *au = NULL;
+    size_t na = 0;
+    tsl_diag d = {TSL_OK, {0}};
+    pthread_mutex_lock(&dm->admin_mu);
+    tsl_err err = tsl_store_model_get(dm->admin, r->name, r->version, &m, &d);
+    if (!err) err = tsl_store_model_audit(dm->admin, r->name, r->version, &au, &na, &d);
+    pthread_mutex_unlock(&dm->admin_mu);
+    if (err) {
+        tsl_store_model_release(&m);
+        int st = store_status(err);
+        return respond_error(c, r, st, store_code(st), "%s", tsl_diag_msg(&d));
+    }
+    json_t *j = model_json(&m), *audit = json_array();
+    json_error_t je;
+    json_t *metrics = json_loads(m.metrics ? m.metrics : "{}", 0, &je);
+    json_object_set_new(j, "metrics", metrics ? metrics : json_object());
+    for (size_t i = 0; i < na; i++)
+        json_array_append_new(audit,
+                              json_pack("{s:s?, s:s, s:s, s:s, s:I}", "from",
+                                        au[i].has_from ? tsl_model_status_name(au[i].from) : NULL,
+                                        "to", tsl_model_status_name(au[i].to), "who", au[i].who,
+                                        "why", au[i].why, "at_ms", (json_int_t)au[i].at_ms));
+    json_object_set_new(j, "audit", audit);
+    tsl_store_audit_list_free(au, na);
+    tsl_store_model_release(&m);
+    return respond_json(c, r, MHD_HTTP_OK, j);
+}
+
+/* POST /v1/models/ENTRY/VERSION/approve|reject {"why": "..."}: as `tsloop models approve`,
+ * the token's name recorded as who; approval runs the endpoints' auto_deploy rules. */
+static enum MHD_Result route_status(tsl_daemon *dm, struct MHD_Connection *c, req *r,
+                                    const char *who) {
+    json_error_t je;
+    json_t *j = r->body.len ? json_loadb((const char *)r->body.data, r->body.len,
+                                         JSON_REJECT_DUPLICATES, &je)
+                            : NULL;
+    const char *why = json_string_value(json_object_get(j, "why"));
+    enum MHD_Result ret;
+    if (!why || !why[0]) {
+        ret = respond_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid",
+                            "expected a body {\"why\": \"...\"}: the reason goes into the audit "
+                            "log");
+        json_decref(j);
+        return ret;
+    }
+    tsl_model_status to = r->route == R_APPROVE ? TSL_MODEL_APPROVED : TSL_MODEL_REJECTED;
+    tsl_diag d = {TSL_OK, {0}};
+    size_t moved = 0;
+    pthread_mutex_lock(&dm->admin_mu);
+    tsl_err err = tsl_store_model_set_status(dm->admin, r->name, r->version, to, who, why, &d);
+    if (!err)
+        err = tsl_deploy_auto(dm->admin, dm->p->cfg, r->name, r->version, to, 0, who, &moved, &d);
+    pthread_mutex_unlock(&dm->admin_mu);
+    json_decref(j);
+    if (err) {
+        int st = store_status(err);
+        return respond_error(c, r, st, store_code(st), "%s", tsl_diag_msg(&d));
+    }
+    if (moved) kick_poller(dm);
+    return respond_json(c, r, MHD_HTTP_OK,
+                        json_pack("{s:s, s:i, s:s, s:s, s:I}", "name", r->name, "version",
+                                  r->version, "status", tsl_model_status_name(to), "who", who,
+                                  "deployed", (json_int_t)moved));
+}
+
+/* The model routes: /v1/models, /v1/models/ENTRY/VERSION[/approve|/reject]. */
+static enum route model_route(const char *url, req *r) {
+    if (!strcmp(url, "/v1/models")) return R_MODELS;
+    static const char pre[] = "/v1/models/";
+    if (strncmp(url, pre, sizeof pre - 1)) return R_OTHER;
+    const char *entry = url + sizeof pre - 1, *slash = strchr(entry, '/');
+    if (!slash || slash == entry || (size_t)(slash - entry) > TSL_STORE_NAME_MAX) return R_OTHER;
+    memcpy(r->name, entry, (size_t)(slash - entry));
+    r->name[slash - entry] = '\0';
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(slash + 1, &end, 10);
+    if (end == slash + 1 || errno || v < 1 || v > 1000000000 || !isdigit((unsigned char)slash[1]))
+        return R_OTHER;
+    r->version = (int)v;
+    if (!*end) return R_MODEL;
+    if (!strcmp(end, "/approve")) return R_APPROVE;
+    if (!strcmp(end, "/reject")) return R_REJECT;
+    return R_OTHER;
+}
+
+/* Which route url is; fills r->name (and r->version) from the path. R_OTHER when none. */
 static enum route route_of(const char *url, req *r) {
     if (!strcmp(url, "/healthz")) return R_HEALTHZ;
     if (!strcmp(url, "/readyz")) return R_READYZ;
     if (!strcmp(url, "/metrics")) return R_METRICS;
     if (!strcmp(url, "/v1/endpoints")) return R_ENDPOINTS;
+    if (!strncmp(url, "/v1/models", 10)) return model_route(url, r);
     static const char pre[] = "/v1/endpoints/";
     if (strncmp(url, pre, sizeof pre - 1)) return R_OTHER;
     const char *name = url + sizeof pre - 1, *slash = strchr(name, '/');
@@ -906,19 +1057,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         *upload_size = 0;
         return MHD_YES;
     }
-    int get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
-    static const tsl_role need[R_COUNT] = {
-        0, 0, 0, TSL_ROLE_READER, TSL_ROLE_READER, TSL_ROLE_APPROVER, TSL_ROLE_APPROVER, 0};
-    static const int wants_post[R_COUNT] = {0, 0, 0, 0, 1, 1, 1, 0};
+    const struct route_def *rd = &routes[r->route];
     if (r->route == R_OTHER)
         return respond_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "no route %s %.200s", method,
                              url);
-    if (wants_post[r->route] ? !post : !get)
+    if (strcmp(method, rd->post ? "POST" : "GET"))
         return respond_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", "%s takes %s",
-                             route_names[r->route], wants_post[r->route] ? "POST" : "GET");
+                             rd->name, rd->post ? "POST" : "GET");
     char who[TSL_STORE_NAME_MAX + 8] = "";
     enum MHD_Result ret = MHD_NO;
-    if (need[r->route] && authorize(dm, c, r, need[r->route], who, sizeof who, &ret)) return ret;
+    if (rd->role && authorize(dm, c, r, rd->role, who, sizeof who, &ret)) return ret;
     if (r->too_big)
         return respond_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large",
                              "the body is larger than %zu bytes", dm->o.max_body);
@@ -936,6 +1084,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     case R_DEPLOY:
     case R_ROLLBACK:
         return route_move(dm, c, r, who);
+    case R_MODELS:
+        return route_models(dm, c, r);
+    case R_MODEL:
+        return route_model(dm, c, r);
+    case R_APPROVE:
+    case R_REJECT:
+        return route_status(dm, c, r, who);
     case R_OTHER:
     case R_COUNT:
         break;
@@ -960,7 +1115,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     atomic_fetch_add_explicit(&m->sum_us, (unsigned long long)(dt * 1e6), memory_order_relaxed);
     if (dm->o.access_log || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
         tsl_dlog(dm->log, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "info" : "warn", "request",
-                 "{s:s, s:i, s:f, s:b}", "route", route_names[r->route], "status", r->status,
+                 "{s:s, s:i, s:f, s:b}", "route", routes[r->route].name, "status", r->status,
                  "seconds", dt, "completed", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
     tsl_wbuf_release(&r->body);
     tsl_free(r);

@@ -147,7 +147,20 @@ check "forecasts start from the new last observation" test "$moved" = 1
 
 # A second version deployed while requests stream.
 expect_exit 0 "train version 2" "$TSLOOP" train solar "${P[@]}"
-"$TSLOOP" models approve solar/2 --why "integration test" "${P[@]}" >/dev/null 2>&1
+# The registry over HTTP: list, show, reject and approve (the token's name in the audit log).
+check "models list" test "$(code GET '/v1/models?forecaster=solar' "${R[@]}")" = 200
+check "two versions, newest first" test "$(jq_py "$tmp/body" "[m['version'] for m in d['models']]")" = "[2, 1]"
+check "model show" test "$(code GET /v1/models/solar/1 "${R[@]}")" = 200
+check "with metrics and audit" test "$(jq_py "$tmp/body" "d['status'], 'score' in d['metrics'], d['audit'][0]['to']")" = "Approved True Approved"
+check "unknown version: 404" test "$(code GET /v1/models/solar/9 "${R[@]}")" = 404
+check "reader cannot approve: 403" test "$(code POST /v1/models/solar/2/approve "${R[@]}" -d '{"why":"x"}')" = 403
+check "approve needs why: 400" test "$(code POST /v1/models/solar/2/approve "${A[@]}" -d '{}')" = 400
+check "GET on approve: 405" test "$(code GET /v1/models/solar/2/approve "${A[@]}")" = 405
+check "reject over HTTP" test "$(code POST /v1/models/solar/2/reject "${A[@]}" -d '{"why":"to test"}')" = 200
+check "approve over HTTP" test "$(code POST /v1/models/solar/2/approve "${A[@]}" -d '{"why":"integration test"}')" = 200
+check "approved by the token" test "$(jq_py "$tmp/body" "d['status'], d['who']")" = "Approved token:a"
+expect_exit 0 "audit" "$TSLOOP" models show solar/2 "${P[@]}" --json
+check "the audit log names the token" grep -q '"token:a"' "$tmp/out"
 # Four concurrent streams, each answer's status and version recorded.
 streams=()
 for k in 1 2 3 4; do
