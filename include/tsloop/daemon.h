@@ -24,6 +24,7 @@
 #include "tsloop/err.h"
 #include "tsloop/metrics.h"
 #include "tsloop/project.h"
+#include "tsloop/store.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -57,6 +58,36 @@ typedef struct tsl_forecast_request {
 tsl_err tsl_forecast_request_parse(const char *body, size_t len, const tsl_forecast_limits *lim,
                                    tsl_forecast_request *out, tsl_diag *d);
 void tsl_forecast_request_release(tsl_forecast_request *r);
+
+/* ---- batch forecasts ---- */
+
+typedef struct tsl_predict_opts {
+    const char *const *items; /* NULL: every item of the deployed version */
+    size_t nitems;
+    size_t horizon;       /* 0: the version's */
+    const double *levels; /* used when has_levels (nq of them, may be 0) */
+    size_t nq;
+    int has_levels;
+    const char *inference_id; /* NULL: "batch-" and 16 random hex digits */
+} tsl_predict_opts;
+
+typedef struct tsl_predict_result {
+    char forecaster[65]; /* the registry entry and version served */
+    int version;
+    char inference_id[129];
+    size_t items;    /* forecast */
+    size_t unknown;  /* listed items the version has no (usable) model for */
+    size_t rows;     /* written */
+    size_t captured; /* captures committed */
+} tsl_predict_result;
+
+/* The batch form of the forecast route: forecasts every item (or the listed ones) of the
+ * version deployed on endpoint, writes the forecast CSV of DESIGN.md to path (atomically; "-":
+ * stdout), and captures every value as the daemon does, under one inference id. The models
+ * are brought up to date with the observations after their training first, as the daemon
+ * does. TSL_ENOTFOUND for an endpoint without a deployment. */
+tsl_err tsl_predict(tsl_store *s, const char *endpoint, const char *path, const tsl_predict_opts *o,
+                    tsl_predict_result *r, tsl_diag *d);
 
 /* ---- the daemon ---- */
 

@@ -20,6 +20,7 @@ static const cli_command commands[] = {
      cmd_endpoints},
     {"token", "API bearer tokens: create, list, revoke", cmd_token},
     {"serve", "the HTTP daemon: forecasts from deployed endpoints, captured", cmd_serve},
+    {"predict", "batch forecast of every item from an endpoint's version, captured", cmd_predict},
     {"runs", "pipeline executions: list, show, stop, resume", cmd_runs},
     {"params", "versioned parameters: get, set, history, list", cmd_params},
     {"events", "the event log, optionally followed as it grows", cmd_events},

@@ -199,6 +199,25 @@ check "back to version 1" test "$(jq_py "$tmp/body" "d['version'], d['action']")
 expect_exit 0 "history" "$TSLOOP" endpoints prod "${P[@]}" --json
 check "the API's moves are recorded with the token's name" test "$(jq_py "$tmp/out" "d[0]['who'], d[1]['who'], len(d)")" = "token:a token:a 7"
 
+# Batch forecasts from the same version agree to the bit with online ones.
+check "online forecast" test "$(code POST /v1/endpoints/prod/forecast "${R[@]}" -d '{"items":["lisbon"],"inference_id":"cmp-online"}')" = 200
+expect_exit 0 "predict" "$TSLOOP" predict --endpoint prod --output "$tmp/batch.csv" --inference-id cmp-batch --json "${P[@]}"
+check "predict summary" test "$(jq_py "$tmp/out" "d['version'], d['items'], d['rows'], d['captured'], d['unknown']")" = "1 2 48 2 0"
+check "forecast CSV header" test "$(head -1 "$tmp/batch.csv")" = "item_id,timestamp,mean,p10,p50,p90"
+check "48 rows" test "$(wc -l <"$tmp/batch.csv")" = 49
+sleep 0.5
+check "batch and online captures identical" python3 -c '
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+a = db.execute("select mean, quant, origin from captures where inference_id = ? and item = ?", ("cmp-online", "lisbon")).fetchone()
+b = db.execute("select mean, quant, origin from captures where inference_id = ? and item = ?", ("cmp-batch", "lisbon")).fetchone()
+assert a is not None and a == b' "$tmp/solar/.tsloop/store.db"
+printf 'seville\nnowhere\n' >"$tmp/items.txt"
+expect_exit 0 "predict listed items" "$TSLOOP" predict --endpoint prod --items "$tmp/items.txt" --output - -H 3 -q 0.5 "${P[@]}"
+check "3 rows of seville with p50, one unknown item warned" test "$(grep -c '^seville,' "$tmp/out"),$(head -1 "$tmp/out"),$(grep -c 'have no model' "$tmp/err")" = "3,item_id,timestamp,mean,p50,1"
+expect_exit 1 "predict from an endpoint without deployment" "$TSLOOP" predict --endpoint nope --output "$tmp/x.csv" "${P[@]}"
+expect_exit 2 "predict without --output" "$TSLOOP" predict --endpoint prod "${P[@]}"
+
 # SIGTERM: exit 0, every capture written.
 kill -TERM "$pid"
 wait "$pid"
