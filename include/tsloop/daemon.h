@@ -113,6 +113,12 @@ typedef struct tsl_daemon tsl_daemon;
 tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_daemon **out,
                          tsl_diag *d);
 
+/* Reads tsloop.yaml again (SIGHUP) and applies what the daemon uses of it - the endpoints'
+ * rules for deploys and approvals over HTTP - from the next request on. The store location
+ * and the listening options need a restart. On error (the message names FILE:LINE:COL) the
+ * configuration in force stays. */
+tsl_err tsl_daemon_reload(tsl_daemon *dm, tsl_diag *d);
+
 /* The port it listens on. */
 int tsl_daemon_port(const tsl_daemon *dm);
 

@@ -5,7 +5,7 @@
  * The signals are blocked before any thread starts, so every thread inherits the mask and
  * only the main thread, in sigwait, ever sees them: no handler runs inside a worker, and the
  * shutdown itself (tsl_daemon_stop: stop accepting, drain, write the queued captures) runs as
- * ordinary code. SIGHUP is received and logged but does not reload the configuration yet.
+ * ordinary code. SIGHUP reloads tsloop.yaml (tsl_daemon_reload).
  */
 #include <getopt.h>
 #include <signal.h>
@@ -25,7 +25,7 @@ static const char usage_text[] =
     "store: a new deployment or new observations are picked up within a second, without a\n"
     "restart. Every forecast served is captured in the store. Logs are JSON lines on stderr.\n"
     "SIGTERM or SIGINT stops it gracefully: no new connections, requests in flight finish,\n"
-    "queued captures are written, exit 0.\n"
+    "queued captures are written, exit 0. SIGHUP reloads tsloop.yaml (the endpoints' rules).\n"
     "\n"
     "      --listen HOST:PORT  address to listen on (default 127.0.0.1:8080; port 0: any free\n"
     "                          port, logged); IPv4\n"
@@ -148,10 +148,10 @@ int cmd_serve(int argc, char **argv) {
         int sig = 0;
         if (sigwait(&set, &sig)) continue;
         if (sig == SIGHUP) {
-            tsl_dlog(stderr, "warn",
-                     "SIGHUP: reloading the configuration is not supported yet; "
-                     "restart to apply tsloop.yaml changes",
-                     NULL);
+            tsl_diag rd = {TSL_OK, {0}};
+            if (tsl_daemon_reload(dm, &rd))
+                tsl_dlog(stderr, "error", "SIGHUP: the configuration was not reloaded", "{s:s}",
+                         "error", tsl_diag_msg(&rd));
             continue;
         }
         tsl_dlog(stderr, "info", "signal received", "{s:s}", "signal",

@@ -160,8 +160,10 @@ struct tsl_daemon {
     token_entry *tokens; /* sorted by hash */
     size_t ntokens;
 
-    pthread_mutex_t admin_mu; /* the admin handle: readyz, deploy, rollback */
+    pthread_mutex_t admin_mu; /* the admin handle (readyz, deploy, rollback, approvals) and cfg */
     tsl_store *admin;
+    const tsl_config *cfg; /* the project's, or the last one reloaded (then owned_cfg) */
+    tsl_config *owned_cfg;
 
     pthread_t poller;
     pthread_mutex_t poll_mu;
@@ -827,7 +829,7 @@ static enum MHD_Result route_move(tsl_daemon *dm, struct MHD_Connection *c, req 
     const char *why = json_string_value(json_object_get(j, "why"));
     tsl_diag d = {TSL_OK, {0}};
     tsl_store_deployment dp = {0};
-    tsl_err err;
+    tsl_err err = TSL_OK;
     enum MHD_Result ret;
     if (r->route == R_DEPLOY) {
         char entry[TSL_STORE_NAME_MAX + 1];
@@ -841,18 +843,23 @@ static enum MHD_Result route_move(tsl_daemon *dm, struct MHD_Connection *c, req 
             ret = respond_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid", "%s", tsl_diag_msg(&d));
             goto out;
         }
-        const tsl_config_endpoint *ec = tsl_config_endpoint_find(dm->p->cfg, r->name);
+        char serves[TSL_STORE_NAME_MAX + 1] = "";
+        pthread_mutex_lock(&dm->admin_mu);
+        /* The configuration may be replaced by a reload: it is read under this lock. */
+        const tsl_config_endpoint *ec = tsl_config_endpoint_find(dm->cfg, r->name);
         size_t fl = ec && ec->forecaster ? strlen(ec->forecaster) : 0;
-        if (fl && (strncmp(entry, ec->forecaster, fl) || (entry[fl] && entry[fl] != '.'))) {
+        if (fl && (strncmp(entry, ec->forecaster, fl) || (entry[fl] && entry[fl] != '.')))
+            tsl_strlcpy(serves, ec->forecaster, sizeof serves);
+        else
+            err = tsl_store_deploy(dm->admin, r->name, entry, version,
+                                   ec ? ec->requires_approval : 1, who, why ? why : "", &dp, &d);
+        pthread_mutex_unlock(&dm->admin_mu);
+        if (serves[0]) {
             ret = respond_error(c, r, MHD_HTTP_CONFLICT, "conflict",
-                                "endpoint '%s' serves forecaster '%s', not '%s'", r->name,
-                                ec->forecaster, entry);
+                                "endpoint '%s' serves forecaster '%s', not '%s'", r->name, serves,
+                                entry);
             goto out;
         }
-        pthread_mutex_lock(&dm->admin_mu);
-        err = tsl_store_deploy(dm->admin, r->name, entry, version, ec ? ec->requires_approval : 1,
-                               who, why ? why : "", &dp, &d);
-        pthread_mutex_unlock(&dm->admin_mu);
     } else {
         pthread_mutex_lock(&dm->admin_mu);
         err = tsl_store_rollback(dm->admin, r->name, who, why ? why : "", &dp, &d);
@@ -980,7 +987,7 @@ static enum MHD_Result route_status(tsl_daemon *dm, struct MHD_Connection *c, re
     pthread_mutex_lock(&dm->admin_mu);
     tsl_err err = tsl_store_model_set_status(dm->admin, r->name, r->version, to, who, why, &d);
     if (!err)
-        err = tsl_deploy_auto(dm->admin, dm->p->cfg, r->name, r->version, to, 0, who, &moved, &d);
+        err = tsl_deploy_auto(dm->admin, dm->cfg, r->name, r->version, to, 0, who, &moved, &d);
     pthread_mutex_unlock(&dm->admin_mu);
     json_decref(j);
     if (err) {
@@ -1139,6 +1146,7 @@ static void teardown(tsl_daemon *dm) {
     tsl_free(dm->tokens);
     tsl_store_close(dm->poll_s);
     tsl_store_close(dm->admin);
+    tsl_config_free(dm->owned_cfg);
     pthread_mutex_destroy(&dm->ep_mu);
     pthread_rwlock_destroy(&dm->tok_mu);
     pthread_mutex_destroy(&dm->admin_mu);
@@ -1166,6 +1174,7 @@ tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_dae
     if (dm->o.request_timeout_s <= 0) dm->o.request_timeout_s = 30;
     dm->log = dm->o.log ? dm->o.log : stderr;
     dm->p = p;
+    dm->cfg = p->cfg;
     dm->lim.max_items = dm->o.max_items;
     dm->lim.max_horizon = dm->o.max_horizon;
     dm->lim.max_id = 65536;
@@ -1231,6 +1240,20 @@ fail:
     tsl_capq_stop(dm->capq, NULL);
     teardown(dm);
     return err;
+}
+
+tsl_err tsl_daemon_reload(tsl_daemon *dm, tsl_diag *d) {
+    tsl_config *cfg = NULL;
+    tsl_err err = tsl_config_load(dm->p->config_path, NULL, &cfg, d);
+    if (err) return err;
+    pthread_mutex_lock(&dm->admin_mu);
+    tsl_config *old = dm->owned_cfg;
+    dm->cfg = dm->owned_cfg = cfg;
+    pthread_mutex_unlock(&dm->admin_mu);
+    tsl_config_free(old); /* nobody reads it outside the lock */
+    tsl_dlog(dm->log, "info", "configuration reloaded", "{s:s, s:I}", "file", dm->p->config_path,
+             "endpoints", (json_int_t)cfg->nendpoints);
+    return TSL_OK;
 }
 
 int tsl_daemon_port(const tsl_daemon *dm) {

@@ -218,6 +218,25 @@ check "3 rows of seville with p50, one unknown item warned" test "$(grep -c '^se
 expect_exit 1 "predict from an endpoint without deployment" "$TSLOOP" predict --endpoint nope --output "$tmp/x.csv" "${P[@]}"
 expect_exit 2 "predict without --output" "$TSLOOP" predict --endpoint prod "${P[@]}"
 
+# SIGHUP reloads tsloop.yaml: a broken file changes nothing, a good one applies at once.
+check "canary takes solar/1 (undeclared: default rules)" test "$(code POST /v1/endpoints/canary/deploy "${A[@]}" -d '{"version":"solar/1"}')" = 200
+cp "$tmp/solar/tsloop.yaml" "$tmp/good.yaml"
+echo "  broken: {forecaster: nosuch}" >>"$tmp/solar/tsloop.yaml"
+kill -HUP "$pid"
+sleep 0.5
+check "a broken reload is logged" grep -q '"msg":"SIGHUP: the configuration was not reloaded"' "$tmp/serve.log"
+cp "$tmp/good.yaml" "$tmp/solar/tsloop.yaml"
+cat >>"$tmp/solar/tsloop.yaml" <<'YAML'
+  canary:
+    forecaster: solar_b
+YAML
+sed -i 's/^forecasters:$/forecasters:\n  solar_b: {dataset: solar, horizon: 24}/' "$tmp/solar/tsloop.yaml"
+kill -HUP "$pid"
+sleep 0.5
+check "reloaded" grep -q '"msg":"configuration reloaded"' "$tmp/serve.log"
+check "the new rule applies: canary serves solar_b only" test "$(code POST /v1/endpoints/canary/deploy "${A[@]}" -d '{"version":"solar/2"}')" = 409
+check "still serving" test "$(code POST /v1/endpoints/prod/forecast "${R[@]}" -d "$F")" = 200
+
 # SIGTERM: exit 0, every capture written.
 kill -TERM "$pid"
 wait "$pid"
