@@ -719,8 +719,7 @@ tsl_err tsl_store_token_list(tsl_store *s, tsl_store_token **out, size_t *n, tsl
 tsl_err tsl_store_token_revoke(tsl_store *s, const char *name, const char *who, tsl_diag *d);
 
 /* The valid (not revoked) token whose text is token; TSL_ENOTFOUND when there is none. */
-tsl_err tsl_store_token_verify(tsl_store *s, const char *token, tsl_store_token *out,
-                               tsl_diag *d);
+tsl_err tsl_store_token_verify(tsl_store *s, const char *token, tsl_store_token *out, tsl_diag *d);
 
 /* ---- captured forecasts ----
  * A capture is what one request served for one item: its steps' target times, means and
@@ -762,14 +761,67 @@ void tsl_store_capture_release(tsl_store_capture *c);
 void tsl_store_capture_list_free(tsl_store_capture *list, size_t n);
 
 /* Adds n captures in one transaction: all or none. */
-tsl_err tsl_store_capture_add(tsl_store *s, const tsl_store_capture_new *v, size_t n,
-                              tsl_diag *d);
+tsl_err tsl_store_capture_add(tsl_store *s, const tsl_store_capture_new *v, size_t n, tsl_diag *d);
 
 /* Captures with id > after_id of endpoint (NULL: all) and inference id (NULL: any), oldest
  * first, at most limit (0: all). */
 tsl_err tsl_store_capture_list(tsl_store *s, const char *endpoint, const char *inference_id,
-                               int64_t after_id, size_t limit, tsl_store_capture **out,
-                               size_t *n, tsl_diag *d);
+                               int64_t after_id, size_t limit, tsl_store_capture **out, size_t *n,
+                               tsl_diag *d);
+
+/* ---- jobs ----
+ * Asynchronous work the daemon's API accepts and its workers do (a batch forecast, say): a job
+ * is created Queued with a JSON request, claimed by one handle at a time under a lease (as
+ * executions are), and finished with a JSON result or an error. A job whose holder stops
+ * renewing its lease (a crash, kill -9) is claimable again once the lease expires: jobs
+ * survive restarts. */
+
+typedef enum tsl_job_status {
+    TSL_JOB_QUEUED,
+    TSL_JOB_RUNNING,
+    TSL_JOB_FAILED,
+    TSL_JOB_SUCCEEDED
+} tsl_job_status;
+
+const char *tsl_job_status_name(tsl_job_status st); /* "Queued", "Running", ... */
+
+typedef struct tsl_store_job {
+    int64_t id;
+    char *kind;     /* "predict", ... (1-64 bytes of [a-z0-9_.]) */
+    char *endpoint; /* or NULL */
+    tsl_job_status status;
+    char *request; /* JSON */
+    char *result;  /* JSON once Succeeded, else NULL */
+    char *error;   /* once Failed, else NULL */
+    char *who;
+    int attempts; /* claims so far */
+    int64_t lease_until_ms;
+    int64_t created_ms, started_ms, ended_ms; /* 0 when not yet */
+} tsl_store_job;
+
+void tsl_store_job_release(tsl_store_job *j);
+
+/* Queues a job; records job.created. */
+tsl_err tsl_store_job_create(tsl_store *s, const char *kind, const char *endpoint,
+                             const char *request, const char *who, int64_t *id, tsl_diag *d);
+
+/* One job. */
+tsl_err tsl_store_job_get(tsl_store *s, int64_t id, tsl_store_job *out, tsl_diag *d);
+
+/* Claims the oldest claimable job (of kind, or any when NULL) for this handle: a Queued one, or
+ * a Running one whose lease expired. It becomes Running, held for lease_ms. *claimed is 0 when
+ * there is none (*out untouched). */
+tsl_err tsl_store_job_claim(tsl_store *s, const char *kind, tsl_store_job *out, int *claimed,
+                            tsl_diag *d);
+
+/* Renews the lease of a job this handle holds; TSL_ECONFLICT when it does not (any more). */
+tsl_err tsl_store_job_heartbeat(tsl_store *s, int64_t id, tsl_diag *d);
+
+/* Ends a job this handle holds: Succeeded with result (JSON, NULL: "{}") when error is NULL,
+ * else Failed with error. Records job.finished. TSL_ECONFLICT when the handle does not hold
+ * it. */
+tsl_err tsl_store_job_finish(tsl_store *s, int64_t id, const char *result, const char *error,
+                             tsl_diag *d);
 
 #ifdef __cplusplus
 }

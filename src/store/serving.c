@@ -1,6 +1,6 @@
 /*
  * serving.c - the store's front end for serving: endpoints and deployments, API tokens,
- * captured forecasts and series tails (store.h states the contracts).
+ * captured forecasts, series tails and jobs (store.h states the contracts).
  *
  * As in store.c, this file checks arguments and owns everything that does not depend on how
  * data is kept - role names, making tokens and hashing them, freeing results - and hands the
@@ -13,6 +13,7 @@
  * right tool for a bearer secret (the same reasoning as GitHub's and Stripe's API keys).
  */
 #include <assert.h>
+#include <jansson.h>
 #include <sodium.h>
 #include <string.h>
 #include <strings.h>
@@ -283,4 +284,91 @@ void tsl_store_capture_list_free(tsl_store_capture *list, size_t n) {
     if (!list) return;
     for (size_t i = 0; i < n; i++) tsl_store_capture_release(&list[i]);
     tsl_free(list);
+}
+
+/* ---- jobs ---- */
+
+const char *tsl_job_status_name(tsl_job_status st) {
+    static const char *const names[] = {"Queued", "Running", "Failed", "Succeeded"};
+    return (unsigned)st <= TSL_JOB_SUCCEEDED ? names[st] : "unknown";
+}
+
+/* A job kind: 1-64 bytes of [a-z0-9_.]. */
+static tsl_err check_kind(const char *kind, tsl_diag *d) {
+    size_t n = kind ? strlen(kind) : 0;
+    int ok = n >= 1 && n <= 64;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (kind[i] >= 'a' && kind[i] <= 'z') || (kind[i] >= '0' && kind[i] <= '9') ||
+             kind[i] == '_' || kind[i] == '.';
+    if (!ok)
+        return tsl_diag_set(d, TSL_EINVAL, "job kind '%s': expected 1-64 of a-z 0-9 _ .",
+                            kind ? kind : "");
+    return TSL_OK;
+}
+
+/* text must be a JSON text (NULL allowed). */
+static tsl_err check_json_text(const char *what, const char *text, tsl_diag *d) {
+    if (!text) return TSL_OK;
+    json_error_t je;
+    json_t *j = json_loads(text, JSON_DECODE_ANY, &je);
+    if (!j) return tsl_diag_set(d, TSL_EINVAL, "%s is not JSON: %s", what, je.text);
+    json_decref(j);
+    return TSL_OK;
+}
+
+tsl_err tsl_store_job_create(tsl_store *s, const char *kind, const char *endpoint,
+                             const char *request, const char *who, int64_t *id, tsl_diag *d) {
+    tsl_err err;
+    int64_t got = 0;
+    if ((err = tsl_sto_ready(s, d)) || (err = check_kind(kind, d)) ||
+        (err = check_json_text("the job's request", request, d)) ||
+        (err = tsl_sto_check_text(d, "who", who, TEXT_MAX)) ||
+        (endpoint && (err = tsl_sto_check_name(d, "endpoint", endpoint, TSL_STORE_NAME_MAX, 0))))
+        return err;
+    if ((err = s->vt->job_create(s, kind, endpoint, request ? request : "{}", who ? who : "", &got,
+                                 d)))
+        return err;
+    if (id) *id = got;
+    return TSL_OK;
+}
+
+tsl_err tsl_store_job_get(tsl_store *s, int64_t id, tsl_store_job *out, tsl_diag *d) {
+    tsl_err err;
+    memset(out, 0, sizeof *out);
+    if ((err = tsl_sto_ready(s, d))) return err;
+    return s->vt->job_get(s, id, out, d);
+}
+
+tsl_err tsl_store_job_claim(tsl_store *s, const char *kind, tsl_store_job *out, int *claimed,
+                            tsl_diag *d) {
+    tsl_err err;
+    *claimed = 0;
+    if ((err = tsl_sto_ready(s, d)) || (kind && (err = check_kind(kind, d)))) return err;
+    return s->vt->job_claim(s, kind, out, claimed, d);
+}
+
+tsl_err tsl_store_job_heartbeat(tsl_store *s, int64_t id, tsl_diag *d) {
+    tsl_err err;
+    if ((err = tsl_sto_ready(s, d))) return err;
+    return s->vt->job_heartbeat(s, id, d);
+}
+
+tsl_err tsl_store_job_finish(tsl_store *s, int64_t id, const char *result, const char *error,
+                             tsl_diag *d) {
+    tsl_err err;
+    if ((err = tsl_sto_ready(s, d)) || (err = check_json_text("the job's result", result, d)) ||
+        (err = tsl_sto_check_text(d, "job error", error, TEXT_MAX)))
+        return err;
+    return s->vt->job_finish(s, id, result ? result : "{}", error, d);
+}
+
+void tsl_store_job_release(tsl_store_job *j) {
+    if (!j) return;
+    tsl_free(j->kind);
+    tsl_free(j->endpoint);
+    tsl_free(j->request);
+    tsl_free(j->result);
+    tsl_free(j->error);
+    tsl_free(j->who);
+    memset(j, 0, sizeof *j);
 }

@@ -200,6 +200,14 @@ tsl_err tsl_sq_token_find(tsl_store *s, const unsigned char *hash, tsl_store_tok
                           tsl_diag *d);
 tsl_err tsl_sq_item_tail(tsl_store *s, const char *dataset, const char *item, int64_t after,
                          int64_t **t, double **v, size_t *n, tsl_diag *d);
+tsl_err tsl_sq_job_create(tsl_store *s, const char *kind, const char *endpoint, const char *request,
+                          const char *who, int64_t *id, tsl_diag *d);
+tsl_err tsl_sq_job_get(tsl_store *s, int64_t id, tsl_store_job *out, tsl_diag *d);
+tsl_err tsl_sq_job_claim(tsl_store *s, const char *kind, tsl_store_job *out, int *claimed,
+                         tsl_diag *d);
+tsl_err tsl_sq_job_heartbeat(tsl_store *s, int64_t id, tsl_diag *d);
+tsl_err tsl_sq_job_finish(tsl_store *s, int64_t id, const char *result, const char *error,
+                          tsl_diag *d);
 tsl_err tsl_sq_capture_add(tsl_store *s, const tsl_store_capture_new *v, size_t n, tsl_diag *d);
 tsl_err tsl_sq_capture_list(tsl_store *s, const char *endpoint, const char *inference_id,
                             int64_t after_id, size_t limit, tsl_store_capture **out, size_t *n,

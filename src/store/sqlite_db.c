@@ -559,6 +559,11 @@ static const tsl_store_vt sqlite_vt = {
     .token_revoke = tsl_sq_token_revoke,
     .token_find = tsl_sq_token_find,
     .item_tail = tsl_sq_item_tail,
+    .job_create = tsl_sq_job_create,
+    .job_get = tsl_sq_job_get,
+    .job_claim = tsl_sq_job_claim,
+    .job_heartbeat = tsl_sq_job_heartbeat,
+    .job_finish = tsl_sq_job_finish,
     .capture_add = tsl_sq_capture_add,
     .capture_list = tsl_sq_capture_list,
 };

@@ -19,7 +19,7 @@
  *   triggers; artifacts and the immutable columns of models likewise.
  * - Endpoints point at their current deployment; deployments are append-only history, each
  *   remembering the one it replaced, so a rollback walks back one step at a time. The jobs
- *   table is created here for the daemon's asynchronous jobs (issue 5), which fill it later.
+ *   table holds the daemon's asynchronous jobs, claimed under leases like executions.
  * - "At most one active and one queued execution per forecaster" is also enforced by partial
  *   unique indexes, so no race between workers can break it.
  */
@@ -309,7 +309,8 @@ static const char M6[] =
     "  result TEXT,\n"
     "  error TEXT,\n"
     "  who TEXT NOT NULL,\n"
-    "  owner TEXT,\n"
+    "  owner TEXT,\n" /* the holding handle's token */
+    "  attempts INTEGER NOT NULL DEFAULT 0,\n"
     "  lease_until_ms INTEGER NOT NULL DEFAULT 0,\n"
     "  created_ms INTEGER NOT NULL,\n"
     "  started_ms INTEGER,\n"

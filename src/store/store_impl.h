@@ -235,6 +235,15 @@ struct tsl_store_vt {
                           tsl_diag *d);
     tsl_err (*item_tail)(tsl_store *s, const char *dataset, const char *item, int64_t after,
                          int64_t **t, double **v, size_t *n, tsl_diag *d);
+    /* Jobs: claim uses the handle's token and lease; heartbeat and finish check the token. */
+    tsl_err (*job_create)(tsl_store *s, const char *kind, const char *endpoint, const char *request,
+                          const char *who, int64_t *id, tsl_diag *d);
+    tsl_err (*job_get)(tsl_store *s, int64_t id, tsl_store_job *out, tsl_diag *d);
+    tsl_err (*job_claim)(tsl_store *s, const char *kind, tsl_store_job *out, int *claimed,
+                         tsl_diag *d);
+    tsl_err (*job_heartbeat)(tsl_store *s, int64_t id, tsl_diag *d);
+    tsl_err (*job_finish)(tsl_store *s, int64_t id, const char *result, const char *error,
+                          tsl_diag *d);
     tsl_err (*capture_add)(tsl_store *s, const tsl_store_capture_new *v, size_t n, tsl_diag *d);
     tsl_err (*capture_list)(tsl_store *s, const char *endpoint, const char *inference_id,
                             int64_t after_id, size_t limit, tsl_store_capture **out, size_t *n,

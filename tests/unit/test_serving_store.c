@@ -2,7 +2,8 @@
  * test_serving_store.c - the store's serving tables: deployments (approval rules, idempotent
  * deploys, rollback walking history, events), API tokens (shown once, verified by hash, roles,
  * revocation), captures (group insert, arrays round-trip, filters, all-or-nothing) and the tail
- * of a series (what the daemon reads to update a deployed model).
+ * of a series (what the daemon reads to update a deployed model), jobs (leases, takeover after
+ * a worker's lease expires).
  */
 #include <math.h>
 #include <setjmp.h>
@@ -339,6 +340,91 @@ static void test_item_tail(void **state) {
     assert_int_equal(tsl_store_item_tail(f->s, "ds", "", 0, &t, &v, &n, &d), TSL_EINVAL);
 }
 
+/* A clock tests move by hand. */
+static int64_t fake_now = 1000000;
+static int64_t fake_clock(void *ctx) {
+    (void)ctx;
+    return fake_now;
+}
+
+/* Jobs: queued, claimed by one handle under a lease, renewed and finished only by it, and
+ * claimable again once the lease expires (a worker that died). */
+static void test_jobs(void **state) {
+    fixture *f = *state;
+    tsl_diag d = {TSL_OK, {0}};
+    char path[4200];
+    snprintf(path, sizeof path, "%s/store.db", f->dir);
+    tsl_store_opts o;
+    memset(&o, 0, sizeof o);
+    o.clock_ms = fake_clock;
+    o.lease_ms = 1000;
+    tsl_store *a = NULL, *b = NULL;
+    if (tsl_store_open(path, &o, &a, &d) || tsl_store_open(path, &o, &b, &d)) fail_msg("%s", d.msg);
+
+    int64_t id = 0, id2 = 0;
+    assert_int_equal(
+        tsl_store_job_create(a, "predict", "prod", "{\"items\":[\"a\"]}", "me", &id, &d), TSL_OK);
+    assert_int_equal(tsl_store_job_create(a, "other", NULL, NULL, "me", &id2, &d), TSL_OK);
+    assert_int_equal(tsl_store_job_create(a, "Bad Kind", NULL, NULL, "me", NULL, &d), TSL_EINVAL);
+    assert_int_equal(tsl_store_job_create(a, "predict", NULL, "{nope", "me", NULL, &d), TSL_EINVAL);
+    tsl_store_job j;
+    assert_int_equal(tsl_store_job_get(a, id, &j, &d), TSL_OK);
+    assert_int_equal(j.status, TSL_JOB_QUEUED);
+    assert_string_equal(j.endpoint, "prod");
+    assert_string_equal(tsl_job_status_name(j.status), "Queued");
+    tsl_store_job_release(&j);
+    assert_int_equal(tsl_store_job_get(a, 999, &j, &d), TSL_ENOTFOUND);
+
+    int claimed = 0;
+    assert_int_equal(tsl_store_job_claim(a, "predict", &j, &claimed, &d), TSL_OK);
+    assert_true(claimed);
+    assert_int_equal(j.id, id);
+    assert_int_equal(j.status, TSL_JOB_RUNNING);
+    assert_int_equal(j.attempts, 1);
+    assert_int_equal(j.lease_until_ms, fake_now + 1000);
+    tsl_store_job_release(&j);
+    assert_int_equal(tsl_store_job_claim(b, "predict", &j, &claimed, &d), TSL_OK);
+    assert_false(claimed);
+    assert_int_equal(tsl_store_job_heartbeat(b, id, &d), TSL_ECONFLICT);
+    assert_int_equal(tsl_store_job_finish(b, id, NULL, NULL, &d), TSL_ECONFLICT);
+    fake_now += 900;
+    assert_int_equal(tsl_store_job_heartbeat(a, id, &d), TSL_OK);
+    fake_now += 900; /* within the renewed lease */
+    assert_int_equal(tsl_store_job_claim(b, "predict", &j, &claimed, &d), TSL_OK);
+    assert_false(claimed);
+
+    /* a dies: once its lease ends, b takes the job over; a can no longer finish it. */
+    fake_now += 2000;
+    assert_int_equal(tsl_store_job_claim(b, "predict", &j, &claimed, &d), TSL_OK);
+    assert_true(claimed);
+    assert_int_equal(j.attempts, 2);
+    tsl_store_job_release(&j);
+    assert_int_equal(tsl_store_job_finish(a, id, "{}", NULL, &d), TSL_ECONFLICT);
+    assert_int_equal(tsl_store_job_finish(b, id, "{\"rows\":24}", NULL, &d), TSL_OK);
+    assert_int_equal(tsl_store_job_get(a, id, &j, &d), TSL_OK);
+    assert_int_equal(j.status, TSL_JOB_SUCCEEDED);
+    assert_string_equal(j.result, "{\"rows\":24}");
+    assert_null(j.error);
+    assert_true(j.ended_ms == fake_now);
+    tsl_store_job_release(&j);
+    assert_int_equal(tsl_store_job_finish(b, id, "{}", NULL, &d), TSL_ECONFLICT);
+
+    /* Any kind; a failure keeps its error. */
+    assert_int_equal(tsl_store_job_claim(a, NULL, &j, &claimed, &d), TSL_OK);
+    assert_true(claimed);
+    assert_int_equal(j.id, id2);
+    tsl_store_job_release(&j);
+    assert_int_equal(tsl_store_job_finish(a, id2, NULL, "no model", &d), TSL_OK);
+    assert_int_equal(tsl_store_job_get(a, id2, &j, &d), TSL_OK);
+    assert_int_equal(j.status, TSL_JOB_FAILED);
+    assert_string_equal(j.error, "no model");
+    tsl_store_job_release(&j);
+    assert_int_equal(tsl_store_job_claim(a, NULL, &j, &claimed, &d), TSL_OK);
+    assert_false(claimed);
+    tsl_store_close(a);
+    tsl_store_close(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_deploy_rules_and_rollback, setup, teardown),
@@ -346,6 +432,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_captures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_item_tail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_jobs, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
