@@ -102,6 +102,7 @@ typedef struct tsl_daemon_opts {
     int poll_ms;           /* how often the store is polled for deployments; 0: 500 */
     int request_timeout_s; /* idle connections are closed after it; 0: 30 */
     int access_log;        /* log every request (JSON line) */
+    int workers;           /* job worker threads; 0: 1 */
     FILE *log;             /* NULL: stderr */
 } tsl_daemon_opts;
 

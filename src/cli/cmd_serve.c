@@ -37,6 +37,7 @@ static const char usage_text[] =
     "                          65536)\n"
     "      --drain-ms MS       how long SIGTERM waits for requests in flight (default 10000)\n"
     "      --access-log        log every request\n"
+    "      --workers N         threads running asynchronous jobs (default 1)\n"
     "      --project DIR       the project's directory, instead of searching upwards\n"
     "  -h, --help              this help\n";
 
@@ -48,7 +49,8 @@ enum {
     OPT_MAX_HORIZON,
     OPT_CAPQ,
     OPT_DRAIN,
-    OPT_ACCESS
+    OPT_ACCESS,
+    OPT_WORKERS
 };
 
 static const struct option long_opts[] = {{"listen", required_argument, NULL, OPT_LISTEN},
@@ -59,6 +61,7 @@ static const struct option long_opts[] = {{"listen", required_argument, NULL, OP
                                           {"capture-queue", required_argument, NULL, OPT_CAPQ},
                                           {"drain-ms", required_argument, NULL, OPT_DRAIN},
                                           {"access-log", no_argument, NULL, OPT_ACCESS},
+                                          {"workers", required_argument, NULL, OPT_WORKERS},
                                           {"project", required_argument, NULL, CLI_OPT_PROJECT},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
@@ -115,6 +118,10 @@ int cmd_serve(int argc, char **argv) {
             break;
         case OPT_ACCESS:
             o.access_log = 1;
+            break;
+        case OPT_WORKERS:
+            if (cli_parse_long("serve", "--workers", optarg, 1, 256, &v)) return CLI_USAGE;
+            o.workers = (int)v;
             break;
         case CLI_OPT_PROJECT:
             project = optarg;

@@ -78,6 +78,27 @@ uint64_t tsl_capq_failed(tsl_capq *q);
 /* Writes everything queued, stops the writer and frees q; TSL_OK or the last write error. */
 tsl_err tsl_capq_stop(tsl_capq *q, tsl_diag *d);
 
+/* ---- jobs (jobs.c) ---- */
+
+typedef struct tsl_workers tsl_workers;
+
+/* Checks len bytes of a POST /v1/jobs body - {"kind": "predict", "endpoint": NAME, "items":
+ * [...], "horizon": H}, endpoint required - and writes its compact JSON to *request (a new
+ * string) and the endpoint to endpoint (cap bytes). TSL_EPARSE / TSL_EINVAL with the key. */
+tsl_err tsl_job_request_check(const char *body, size_t len, const tsl_forecast_limits *lim,
+                              char **request, char *endpoint, size_t cap, tsl_diag *d);
+
+/* Starts n worker threads, each on its own handle of the store at url, writing job outputs
+ * into the folder outdir (which exists). */
+tsl_err tsl_workers_start(const char *url, const char *outdir, int n, FILE *log, tsl_workers **out,
+                          tsl_diag *d);
+
+/* Wakes idle workers (a job was queued). */
+void tsl_workers_kick(tsl_workers *w);
+
+/* Stops the workers after the jobs they are running, and frees w; NULL is a no-op. */
+void tsl_workers_stop(tsl_workers *w);
+
 /* ---- logging ---- */
 
 /* Writes one JSON log line to f: {"ts", "level", "msg", ...fields} where fields is a

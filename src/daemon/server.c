@@ -34,6 +34,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -93,6 +94,8 @@ enum route {
     R_MODEL,
     R_APPROVE,
     R_REJECT,
+    R_JOBS,
+    R_JOB,
     R_OTHER,
     R_COUNT
 };
@@ -114,6 +117,8 @@ static const struct route_def {
     {"/v1/models/{entry}/{version}", 0, TSL_ROLE_READER},
     {"/v1/models/{entry}/{version}/approve", 1, TSL_ROLE_APPROVER},
     {"/v1/models/{entry}/{version}/reject", 1, TSL_ROLE_APPROVER},
+    {"/v1/jobs", 1, TSL_ROLE_WRITER},
+    {"/v1/jobs/{id}", 0, TSL_ROLE_READER},
     {"other", 0, 0},
 };
 
@@ -172,6 +177,7 @@ struct tsl_daemon {
     tsl_store *poll_s;
 
     tsl_capq *capq;
+    tsl_workers *workers;
     atomic_long inflight;
     atomic_ullong forecasts, forecast_items, item_errors, switches;
     route_metrics metrics[R_COUNT];
@@ -186,6 +192,7 @@ typedef struct req {
     int too_big;
     char name[TSL_STORE_NAME_MAX + 1]; /* the endpoint or registry entry in the URL */
     int version;                       /* the model version in the URL */
+    int64_t job;                       /* the job id in the URL */
 } req;
 
 static double now_s(void) {
@@ -1001,6 +1008,56 @@ static enum MHD_Result route_status(tsl_daemon *dm, struct MHD_Connection *c, re
                                   "deployed", (json_int_t)moved));
 }
 
+/* POST /v1/jobs: checks the request, queues it, wakes a worker; 202 with the job's id. */
+static enum MHD_Result route_jobs(tsl_daemon *dm, struct MHD_Connection *c, req *r,
+                                  const char *who) {
+    char *request = NULL, endpoint[TSL_STORE_NAME_MAX + 1] = "";
+    tsl_diag d = {TSL_OK, {0}};
+    tsl_err err = tsl_job_request_check((const char *)r->body.data, r->body.len, &dm->lim, &request,
+                                        endpoint, sizeof endpoint, &d);
+    if (err)
+        return respond_error(c, r, MHD_HTTP_BAD_REQUEST, err == TSL_EPARSE ? "bad_json" : "invalid",
+                             "%s", tsl_diag_msg(&d));
+    int64_t id = 0;
+    pthread_mutex_lock(&dm->admin_mu);
+    err = tsl_store_job_create(dm->admin, "predict", endpoint, request, who, &id, &d);
+    pthread_mutex_unlock(&dm->admin_mu);
+    tsl_free(request);
+    if (err) {
+        int st = store_status(err);
+        return respond_error(c, r, st, store_code(st), "%s", tsl_diag_msg(&d));
+    }
+    tsl_workers_kick(dm->workers);
+    char href[48];
+    snprintf(href, sizeof href, "/v1/jobs/%lld", (long long)id);
+    return respond_json(
+        c, r, MHD_HTTP_ACCEPTED,
+        json_pack("{s:I, s:s, s:s}", "job", (json_int_t)id, "status", "Queued", "href", href));
+}
+
+/* GET /v1/jobs/ID: the job's status, and its result once it succeeded. */
+static enum MHD_Result route_job(tsl_daemon *dm, struct MHD_Connection *c, req *r) {
+    tsl_store_job j;
+    tsl_diag d = {TSL_OK, {0}};
+    pthread_mutex_lock(&dm->admin_mu);
+    tsl_err err = tsl_store_job_get(dm->admin, r->job, &j, &d);
+    pthread_mutex_unlock(&dm->admin_mu);
+    if (err) {
+        int st = store_status(err);
+        return respond_error(c, r, st, store_code(st), "%s", tsl_diag_msg(&d));
+    }
+    json_error_t je;
+    json_t *res = j.result ? json_loads(j.result, 0, &je) : NULL;
+    json_t *o =
+        json_pack("{s:I, s:s, s:s?, s:s, s:i, s:s, s:I, s:I, s:I, s:s?, s:o?}", "job",
+                  (json_int_t)j.id, "kind", j.kind, "endpoint", j.endpoint, "status",
+                  tsl_job_status_name(j.status), "attempts", j.attempts, "who", j.who, "created_ms",
+                  (json_int_t)j.created_ms, "started_ms", (json_int_t)j.started_ms, "ended_ms",
+                  (json_int_t)j.ended_ms, "error", j.error, "result", res);
+    tsl_store_job_release(&j);
+    return respond_json(c, r, MHD_HTTP_OK, o);
+}
+
 /* The model routes: /v1/models, /v1/models/ENTRY/VERSION[/approve|/reject]. */
 static enum route model_route(const char *url, req *r) {
     if (!strcmp(url, "/v1/models")) return R_MODELS;
@@ -1029,6 +1086,15 @@ static enum route route_of(const char *url, req *r) {
     if (!strcmp(url, "/metrics")) return R_METRICS;
     if (!strcmp(url, "/v1/endpoints")) return R_ENDPOINTS;
     if (!strncmp(url, "/v1/models", 10)) return model_route(url, r);
+    if (!strcmp(url, "/v1/jobs")) return R_JOBS;
+    if (!strncmp(url, "/v1/jobs/", 9)) {
+        char *end = NULL;
+        errno = 0;
+        long long id = strtoll(url + 9, &end, 10);
+        if (!isdigit((unsigned char)url[9]) || errno || *end || id < 1) return R_OTHER;
+        r->job = id;
+        return R_JOB;
+    }
     static const char pre[] = "/v1/endpoints/";
     if (strncmp(url, pre, sizeof pre - 1)) return R_OTHER;
     const char *name = url + sizeof pre - 1, *slash = strchr(name, '/');
@@ -1098,6 +1164,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     case R_APPROVE:
     case R_REJECT:
         return route_status(dm, c, r, who);
+    case R_JOBS:
+        return route_jobs(dm, c, r, who);
+    case R_JOB:
+        return route_job(dm, c, r);
     case R_OTHER:
     case R_COUNT:
         break;
@@ -1202,6 +1272,17 @@ tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_dae
     if ((err = poll_once(dm, d))) goto fail;
     dm->polled_ok = 1;
     if ((err = tsl_capq_start(dm->url, dm->o.capture_queue, &dm->capq, d))) goto fail;
+    char *outdir = tsl_project_path(p, TSL_PROJECT_DATA_DIR "/outputs");
+    if (mkdir(outdir, 0777) && errno != EEXIST) {
+        err = tsl_diag_set(d, TSL_EIO, "cannot make the job output folder %s: %s", outdir,
+                           strerror(errno));
+        tsl_free(outdir);
+        goto fail;
+    }
+    err = tsl_workers_start(dm->url, outdir, dm->o.workers > 0 ? dm->o.workers : 1, dm->log,
+                            &dm->workers, d);
+    tsl_free(outdir);
+    if (err) goto fail;
 
     struct sockaddr_in addr;
     memset(&addr, 0, sizeof addr);
@@ -1237,6 +1318,7 @@ tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_dae
     return TSL_OK;
 fail:
     if (dm->mhd) MHD_stop_daemon(dm->mhd);
+    tsl_workers_stop(dm->workers);
     tsl_capq_stop(dm->capq, NULL);
     teardown(dm);
     return err;
@@ -1271,6 +1353,8 @@ tsl_err tsl_daemon_stop(tsl_daemon *dm, int drain_ms, tsl_diag *d) {
     long left = atomic_load(&dm->inflight);
     MHD_stop_daemon(dm->mhd);
     dm->mhd = NULL;
+    tsl_workers_stop(dm->workers); /* after the jobs they are running */
+    dm->workers = NULL;
     tsl_err err = tsl_capq_stop(dm->capq, d);
     dm->capq = NULL;
     tsl_dlog(dm->log, err ? "error" : "info", "stopped", "{s:I}", "requests_cut_short",

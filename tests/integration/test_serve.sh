@@ -51,8 +51,10 @@ check "version 1 approved" grep -q "registered solar/1: Approved" "$tmp/out"
 expect_exit 0 "deploy" "$TSLOOP" deploy solar/1 --endpoint prod "${P[@]}"
 "$TSLOOP" token create --name r --role reader "${P[@]}" >"$tmp/tok_r" 2>/dev/null
 "$TSLOOP" token create --name a --role approver "${P[@]}" >"$tmp/tok_a" 2>/dev/null
+"$TSLOOP" token create --name w --role writer "${P[@]}" >"$tmp/tok_w" 2>/dev/null
 R=(-H "Authorization: Bearer $(cat "$tmp/tok_r")")
 A=(-H "Authorization: Bearer $(cat "$tmp/tok_a")")
+W=(-H "Authorization: Bearer $(cat "$tmp/tok_w")")
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 U="http://127.0.0.1:$port"
@@ -237,6 +239,23 @@ check "reloaded" grep -q '"msg":"configuration reloaded"' "$tmp/serve.log"
 check "the new rule applies: canary serves solar_b only" test "$(code POST /v1/endpoints/canary/deploy "${A[@]}" -d '{"version":"solar/2"}')" = 409
 check "still serving" test "$(code POST /v1/endpoints/prod/forecast "${R[@]}" -d "$F")" = 200
 
+# Asynchronous jobs: 202 and an id, a worker runs the batch forecast, the result is kept.
+check "reader cannot queue a job: 403" test "$(code POST /v1/jobs "${R[@]}" -d '{"endpoint":"prod"}')" = 403
+check "a job without endpoint: 400" test "$(code POST /v1/jobs "${W[@]}" -d '{"kind":"predict"}')" = 400
+check "a job with an unknown key: 400" test "$(code POST /v1/jobs "${W[@]}" -d '{"endpoint":"prod","x":1}')" = 400
+check "queue a job: 202" test "$(code POST /v1/jobs "${W[@]}" -d '{"kind":"predict","endpoint":"prod","horizon":6}')" = 202
+job=$(jq_py "$tmp/body" "d['job']")
+done_=0
+for _ in $(seq 50); do
+  code GET "/v1/jobs/$job" "${R[@]}" >/dev/null
+  if [ "$(jq_py "$tmp/body" "d['status']")" = Succeeded ]; then done_=1; break; fi
+  sleep 0.1
+done
+check "the job succeeded" test "$done_" = 1
+check "its result" test "$(jq_py "$tmp/body" "d['result']['items'], d['result']['rows'], d['result']['captured'], d['result']['inference_id']")" = "2 12 2 job-$job"
+check "its forecast file in .tsloop/outputs" test "$(wc -l <"$tmp/solar/.tsloop/outputs/job-$job.csv")" = 13
+check "unknown job: 404" test "$(code GET /v1/jobs/999 "${R[@]}")" = 404
+
 # SIGTERM: exit 0, every capture written.
 kill -TERM "$pid"
 wait "$pid"
@@ -245,4 +264,26 @@ pid=
 check "SIGTERM: exit 0" test "$rc" = 0
 check "logs the drain" grep -q '"msg":"stopped"' "$tmp/serve.log"
 check "every stream capture written" test "$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from captures where inference_id like \"s-%\"").fetchone()[0])' "$tmp/solar/.tsloop/store.db")" = 160
+
+# Jobs survive restarts: one queued while no daemon runs is done by the next one.
+pending=$(python3 -c '
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1])
+cur = db.execute("insert into jobs(kind, endpoint, status, request, who, created_ms) values (?, ?, ?, ?, ?, ?)",
+                 ("predict", "prod", "Queued", "{\"endpoint\":\"prod\"}", "test", int(time.time() * 1000)))
+db.commit(); print(cur.lastrowid)' "$tmp/solar/.tsloop/store.db")
+"$TSLOOP" serve "${P[@]}" --listen "127.0.0.1:$port" --threads 1 2>"$tmp/serve2.log" &
+pid=$!
+done_=0
+for _ in $(seq 100); do
+  if [ "$(code GET "/v1/jobs/$pending" "${R[@]}" 2>/dev/null)" = 200 ] &&
+     [ "$(jq_py "$tmp/body" "d['status']")" = Succeeded ]; then done_=1; break; fi
+  sleep 0.1
+done
+check "the job queued before the restart was done" test "$done_" = 1
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+pid=
+check "second daemon: exit 0" test "$rc" = 0
 finish
