@@ -91,6 +91,11 @@ tsl_err tsl_predict(tsl_store *s, const char *endpoint, const char *path, const 
 
 /* ---- the daemon ---- */
 
+/* Writes one JSON log line to f: {"ts", "level", "msg", ...fields}, where fields is a json_pack
+ * format and its arguments (or NULL). Thread-safe (one write per line). The daemon's log
+ * format, for the programs around it too. */
+void tsl_daemon_log(FILE *f, const char *level, const char *msg, const char *fields, ...);
+
 typedef struct tsl_daemon_opts {
     const char *host;      /* address to bind; NULL: "127.0.0.1" */
     int port;              /* 0: any free port (tsl_daemon_port tells which) */

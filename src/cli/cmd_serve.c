@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "daemon/daemon_impl.h"
 #include "tsloop/daemon.h"
 #include "tsloop/mem.h"
 #include "tsloop/project.h"
@@ -157,12 +156,12 @@ int cmd_serve(int argc, char **argv) {
         if (sig == SIGHUP) {
             tsl_diag rd = {TSL_OK, {0}};
             if (tsl_daemon_reload(dm, &rd))
-                tsl_dlog(stderr, "error", "SIGHUP: the configuration was not reloaded", "{s:s}",
-                         "error", tsl_diag_msg(&rd));
+                tsl_daemon_log(stderr, "error", "SIGHUP: the configuration was not reloaded",
+                               "{s:s}", "error", tsl_diag_msg(&rd));
             continue;
         }
-        tsl_dlog(stderr, "info", "signal received", "{s:s}", "signal",
-                 sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        tsl_daemon_log(stderr, "info", "signal received", "{s:s}", "signal",
+                       sig == SIGTERM ? "SIGTERM" : "SIGINT");
         break;
     }
     if (tsl_daemon_stop(dm, (int)drain, &d)) rc = cli_fail("%s", tsl_diag_msg(&d));

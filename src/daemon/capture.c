@@ -95,8 +95,8 @@ static void write_batch(tsl_capq *q, capq_rec **batch, size_t n, tsl_store_captu
         if (!(err = tsl_store_capture_add(q->s, flat, n, &d))) break;
     if (err) {
         atomic_fetch_add(&q->failed, n);
-        tsl_dlog(stderr, "error", "captures lost", "{s:I, s:s}", "count", (json_int_t)n, "error",
-                 tsl_diag_msg(&d));
+        tsl_daemon_log(stderr, "error", "captures lost", "{s:I, s:s}", "count", (json_int_t)n,
+                       "error", tsl_diag_msg(&d));
         pthread_mutex_lock(&q->mu);
         q->last_err = err;
         q->last_diag = d;

@@ -99,10 +99,4 @@ void tsl_workers_kick(tsl_workers *w);
 /* Stops the workers after the jobs they are running, and frees w; NULL is a no-op. */
 void tsl_workers_stop(tsl_workers *w);
 
-/* ---- logging ---- */
-
-/* Writes one JSON log line to f: {"ts", "level", "msg", ...fields} where fields is a
- * json_pack format and its arguments (or NULL). Thread-safe (one write per line). */
-void tsl_dlog(FILE *f, const char *level, const char *msg, const char *fields, ...);
-
 #endif

@@ -126,8 +126,8 @@ static void *worker_main(void *arg) {
     tsl_store *s = NULL;
     tsl_diag d = {TSL_OK, {0}};
     if (tsl_store_open(w->url, NULL, &s, &d)) {
-        tsl_dlog(w->log, "error", "a job worker cannot open the store", "{s:s}", "error",
-                 tsl_diag_msg(&d));
+        tsl_daemon_log(w->log, "error", "a job worker cannot open the store", "{s:s}", "error",
+                       tsl_diag_msg(&d));
         return NULL;
     }
     for (;;) {
@@ -143,12 +143,12 @@ static void *worker_main(void *arg) {
             tsl_err err = run_predict(w, s, &job, &result, &jd);
             tsl_diag fd = {TSL_OK, {0}};
             if (tsl_store_job_finish(s, job.id, result, err ? tsl_diag_msg(&jd) : NULL, &fd))
-                tsl_dlog(w->log, "error", "cannot record a job's end", "{s:I, s:s}", "job",
-                         (json_int_t)job.id, "error", tsl_diag_msg(&fd));
+                tsl_daemon_log(w->log, "error", "cannot record a job's end", "{s:I, s:s}", "job",
+                               (json_int_t)job.id, "error", tsl_diag_msg(&fd));
             else
-                tsl_dlog(w->log, err ? "warn" : "info", "job finished", "{s:I, s:s, s:s?}", "job",
-                         (json_int_t)job.id, "status", err ? "Failed" : "Succeeded", "error",
-                         err ? tsl_diag_msg(&jd) : NULL);
+                tsl_daemon_log(w->log, err ? "warn" : "info", "job finished", "{s:I, s:s, s:s?}",
+                               "job", (json_int_t)job.id, "status", err ? "Failed" : "Succeeded",
+                               "error", err ? tsl_diag_msg(&jd) : NULL);
             tsl_free(result);
             tsl_store_job_release(&job);
             continue; /* there may be more */

@@ -49,7 +49,7 @@
 
 /* ---- logging ---- */
 
-void tsl_dlog(FILE *f, const char *level, const char *msg, const char *fields, ...) {
+void tsl_daemon_log(FILE *f, const char *level, const char *msg, const char *fields, ...) {
     json_t *o = NULL;
     if (fields) {
         va_list ap;
@@ -244,14 +244,14 @@ static void load_and_switch(tsl_daemon *dm, const tsl_store_deployment *dp, cons
     }
     pthread_mutex_unlock(&dm->ep_mu);
     if (err) {
-        tsl_dlog(dm->log, "error", "cannot load the deployed version", "{s:s, s:s, s:i, s:s}",
-                 "endpoint", dp->endpoint, "forecaster", dp->forecaster, "version", dp->version,
-                 "error", tsl_diag_msg(&d));
+        tsl_daemon_log(dm->log, "error", "cannot load the deployed version", "{s:s, s:s, s:i, s:s}",
+                       "endpoint", dp->endpoint, "forecaster", dp->forecaster, "version",
+                       dp->version, "error", tsl_diag_msg(&d));
         return;
     }
     if (!sl) {
-        tsl_dlog(dm->log, "error", "too many endpoints: not served", "{s:s, s:i}", "endpoint",
-                 dp->endpoint, "max", MAX_ENDPOINTS);
+        tsl_daemon_log(dm->log, "error", "too many endpoints: not served", "{s:s, s:i}", "endpoint",
+                       dp->endpoint, "max", MAX_ENDPOINTS);
         tsl_served_unref(sv);
         return;
     }
@@ -260,10 +260,10 @@ static void load_and_switch(tsl_daemon *dm, const tsl_store_deployment *dp, cons
     tsl_served *now = sl->sv;
     tsl_served_ref(now);
     pthread_mutex_unlock(&dm->ep_mu);
-    tsl_dlog(dm->log, "info", why, "{s:s, s:s, s:i, s:I, s:I, s:I, s:f}", "endpoint", dp->endpoint,
-             "forecaster", dp->forecaster, "version", dp->version, "items", (json_int_t)now->n,
-             "updated", (json_int_t)now->updated, "deployment", (json_int_t)dp->id, "load_s",
-             now_s() - t0);
+    tsl_daemon_log(dm->log, "info", why, "{s:s, s:s, s:i, s:I, s:I, s:I, s:f}", "endpoint",
+                   dp->endpoint, "forecaster", dp->forecaster, "version", dp->version, "items",
+                   (json_int_t)now->n, "updated", (json_int_t)now->updated, "deployment",
+                   (json_int_t)dp->id, "load_s", now_s() - t0);
     tsl_served_unref(now);
     tsl_served_unref(old); /* freed by the last request still using it */
 }
@@ -347,9 +347,10 @@ static void *poller_main(void *arg) {
         tsl_diag d = {TSL_OK, {0}};
         tsl_err err = poll_once(dm, &d);
         if (err && !failing)
-            tsl_dlog(dm->log, "error", "cannot read the store", "{s:s}", "error", tsl_diag_msg(&d));
+            tsl_daemon_log(dm->log, "error", "cannot read the store", "{s:s}", "error",
+                           tsl_diag_msg(&d));
         else if (!err && failing)
-            tsl_dlog(dm->log, "info", "the store is readable again", NULL);
+            tsl_daemon_log(dm->log, "info", "the store is readable again", NULL);
         failing = err != TSL_OK;
         pthread_mutex_lock(&dm->poll_mu);
         dm->polled_ok = !err;
@@ -1191,9 +1192,10 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     atomic_fetch_add_explicit(&m->le[b], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&m->sum_us, (unsigned long long)(dt * 1e6), memory_order_relaxed);
     if (dm->o.access_log || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
-        tsl_dlog(dm->log, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "info" : "warn", "request",
-                 "{s:s, s:i, s:f, s:b}", "route", routes[r->route].name, "status", r->status,
-                 "seconds", dt, "completed", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+        tsl_daemon_log(dm->log, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "info" : "warn",
+                       "request", "{s:s, s:i, s:f, s:b}", "route", routes[r->route].name, "status",
+                       r->status, "seconds", dt, "completed",
+                       toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
     tsl_wbuf_release(&r->body);
     tsl_free(r);
     *con_cls = NULL;
@@ -1311,9 +1313,9 @@ tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_dae
         goto fail;
     }
     dm->poller_started = 1;
-    tsl_dlog(dm->log, "info", "listening", "{s:s, s:i, s:i, s:s, s:I}", "host", dm->o.host, "port",
-             dm->port, "threads", dm->o.threads, "store", dm->url, "endpoints",
-             (json_int_t)dm->nslots);
+    tsl_daemon_log(dm->log, "info", "listening", "{s:s, s:i, s:i, s:s, s:I}", "host", dm->o.host,
+                   "port", dm->port, "threads", dm->o.threads, "store", dm->url, "endpoints",
+                   (json_int_t)dm->nslots);
     *out = dm;
     return TSL_OK;
 fail:
@@ -1333,8 +1335,8 @@ tsl_err tsl_daemon_reload(tsl_daemon *dm, tsl_diag *d) {
     dm->cfg = dm->owned_cfg = cfg;
     pthread_mutex_unlock(&dm->admin_mu);
     tsl_config_free(old); /* nobody reads it outside the lock */
-    tsl_dlog(dm->log, "info", "configuration reloaded", "{s:s, s:I}", "file", dm->p->config_path,
-             "endpoints", (json_int_t)cfg->nendpoints);
+    tsl_daemon_log(dm->log, "info", "configuration reloaded", "{s:s, s:I}", "file",
+                   dm->p->config_path, "endpoints", (json_int_t)cfg->nendpoints);
     return TSL_OK;
 }
 
@@ -1344,8 +1346,8 @@ int tsl_daemon_port(const tsl_daemon *dm) {
 
 tsl_err tsl_daemon_stop(tsl_daemon *dm, int drain_ms, tsl_diag *d) {
     if (!dm) return TSL_OK;
-    tsl_dlog(dm->log, "info", "stopping: no new connections, draining requests in flight", "{s:I}",
-             "in_flight", (json_int_t)atomic_load(&dm->inflight));
+    tsl_daemon_log(dm->log, "info", "stopping: no new connections, draining requests in flight",
+                   "{s:I}", "in_flight", (json_int_t)atomic_load(&dm->inflight));
     MHD_socket ls = MHD_quiesce_daemon(dm->mhd);
     if (ls != MHD_INVALID_SOCKET) close(ls);
     double until = now_s() + drain_ms / 1000.0;
@@ -1357,8 +1359,8 @@ tsl_err tsl_daemon_stop(tsl_daemon *dm, int drain_ms, tsl_diag *d) {
     dm->workers = NULL;
     tsl_err err = tsl_capq_stop(dm->capq, d);
     dm->capq = NULL;
-    tsl_dlog(dm->log, err ? "error" : "info", "stopped", "{s:I}", "requests_cut_short",
-             (json_int_t)left);
+    tsl_daemon_log(dm->log, err ? "error" : "info", "stopped", "{s:I}", "requests_cut_short",
+                   (json_int_t)left);
     teardown(dm);
     return err;
 }

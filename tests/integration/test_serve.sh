@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The daemon end to end: a project on `tsloop demo` data (hourly solar, two sites), trained
 # with auto approval and deployed; `tsloop serve` on a free loopback port; forecasts (JSON
-# shape, per-item errors, inference ids), the auth matrix (401 without or with a bad token, 403
-# with too weak a role), caps and malformed bodies (400, 404, 405, 413), captures in the store,
+# shape, per-item errors, inference ids), the auth matrix over every route and role (401
+# without or with a bad token, 403 with too weak a role), caps and malformed bodies (400, 404, 405, 413), captures in the store,
 # new observations picked up without a restart, a second version deployed (and rolled back and
 # forth) while four request streams run (none fails, each answer whole, both versions served)
 # and served within seconds, rollback over HTTP, and
@@ -52,6 +52,7 @@ expect_exit 0 "deploy" "$TSLOOP" deploy solar/1 --endpoint prod "${P[@]}"
 "$TSLOOP" token create --name r --role reader "${P[@]}" >"$tmp/tok_r" 2>/dev/null
 "$TSLOOP" token create --name a --role approver "${P[@]}" >"$tmp/tok_a" 2>/dev/null
 "$TSLOOP" token create --name w --role writer "${P[@]}" >"$tmp/tok_w" 2>/dev/null
+"$TSLOOP" token create --name root --role admin "${P[@]}" >"$tmp/tok_admin" 2>/dev/null
 R=(-H "Authorization: Bearer $(cat "$tmp/tok_r")")
 A=(-H "Authorization: Bearer $(cat "$tmp/tok_a")")
 W=(-H "Authorization: Bearer $(cat "$tmp/tok_w")")
@@ -255,6 +256,47 @@ check "the job succeeded" test "$done_" = 1
 check "its result" test "$(jq_py "$tmp/body" "d['result']['items'], d['result']['rows'], d['result']['captured'], d['result']['inference_id']")" = "2 12 2 job-$job"
 check "its forecast file in .tsloop/outputs" test "$(wc -l <"$tmp/solar/.tsloop/outputs/job-$job.csv")" = 13
 check "unknown job: 404" test "$(code GET /v1/jobs/999 "${R[@]}")" = 404
+
+# The auth matrix over every route: no token or a bad one 401, a weaker role 403, a sufficient
+# one neither (bodies are invalid on purpose, so nothing changes).
+rank() { case $1 in none) echo 0 ;; reader) echo 1 ;; writer) echo 2 ;; approver) echo 3 ;; admin) echo 4 ;; esac; }
+matrix_fail=0
+while read -r method path need body; do
+  for who in none bad reader writer approver admin; do
+    case $who in
+      none) H=() ;;
+      bad) H=(-H "Authorization: Bearer tsl_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA") ;;
+      reader) H=("${R[@]}") ;;
+      writer) H=("${W[@]}") ;;
+      approver) H=("${A[@]}") ;;
+      admin) H=(-H "Authorization: Bearer $(cat "$tmp/tok_admin")") ;;
+    esac
+    if [ "$method" = POST ]; then got=$(code POST "$path" "${H[@]}" -d "$body"); else got=$(code GET "$path" "${H[@]}"); fi
+    if [ "$need" = none ]; then want=ok
+    elif [ "$who" = none ] || [ "$who" = bad ]; then want=401
+    elif [ "$(rank "$who")" -lt "$(rank "$need")" ]; then want=403
+    else want=ok; fi
+    if { [ "$want" = ok ] && { [ "$got" = 401 ] || [ "$got" = 403 ]; }; } ||
+       { [ "$want" != ok ] && [ "$got" != "$want" ]; }; then
+      echo "auth matrix: $method $path as $who: $got, expected $want"; matrix_fail=1
+    fi
+  done
+done <<'ROUTES'
+GET /healthz none -
+GET /readyz none -
+GET /metrics none -
+GET /v1/endpoints reader -
+POST /v1/endpoints/prod/forecast reader {}
+POST /v1/endpoints/prod/deploy approver {}
+POST /v1/endpoints/prod/rollback approver [
+GET /v1/models reader -
+GET /v1/models/solar/1 reader -
+POST /v1/models/solar/1/approve approver {}
+POST /v1/models/solar/1/reject approver {}
+POST /v1/jobs writer {}
+GET /v1/jobs/1 reader -
+ROUTES
+check "auth matrix over every route and role" test "$matrix_fail" = 0
 
 # SIGTERM: exit 0, every capture written.
 kill -TERM "$pid"
