@@ -8,10 +8,10 @@ set -euo pipefail
 
 packages=(gcc make cmake pkg-config libnlopt-dev libarchive-dev zlib1g-dev libjansson-dev
           libsqlite3-dev libyaml-dev libsodium-dev libxgboost-dev libcmocka-dev
-          python3 gzip zip)
+          libmicrohttpd-dev curl python3 gzip zip)
 for arg in "$@"; do
   case "$arg" in
-    --bench) packages+=(r-cran-forecast time) ;;
+    --bench) packages+=(r-cran-forecast time wrk) ;;
     --fuzz) packages+=(clang) ;;
     *) echo "deps.sh: unknown option '$arg' (expected --bench or --fuzz)" >&2; exit 2 ;;
   esac

@@ -9,7 +9,8 @@
  * Parsing is strict, because a configuration that is silently misread is worse than one that
  * is refused: an unknown key is an error naming the valid keys (and the closest one), and so
  * are a wrong type, a number out of range, a reference to an undefined dataset, a duplicated
- * name, or a section that is reserved but not supported yet (monitors, notifications). Every
+ * name, or a section that is reserved but not supported yet (monitors, notifications,
+ * parameters). Every
  * message reads "FILE:LINE:COLUMN: what was wrong, expected what", for the first mistake found.
  *
  * Scalar values may read the environment: ${NAME} is replaced by the variable's value (an
@@ -51,6 +52,7 @@ extern "C" {
 #define TSL_CONFIG_MAX_VALUE       4096      /* any scalar value after interpolation */
 #define TSL_CONFIG_MAX_DATASETS    1000
 #define TSL_CONFIG_MAX_FORECASTERS 1000
+#define TSL_CONFIG_MAX_ENDPOINTS   1000
 #define TSL_CONFIG_MAX_CANDIDATES  64
 #define TSL_CONFIG_MAX_DIMS        64
 #define TSL_CONFIG_MAX_SPLIT       8
@@ -120,6 +122,24 @@ typedef struct tsl_config_forecaster {
     tsl_cron retrain, forecast;
 } tsl_config_forecaster;
 
+/* What an endpoint does by itself when its forecaster gets a new version. */
+typedef enum tsl_auto_deploy {
+    TSL_AUTO_DEPLOY_OFF = 0,     /* nothing: deploys are explicit (the default) */
+    TSL_AUTO_DEPLOY_ON_APPROVAL, /* deploy each version of its forecaster once it is approved */
+    TSL_AUTO_DEPLOY_ON_REGISTER  /* deploy each newly registered version (the seeds' habit) */
+} tsl_auto_deploy;
+
+const char *tsl_auto_deploy_name(tsl_auto_deploy a); /* "off", "on_approval", "on_register" */
+
+typedef struct tsl_config_endpoint {
+    char *name;
+    int line;
+    char *forecaster;        /* the forecaster it serves, NULL when not declared ... */
+    size_t forecaster_index; /* ... and its index in tsl_config.forecasters */
+    int requires_approval;   /* refuse versions that are not Approved (default 1) */
+    tsl_auto_deploy auto_deploy;
+} tsl_config_endpoint;
+
 typedef struct tsl_config {
     int version; /* of the configuration format: 1 */
     char *name;  /* the project's name */
@@ -128,6 +148,8 @@ typedef struct tsl_config {
     size_t ndatasets;
     tsl_config_forecaster *forecasters; /* in file order */
     size_t nforecasters;
+    tsl_config_endpoint *endpoints; /* in file order */
+    size_t nendpoints;
 } tsl_config;
 
 typedef struct tsl_config_opts {
@@ -160,6 +182,9 @@ int tsl_config_name_valid(const char *s);
 /* The dataset or forecaster of that name, or NULL. */
 const tsl_config_dataset *tsl_config_dataset_find(const tsl_config *cfg, const char *name);
 const tsl_config_forecaster *tsl_config_forecaster_find(const tsl_config *cfg, const char *name);
+/* The endpoint of that name, or NULL (an endpoint need not be declared to be deployed to: an
+ * undeclared one has the defaults). */
+const tsl_config_endpoint *tsl_config_endpoint_find(const tsl_config *cfg, const char *name);
 
 /* Appends the normalised configuration to out: valid tsloop.yaml text holding every value
  * with its default filled in, names in sorted order, numbers in their shortest exact form,

@@ -167,6 +167,14 @@ void tsl_store_item_list_free(tsl_store_item *list, size_t n);
 tsl_err tsl_store_item_list(tsl_store *s, const char *dataset, tsl_store_item **out, size_t *n,
                             tsl_diag *d);
 
+/* The observations of item `item` of data set `dataset` with timestamps after `after`
+ * (seconds), in time order: *t and *v (NaN where missing) hold *n points, freed with tsl_free
+ * (NULL when *n is 0). An item the data set does not have gives *n = 0; an unknown data set
+ * is TSL_ENOTFOUND. What the daemon reads to bring a deployed model up to date without loading
+ * the whole history. */
+tsl_err tsl_store_item_tail(tsl_store *s, const char *dataset, const char *item, int64_t after,
+                            int64_t **t, double **v, size_t *n, tsl_diag *d);
+
 /* Loads a data set, or the nitems items listed in items (NULL: all), into a tsl_dataset for
  * training, in one consistent snapshot: *out holds exactly the state whose content hash is
  * written to hash (may be NULL; TSL_STORE_HASH_HEX + 1 bytes). The frequency is the data set's
@@ -614,6 +622,206 @@ tsl_err tsl_store_event_append(tsl_store *s, const char *type, const char *subje
  * to follow the log. */
 tsl_err tsl_store_event_list(tsl_store *s, int64_t after_id, size_t limit, tsl_store_event **out,
                              size_t *n, tsl_diag *d);
+
+/* ---- endpoints and deployments ---- */
+
+/* A deployment: endpoint `endpoint` was pointed at version `version` of registry entry
+ * `forecaster`. Deployments are history (never changed or removed); an endpoint's current one
+ * is the last deploy or rollback. */
+typedef struct tsl_store_deployment {
+    int64_t id;
+    char *endpoint;
+    char *forecaster; /* the registry entry */
+    int version;
+    int64_t model_id;
+    int rollback;        /* 1 when made by tsl_store_rollback */
+    int64_t previous_id; /* the endpoint's current deployment before this one; 0: none */
+    char *who, *why;
+    int64_t at_ms;
+} tsl_store_deployment;
+
+void tsl_store_deployment_release(tsl_store_deployment *dp);
+void tsl_store_deployment_list_free(tsl_store_deployment *list, size_t n);
+
+/* Points endpoint (a name as for data sets) at version `version` (0: the latest) of entry
+ * forecaster, creating the endpoint on first use, and records endpoint.deployed. A Rejected
+ * version is refused (TSL_ECONFLICT), and so is a version that is not Approved when
+ * require_approved is set. Deploying the endpoint's current version changes nothing and
+ * returns the current deployment. *out (may be NULL) gets the deployment. */
+tsl_err tsl_store_deploy(tsl_store *s, const char *endpoint, const char *forecaster, int version,
+                         int require_approved, const char *who, const char *why,
+                         tsl_store_deployment *out, tsl_diag *d);
+
+/* Points endpoint back at the version its current deployment replaced, as a new deployment
+ * (rollback = 1) whose previous is the replaced one's previous - so rolling back twice walks
+ * back two steps. TSL_ENOTFOUND for an unknown endpoint, TSL_ECONFLICT when there is nothing
+ * to roll back to. Records endpoint.rolled_back. */
+tsl_err tsl_store_rollback(tsl_store *s, const char *endpoint, const char *who, const char *why,
+                           tsl_store_deployment *out, tsl_diag *d);
+
+/* The current deployment of every endpoint, by endpoint name. */
+tsl_err tsl_store_endpoint_list(tsl_store *s, tsl_store_deployment **out, size_t *n, tsl_diag *d);
+
+/* The current deployment of endpoint; TSL_ENOTFOUND when there is no such endpoint. */
+tsl_err tsl_store_endpoint_get(tsl_store *s, const char *endpoint, tsl_store_deployment *out,
+                               tsl_diag *d);
+
+/* The deployments of endpoint, newest first, at most limit (0: all). */
+tsl_err tsl_store_deployment_history(tsl_store *s, const char *endpoint, size_t limit,
+                                     tsl_store_deployment **out, size_t *n, tsl_diag *d);
+
+/* ---- API tokens ----
+ * A token is "tsl_" and 43 base64url characters (32 random bytes). Only its BLAKE2b-256 hash
+ * is stored: a token has full entropy, so a fast unsalted hash resists guessing as well as a
+ * slow one would, and a request is verified by one hash and one lookup. */
+
+#define TSL_TOKEN_CHARS 47 /* characters of a token, without the terminator */
+#define TSL_TOKEN_HASH  32 /* bytes of its hash */
+
+/* Roles, each allowed what the ones below it are. */
+typedef enum tsl_role {
+    TSL_ROLE_READER = 1, /* forecasts, listings */
+    TSL_ROLE_WRITER,     /* ingest, start executions */
+    TSL_ROLE_APPROVER,   /* approve, reject, deploy */
+    TSL_ROLE_ADMIN       /* tokens, everything */
+} tsl_role;
+
+const char *tsl_role_name(tsl_role r); /* "reader", ... */
+tsl_err tsl_role_parse(const char *s, tsl_role *out, tsl_diag *d);
+
+/* The hash of len bytes of token text. */
+void tsl_token_hash(const char *token, size_t len, unsigned char out[TSL_TOKEN_HASH]);
+
+typedef struct tsl_store_token {
+    int64_t id;
+    char *name;
+    tsl_role role;
+    unsigned char hash[TSL_TOKEN_HASH];
+    char *who; /* who created it */
+    int64_t created_ms;
+    int64_t revoked_ms; /* 0: valid */
+} tsl_store_token;
+
+void tsl_store_token_release(tsl_store_token *t);
+void tsl_store_token_list_free(tsl_store_token *list, size_t n);
+
+/* Creates a token called name (unique, as data set names; TSL_ECONFLICT when taken, revoked
+ * ones included) with role; the token itself is written to token (TSL_TOKEN_CHARS + 1 bytes)
+ * and exists nowhere else: it cannot be shown again. Records token.created (without it). */
+tsl_err tsl_store_token_create(tsl_store *s, const char *name, tsl_role role, const char *who,
+                               char *token, int64_t *id, tsl_diag *d);
+
+/* Every token, revoked ones included, by name. */
+tsl_err tsl_store_token_list(tsl_store *s, tsl_store_token **out, size_t *n, tsl_diag *d);
+
+/* Revokes the token called name. TSL_ENOTFOUND, or TSL_ECONFLICT when already revoked.
+ * Records token.revoked. */
+tsl_err tsl_store_token_revoke(tsl_store *s, const char *name, const char *who, tsl_diag *d);
+
+/* The valid (not revoked) token whose text is token; TSL_ENOTFOUND when there is none. */
+tsl_err tsl_store_token_verify(tsl_store *s, const char *token, tsl_store_token *out, tsl_diag *d);
+
+/* ---- captured forecasts ----
+ * A capture is what one request served for one item: its steps' target times, means and
+ * quantiles. Captures are written in groups (one transaction for many) by the daemon's
+ * writer: that is what lets it capture tens of thousands of forecasts a second. */
+
+#define TSL_CAPTURE_MAX_STEPS 100000
+#define TSL_CAPTURE_MAX_Q     99
+
+/* One capture to add; the arrays are the caller's. */
+typedef struct tsl_store_capture_new {
+    const char *inference_id; /* 1-128 bytes */
+    const char *endpoint;
+    int64_t model_id; /* the version served (tsl_store_model.id) */
+    const char *item;
+    int64_t origin; /* time of the last observation the forecast starts from */
+    int64_t at_ms;  /* when it was served; 0: now */
+    size_t steps, nq;
+    const int64_t *targets; /* steps target times */
+    const double *levels;   /* nq quantile levels */
+    const double *mean;     /* steps */
+    const double *quant;    /* steps * nq, row-major as model.h */
+} tsl_store_capture_new;
+
+typedef struct tsl_store_capture {
+    int64_t id; /* increasing in commit order */
+    char *inference_id, *endpoint;
+    char *forecaster; /* the registry entry and version of model_id */
+    int version;
+    int64_t model_id;
+    char *item;
+    int64_t origin, at_ms;
+    size_t steps, nq;
+    int64_t *targets;
+    double *levels, *mean, *quant;
+} tsl_store_capture;
+
+void tsl_store_capture_release(tsl_store_capture *c);
+void tsl_store_capture_list_free(tsl_store_capture *list, size_t n);
+
+/* Adds n captures in one transaction: all or none. */
+tsl_err tsl_store_capture_add(tsl_store *s, const tsl_store_capture_new *v, size_t n, tsl_diag *d);
+
+/* Captures with id > after_id of endpoint (NULL: all) and inference id (NULL: any), oldest
+ * first, at most limit (0: all). */
+tsl_err tsl_store_capture_list(tsl_store *s, const char *endpoint, const char *inference_id,
+                               int64_t after_id, size_t limit, tsl_store_capture **out, size_t *n,
+                               tsl_diag *d);
+
+/* ---- jobs ----
+ * Asynchronous work the daemon's API accepts and its workers do (a batch forecast, say): a job
+ * is created Queued with a JSON request, claimed by one handle at a time under a lease (as
+ * executions are), and finished with a JSON result or an error. A job whose holder stops
+ * renewing its lease (a crash, kill -9) is claimable again once the lease expires: jobs
+ * survive restarts. */
+
+typedef enum tsl_job_status {
+    TSL_JOB_QUEUED,
+    TSL_JOB_RUNNING,
+    TSL_JOB_FAILED,
+    TSL_JOB_SUCCEEDED
+} tsl_job_status;
+
+const char *tsl_job_status_name(tsl_job_status st); /* "Queued", "Running", ... */
+
+typedef struct tsl_store_job {
+    int64_t id;
+    char *kind;     /* "predict", ... (1-64 bytes of [a-z0-9_.]) */
+    char *endpoint; /* or NULL */
+    tsl_job_status status;
+    char *request; /* JSON */
+    char *result;  /* JSON once Succeeded, else NULL */
+    char *error;   /* once Failed, else NULL */
+    char *who;
+    int attempts; /* claims so far */
+    int64_t lease_until_ms;
+    int64_t created_ms, started_ms, ended_ms; /* 0 when not yet */
+} tsl_store_job;
+
+void tsl_store_job_release(tsl_store_job *j);
+
+/* Queues a job; records job.created. */
+tsl_err tsl_store_job_create(tsl_store *s, const char *kind, const char *endpoint,
+                             const char *request, const char *who, int64_t *id, tsl_diag *d);
+
+/* One job. */
+tsl_err tsl_store_job_get(tsl_store *s, int64_t id, tsl_store_job *out, tsl_diag *d);
+
+/* Claims the oldest claimable job (of kind, or any when NULL) for this handle: a Queued one, or
+ * a Running one whose lease expired. It becomes Running, held for lease_ms. *claimed is 0 when
+ * there is none (*out untouched). */
+tsl_err tsl_store_job_claim(tsl_store *s, const char *kind, tsl_store_job *out, int *claimed,
+                            tsl_diag *d);
+
+/* Renews the lease of a job this handle holds; TSL_ECONFLICT when it does not (any more). */
+tsl_err tsl_store_job_heartbeat(tsl_store *s, int64_t id, tsl_diag *d);
+
+/* Ends a job this handle holds: Succeeded with result (JSON, NULL: "{}") when error is NULL,
+ * else Failed with error. Records job.finished. TSL_ECONFLICT when the handle does not hold
+ * it. */
+tsl_err tsl_store_job_finish(tsl_store *s, int64_t id, const char *result, const char *error,
+                             tsl_diag *d);
 
 #ifdef __cplusplus
 }

@@ -39,6 +39,12 @@ int cmd_runs(int argc, char **argv);
 int cmd_params(int argc, char **argv);
 int cmd_events(int argc, char **argv);
 int cmd_datasets(int argc, char **argv);
+int cmd_deploy(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
+int cmd_endpoints(int argc, char **argv);
+int cmd_token(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 
 /* Prints "tsloop: <msg>" to stderr and returns CLI_ERR. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -201,6 +207,13 @@ void cli_json_print(struct json_t *j);
 /* Parses a JSON text into a new value (NULL when text is NULL or not JSON); for embedding
  * stored JSON in --json output. */
 struct json_t *cli_json_parse(const char *text);
+
+struct tsl_store_deployment;
+struct tsl_config;
+/* A deployment as JSON (the caller decrefs). */
+struct json_t *cli_deployment_json(const struct tsl_store_deployment *dp);
+/* Whether endpoint requires Approved versions: its setting in tsloop.yaml, else 1. */
+int cli_endpoint_requires_approval(const struct tsl_config *cfg, const char *endpoint);
 
 /* Splits "SUB [args]" commands: argv[1] is the subcommand; returns its index in names (n
  * of them) or -1 after printing a usage error naming them (and 'help' prints usage_text and

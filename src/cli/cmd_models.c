@@ -14,6 +14,7 @@
 
 #include "cli/cli.h"
 #include "tsloop/bundle.h"
+#include "tsloop/deploy.h"
 #include "tsloop/mem.h"
 #include "tsloop/project.h"
 #include "tsloop/registry.h"
@@ -348,11 +349,19 @@ out:
 }
 
 /* Sets one version's status, printing what happened. */
-static int set_status(tsl_store *s, const char *entry, int version, tsl_model_status to,
-                      const char *why, json_t *arr) {
+static int set_status(tsl_store *s, const tsl_config *cfg, const char *entry, int version,
+                      tsl_model_status to, const char *why, json_t *arr) {
     tsl_diag d = {TSL_OK, {0}};
+    size_t moved = 0;
     if (tsl_store_model_set_status(s, entry, version, to, cli_who(), why, &d))
         return cli_fail("%s", tsl_diag_msg(&d));
+    /* The endpoints that deploy on approval follow (deploy.h). */
+    if (tsl_deploy_auto(s, cfg, entry, version, to, 0, cli_who(), &moved, &d))
+        return cli_fail("%s/%d is %s, but %s", entry, version, tsl_model_status_name(to),
+                        tsl_diag_msg(&d));
+    if (moved && !arr)
+        printf("%s/%d: deployed to %zu endpoint%s (auto_deploy on_approval)\n", entry, version,
+               moved, moved == 1 ? "" : "s");
     if (arr)
         json_array_append_new(arr,
                               json_pack("{s:s, s:i, s:s, s:s}", "name", entry, "version", version,
@@ -363,8 +372,8 @@ static int set_status(tsl_store *s, const char *entry, int version, tsl_model_st
 }
 
 /* `models approve|reject`: the versions named in argv, or an execution's pending ones. */
-static int models_status(tsl_store *s, int argc, char **argv, tsl_model_status to,
-                         const models_opts *mo) {
+static int models_status(tsl_store *s, const tsl_config *cfg, int argc, char **argv,
+                         tsl_model_status to, const models_opts *mo) {
     const char *cmd = to == TSL_MODEL_APPROVED ? "approve" : "reject";
     if (!mo->why || !mo->why[0])
         return cli_usage_error("models", "%s needs --why TEXT: the reason goes into the audit log",
@@ -393,7 +402,7 @@ static int models_status(tsl_store *s, int argc, char **argv, tsl_model_status t
         for (size_t i = 0; i < n && !rc; i++) {
             if (list[i].execution_id != mo->execution || list[i].status != TSL_MODEL_PENDING)
                 continue;
-            rc = set_status(s, list[i].forecaster, list[i].version, to, mo->why, arr);
+            rc = set_status(s, cfg, list[i].forecaster, list[i].version, to, mo->why, arr);
             done++;
         }
         tsl_store_model_list_free(list, n);
@@ -412,7 +421,7 @@ static int models_status(tsl_store *s, int argc, char **argv, tsl_model_status t
                                  "%s: which version of '%s'? expected NAME/VERSION (e.g. %s/1)",
                                  cmd, name, name);
         else
-            rc = set_status(s, name, version, to, mo->why, arr);
+            rc = set_status(s, cfg, name, version, to, mo->why, arr);
     }
     if (arr) {
         if (!rc)
@@ -618,10 +627,10 @@ int cmd_models(int argc, char **argv) {
         rc = models_show(s, args[0], &mo);
         break;
     case 2:
-        rc = models_status(s, nargs, args, TSL_MODEL_APPROVED, &mo);
+        rc = models_status(s, p->cfg, nargs, args, TSL_MODEL_APPROVED, &mo);
         break;
     case 3:
-        rc = models_status(s, nargs, args, TSL_MODEL_REJECTED, &mo);
+        rc = models_status(s, p->cfg, nargs, args, TSL_MODEL_REJECTED, &mo);
         break;
     default:
         rc = models_diff(s, nargs, args, &mo);

@@ -432,3 +432,17 @@ int cli_subcommand(const char *cmd, int argc, char **argv, const char *const *na
     tsl_wbuf_release(&b);
     return found;
 }
+
+struct json_t *cli_deployment_json(const tsl_store_deployment *dp) {
+    char at[40];
+    cli_format_ms(dp->at_ms, at, sizeof at);
+    return json_pack("{s:s, s:s, s:i, s:I, s:s, s:I, s:s, s:s, s:s}", "endpoint", dp->endpoint,
+                     "forecaster", dp->forecaster, "version", dp->version, "deployment",
+                     (json_int_t)dp->id, "action", dp->rollback ? "rollback" : "deploy", "previous",
+                     (json_int_t)dp->previous_id, "who", dp->who, "why", dp->why, "at", at);
+}
+
+int cli_endpoint_requires_approval(const tsl_config *cfg, const char *endpoint) {
+    const tsl_config_endpoint *e = tsl_config_endpoint_find(cfg, endpoint);
+    return e ? e->requires_approval : 1;
+}

@@ -56,8 +56,8 @@ typedef struct parser {
 } parser;
 
 /* The top-level sections that are reserved for later and refused with "not supported yet". */
-static const char *const reserved_sections[] = {"endpoints", "monitors", "notifications",
-                                                "parameters", NULL};
+static const char *const reserved_sections[] = {"monitors", "notifications", "parameters",
+                                                NULL};
 
 /* ------------------------------------------------------------------------------------------ */
 /* Messages                                                                                   */
@@ -1114,13 +1114,85 @@ out:
     return rc;
 }
 
-static const char *const root_keys[] = {"version",  "name",        "store",
-                                        "datasets", "forecasters", NULL};
+const char *tsl_auto_deploy_name(tsl_auto_deploy a) {
+    switch (a) {
+    case TSL_AUTO_DEPLOY_ON_APPROVAL:
+        return "on_approval";
+    case TSL_AUTO_DEPLOY_ON_REGISTER:
+        return "on_register";
+    case TSL_AUTO_DEPLOY_OFF:
+        break;
+    }
+    return "off";
+}
+
+static const char *const endpoint_keys[] = {"forecaster", "requires_approval", "auto_deploy",
+                                            NULL};
+
+/* One endpoint: {forecaster, requires_approval, auto_deploy}. Forecasters are parsed first. */
+static tsl_err parse_endpoint(parser *p, const yaml_node_t *key, const yaml_node_t *n,
+                              const tsl_config *cfg, tsl_config_endpoint *e) {
+    char path[PATH_CAP], sub[PATH_CAP], q[TSL_TEXT_QUOTE_CAP];
+    yaml_node_t *v[3], *k[3];
+    char *ad = NULL;
+    tsl_err rc;
+    e->name = tsl_strndup((const char *)key->data.scalar.value, key->data.scalar.length);
+    e->line = (int)key->start_mark.line + 1;
+    e->requires_approval = 1;
+    snprintf(path, sizeof path, "endpoints.%s", e->name);
+    if ((rc = read_map(p, n, path, endpoint_keys, NULL, v, k))) return rc;
+    join_path(sub, path, "forecaster");
+    if ((rc = get_text(p, v[0], sub, &e->forecaster))) return rc;
+    if (e->forecaster) {
+        size_t fi = 0;
+        while (fi < cfg->nforecasters && strcmp(cfg->forecasters[fi].name, e->forecaster)) fi++;
+        if (fi == cfg->nforecasters)
+            return fail_at(p, v[0], TSL_EINVAL,
+                           "%s: %s, expected one of the forecasters defined under forecasters:",
+                           sub, tsl_text_quote(q, sizeof q, e->forecaster, strlen(e->forecaster)));
+        e->forecaster_index = fi;
+    }
+    join_path(sub, path, "requires_approval");
+    if ((rc = get_bool(p, v[1], sub, &e->requires_approval))) return rc;
+    join_path(sub, path, "auto_deploy");
+    if ((rc = get_text(p, v[2], sub, &ad))) return rc;
+    if (ad) {
+        if (!strcmp(ad, "on_approval"))
+            e->auto_deploy = TSL_AUTO_DEPLOY_ON_APPROVAL;
+        else if (!strcmp(ad, "on_register"))
+            e->auto_deploy = TSL_AUTO_DEPLOY_ON_REGISTER;
+        else if (strcmp(ad, "off")) {
+            rc = fail_at(p, v[2], TSL_EINVAL, "%s: %s, expected off, on_approval or on_register",
+                         sub, tsl_text_quote(q, sizeof q, ad, strlen(ad)));
+            goto out;
+        }
+    }
+    if (e->auto_deploy && !e->forecaster) {
+        rc = fail_at(p, v[2], TSL_EINVAL,
+                     "%s: automatic deployment needs to know what to deploy, expected "
+                     "forecaster: NAME in %s",
+                     sub, path);
+        goto out;
+    }
+    if (e->auto_deploy == TSL_AUTO_DEPLOY_ON_REGISTER && e->requires_approval) {
+        rc = fail_at(p, v[2], TSL_EINVAL,
+                     "%s: on_register deploys versions before anyone approves them, expected "
+                     "requires_approval: false with it (or auto_deploy: on_approval)",
+                     sub);
+        goto out;
+    }
+out:
+    tsl_free(ad);
+    return rc;
+}
+
+static const char *const root_keys[] = {"version",     "name",      "store", "datasets",
+                                        "forecasters", "endpoints", NULL};
 
 /* The whole file: top-level keys, then datasets, then forecasters (which refer to them).
  * cfg may be partly filled on failure; tsl_config_free releases it. */
 static tsl_err parse_root(parser *p, const yaml_node_t *root, tsl_config *cfg) {
-    yaml_node_t *v[5], *k[5];
+    yaml_node_t *v[6], *k[6];
     yaml_node_pair_t *pairs;
     size_t np;
     char *name = NULL;
@@ -1175,6 +1247,16 @@ static tsl_err parse_root(parser *p, const yaml_node_t *root, tsl_config *cfg) {
         if ((rc = parse_forecaster(p, yaml_document_get_node(&p->doc, pairs[i].key),
                                    yaml_document_get_node(&p->doc, pairs[i].value), cfg,
                                    &cfg->forecasters[i])))
+            return rc;
+    }
+    if ((rc = read_named(p, v[5], "endpoints", "endpoint", TSL_CONFIG_MAX_ENDPOINTS, &pairs, &np)))
+        return rc;
+    if (np) cfg->endpoints = tsl_calloc(np, sizeof *cfg->endpoints);
+    for (size_t i = 0; i < np; i++) {
+        cfg->nendpoints = i + 1;
+        if ((rc = parse_endpoint(p, yaml_document_get_node(&p->doc, pairs[i].key),
+                                 yaml_document_get_node(&p->doc, pairs[i].value), cfg,
+                                 &cfg->endpoints[i])))
             return rc;
     }
     return TSL_OK;
@@ -1251,6 +1333,11 @@ void tsl_config_free(tsl_config *cfg) {
     tsl_free(cfg->datasets);
     for (size_t i = 0; i < cfg->nforecasters; i++) forecaster_release(&cfg->forecasters[i]);
     tsl_free(cfg->forecasters);
+    for (size_t i = 0; i < cfg->nendpoints; i++) {
+        tsl_free(cfg->endpoints[i].name);
+        tsl_free(cfg->endpoints[i].forecaster);
+    }
+    tsl_free(cfg->endpoints);
     tsl_free(cfg);
 }
 
@@ -1350,6 +1437,12 @@ const tsl_config_dataset *tsl_config_dataset_find(const tsl_config *cfg, const c
 const tsl_config_forecaster *tsl_config_forecaster_find(const tsl_config *cfg, const char *name) {
     for (size_t i = 0; i < cfg->nforecasters; i++)
         if (!strcmp(cfg->forecasters[i].name, name)) return &cfg->forecasters[i];
+    return NULL;
+}
+
+const tsl_config_endpoint *tsl_config_endpoint_find(const tsl_config *cfg, const char *name) {
+    for (size_t i = 0; i < cfg->nendpoints; i++)
+        if (!strcmp(cfg->endpoints[i].name, name)) return &cfg->endpoints[i];
     return NULL;
 }
 
@@ -1501,6 +1594,11 @@ static int cmp_forecaster_ptr(const void *a, const void *b) {
                   (*(const tsl_config_forecaster *const *)b)->name);
 }
 
+static int cmp_endpoint_ptr(const void *a, const void *b) {
+    return strcmp((*(const tsl_config_endpoint *const *)a)->name,
+                  (*(const tsl_config_endpoint *const *)b)->name);
+}
+
 void tsl_config_normalize(const tsl_config *cfg, tsl_wbuf *out) {
     tsl_wbuf_printf(out, "version: %d\nname: ", cfg->version);
     put_str(out, cfg->name);
@@ -1530,6 +1628,26 @@ void tsl_config_normalize(const tsl_config *cfg, tsl_wbuf *out) {
             put_forecaster(out, "    ", fs[i], 1);
         }
         tsl_free(fs);
+    }
+    if (cfg->nendpoints) {
+        const tsl_config_endpoint **es = tsl_malloc(cfg->nendpoints * sizeof *es);
+        for (size_t i = 0; i < cfg->nendpoints; i++) es[i] = &cfg->endpoints[i];
+        qsort(es, cfg->nendpoints, sizeof *es, cmp_endpoint_ptr);
+        tsl_wbuf_puts(out, "endpoints:\n");
+        for (size_t i = 0; i < cfg->nendpoints; i++) {
+            tsl_wbuf_puts(out, "  ");
+            put_str(out, es[i]->name);
+            tsl_wbuf_puts(out, ":\n");
+            if (es[i]->forecaster) {
+                tsl_wbuf_puts(out, "    forecaster: ");
+                put_str(out, es[i]->forecaster);
+                tsl_wbuf_putc(out, '\n');
+            }
+            tsl_wbuf_printf(out, "    requires_approval: %s\n    auto_deploy: \"%s\"\n",
+                            es[i]->requires_approval ? "true" : "false",
+                            tsl_auto_deploy_name(es[i]->auto_deploy));
+        }
+        tsl_free(es);
     }
 }
 

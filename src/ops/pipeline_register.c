@@ -22,6 +22,7 @@
 
 #include "ops/pipeline_impl.h"
 #include "tsloop/bundle.h"
+#include "tsloop/deploy.h"
 #include "tsloop/mem.h"
 
 /* The compare step's object for entry, or NULL. */
@@ -165,7 +166,7 @@ static char *choices_json(const json_t *detail) {
             continue;
         }
         json_t *o = json_object();
-        static const char *const keys[] = {"choice", "model", "score", "auto", "reason"};
+        static const char *const keys[] = {"choice", "model", "score", "auto", "reason", "end"};
         for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
             json_object_set(o, keys[k], json_object_get(it, keys[k]));
         json_object_set_new(ok, item, o);
@@ -289,6 +290,15 @@ tsl_err tsl_pl_step_register(pl_ctx *c, tsl_diag *d) {
             json_object_set_new(v, "why", json_string(why));
             json_object_set_new(v, "models", json_integer((json_int_t)models));
         }
+        /* The endpoints that deploy on registration or approval follow (deploy.h); a retried
+         * step repeats this harmlessly, as deploying the current version changes nothing. */
+        size_t moved = 0;
+        if (version &&
+            (rc = tsl_deploy_auto(c->s, c->cfg, entry, version, status, 1, who, &moved, d))) {
+            json_decref(v);
+            goto out;
+        }
+        if (moved) json_object_set_new(v, "deployed", json_integer((json_int_t)moved));
         approved += status == TSL_MODEL_APPROVED;
         pending += status == TSL_MODEL_PENDING;
         json_array_append_new(versions, v);

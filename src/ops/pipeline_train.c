@@ -287,6 +287,11 @@ static void group_json(const pl_ctx *c, const group *g, json_t **summary, json_t
         json_object_set_new(it, "score", tsl_pl_num(score));
         json_object_set_new(it, "auto", tsl_pl_num(s->auto_score));
         json_object_set_new(it, "observed", json_integer((json_int_t)s->nobs));
+        /* The time of the last value the model saw: serving updates it with what came after. */
+        const tsl_series *ser = &c->ds->series[g->idx[i]];
+        json_object_set_new(it, "end",
+                            json_integer((json_int_t)tsl_freq_add(c->ds->freq, ser->start,
+                                                                  (int64_t)ser->n - 1)));
         json_object_set_new(it, "windows", json_integer((json_int_t)s->plan.k));
         json_object_set_new(it, "window_horizon", json_integer((json_int_t)s->plan.h));
         for (size_t j = 0; j < r->ncols; j++)

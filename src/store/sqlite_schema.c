@@ -17,6 +17,9 @@
  *   ingest tell whether someone else wrote to the data set since its last batch.
  * - Append-only tables (revisions, model_audit, params, events) refuse UPDATE and DELETE with
  *   triggers; artifacts and the immutable columns of models likewise.
+ * - Endpoints point at their current deployment; deployments are append-only history, each
+ *   remembering the one it replaced, so a rollback walks back one step at a time. The jobs
+ *   table holds the daemon's asynchronous jobs, claimed under leases like executions.
  * - "At most one active and one queued execution per forecaster" is also enforced by partial
  *   unique indexes, so no race between workers can break it.
  */
@@ -248,6 +251,72 @@ static const char M5[] =
     "  payload TEXT NOT NULL\n"
     ");\n"
     APPEND_ONLY("events");
+
+static const char M6[] =
+    "CREATE TABLE deployments (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  endpoint TEXT NOT NULL,\n"
+    "  model_id INTEGER NOT NULL REFERENCES models(id),\n"
+    "  action TEXT NOT NULL CHECK (action IN ('deploy', 'rollback')),\n"
+    "  previous_id INTEGER REFERENCES deployments(id),\n" /* current before this one */
+    "  who TEXT NOT NULL,\n"
+    "  why TEXT NOT NULL,\n"
+    "  at_ms INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX deployments_endpoint ON deployments(endpoint, id);\n"
+    APPEND_ONLY("deployments")
+    "CREATE TABLE endpoints (\n"
+    "  name TEXT PRIMARY KEY,\n"
+    "  current_id INTEGER NOT NULL REFERENCES deployments(id),\n"
+    "  created_ms INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE TRIGGER endpoints_no_delete BEFORE DELETE ON endpoints\n"
+    "  BEGIN SELECT RAISE(ABORT, 'endpoints are kept'); END;\n"
+    "CREATE TABLE tokens (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  name TEXT NOT NULL UNIQUE,\n"
+    "  role TEXT NOT NULL CHECK (role IN ('reader', 'writer', 'approver', 'admin')),\n"
+    "  hash BLOB NOT NULL UNIQUE,\n" /* BLAKE2b-256 of the token */
+    "  who TEXT NOT NULL,\n"
+    "  created_ms INTEGER NOT NULL,\n"
+    "  revoked_ms INTEGER NOT NULL DEFAULT 0\n"
+    ");\n"
+    "CREATE TABLE captures (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  inference_id TEXT NOT NULL,\n"
+    "  endpoint TEXT NOT NULL,\n"
+    "  model_id INTEGER NOT NULL,\n"
+    "  item TEXT NOT NULL,\n"
+    "  origin INTEGER NOT NULL,\n" /* the last observation the forecast starts from */
+    "  at_ms INTEGER NOT NULL,\n"
+    "  steps INTEGER NOT NULL,\n"
+    "  nq INTEGER NOT NULL,\n"
+    /* little-endian arrays: int64 target times, float64 levels, means, quantiles (row-major) */
+    "  targets BLOB NOT NULL,\n"
+    "  levels BLOB NOT NULL,\n"
+    "  mean BLOB NOT NULL,\n"
+    "  quant BLOB NOT NULL\n"
+    ");\n"
+    /* Only append-ordered indexes: a random key (the inference id) would cost a random B-tree
+     * write per capture, the daemon's write rate. Listing by inference id scans. */
+    "CREATE INDEX captures_endpoint ON captures(endpoint, id);\n"
+    "CREATE TABLE jobs (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  kind TEXT NOT NULL,\n"
+    "  endpoint TEXT,\n"
+    "  status TEXT NOT NULL CHECK (status IN ('Queued', 'Running', 'Failed', 'Succeeded')),\n"
+    "  request TEXT NOT NULL,\n"
+    "  result TEXT,\n"
+    "  error TEXT,\n"
+    "  who TEXT NOT NULL,\n"
+    "  owner TEXT,\n" /* the holding handle's token */
+    "  attempts INTEGER NOT NULL DEFAULT 0,\n"
+    "  lease_until_ms INTEGER NOT NULL DEFAULT 0,\n"
+    "  created_ms INTEGER NOT NULL,\n"
+    "  started_ms INTEGER,\n"
+    "  ended_ms INTEGER\n"
+    ");\n"
+    "CREATE INDEX jobs_runnable ON jobs(status, id) WHERE status IN ('Queued', 'Running');\n";
 // clang-format on
 
 const sq_migration tsl_sq_migrations[] = {
@@ -256,6 +325,7 @@ const sq_migration tsl_sq_migrations[] = {
     {3, "model registry: versions, artifacts and the approval audit log", M3},
     {4, "versioned parameters", M4},
     {5, "the event log", M5},
+    {6, "endpoints, deployments, API tokens, captured forecasts and jobs", M6},
 };
 
 const size_t tsl_sq_nmigrations = sizeof tsl_sq_migrations / sizeof tsl_sq_migrations[0];

@@ -214,6 +214,40 @@ struct tsl_store_vt {
                             const char *payload, int64_t *id, tsl_diag *d);
     tsl_err (*event_list)(tsl_store *s, int64_t after_id, size_t limit, tsl_store_event **out,
                           size_t *n, tsl_diag *d);
+
+    /* Serving (sqlite_serving.c): version 0 of deploy is the latest; the token's hash comes
+     * computed; token_find looks up a valid token by hash. */
+    tsl_err (*deploy)(tsl_store *s, const char *endpoint, const char *forecaster, int version,
+                      int require_approved, const char *who, const char *why,
+                      tsl_store_deployment *out, tsl_diag *d);
+    tsl_err (*rollback)(tsl_store *s, const char *endpoint, const char *who, const char *why,
+                        tsl_store_deployment *out, tsl_diag *d);
+    tsl_err (*endpoint_list)(tsl_store *s, tsl_store_deployment **out, size_t *n, tsl_diag *d);
+    tsl_err (*endpoint_get)(tsl_store *s, const char *endpoint, tsl_store_deployment *out,
+                            tsl_diag *d);
+    tsl_err (*deployment_history)(tsl_store *s, const char *endpoint, size_t limit,
+                                  tsl_store_deployment **out, size_t *n, tsl_diag *d);
+    tsl_err (*token_create)(tsl_store *s, const char *name, tsl_role role, const char *who,
+                            const unsigned char *hash, int64_t *id, tsl_diag *d);
+    tsl_err (*token_list)(tsl_store *s, tsl_store_token **out, size_t *n, tsl_diag *d);
+    tsl_err (*token_revoke)(tsl_store *s, const char *name, const char *who, tsl_diag *d);
+    tsl_err (*token_find)(tsl_store *s, const unsigned char *hash, tsl_store_token *out,
+                          tsl_diag *d);
+    tsl_err (*item_tail)(tsl_store *s, const char *dataset, const char *item, int64_t after,
+                         int64_t **t, double **v, size_t *n, tsl_diag *d);
+    /* Jobs: claim uses the handle's token and lease; heartbeat and finish check the token. */
+    tsl_err (*job_create)(tsl_store *s, const char *kind, const char *endpoint, const char *request,
+                          const char *who, int64_t *id, tsl_diag *d);
+    tsl_err (*job_get)(tsl_store *s, int64_t id, tsl_store_job *out, tsl_diag *d);
+    tsl_err (*job_claim)(tsl_store *s, const char *kind, tsl_store_job *out, int *claimed,
+                         tsl_diag *d);
+    tsl_err (*job_heartbeat)(tsl_store *s, int64_t id, tsl_diag *d);
+    tsl_err (*job_finish)(tsl_store *s, int64_t id, const char *result, const char *error,
+                          tsl_diag *d);
+    tsl_err (*capture_add)(tsl_store *s, const tsl_store_capture_new *v, size_t n, tsl_diag *d);
+    tsl_err (*capture_list)(tsl_store *s, const char *endpoint, const char *inference_id,
+                            int64_t after_id, size_t limit, tsl_store_capture **out, size_t *n,
+                            tsl_diag *d);
 };
 
 /* The SQLite back end: opens path for s (s->vt, s->be set on success). */

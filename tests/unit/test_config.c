@@ -418,7 +418,7 @@ static void test_interpolation(void **state) {
     /* Keys are never interpolated. */
     expect_error_env("name: a\n${PROJECT}: 1\n", env, TSL_EINVAL,
                      "tsloop.yaml:2:1: unknown key \"${PROJECT}\", expected one of version, name, "
-                     "store, datasets, forecasters");
+                     "store, datasets, forecasters, endpoints");
     /* A value that grows past the cap through its variables. */
     char *big = tsl_malloc(TSL_CONFIG_MAX_VALUE + 2);
     memset(big, 'x', TSL_CONFIG_MAX_VALUE + 1);
@@ -476,21 +476,21 @@ static void test_yaml_errors(void **state) {
                  "document");
     expect_error("- name: a\n", TSL_EINVAL,
                  "tsloop.yaml:1:1: the file holds a list, expected a mapping with keys version, "
-                 "name, store, datasets, forecasters");
+                 "name, store, datasets, forecasters, endpoints");
     expect_error("just text\n", TSL_EINVAL,
                  "tsloop.yaml:1:1: the file holds a value, expected a mapping with keys version, "
-                 "name, store, datasets, forecasters");
+                 "name, store, datasets, forecasters, endpoints");
     expect_error("name: a\nname: b\n", TSL_EINVAL,
                  "tsloop.yaml:2:1: duplicate key 'name' (first at line 1), expected each key "
                  "once");
     expect_error("name: a\n[x]: 1\n", TSL_EINVAL,
                  "tsloop.yaml:2:1: got a list as a key, expected one of version, name, store, "
-                 "datasets, forecasters");
+                 "datasets, forecasters, endpoints");
 }
 
 static void test_schema_errors(void **state) {
     (void)state;
-    const char *root_keys = "expected one of version, name, store, datasets, forecasters";
+    const char *root_keys = "expected one of version, name, store, datasets, forecasters, endpoints";
     char want[TSL_DIAG_MAX];
     snprintf(want, sizeof want,
              "tsloop.yaml:2:1: unknown key \"dataset\" (did you mean "
@@ -1018,10 +1018,80 @@ static void test_load(void **state) {
     remove(dir);
 }
 
+/* endpoints: defaults, every key, and each rule refused with its reason. */
+static void test_endpoints(void **state) {
+    (void)state;
+    static const char base[] = "name: a\n"
+                               "datasets:\n  d: {frequency: D}\n"
+                               "forecasters:\n  f: {dataset: d, horizon: 7}\n";
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "%sendpoints:\n"
+             "  prod: {forecaster: f, auto_deploy: on_approval}\n"
+             "  staging: {forecaster: f, requires_approval: false, auto_deploy: on_register}\n"
+             "  adhoc: {}\n",
+             base);
+    tsl_config *cfg = parse_ok(yaml);
+    assert_int_equal(cfg->nendpoints, 3);
+    const tsl_config_endpoint *e = tsl_config_endpoint_find(cfg, "prod");
+    assert_non_null(e);
+    assert_string_equal(e->forecaster, "f");
+    assert_int_equal(e->forecaster_index, 0);
+    assert_true(e->requires_approval);
+    assert_int_equal(e->auto_deploy, TSL_AUTO_DEPLOY_ON_APPROVAL);
+    e = tsl_config_endpoint_find(cfg, "staging");
+    assert_false(e->requires_approval);
+    assert_int_equal(e->auto_deploy, TSL_AUTO_DEPLOY_ON_REGISTER);
+    e = tsl_config_endpoint_find(cfg, "adhoc");
+    assert_null(e->forecaster);
+    assert_true(e->requires_approval);
+    assert_int_equal(e->auto_deploy, TSL_AUTO_DEPLOY_OFF);
+    assert_null(tsl_config_endpoint_find(cfg, "nope"));
+    expect_roundtrip(cfg);
+    char *text = normalized(cfg);
+    assert_non_null(strstr(text, "  \"staging\":\n    forecaster: \"f\"\n    requires_approval: false\n"
+                                 "    auto_deploy: \"on_register\"\n"));
+    tsl_free(text);
+    tsl_config_free(cfg);
+
+    snprintf(yaml, sizeof yaml, "%sendpoints:\n  prod: {forecaster: g}\n", base);
+    expect_error(yaml, TSL_EINVAL, "tsloop.yaml:7:22: endpoints.prod.forecaster: \"g\", expected "
+                                   "one of the forecasters defined under forecasters:");
+    snprintf(yaml, sizeof yaml, "%sendpoints:\n  prod: {auto_deploy: on_approval}\n", base);
+    expect_error(yaml, TSL_EINVAL,
+                 "tsloop.yaml:7:23: endpoints.prod.auto_deploy: automatic deployment needs to "
+                 "know what to deploy, expected forecaster: NAME in endpoints.prod");
+    snprintf(yaml, sizeof yaml, "%sendpoints:\n  prod: {forecaster: f, auto_deploy: always}\n",
+             base);
+    expect_error(yaml, TSL_EINVAL,
+                 "tsloop.yaml:7:38: endpoints.prod.auto_deploy: \"always\", expected off, "
+                 "on_approval or on_register");
+    snprintf(yaml, sizeof yaml,
+             "%sendpoints:\n  prod: {forecaster: f, auto_deploy: on_register}\n", base);
+    expect_error(yaml, TSL_EINVAL,
+                 "tsloop.yaml:7:38: endpoints.prod.auto_deploy: on_register deploys versions "
+                 "before anyone approves them, expected requires_approval: false with it (or "
+                 "auto_deploy: on_approval)");
+    snprintf(yaml, sizeof yaml, "%sendpoints:\n  prod: {requires_aproval: false}\n", base);
+    expect_error(yaml, TSL_EINVAL,
+                 "tsloop.yaml:7:10: endpoints.prod: unknown key \"requires_aproval\" (did you "
+                 "mean 'requires_approval'?), expected one of forecaster, requires_approval, "
+                 "auto_deploy");
+    snprintf(yaml, sizeof yaml, "%sendpoints:\n  prod: {requires_approval: maybe}\n", base);
+    expect_error(yaml, TSL_EINVAL,
+                 "tsloop.yaml:7:29: endpoints.prod.requires_approval: \"maybe\", expected true "
+                 "or false");
+    snprintf(yaml, sizeof yaml, "%sendpoints:\n  'bad name': {}\n", base);
+    expect_error(yaml, TSL_EINVAL,
+                 "tsloop.yaml:7:3: endpoint \"bad name\" is not a valid name, expected letters, "
+                 "digits, '_', '.' or '-', starting with a letter or digit, at most 64 "
+                 "characters");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_key),     cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_store_forms),   cmocka_unit_test(test_interpolation),
+        cmocka_unit_test(test_store_forms), cmocka_unit_test(test_endpoints),   cmocka_unit_test(test_interpolation),
         cmocka_unit_test(test_aliases),       cmocka_unit_test(test_yaml_errors),
         cmocka_unit_test(test_schema_errors), cmocka_unit_test(test_forecaster_errors),
         cmocka_unit_test(test_caps),          cmocka_unit_test(test_template),

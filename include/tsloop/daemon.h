@@ -1,0 +1,140 @@
+/*
+ * daemon.h - `tsloop serve`: the HTTP daemon that answers forecasts from deployed models.
+ *
+ * The daemon serves every endpoint of a project's store. Each endpoint's deployed version is
+ * loaded once - its bundle's models decoded, then updated (tsl_model_update, no refit) with
+ * the observations ingested after the training cut - and kept in memory behind a
+ * reference-counted pointer: a forecast request takes a reference, forecasts, and drops it, so
+ * it never touches the store. A poller notices a new deployment (or new observations) within
+ * poll_ms, loads the new version completely, then switches the pointer; requests in flight
+ * finish on the version they started with, which is freed when its last reference goes.
+ *
+ * Every value served is captured: each request puts its forecasts into a bounded queue that a
+ * writer thread drains in group commits (one transaction for everything queued). When the
+ * queue is full, requests wait for room: the API slows down rather than growing memory or
+ * dropping captures. docs/api.md describes the routes; docs/daemon.md the behaviour.
+ */
+#ifndef TSLOOP_DAEMON_H
+#define TSLOOP_DAEMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tsloop/err.h"
+#include "tsloop/metrics.h"
+#include "tsloop/project.h"
+#include "tsloop/store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- the forecast request body (pure: for the route and its fuzz target) ---- */
+
+typedef struct tsl_forecast_limits {
+    size_t max_items;   /* items per request */
+    size_t max_horizon; /* steps */
+    size_t max_id;      /* bytes of an item id */
+} tsl_forecast_limits;
+
+typedef struct tsl_forecast_request {
+    char **items; /* nitems, copied */
+    size_t nitems;
+    size_t horizon; /* 0: not given (the version's horizon) */
+    double levels[TSL_METRICS_MAX_LEVELS];
+    size_t nq;
+    int has_levels;         /* "quantiles" was given (possibly empty) */
+    char inference_id[129]; /* "" when not given */
+} tsl_forecast_request;
+
+/* Parses len bytes of a forecast request body, {"items": [...], "horizon": H, "quantiles":
+ * [...], "inference_id": "..."}: items (required) are 1..max_items non-empty strings of at most
+ * max_id bytes; horizon an integer 1..max_horizon; quantiles increasing levels in (0, 1), at
+ * most TSL_METRICS_MAX_LEVELS; inference_id 1-128 characters of [A-Za-z0-9._:-]. Unknown keys
+ * are errors. TSL_EPARSE (not JSON), TSL_EINVAL (a wrong key, type or value), TSL_ELIMIT (a
+ * cap), with a message naming the key. *out is released with tsl_forecast_request_release
+ * (also after an error). */
+tsl_err tsl_forecast_request_parse(const char *body, size_t len, const tsl_forecast_limits *lim,
+                                   tsl_forecast_request *out, tsl_diag *d);
+void tsl_forecast_request_release(tsl_forecast_request *r);
+
+/* ---- batch forecasts ---- */
+
+typedef struct tsl_predict_opts {
+    const char *const *items; /* NULL: every item of the deployed version */
+    size_t nitems;
+    size_t horizon;       /* 0: the version's */
+    const double *levels; /* used when has_levels (nq of them, may be 0) */
+    size_t nq;
+    int has_levels;
+    const char *inference_id; /* NULL: "batch-" and 16 random hex digits */
+} tsl_predict_opts;
+
+typedef struct tsl_predict_result {
+    char forecaster[65]; /* the registry entry and version served */
+    int version;
+    char inference_id[129];
+    size_t items;    /* forecast */
+    size_t unknown;  /* listed items the version has no (usable) model for */
+    size_t rows;     /* written */
+    size_t captured; /* captures committed */
+} tsl_predict_result;
+
+/* The batch form of the forecast route: forecasts every item (or the listed ones) of the
+ * version deployed on endpoint, writes the forecast CSV of DESIGN.md to path (atomically; "-":
+ * stdout), and captures every value as the daemon does, under one inference id. The models
+ * are brought up to date with the observations after their training first, as the daemon
+ * does. TSL_ENOTFOUND for an endpoint without a deployment. */
+tsl_err tsl_predict(tsl_store *s, const char *endpoint, const char *path, const tsl_predict_opts *o,
+                    tsl_predict_result *r, tsl_diag *d);
+
+/* ---- the daemon ---- */
+
+/* Writes one JSON log line to f: {"ts", "level", "msg", ...fields}, where fields is a json_pack
+ * format and its arguments (or NULL). Thread-safe (one write per line). The daemon's log
+ * format, for the programs around it too. */
+void tsl_daemon_log(FILE *f, const char *level, const char *msg, const char *fields, ...);
+
+typedef struct tsl_daemon_opts {
+    const char *host;      /* address to bind; NULL: "127.0.0.1" */
+    int port;              /* 0: any free port (tsl_daemon_port tells which) */
+    int threads;           /* HTTP worker threads; 0: the number of cores */
+    size_t max_body;       /* bytes of a request body; 0: 1 MiB */
+    size_t max_items;      /* items per forecast request; 0: 1000 */
+    size_t max_horizon;    /* 0: 10000 */
+    size_t capture_queue;  /* captures waiting for the writer; 0: 65536 */
+    int poll_ms;           /* how often the store is polled for deployments; 0: 500 */
+    int request_timeout_s; /* idle connections are closed after it; 0: 30 */
+    int access_log;        /* log every request (JSON line) */
+    int workers;           /* job worker threads; 0: 1 */
+    FILE *log;             /* NULL: stderr */
+} tsl_daemon_opts;
+
+typedef struct tsl_daemon tsl_daemon;
+
+/* Opens the store of project p (which must outlive the daemon), loads every deployed
+ * endpoint and starts listening, the poller and the capture writer. TSL_EIO when the address
+ * cannot be bound. */
+tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_daemon **out,
+                         tsl_diag *d);
+
+/* Reads tsloop.yaml again (SIGHUP) and applies what the daemon uses of it - the endpoints'
+ * rules for deploys and approvals over HTTP - from the next request on. The store location
+ * and the listening options need a restart. On error (the message names FILE:LINE:COL) the
+ * configuration in force stays. */
+tsl_err tsl_daemon_reload(tsl_daemon *dm, tsl_diag *d);
+
+/* The port it listens on. */
+int tsl_daemon_port(const tsl_daemon *dm);
+
+/* Stops gracefully: stops accepting connections, waits up to drain_ms for the requests in
+ * flight, stops the poller, writes every queued capture, closes everything and frees dm.
+ * Returns TSL_OK, or the capture writer's error (the captures not written are counted in the
+ * log). NULL is a no-op. */
+tsl_err tsl_daemon_stop(tsl_daemon *dm, int drain_ms, tsl_diag *d);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,1366 @@
+/*
+ * server.c - the HTTP daemon: libmicrohttpd, routes, bearer-token auth, metrics, the poller
+ * that follows deployments, and graceful shutdown.
+ *
+ * Threads. libmicrohttpd runs a pool of worker threads (one epoll loop each) that call
+ * handle(); a request is parsed, authorised and answered on its worker. The forecast path
+ * touches no store: it takes a reference on the endpoint's served version (served.c), forecasts
+ * from immutable models, queues captures (capture.c) and answers. A poller thread with its own
+ * store handle follows the store every poll_ms: new deployments are loaded completely and then
+ * switched in (a pointer swap under a mutex held for nanoseconds; the old version is freed by
+ * its last request), a data set whose content hash changed gets its models updated by a fresh
+ * load, and the token table is refreshed. Deploy and rollback over HTTP use a third handle,
+ * under a mutex, and wake the poller so the switch follows at once.
+ *
+ * Auth. Every /v1 route declares a minimum role; a request presents "Authorization: Bearer
+ * TOKEN", whose BLAKE2b-256 is looked up in an in-memory sorted table of the store's valid
+ * tokens (refreshed by the poller: a revocation takes effect within poll_ms). No token, or an
+ * unknown one, is 401; too weak a role is 403. /healthz, /readyz and /metrics are open, as
+ * orchestrators and scrapers expect; the daemon binds loopback unless told otherwise.
+ *
+ * Shutdown. tsl_daemon_stop quiesces the listener (no new connections), waits for requests in
+ * flight (counted from their first callback to libmicrohttpd's completion callback), stops the
+ * server and the poller, and writes every queued capture before returning.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <microhttpd.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/daemon_impl.h"
+#include "tsloop/buf.h"
+#include "tsloop/deploy.h"
+#include "tsloop/mem.h"
+#include "tsloop/registry.h"
+
+#define MAX_ENDPOINTS 1024
+#define MAX_VALUES    1000000 /* items x horizon of one request */
+
+/* ---- logging ---- */
+
+void tsl_daemon_log(FILE *f, const char *level, const char *msg, const char *fields, ...) {
+    json_t *o = NULL;
+    if (fields) {
+        va_list ap;
+        va_start(ap, fields);
+        o = json_vpack_ex(NULL, 0, fields, ap);
+        va_end(ap);
+    }
+    if (!o) o = json_object();
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    char when[40], full[48];
+    tsl_time_format((int64_t)ts.tv_sec, 0, when, sizeof when);
+    /* "...SSZ" becomes "...SS.mmmZ". */
+    size_t n = strlen(when);
+    snprintf(full, sizeof full, "%.*s.%03ldZ", (int)(n ? n - 1 : 0), when, ts.tv_nsec / 1000000);
+    json_t *line = json_pack("{s:s, s:s, s:s}", "ts", full, "level", level, "msg", msg);
+    json_object_update(line, o);
+    json_decref(o);
+    char *text = json_dumps(line, JSON_COMPACT);
+    json_decref(line);
+    if (text) {
+        flockfile(f);
+        fputs(text, f);
+        fputc('\n', f);
+        fflush(f);
+        funlockfile(f);
+        free(text);
+    }
+}
+
+/* ---- metrics ---- */
+
+enum route {
+    R_HEALTHZ,
+    R_READYZ,
+    R_METRICS,
+    R_ENDPOINTS,
+    R_FORECAST,
+    R_DEPLOY,
+    R_ROLLBACK,
+    R_MODELS,
+    R_MODEL,
+    R_APPROVE,
+    R_REJECT,
+    R_JOBS,
+    R_JOB,
+    R_OTHER,
+    R_COUNT
+};
+
+/* Every route: its pattern (the metrics label), method and minimum role (0: open). */
+static const struct route_def {
+    const char *name;
+    int post;
+    tsl_role role;
+} routes[R_COUNT] = {
+    {"/healthz", 0, 0},
+    {"/readyz", 0, 0},
+    {"/metrics", 0, 0},
+    {"/v1/endpoints", 0, TSL_ROLE_READER},
+    {"/v1/endpoints/{name}/forecast", 1, TSL_ROLE_READER},
+    {"/v1/endpoints/{name}/deploy", 1, TSL_ROLE_APPROVER},
+    {"/v1/endpoints/{name}/rollback", 1, TSL_ROLE_APPROVER},
+    {"/v1/models", 0, TSL_ROLE_READER},
+    {"/v1/models/{entry}/{version}", 0, TSL_ROLE_READER},
+    {"/v1/models/{entry}/{version}/approve", 1, TSL_ROLE_APPROVER},
+    {"/v1/models/{entry}/{version}/reject", 1, TSL_ROLE_APPROVER},
+    {"/v1/jobs", 1, TSL_ROLE_WRITER},
+    {"/v1/jobs/{id}", 0, TSL_ROLE_READER},
+    {"other", 0, 0},
+};
+
+static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                 0.05,   0.1,   0.25,   0.5,   1,    2.5};
+#define NBUCKETS (sizeof buckets / sizeof buckets[0])
+#define NCODES   600
+
+typedef struct route_metrics {
+    atomic_ullong codes[NCODES];
+    atomic_ullong le[NBUCKETS + 1]; /* non-cumulative; the last is +Inf */
+    atomic_ullong sum_us;
+} route_metrics;
+
+/* ---- the daemon ---- */
+
+typedef struct slot {
+    char name[TSL_STORE_NAME_MAX + 1];
+    tsl_served *sv;     /* NULL until loaded */
+    int64_t failed_dep; /* a deployment whose load failed (not retried until it changes) */
+    char failed_hash[TSL_STORE_HASH_HEX + 1];
+} slot;
+
+typedef struct token_entry {
+    unsigned char hash[TSL_TOKEN_HASH];
+    tsl_role role;
+    char name[TSL_STORE_NAME_MAX + 1];
+} token_entry;
+
+struct tsl_daemon {
+    const tsl_project *p;
+    tsl_daemon_opts o;
+    FILE *log;
+    char *url;
+    struct MHD_Daemon *mhd;
+    int port;
+    tsl_forecast_limits lim;
+
+    pthread_mutex_t ep_mu; /* slots: names and pointers */
+    slot *slots;
+    size_t nslots;
+
+    pthread_rwlock_t tok_mu;
+    token_entry *tokens; /* sorted by hash */
+    size_t ntokens;
+
+    pthread_mutex_t admin_mu; /* the admin handle (readyz, deploy, rollback, approvals) and cfg */
+    tsl_store *admin;
+    const tsl_config *cfg; /* the project's, or the last one reloaded (then owned_cfg) */
+    tsl_config *owned_cfg;
+
+    pthread_t poller;
+    pthread_mutex_t poll_mu;
+    pthread_cond_t poll_cv;
+    int stop, kick, polled_ok, poller_started;
+    tsl_store *poll_s;
+
+    tsl_capq *capq;
+    tsl_workers *workers;
+    atomic_long inflight;
+    atomic_ullong forecasts, forecast_items, item_errors, switches;
+    route_metrics metrics[R_COUNT];
+};
+
+/* One request's state, from libmicrohttpd's first callback to its completion. */
+typedef struct req {
+    double t0;
+    enum route route;
+    int status;
+    tsl_wbuf body;
+    int too_big;
+    char name[TSL_STORE_NAME_MAX + 1]; /* the endpoint or registry entry in the URL */
+    int version;                       /* the model version in the URL */
+    int64_t job;                       /* the job id in the URL */
+} req;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---- endpoints ---- */
+
+/* The slot of endpoint name, or NULL; the caller holds ep_mu. */
+static slot *slot_find(tsl_daemon *dm, const char *name) {
+    for (size_t i = 0; i < dm->nslots; i++)
+        if (!strcmp(dm->slots[i].name, name)) return &dm->slots[i];
+    return NULL;
+}
+
+/* A reference on the version endpoint name serves, or NULL. */
+static tsl_served *served_get(tsl_daemon *dm, const char *name) {
+    pthread_mutex_lock(&dm->ep_mu);
+    slot *sl = slot_find(dm, name);
+    tsl_served *sv = sl ? sl->sv : NULL;
+    if (sv) tsl_served_ref(sv);
+    pthread_mutex_unlock(&dm->ep_mu);
+    return sv;
+}
+
+/* Loads deployment dp and switches its endpoint to it; logs either way. */
+static void load_and_switch(tsl_daemon *dm, const tsl_store_deployment *dp, const char *why) {
+    tsl_diag d = {TSL_OK, {0}};
+    double t0 = now_s();
+    tsl_served *sv = NULL;
+    tsl_err err = tsl_served_load(dm->poll_s, dp, &sv, &d);
+    pthread_mutex_lock(&dm->ep_mu);
+    slot *sl = slot_find(dm, dp->endpoint);
+    if (!sl && dm->nslots < MAX_ENDPOINTS) {
+        sl = &dm->slots[dm->nslots++];
+        memset(sl, 0, sizeof *sl);
+        tsl_strlcpy(sl->name, dp->endpoint, sizeof sl->name);
+    }
+    tsl_served *old = NULL;
+    if (sl && !err) {
+        old = sl->sv;
+        sl->sv = sv;
+        sl->failed_dep = 0;
+        sv = NULL;
+    } else if (sl) {
+        sl->failed_dep = dp->id;
+    }
+    pthread_mutex_unlock(&dm->ep_mu);
+    if (err) {
+        tsl_daemon_log(dm->log, "error", "cannot load the deployed version", "{s:s, s:s, s:i, s:s}",
+                       "endpoint", dp->endpoint, "forecaster", dp->forecaster, "version",
+                       dp->version, "error", tsl_diag_msg(&d));
+        return;
+    }
+    if (!sl) {
+        tsl_daemon_log(dm->log, "error", "too many endpoints: not served", "{s:s, s:i}", "endpoint",
+                       dp->endpoint, "max", MAX_ENDPOINTS);
+        tsl_served_unref(sv);
+        return;
+    }
+    atomic_fetch_add(&dm->switches, 1);
+    pthread_mutex_lock(&dm->ep_mu);
+    tsl_served *now = sl->sv;
+    tsl_served_ref(now);
+    pthread_mutex_unlock(&dm->ep_mu);
+    tsl_daemon_log(dm->log, "info", why, "{s:s, s:s, s:i, s:I, s:I, s:I, s:f}", "endpoint",
+                   dp->endpoint, "forecaster", dp->forecaster, "version", dp->version, "items",
+                   (json_int_t)now->n, "updated", (json_int_t)now->updated, "deployment",
+                   (json_int_t)dp->id, "load_s", now_s() - t0);
+    tsl_served_unref(now);
+    tsl_served_unref(old); /* freed by the last request still using it */
+}
+
+/* Compares token entries by hash. */
+static int cmp_token(const void *a, const void *b) {
+    return memcmp(((const token_entry *)a)->hash, ((const token_entry *)b)->hash, TSL_TOKEN_HASH);
+}
+
+/* One round of following the store: deployments, changed data, tokens. */
+static tsl_err poll_once(tsl_daemon *dm, tsl_diag *d) {
+    tsl_store_deployment *v = NULL;
+    size_t n = 0;
+    tsl_err err = tsl_store_endpoint_list(dm->poll_s, &v, &n, d);
+    if (err) return err;
+    for (size_t i = 0; i < n; i++) {
+        int64_t have = 0, failed = 0;
+        char hash[TSL_STORE_HASH_HEX + 1] = "";
+        char *dataset = NULL;
+        pthread_mutex_lock(&dm->ep_mu);
+        slot *sl = slot_find(dm, v[i].endpoint);
+        if (sl && sl->sv) {
+            have = sl->sv->deployment_id;
+            memcpy(hash, sl->sv->dataset_hash, sizeof hash);
+            if (sl->sv->dataset) dataset = tsl_strdup(sl->sv->dataset);
+        }
+        if (sl) failed = sl->failed_dep;
+        pthread_mutex_unlock(&dm->ep_mu);
+        if (have != v[i].id && failed != v[i].id) {
+            load_and_switch(dm, &v[i], have ? "switched to a new deployment" : "loaded");
+        } else if (have == v[i].id && dataset) {
+            tsl_store_dataset ds;
+            memset(&ds, 0, sizeof ds);
+            tsl_diag dd = {TSL_OK, {0}};
+            if (!tsl_store_dataset_get(dm->poll_s, dataset, &ds, &dd) && strcmp(ds.hash, hash))
+                load_and_switch(dm, &v[i], "new observations: models updated");
+            tsl_store_dataset_release(&ds);
+        }
+        tsl_free(dataset);
+    }
+    tsl_store_deployment_list_free(v, n);
+
+    tsl_store_token *t = NULL;
+    if ((err = tsl_store_token_list(dm->poll_s, &t, &n, d))) return err;
+    token_entry *tab = tsl_calloc(n ? n : 1, sizeof *tab);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (t[i].revoked_ms) continue;
+        memcpy(tab[k].hash, t[i].hash, TSL_TOKEN_HASH);
+        tab[k].role = t[i].role;
+        tsl_strlcpy(tab[k].name, t[i].name, sizeof tab[k].name);
+        k++;
+    }
+    tsl_store_token_list_free(t, n);
+    qsort(tab, k, sizeof *tab, cmp_token);
+    pthread_rwlock_wrlock(&dm->tok_mu);
+    token_entry *old = dm->tokens;
+    dm->tokens = tab;
+    dm->ntokens = k;
+    pthread_rwlock_unlock(&dm->tok_mu);
+    tsl_free(old);
+    return TSL_OK;
+}
+
+/* The poller: poll_once every poll_ms (or when kicked) until stopped. */
+static void *poller_main(void *arg) {
+    tsl_daemon *dm = arg;
+    int failing = 0;
+    pthread_mutex_lock(&dm->poll_mu);
+    while (!dm->stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        long ns = until.tv_nsec + (long)(dm->o.poll_ms % 1000) * 1000000L;
+        until.tv_sec += dm->o.poll_ms / 1000 + ns / 1000000000L;
+        until.tv_nsec = ns % 1000000000L;
+        while (!dm->stop && !dm->kick)
+            if (pthread_cond_timedwait(&dm->poll_cv, &dm->poll_mu, &until) == ETIMEDOUT) break;
+        if (dm->stop) break;
+        dm->kick = 0;
+        pthread_mutex_unlock(&dm->poll_mu);
+        tsl_diag d = {TSL_OK, {0}};
+        tsl_err err = poll_once(dm, &d);
+        if (err && !failing)
+            tsl_daemon_log(dm->log, "error", "cannot read the store", "{s:s}", "error",
+                           tsl_diag_msg(&d));
+        else if (!err && failing)
+            tsl_daemon_log(dm->log, "info", "the store is readable again", NULL);
+        failing = err != TSL_OK;
+        pthread_mutex_lock(&dm->poll_mu);
+        dm->polled_ok = !err;
+    }
+    pthread_mutex_unlock(&dm->poll_mu);
+    return NULL;
+}
+
+/* Wakes the poller now (after a deploy or rollback through the API). */
+static void kick_poller(tsl_daemon *dm) {
+    pthread_mutex_lock(&dm->poll_mu);
+    dm->kick = 1;
+    pthread_cond_signal(&dm->poll_cv);
+    pthread_mutex_unlock(&dm->poll_mu);
+}
+
+/* ---- responses ---- */
+
+/* Frees a response body handed to libmicrohttpd. */
+static void body_free(void *p) {
+    tsl_free(p);
+}
+
+/* Queues status with len bytes of body (taken over) and content type ctype. */
+static enum MHD_Result respond(struct MHD_Connection *c, req *r, int status, const char *ctype,
+                               char *body, size_t len) {
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer_with_free_callback(len, body, body_free);
+    if (!resp) {
+        tsl_free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    if (status == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"tsloop\"");
+    r->status = status;
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* Queues a JSON value (decref'd). */
+static enum MHD_Result respond_json(struct MHD_Connection *c, req *r, int status, json_t *j) {
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    size_t n = strlen(text);
+    char *body = tsl_malloc(n + 2);
+    memcpy(body, text, n);
+    body[n] = '\n';
+    body[n + 1] = '\0';
+    free(text);
+    return respond(c, r, status, "application/json", body, n + 1);
+}
+
+/* Queues {"error": {"code", "message"}}. */
+static enum MHD_Result respond_error(struct MHD_Connection *c, req *r, int status, const char *code,
+                                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static enum MHD_Result respond_error(struct MHD_Connection *c, req *r, int status, const char *code,
+                                     const char *fmt, ...) {
+    char msg[TSL_DIAG_MAX + 128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return respond_json(c, r, status,
+                        json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
+}
+
+/* Appends s as a JSON string. */
+static void put_jstr(tsl_wbuf *b, const char *s) {
+    static const char hex[] = "0123456789abcdef";
+    tsl_wbuf_putc(b, '"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            tsl_wbuf_putc(b, '\\');
+            tsl_wbuf_putc(b, (char)*p);
+        } else if (*p < 0x20) {
+            char e[7] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15], 0};
+            tsl_wbuf_puts(b, e);
+        } else {
+            tsl_wbuf_putc(b, (char)*p);
+        }
+    }
+    tsl_wbuf_putc(b, '"');
+}
+
+/* Appends a number with 10 significant digits (null when not finite). printf's exact decimal
+ * conversion was a third of the daemon's CPU time under load (perf, bench/serve.sh), so the
+ * common range is done here with integer arithmetic: |v| in [1e-4, 1e15) is scaled by a power
+ * of ten to a 10-digit integer, rounded, and printed with its decimal point; the rest goes to
+ * snprintf. Ten digits are far beyond any forecast's accuracy; captures keep the exact
+ * binary values. */
+static void put_num(tsl_wbuf *b, double v) {
+    static const double p10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6, 1e7,
+                                 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14};
+    static const uint64_t u10[] = {
+        1ull,           10ull,           100ull,           1000ull,           10000ull,
+        100000ull,      1000000ull,      10000000ull,      100000000ull,      1000000000ull,
+        10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull, 100000000000000ull};
+    char s[48];
+    if (!isfinite(v)) {
+        tsl_wbuf_puts(b, "null");
+        return;
+    }
+    double a = fabs(v);
+    if (a == 0) {
+        tsl_wbuf_putc(b, '0');
+        return;
+    }
+    if (a < 1e-4 || a >= 1e15) {
+        snprintf(s, sizeof s, "%.10g", v);
+        tsl_wbuf_puts(b, s);
+        return;
+    }
+    int e = (int)floor(log10(a)); /* -4 .. 14 */
+    int dec = 9 - e;              /* decimals for 10 significant digits: -5 .. 13 */
+    uint64_t m;
+    if (dec >= 0)
+        m = (uint64_t)llround(a * p10[dec]);
+    else
+        m = (uint64_t)llround(a / p10[-dec]) * u10[-dec];
+    if (dec < 0) dec = 0;
+    uint64_t ip = m / u10[dec], fp = m % u10[dec];
+    char digits[24];
+    int nd = 0, n = 0;
+    do {
+        digits[nd++] = (char)('0' + ip % 10);
+        ip /= 10;
+    } while (ip);
+    if (v < 0) s[n++] = '-';
+    while (nd) s[n++] = digits[--nd];
+    if (fp) {
+        char f[16];
+        for (int i = dec - 1; i >= 0; i--) {
+            f[i] = (char)('0' + fp % 10);
+            fp /= 10;
+        }
+        int len = dec;
+        while (len > 0 && f[len - 1] == '0') len--;
+        s[n++] = '.';
+        memcpy(s + n, f, (size_t)len);
+        n += len;
+    }
+    tsl_wbuf_put(b, s, (size_t)n);
+}
+
+/* Appends t as a quoted "YYYY-MM-DDTHH:MM:SSZ", digits written directly (snprintf per
+ * timestamp showed in the profile); years outside 0..9999 go through tsl_time_format. */
+static void put_time(tsl_wbuf *b, int64_t t) {
+    int y, mo, d, h, mi, sec;
+    tsl_time_civil(t, &y, &mo, &d, &h, &mi, &sec);
+    if (y < 0 || y > 9999) {
+        char buf[48];
+        tsl_time_format(t, 0, buf, sizeof buf);
+        tsl_wbuf_putc(b, '"');
+        tsl_wbuf_puts(b, buf);
+        tsl_wbuf_putc(b, '"');
+        return;
+    }
+    char s[22] = {'"',
+                  (char)('0' + y / 1000),
+                  (char)('0' + y / 100 % 10),
+                  (char)('0' + y / 10 % 10),
+                  (char)('0' + y % 10),
+                  '-',
+                  (char)('0' + mo / 10),
+                  (char)('0' + mo % 10),
+                  '-',
+                  (char)('0' + d / 10),
+                  (char)('0' + d % 10),
+                  'T',
+                  (char)('0' + h / 10),
+                  (char)('0' + h % 10),
+                  ':',
+                  (char)('0' + mi / 10),
+                  (char)('0' + mi % 10),
+                  ':',
+                  (char)('0' + sec / 10),
+                  (char)('0' + sec % 10),
+                  'Z',
+                  '"'};
+    tsl_wbuf_put(b, s, sizeof s);
+}
+
+/* ---- auth ---- */
+
+/* Checks the request's bearer token against the route's minimum role. Returns 0 when it may
+ * proceed (*who gets "token:NAME"), else the status of the response it queued. */
+static int authorize(tsl_daemon *dm, struct MHD_Connection *c, req *r, tsl_role need, char *who,
+                     size_t cap, enum MHD_Result *ret) {
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!h || strncasecmp(h, "Bearer ", 7)) {
+        *ret = respond_error(c, r, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+                             "this route needs a token: Authorization: Bearer TOKEN (tsloop "
+                             "token create)");
+        return MHD_HTTP_UNAUTHORIZED;
+    }
+    const char *tok = h + 7;
+    while (*tok == ' ') tok++;
+    size_t len = strlen(tok);
+    while (len && tok[len - 1] == ' ') len--;
+    token_entry key;
+    tsl_token_hash(tok, len, key.hash);
+    pthread_rwlock_rdlock(&dm->tok_mu);
+    const token_entry *t = bsearch(&key, dm->tokens, dm->ntokens, sizeof key, cmp_token);
+    tsl_role role = t ? t->role : TSL_ROLE_READER;
+    if (t) snprintf(who, cap, "token:%s", t->name);
+    pthread_rwlock_unlock(&dm->tok_mu);
+    if (!t) {
+        *ret =
+            respond_error(c, r, MHD_HTTP_UNAUTHORIZED, "unauthorized", "unknown or revoked token");
+        return MHD_HTTP_UNAUTHORIZED;
+    }
+    if (role < need) {
+        *ret = respond_error(c, r, MHD_HTTP_FORBIDDEN, "forbidden",
+                             "this route needs the role %s; the token's role is %s",
+                             tsl_role_name(need), tsl_role_name(role));
+        return MHD_HTTP_FORBIDDEN;
+    }
+    return 0;
+}
+
+/* ---- routes ---- */
+
+static enum MHD_Result route_readyz(tsl_daemon *dm, struct MHD_Connection *c, req *r) {
+    tsl_store_deployment *v = NULL;
+    size_t n = 0, loaded = 0, missing = 0;
+    tsl_diag d = {TSL_OK, {0}};
+    pthread_mutex_lock(&dm->admin_mu);
+    tsl_err err = tsl_store_endpoint_list(dm->admin, &v, &n, &d);
+    pthread_mutex_unlock(&dm->admin_mu);
+    if (err)
+        return respond_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "store_unavailable",
+                             "the store cannot be read: %s", tsl_diag_msg(&d));
+    pthread_mutex_lock(&dm->ep_mu);
+    for (size_t i = 0; i < n; i++) {
+        slot *sl = slot_find(dm, v[i].endpoint);
+        if (sl && sl->sv)
+            loaded++;
+        else
+            missing++;
+    }
+    pthread_mutex_unlock(&dm->ep_mu);
+    tsl_store_deployment_list_free(v, n);
+    if (missing)
+        return respond_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "not_loaded",
+                             "%zu of %zu deployed endpoints have no model loaded", missing,
+                             loaded + missing);
+    return respond_json(
+        c, r, MHD_HTTP_OK,
+        json_pack("{s:s, s:I}", "status", "ready", "endpoints", (json_int_t)loaded));
+}
+
+static enum MHD_Result route_prometheus(tsl_daemon *dm, struct MHD_Connection *c, req *r) {
+    tsl_wbuf b;
+    tsl_wbuf_init(&b);
+    tsl_wbuf_puts(&b, "# HELP tsloop_http_requests_total HTTP requests by route and status.\n"
+                      "# TYPE tsloop_http_requests_total counter\n");
+    for (int k = 0; k < R_COUNT; k++)
+        for (int code = 100; code < NCODES; code++) {
+            unsigned long long v = atomic_load(&dm->metrics[k].codes[code]);
+            if (v)
+                tsl_wbuf_printf(&b, "tsloop_http_requests_total{route=\"%s\",code=\"%d\"} %llu\n",
+                                routes[k].name, code, v);
+        }
+    tsl_wbuf_puts(&b, "# HELP tsloop_http_request_duration_seconds Time from a request's first "
+                      "byte to its response.\n"
+                      "# TYPE tsloop_http_request_duration_seconds histogram\n");
+    for (int k = 0; k < R_COUNT; k++) {
+        unsigned long long cum = 0;
+        for (size_t i = 0; i <= NBUCKETS; i++) {
+            cum += atomic_load(&dm->metrics[k].le[i]);
+            if (i < NBUCKETS)
+                tsl_wbuf_printf(
+                    &b,
+                    "tsloop_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} "
+                    "%llu\n",
+                    routes[k].name, buckets[i], cum);
+            else
+                tsl_wbuf_printf(
+                    &b,
+                    "tsloop_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} "
+                    "%llu\n",
+                    routes[k].name, cum);
+        }
+        tsl_wbuf_printf(&b, "tsloop_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n",
+                        routes[k].name, (double)atomic_load(&dm->metrics[k].sum_us) * 1e-6);
+        tsl_wbuf_printf(&b, "tsloop_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
+                        routes[k].name, cum);
+    }
+    tsl_wbuf_printf(&b,
+                    "# HELP tsloop_forecasts_total Forecast requests answered.\n"
+                    "# TYPE tsloop_forecasts_total counter\ntsloop_forecasts_total %llu\n"
+                    "# HELP tsloop_forecast_items_total Item forecasts served.\n"
+                    "# TYPE tsloop_forecast_items_total counter\ntsloop_forecast_items_total %llu\n"
+                    "# HELP tsloop_forecast_item_errors_total Items answered with an error.\n"
+                    "# TYPE tsloop_forecast_item_errors_total counter\n"
+                    "tsloop_forecast_item_errors_total %llu\n"
+                    "# HELP tsloop_capture_queue_depth Captures waiting to be written.\n"
+                    "# TYPE tsloop_capture_queue_depth gauge\ntsloop_capture_queue_depth %zu\n"
+                    "# HELP tsloop_captures_written_total Captures committed to the store.\n"
+                    "# TYPE tsloop_captures_written_total counter\n"
+                    "tsloop_captures_written_total %llu\n"
+                    "# HELP tsloop_capture_failures_total Captures lost to store errors.\n"
+                    "# TYPE tsloop_capture_failures_total counter\n"
+                    "tsloop_capture_failures_total %llu\n"
+                    "# HELP tsloop_model_switches_total Deployed versions loaded and switched in.\n"
+                    "# TYPE tsloop_model_switches_total counter\n"
+                    "tsloop_model_switches_total %llu\n"
+                    "# HELP tsloop_requests_in_flight Requests being handled.\n"
+                    "# TYPE tsloop_requests_in_flight gauge\ntsloop_requests_in_flight %ld\n",
+                    (unsigned long long)atomic_load(&dm->forecasts),
+                    (unsigned long long)atomic_load(&dm->forecast_items),
+                    (unsigned long long)atomic_load(&dm->item_errors), tsl_capq_depth(dm->capq),
+                    (unsigned long long)tsl_capq_written(dm->capq),
+                    (unsigned long long)tsl_capq_failed(dm->capq),
+                    (unsigned long long)atomic_load(&dm->switches), atomic_load(&dm->inflight));
+    size_t len = b.len;
+    tsl_wbuf_putc(&b, '\0');
+    return respond(c, r, MHD_HTTP_OK, "text/plain; version=0.0.4", (char *)b.data, len);
+}
+
+static enum MHD_Result route_endpoints(tsl_daemon *dm, struct MHD_Connection *c, req *r) {
+    json_t *arr = json_array();
+    pthread_mutex_lock(&dm->ep_mu);
+    for (size_t i = 0; i < dm->nslots; i++) {
+        const tsl_served *sv = dm->slots[i].sv;
+        if (!sv) continue;
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s, s:i, s:I, s:I, s:I, s:I}", "endpoint", sv->endpoint,
+                           "forecaster", sv->forecaster, "version", sv->version, "deployment",
+                           (json_int_t)sv->deployment_id, "items", (json_int_t)sv->n, "updated",
+                           (json_int_t)sv->updated, "horizon", (json_int_t)sv->horizon));
+    }
+    pthread_mutex_unlock(&dm->ep_mu);
+    return respond_json(c, r, MHD_HTTP_OK, json_pack("{s:o}", "endpoints", arr));
+}
+
+/* Status for a parse error of the request body. */
+static int parse_status(tsl_err e) {
+    return e == TSL_ELIMIT ? MHD_HTTP_CONTENT_TOO_LARGE : MHD_HTTP_BAD_REQUEST;
+}
+
+/* Appends one item's forecast to b and queues its capture. */
+static void forecast_item(tsl_daemon *dm, const tsl_served *sv, const char *item,
+                          const char *inference_id, size_t h, const double *levels, size_t nq,
+                          double *mean, double *quant, int64_t *targets, tsl_wbuf *b) {
+    long at = tsl_bundle_find(sv->bundle, item);
+    tsl_wbuf_puts(b, "{\"item\":");
+    put_jstr(b, item);
+    const tsl_model *m = at >= 0 ? sv->models[at] : NULL;
+    if (!m) {
+        atomic_fetch_add_explicit(&dm->item_errors, 1, memory_order_relaxed);
+        tsl_wbuf_printf(b, ",\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
+                        at < 0 ? "unknown_item" : "model_unavailable",
+                        at < 0 ? "the deployed version has no model for this item"
+                               : "this item's model could not be loaded");
+        return;
+    }
+    tsl_diag d = {TSL_OK, {0}};
+    if (tsl_model_forecast(m, h, levels, nq, mean, quant, &d)) {
+        atomic_fetch_add_explicit(&dm->item_errors, 1, memory_order_relaxed);
+        tsl_wbuf_puts(b, ",\"error\":{\"code\":\"forecast_failed\",\"message\":");
+        put_jstr(b, tsl_diag_msg(&d));
+        tsl_wbuf_puts(b, "}}");
+        return;
+    }
+    int64_t origin = sv->origin[at];
+    for (size_t s = 0; s < h; s++) targets[s] = tsl_freq_add(sv->freq, origin, (int64_t)s + 1);
+    tsl_wbuf_puts(b, ",\"origin\":");
+    put_time(b, origin);
+    tsl_wbuf_puts(b, ",\"timestamps\":[");
+    for (size_t s = 0; s < h; s++) {
+        if (s) tsl_wbuf_putc(b, ',');
+        put_time(b, targets[s]);
+    }
+    tsl_wbuf_puts(b, "],\"mean\":[");
+    for (size_t s = 0; s < h; s++) {
+        if (s) tsl_wbuf_putc(b, ',');
+        put_num(b, mean[s]);
+    }
+    tsl_wbuf_puts(b, "],\"quantiles\":{");
+    for (size_t j = 0; j < nq; j++) {
+        char key[32];
+        snprintf(key, sizeof key, "p%g", levels[j] * 100); /* the forecast CSV's names */
+        tsl_wbuf_printf(b, "%s\"%s\":[", j ? "," : "", key);
+        for (size_t s = 0; s < h; s++) {
+            if (s) tsl_wbuf_putc(b, ',');
+            put_num(b, quant[s * nq + j]);
+        }
+        tsl_wbuf_putc(b, ']');
+    }
+    tsl_wbuf_puts(b, "}}");
+    tsl_capq_item ci = {inference_id, sv->endpoint, item,   sv->model_id, origin, h,
+                        nq,           targets,      levels, mean,         quant};
+    tsl_capq_push(dm->capq, &ci, 1);
+    atomic_fetch_add_explicit(&dm->forecast_items, 1, memory_order_relaxed);
+}
+
+static enum MHD_Result route_forecast(tsl_daemon *dm, struct MHD_Connection *c, req *r) {
+    tsl_forecast_request fr;
+    tsl_diag d = {TSL_OK, {0}};
+    tsl_err err =
+        tsl_forecast_request_parse((const char *)r->body.data, r->body.len, &dm->lim, &fr, &d);
+    if (err) {
+        tsl_forecast_request_release(&fr);
+        return respond_error(c, r, parse_status(err), err == TSL_EPARSE ? "bad_json" : "invalid",
+                             "%s", tsl_diag_msg(&d));
+    }
+    tsl_served *sv = served_get(dm, r->name);
+    if (!sv) {
+        tsl_forecast_request_release(&fr);
+        return respond_error(c, r, MHD_HTTP_NOT_FOUND, "no_deployment",
+                             "endpoint '%s' has no deployed version (tsloop deploy VERSION "
+                             "--endpoint %s)",
+                             r->name, r->name);
+    }
+    size_t h = fr.horizon ? fr.horizon : sv->horizon;
+    const double *levels = fr.has_levels ? fr.levels : sv->levels;
+    size_t nq = fr.has_levels ? fr.nq : sv->nq;
+    enum MHD_Result ret;
+    if (fr.nitems * h > MAX_VALUES) {
+        ret = respond_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "invalid",
+                            "%zu items x %zu steps: at most %d values per request", fr.nitems, h,
+                            MAX_VALUES);
+        goto out;
+    }
+    char id[129];
+    if (fr.inference_id[0]) {
+        tsl_strlcpy(id, fr.inference_id, sizeof id);
+    } else {
+        unsigned char raw[16];
+        randombytes_buf(raw, sizeof raw);
+        sodium_bin2hex(id, sizeof id, raw, sizeof raw);
+    }
+    double *mean = tsl_malloc(h * sizeof *mean);
+    double *quant = tsl_malloc((h * nq > 0 ? h * nq : 1) * sizeof *quant);
+    int64_t *targets = tsl_malloc(h * sizeof *targets);
+    tsl_wbuf b;
+    tsl_wbuf_init(&b);
+    tsl_wbuf_puts(&b, "{\"endpoint\":");
+    put_jstr(&b, sv->endpoint);
+    tsl_wbuf_puts(&b, ",\"model\":{\"forecaster\":");
+    put_jstr(&b, sv->forecaster);
+    tsl_wbuf_printf(&b, ",\"version\":%d},\"inference_id\":\"%s\",\"horizon\":%zu,\"quantiles\":[",
+                    sv->version, id, h);
+    for (size_t j = 0; j < nq; j++) {
+        if (j) tsl_wbuf_putc(&b, ',');
+        put_num(&b, levels[j]);
+    }
+    tsl_wbuf_puts(&b, "],\"forecasts\":[");
+    for (size_t i = 0; i < fr.nitems; i++) {
+        if (i) tsl_wbuf_putc(&b, ',');
+        forecast_item(dm, sv, fr.items[i], id, h, levels, nq, mean, quant, targets, &b);
+    }
+    tsl_wbuf_puts(&b, "]}\n");
+    tsl_free(mean);
+    tsl_free(quant);
+    tsl_free(targets);
+    atomic_fetch_add_explicit(&dm->forecasts, 1, memory_order_relaxed);
+    size_t len = b.len;
+    tsl_wbuf_putc(&b, '\0');
+    ret = respond(c, r, MHD_HTTP_OK, "application/json", (char *)b.data, len);
+out:
+    tsl_served_unref(sv);
+    tsl_forecast_request_release(&fr);
+    return ret;
+}
+
+/* POST /v1/endpoints/NAME/deploy {"version": "ENTRY/N", "why": "..."} and .../rollback
+ * {"why": "..."}: the CLI's rules, then a kick to the poller. */
+static enum MHD_Result route_move(tsl_daemon *dm, struct MHD_Connection *c, req *r,
+                                  const char *who) {
+    json_error_t je;
+    json_t *j = r->body.len ? json_loadb((const char *)r->body.data, r->body.len,
+                                         JSON_REJECT_DUPLICATES, &je)
+                            : json_object();
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return respond_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_json", "expected a JSON object body");
+    }
+    const char *ref = json_string_value(json_object_get(j, "version"));
+    const char *why = json_string_value(json_object_get(j, "why"));
+    tsl_diag d = {TSL_OK, {0}};
+    tsl_store_deployment dp = {0};
+    tsl_err err = TSL_OK;
+    enum MHD_Result ret;
+    if (r->route == R_DEPLOY) {
+        char entry[TSL_STORE_NAME_MAX + 1];
+        int version = 0;
+        if (!ref) {
+            ret = respond_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid",
+                                "version: expected \"ENTRY/N\" or \"ENTRY\"");
+            goto out;
+        }
+        if (tsl_registry_ref_parse(ref, entry, &version, &d)) {
+            ret = respond_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid", "%s", tsl_diag_msg(&d));
+            goto out;
+        }
+        char serves[TSL_STORE_NAME_MAX + 1] = "";
+        pthread_mutex_lock(&dm->admin_mu);
+        /* The configuration may be replaced by a reload: it is read under this lock. */
+        const tsl_config_endpoint *ec = tsl_config_endpoint_find(dm->cfg, r->name);
+        size_t fl = ec && ec->forecaster ? strlen(ec->forecaster) : 0;
+        if (fl && (strncmp(entry, ec->forecaster, fl) || (entry[fl] && entry[fl] != '.')))
+            tsl_strlcpy(serves, ec->forecaster, sizeof serves);
+        else
+            err = tsl_store_deploy(dm->admin, r->name, entry, version,
+                                   ec ? ec->requires_approval : 1, who, why ? why : "", &dp, &d);
+        pthread_mutex_unlock(&dm->admin_mu);
+        if (serves[0]) {
+            ret = respond_error(c, r, MHD_HTTP_CONFLICT, "conflict",
+                                "endpoint '%s' serves forecaster '%s', not '%s'", r->name, serves,
+                                entry);
+            goto out;
+        }
+    } else {
+        pthread_mutex_lock(&dm->admin_mu);
+        err = tsl_store_rollback(dm->admin, r->name, who, why ? why : "", &dp, &d);
+        pthread_mutex_unlock(&dm->admin_mu);
+    }
+    if (err) {
+        int st = err == TSL_ENOTFOUND   ? MHD_HTTP_NOT_FOUND
+                 : err == TSL_ECONFLICT ? MHD_HTTP_CONFLICT
+                 : err == TSL_EINVAL    ? MHD_HTTP_BAD_REQUEST
+                                        : MHD_HTTP_SERVICE_UNAVAILABLE;
+        ret = respond_error(c, r, st,
+                            st == MHD_HTTP_NOT_FOUND     ? "not_found"
+                            : st == MHD_HTTP_CONFLICT    ? "conflict"
+                            : st == MHD_HTTP_BAD_REQUEST ? "invalid"
+                                                         : "store_unavailable",
+                            "%s", tsl_diag_msg(&d));
+        goto out;
+    }
+    kick_poller(dm);
+    ret = respond_json(c, r, MHD_HTTP_OK,
+                       json_pack("{s:s, s:s, s:i, s:I, s:s}", "endpoint", dp.endpoint, "forecaster",
+                                 dp.forecaster, "version", dp.version, "deployment",
+                                 (json_int_t)dp.id, "action", dp.rollback ? "rollback" : "deploy"));
+out:
+    tsl_store_deployment_release(&dp);
+    json_decref(j);
+    return ret;
+}
+
+/* A version as JSON (the summary of listings). */
+static json_t *model_json(const tsl_store_model *m) {
+    return json_pack("{s:s, s:i, s:s, s:I, s:I, s:I, s:s?, s:s?, s:I}", "name", m->forecaster,
+                     "version", m->version, "status", tsl_model_status_name(m->status),
+                     "created_ms", (json_int_t)m->created_ms, "status_ms", (json_int_t)m->status_ms,
+                     "approved_ms", (json_int_t)m->approved_ms, "dataset", m->dataset,
+                     "dataset_hash", m->dataset_hash, "execution", (json_int_t)m->execution_id);
+}
+
+/* The status for a store error. */
+static int store_status(tsl_err e) {
+    return e == TSL_ENOTFOUND   ? MHD_HTTP_NOT_FOUND
+           : e == TSL_ECONFLICT ? MHD_HTTP_CONFLICT
+           : e == TSL_EINVAL    ? MHD_HTTP_BAD_REQUEST
+                                : MHD_HTTP_SERVICE_UNAVAILABLE;
+}
+
+/* The error code for a status from store_status. */
+static const char *store_code(int status) {
+    return status == MHD_HTTP_NOT_FOUND     ? "not_found"
+           : status == MHD_HTTP_CONFLICT    ? "conflict"
+           : status == MHD_HTTP_BAD_REQUEST ? "invalid"
+                                            : "store_unavailable";
+}
+
+/* GET /v1/models[?forecaster=F]: the versions, newest first (tsl_registry_versions). */
+static enum MHD_Result route_models(tsl_daemon *dm, struct MHD_Connection *c, req *r) {
+    const char *f = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "forecaster");
+    tsl_store_model *v = NULL;
+    size_t n = 0;
+    tsl_diag d = {TSL_OK, {0}};
+    pthread_mutex_lock(&dm->admin_mu);
+    tsl_err err = tsl_registry_versions(dm->admin, f && f[0] ? f : NULL, &v, &n, &d);
+    pthread_mutex_unlock(&dm->admin_mu);
+    if (err) {
+        int st = store_status(err);
+        return respond_error(c, r, st, store_code(st), "%s", tsl_diag_msg(&d));
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(arr, model_json(&v[i]));
+    tsl_store_model_list_free(v, n);
+    return respond_json(c, r, MHD_HTTP_OK, json_pack("{s:o}", "models", arr));
+}
+
+/* GET /v1/models/ENTRY/VERSION: the version, its metrics and its audit log. */
+static enum MHD_Result route_model(tsl_daemon *dm, struct MHD_Connection *c, req *r) {
+    tsl_store_model m = {0};
+    tsl_store_audit *au = NULL;
+    size_t na = 0;
+    tsl_diag d = {TSL_OK, {0}};
+    pthread_mutex_lock(&dm->admin_mu);
+    tsl_err err = tsl_store_model_get(dm->admin, r->name, r->version, &m, &d);
+    if (!err) err = tsl_store_model_audit(dm->admin, r->name, r->version, &au, &na, &d);
+    pthread_mutex_unlock(&dm->admin_mu);
+    if (err) {
+        tsl_store_model_release(&m);
+        int st = store_status(err);
+        return respond_error(c, r, st, store_code(st), "%s", tsl_diag_msg(&d));
+    }
+    json_t *j = model_json(&m), *audit = json_array();
+    json_error_t je;
+    json_t *metrics = json_loads(m.metrics ? m.metrics : "{}", 0, &je);
+    json_object_set_new(j, "metrics", metrics ? metrics : json_object());
+    for (size_t i = 0; i < na; i++)
+        json_array_append_new(audit,
+                              json_pack("{s:s?, s:s, s:s, s:s, s:I}", "from",
+                                        au[i].has_from ? tsl_model_status_name(au[i].from) : NULL,
+                                        "to", tsl_model_status_name(au[i].to), "who", au[i].who,
+                                        "why", au[i].why, "at_ms", (json_int_t)au[i].at_ms));
+    json_object_set_new(j, "audit", audit);
+    tsl_store_audit_list_free(au, na);
+    tsl_store_model_release(&m);
+    return respond_json(c, r, MHD_HTTP_OK, j);
+}
+
+/* POST /v1/models/ENTRY/VERSION/approve|reject {"why": "..."}: as `tsloop models approve`,
+ * the token's name recorded as who; approval runs the endpoints' auto_deploy rules. */
+static enum MHD_Result route_status(tsl_daemon *dm, struct MHD_Connection *c, req *r,
+                                    const char *who) {
+    json_error_t je;
+    json_t *j = r->body.len ? json_loadb((const char *)r->body.data, r->body.len,
+                                         JSON_REJECT_DUPLICATES, &je)
+                            : NULL;
+    const char *why = json_string_value(json_object_get(j, "why"));
+    enum MHD_Result ret;
+    if (!why || !why[0]) {
+        ret = respond_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid",
+                            "expected a body {\"why\": \"...\"}: the reason goes into the audit "
+                            "log");
+        json_decref(j);
+        return ret;
+    }
+    tsl_model_status to = r->route == R_APPROVE ? TSL_MODEL_APPROVED : TSL_MODEL_REJECTED;
+    tsl_diag d = {TSL_OK, {0}};
+    size_t moved = 0;
+    pthread_mutex_lock(&dm->admin_mu);
+    tsl_err err = tsl_store_model_set_status(dm->admin, r->name, r->version, to, who, why, &d);
+    if (!err)
+        err = tsl_deploy_auto(dm->admin, dm->cfg, r->name, r->version, to, 0, who, &moved, &d);
+    pthread_mutex_unlock(&dm->admin_mu);
+    json_decref(j);
+    if (err) {
+        int st = store_status(err);
+        return respond_error(c, r, st, store_code(st), "%s", tsl_diag_msg(&d));
+    }
+    if (moved) kick_poller(dm);
+    return respond_json(c, r, MHD_HTTP_OK,
+                        json_pack("{s:s, s:i, s:s, s:s, s:I}", "name", r->name, "version",
+                                  r->version, "status", tsl_model_status_name(to), "who", who,
+                                  "deployed", (json_int_t)moved));
+}
+
+/* POST /v1/jobs: checks the request, queues it, wakes a worker; 202 with the job's id. */
+static enum MHD_Result route_jobs(tsl_daemon *dm, struct MHD_Connection *c, req *r,
+                                  const char *who) {
+    char *request = NULL, endpoint[TSL_STORE_NAME_MAX + 1] = "";
+    tsl_diag d = {TSL_OK, {0}};
+    tsl_err err = tsl_job_request_check((const char *)r->body.data, r->body.len, &dm->lim, &request,
+                                        endpoint, sizeof endpoint, &d);
+    if (err)
+        return respond_error(c, r, MHD_HTTP_BAD_REQUEST, err == TSL_EPARSE ? "bad_json" : "invalid",
+                             "%s", tsl_diag_msg(&d));
+    int64_t id = 0;
+    pthread_mutex_lock(&dm->admin_mu);
+    err = tsl_store_job_create(dm->admin, "predict", endpoint, request, who, &id, &d);
+    pthread_mutex_unlock(&dm->admin_mu);
+    tsl_free(request);
+    if (err) {
+        int st = store_status(err);
+        return respond_error(c, r, st, store_code(st), "%s", tsl_diag_msg(&d));
+    }
+    tsl_workers_kick(dm->workers);
+    char href[48];
+    snprintf(href, sizeof href, "/v1/jobs/%lld", (long long)id);
+    return respond_json(
+        c, r, MHD_HTTP_ACCEPTED,
+        json_pack("{s:I, s:s, s:s}", "job", (json_int_t)id, "status", "Queued", "href", href));
+}
+
+/* GET /v1/jobs/ID: the job's status, and its result once it succeeded. */
+static enum MHD_Result route_job(tsl_daemon *dm, struct MHD_Connection *c, req *r) {
+    tsl_store_job j;
+    tsl_diag d = {TSL_OK, {0}};
+    pthread_mutex_lock(&dm->admin_mu);
+    tsl_err err = tsl_store_job_get(dm->admin, r->job, &j, &d);
+    pthread_mutex_unlock(&dm->admin_mu);
+    if (err) {
+        int st = store_status(err);
+        return respond_error(c, r, st, store_code(st), "%s", tsl_diag_msg(&d));
+    }
+    json_error_t je;
+    json_t *res = j.result ? json_loads(j.result, 0, &je) : NULL;
+    json_t *o =
+        json_pack("{s:I, s:s, s:s?, s:s, s:i, s:s, s:I, s:I, s:I, s:s?, s:o?}", "job",
+                  (json_int_t)j.id, "kind", j.kind, "endpoint", j.endpoint, "status",
+                  tsl_job_status_name(j.status), "attempts", j.attempts, "who", j.who, "created_ms",
+                  (json_int_t)j.created_ms, "started_ms", (json_int_t)j.started_ms, "ended_ms",
+                  (json_int_t)j.ended_ms, "error", j.error, "result", res);
+    tsl_store_job_release(&j);
+    return respond_json(c, r, MHD_HTTP_OK, o);
+}
+
+/* The model routes: /v1/models, /v1/models/ENTRY/VERSION[/approve|/reject]. */
+static enum route model_route(const char *url, req *r) {
+    if (!strcmp(url, "/v1/models")) return R_MODELS;
+    static const char pre[] = "/v1/models/";
+    if (strncmp(url, pre, sizeof pre - 1)) return R_OTHER;
+    const char *entry = url + sizeof pre - 1, *slash = strchr(entry, '/');
+    if (!slash || slash == entry || (size_t)(slash - entry) > TSL_STORE_NAME_MAX) return R_OTHER;
+    memcpy(r->name, entry, (size_t)(slash - entry));
+    r->name[slash - entry] = '\0';
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(slash + 1, &end, 10);
+    if (end == slash + 1 || errno || v < 1 || v > 1000000000 || !isdigit((unsigned char)slash[1]))
+        return R_OTHER;
+    r->version = (int)v;
+    if (!*end) return R_MODEL;
+    if (!strcmp(end, "/approve")) return R_APPROVE;
+    if (!strcmp(end, "/reject")) return R_REJECT;
+    return R_OTHER;
+}
+
+/* Which route url is; fills r->name (and r->version) from the path. R_OTHER when none. */
+static enum route route_of(const char *url, req *r) {
+    if (!strcmp(url, "/healthz")) return R_HEALTHZ;
+    if (!strcmp(url, "/readyz")) return R_READYZ;
+    if (!strcmp(url, "/metrics")) return R_METRICS;
+    if (!strcmp(url, "/v1/endpoints")) return R_ENDPOINTS;
+    if (!strncmp(url, "/v1/models", 10)) return model_route(url, r);
+    if (!strcmp(url, "/v1/jobs")) return R_JOBS;
+    if (!strncmp(url, "/v1/jobs/", 9)) {
+        char *end = NULL;
+        errno = 0;
+        long long id = strtoll(url + 9, &end, 10);
+        if (!isdigit((unsigned char)url[9]) || errno || *end || id < 1) return R_OTHER;
+        r->job = id;
+        return R_JOB;
+    }
+    static const char pre[] = "/v1/endpoints/";
+    if (strncmp(url, pre, sizeof pre - 1)) return R_OTHER;
+    const char *name = url + sizeof pre - 1, *slash = strchr(name, '/');
+    if (!slash || slash == name || (size_t)(slash - name) > TSL_STORE_NAME_MAX) return R_OTHER;
+    memcpy(r->name, name, (size_t)(slash - name));
+    r->name[slash - name] = '\0';
+    if (!strcmp(slash, "/forecast")) return R_FORECAST;
+    if (!strcmp(slash, "/deploy")) return R_DEPLOY;
+    if (!strcmp(slash, "/rollback")) return R_ROLLBACK;
+    return R_OTHER;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_size, void **con_cls) {
+    (void)version;
+    tsl_daemon *dm = cls;
+    req *r = *con_cls;
+    if (!r) {
+        r = tsl_calloc(1, sizeof *r);
+        r->t0 = now_s();
+        tsl_wbuf_init(&r->body);
+        r->route = route_of(url, r);
+        atomic_fetch_add(&dm->inflight, 1);
+        *con_cls = r;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (r->body.len + *upload_size > dm->o.max_body)
+            r->too_big = 1;
+        else
+            tsl_wbuf_put(&r->body, upload, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    const struct route_def *rd = &routes[r->route];
+    if (r->route == R_OTHER)
+        return respond_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "no route %s %.200s", method,
+                             url);
+    if (strcmp(method, rd->post ? "POST" : "GET"))
+        return respond_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", "%s takes %s",
+                             rd->name, rd->post ? "POST" : "GET");
+    char who[TSL_STORE_NAME_MAX + 8] = "";
+    enum MHD_Result ret = MHD_NO;
+    if (rd->role && authorize(dm, c, r, rd->role, who, sizeof who, &ret)) return ret;
+    if (r->too_big)
+        return respond_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large",
+                             "the body is larger than %zu bytes", dm->o.max_body);
+    switch (r->route) {
+    case R_HEALTHZ:
+        return respond_json(c, r, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
+    case R_READYZ:
+        return route_readyz(dm, c, r);
+    case R_METRICS:
+        return route_prometheus(dm, c, r);
+    case R_ENDPOINTS:
+        return route_endpoints(dm, c, r);
+    case R_FORECAST:
+        return route_forecast(dm, c, r);
+    case R_DEPLOY:
+    case R_ROLLBACK:
+        return route_move(dm, c, r, who);
+    case R_MODELS:
+        return route_models(dm, c, r);
+    case R_MODEL:
+        return route_model(dm, c, r);
+    case R_APPROVE:
+    case R_REJECT:
+        return route_status(dm, c, r, who);
+    case R_JOBS:
+        return route_jobs(dm, c, r, who);
+    case R_JOB:
+        return route_job(dm, c, r);
+    case R_OTHER:
+    case R_COUNT:
+        break;
+    }
+    return MHD_NO;
+}
+
+/* libmicrohttpd's completion callback: metrics, the access log, freeing the request. */
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode toe) {
+    (void)c;
+    tsl_daemon *dm = cls;
+    req *r = *con_cls;
+    if (!r) return;
+    double dt = now_s() - r->t0;
+    route_metrics *m = &dm->metrics[r->route];
+    int code = r->status > 0 && r->status < NCODES ? r->status : 0;
+    atomic_fetch_add_explicit(&m->codes[code], 1, memory_order_relaxed);
+    size_t b = 0;
+    while (b < NBUCKETS && dt > buckets[b]) b++;
+    atomic_fetch_add_explicit(&m->le[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->sum_us, (unsigned long long)(dt * 1e6), memory_order_relaxed);
+    if (dm->o.access_log || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        tsl_daemon_log(dm->log, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "info" : "warn",
+                       "request", "{s:s, s:i, s:f, s:b}", "route", routes[r->route].name, "status",
+                       r->status, "seconds", dt, "completed",
+                       toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+    tsl_wbuf_release(&r->body);
+    tsl_free(r);
+    *con_cls = NULL;
+    atomic_fetch_sub(&dm->inflight, 1);
+}
+
+/* ---- starting and stopping ---- */
+
+/* Frees what start made (dm's server already stopped). */
+static void teardown(tsl_daemon *dm) {
+    if (dm->poller_started) {
+        pthread_mutex_lock(&dm->poll_mu);
+        dm->stop = 1;
+        pthread_cond_signal(&dm->poll_cv);
+        pthread_mutex_unlock(&dm->poll_mu);
+        pthread_join(dm->poller, NULL);
+    }
+    for (size_t i = 0; i < dm->nslots; i++) tsl_served_unref(dm->slots[i].sv);
+    tsl_free(dm->slots);
+    tsl_free(dm->tokens);
+    tsl_store_close(dm->poll_s);
+    tsl_store_close(dm->admin);
+    tsl_config_free(dm->owned_cfg);
+    pthread_mutex_destroy(&dm->ep_mu);
+    pthread_rwlock_destroy(&dm->tok_mu);
+    pthread_mutex_destroy(&dm->admin_mu);
+    pthread_mutex_destroy(&dm->poll_mu);
+    pthread_cond_destroy(&dm->poll_cv);
+    tsl_free(dm->url);
+    tsl_free(dm);
+}
+
+tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_daemon **out,
+                         tsl_diag *d) {
+    tsl_daemon *dm = tsl_calloc(1, sizeof *dm);
+    tsl_err err = TSL_OK;
+    *out = NULL;
+    if (o) dm->o = *o;
+    if (!dm->o.host) dm->o.host = "127.0.0.1";
+    if (dm->o.threads <= 0) {
+        long nc = sysconf(_SC_NPROCESSORS_ONLN);
+        dm->o.threads = nc > 0 ? (int)nc : 2;
+    }
+    if (!dm->o.max_body) dm->o.max_body = (size_t)1 << 20;
+    if (!dm->o.max_items) dm->o.max_items = 1000;
+    if (!dm->o.max_horizon) dm->o.max_horizon = 10000;
+    if (dm->o.poll_ms <= 0) dm->o.poll_ms = 500;
+    if (dm->o.request_timeout_s <= 0) dm->o.request_timeout_s = 30;
+    dm->log = dm->o.log ? dm->o.log : stderr;
+    dm->p = p;
+    dm->cfg = p->cfg;
+    dm->lim.max_items = dm->o.max_items;
+    dm->lim.max_horizon = dm->o.max_horizon;
+    dm->lim.max_id = 65536;
+    dm->slots = tsl_calloc(MAX_ENDPOINTS, sizeof *dm->slots);
+    pthread_mutex_init(&dm->ep_mu, NULL);
+    pthread_rwlock_init(&dm->tok_mu, NULL);
+    pthread_mutex_init(&dm->admin_mu, NULL);
+    pthread_mutex_init(&dm->poll_mu, NULL);
+    pthread_cond_init(&dm->poll_cv, NULL);
+    atomic_init(&dm->inflight, 0);
+    if (sodium_init() < 0) {
+        err = tsl_diag_set(d, TSL_EINTERNAL, "libsodium could not be initialised");
+        goto fail;
+    }
+    if (!p->store_path) {
+        err = tsl_diag_set(d, TSL_EUNSUPPORTED,
+                           "this build serves SQLite stores only (the configuration names a "
+                           "PostgreSQL one)");
+        goto fail;
+    }
+    dm->url = tsl_strdup(p->store_path);
+    if ((err = tsl_store_open(dm->url, NULL, &dm->poll_s, d)) ||
+        (err = tsl_store_open(dm->url, NULL, &dm->admin, d)))
+        goto fail;
+    if ((err = poll_once(dm, d))) goto fail;
+    dm->polled_ok = 1;
+    if ((err = tsl_capq_start(dm->url, dm->o.capture_queue, &dm->capq, d))) goto fail;
+    char *outdir = tsl_project_path(p, TSL_PROJECT_DATA_DIR "/outputs");
+    if (mkdir(outdir, 0777) && errno != EEXIST) {
+        err = tsl_diag_set(d, TSL_EIO, "cannot make the job output folder %s: %s", outdir,
+                           strerror(errno));
+        tsl_free(outdir);
+        goto fail;
+    }
+    err = tsl_workers_start(dm->url, outdir, dm->o.workers > 0 ? dm->o.workers : 1, dm->log,
+                            &dm->workers, d);
+    tsl_free(outdir);
+    if (err) goto fail;
+
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)dm->o.port);
+    if (inet_pton(AF_INET, dm->o.host, &addr.sin_addr) != 1) {
+        err = tsl_diag_set(d, TSL_EINVAL, "--listen: '%s' is not an IPv4 address", dm->o.host);
+        goto fail;
+    }
+    dm->mhd = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_TURBO,
+        (uint16_t)dm->o.port, NULL, NULL, handle, dm, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)dm->o.threads,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, dm, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)dm->o.request_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+    if (!dm->mhd) {
+        err = tsl_diag_set(d, TSL_EIO, "cannot listen on %s:%d: %s", dm->o.host, dm->o.port,
+                           errno ? strerror(errno) : "libmicrohttpd refused to start");
+        goto fail;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(dm->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    dm->port = info ? info->port : dm->o.port;
+    if (pthread_create(&dm->poller, NULL, poller_main, dm)) {
+        err = tsl_diag_set(d, TSL_EINTERNAL, "cannot start the poller thread");
+        goto fail;
+    }
+    dm->poller_started = 1;
+    tsl_daemon_log(dm->log, "info", "listening", "{s:s, s:i, s:i, s:s, s:I}", "host", dm->o.host,
+                   "port", dm->port, "threads", dm->o.threads, "store", dm->url, "endpoints",
+                   (json_int_t)dm->nslots);
+    *out = dm;
+    return TSL_OK;
+fail:
+    if (dm->mhd) MHD_stop_daemon(dm->mhd);
+    tsl_workers_stop(dm->workers);
+    tsl_capq_stop(dm->capq, NULL);
+    teardown(dm);
+    return err;
+}
+
+tsl_err tsl_daemon_reload(tsl_daemon *dm, tsl_diag *d) {
+    tsl_config *cfg = NULL;
+    tsl_err err = tsl_config_load(dm->p->config_path, NULL, &cfg, d);
+    if (err) return err;
+    pthread_mutex_lock(&dm->admin_mu);
+    tsl_config *old = dm->owned_cfg;
+    dm->cfg = dm->owned_cfg = cfg;
+    pthread_mutex_unlock(&dm->admin_mu);
+    tsl_config_free(old); /* nobody reads it outside the lock */
+    tsl_daemon_log(dm->log, "info", "configuration reloaded", "{s:s, s:I}", "file",
+                   dm->p->config_path, "endpoints", (json_int_t)cfg->nendpoints);
+    return TSL_OK;
+}
+
+int tsl_daemon_port(const tsl_daemon *dm) {
+    return dm->port;
+}
+
+tsl_err tsl_daemon_stop(tsl_daemon *dm, int drain_ms, tsl_diag *d) {
+    if (!dm) return TSL_OK;
+    tsl_daemon_log(dm->log, "info", "stopping: no new connections, draining requests in flight",
+                   "{s:I}", "in_flight", (json_int_t)atomic_load(&dm->inflight));
+    MHD_socket ls = MHD_quiesce_daemon(dm->mhd);
+    if (ls != MHD_INVALID_SOCKET) close(ls);
+    double until = now_s() + drain_ms / 1000.0;
+    while (atomic_load(&dm->inflight) > 0 && now_s() < until) usleep(2000);
+    long left = atomic_load(&dm->inflight);
+    MHD_stop_daemon(dm->mhd);
+    dm->mhd = NULL;
+    tsl_workers_stop(dm->workers); /* after the jobs they are running */
+    dm->workers = NULL;
+    tsl_err err = tsl_capq_stop(dm->capq, d);
+    dm->capq = NULL;
+    tsl_daemon_log(dm->log, err ? "error" : "info", "stopped", "{s:I}", "requests_cut_short",
+                   (json_int_t)left);
+    teardown(dm);
+    return err;
+}
