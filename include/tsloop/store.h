@@ -801,6 +801,11 @@ typedef struct tsl_store_job {
 
 void tsl_store_job_release(tsl_store_job *j);
 
+/* How many jobs are in each tsl_job_status and executions in each tsl_exec_status, now (for
+ * the daemon's metrics). */
+tsl_err tsl_store_status_counts(tsl_store *s, uint64_t jobs[4], uint64_t executions[6],
+                                tsl_diag *d);
+
 /* Queues a job; records job.created. */
 tsl_err tsl_store_job_create(tsl_store *s, const char *kind, const char *endpoint,
                              const char *request, const char *who, int64_t *id, tsl_diag *d);

@@ -178,6 +178,7 @@ struct tsl_daemon {
 
     tsl_capq *capq;
     tsl_workers *workers;
+    atomic_ullong jobs[4], execs[6]; /* by status, as of the last poll */
     atomic_long inflight;
     atomic_ullong forecasts, forecast_items, item_errors, switches;
     route_metrics metrics[R_COUNT];
@@ -305,6 +306,11 @@ static tsl_err poll_once(tsl_daemon *dm, tsl_diag *d) {
         tsl_free(dataset);
     }
     tsl_store_deployment_list_free(v, n);
+
+    uint64_t jc[4], ec[6];
+    if ((err = tsl_store_status_counts(dm->poll_s, jc, ec, d))) return err;
+    for (int k = 0; k < 4; k++) atomic_store(&dm->jobs[k], jc[k]);
+    for (int k = 0; k < 6; k++) atomic_store(&dm->execs[k], ec[k]);
 
     tsl_store_token *t = NULL;
     if ((err = tsl_store_token_list(dm->poll_s, &t, &n, d))) return err;
@@ -669,6 +675,18 @@ static enum MHD_Result route_prometheus(tsl_daemon *dm, struct MHD_Connection *c
                     (unsigned long long)tsl_capq_written(dm->capq),
                     (unsigned long long)tsl_capq_failed(dm->capq),
                     (unsigned long long)atomic_load(&dm->switches), atomic_load(&dm->inflight));
+    tsl_wbuf_puts(&b, "# HELP tsloop_jobs Asynchronous jobs by status (as of the last poll).\n"
+                      "# TYPE tsloop_jobs gauge\n");
+    for (int k = 0; k < 4; k++)
+        tsl_wbuf_printf(&b, "tsloop_jobs{status=\"%s\"} %llu\n",
+                        tsl_job_status_name((tsl_job_status)k),
+                        (unsigned long long)atomic_load(&dm->jobs[k]));
+    tsl_wbuf_puts(&b, "# HELP tsloop_executions Pipeline executions by status (as of the last "
+                      "poll).\n# TYPE tsloop_executions gauge\n");
+    for (int k = 0; k < 6; k++)
+        tsl_wbuf_printf(&b, "tsloop_executions{status=\"%s\"} %llu\n",
+                        tsl_exec_status_name((tsl_exec_status)k),
+                        (unsigned long long)atomic_load(&dm->execs[k]));
     size_t len = b.len;
     tsl_wbuf_putc(&b, '\0');
     return respond(c, r, MHD_HTTP_OK, "text/plain; version=0.0.4", (char *)b.data, len);

@@ -372,3 +372,12 @@ void tsl_store_job_release(tsl_store_job *j) {
     tsl_free(j->who);
     memset(j, 0, sizeof *j);
 }
+
+tsl_err tsl_store_status_counts(tsl_store *s, uint64_t jobs[4], uint64_t executions[6],
+                                tsl_diag *d) {
+    tsl_err err;
+    memset(jobs, 0, 4 * sizeof *jobs);
+    memset(executions, 0, 6 * sizeof *executions);
+    if ((err = tsl_sto_ready(s, d))) return err;
+    return s->vt->status_counts(s, jobs, executions, d);
+}

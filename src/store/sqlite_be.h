@@ -208,6 +208,7 @@ tsl_err tsl_sq_job_claim(tsl_store *s, const char *kind, tsl_store_job *out, int
 tsl_err tsl_sq_job_heartbeat(tsl_store *s, int64_t id, tsl_diag *d);
 tsl_err tsl_sq_job_finish(tsl_store *s, int64_t id, const char *result, const char *error,
                           tsl_diag *d);
+tsl_err tsl_sq_status_counts(tsl_store *s, uint64_t jobs[4], uint64_t executions[6], tsl_diag *d);
 tsl_err tsl_sq_capture_add(tsl_store *s, const tsl_store_capture_new *v, size_t n, tsl_diag *d);
 tsl_err tsl_sq_capture_list(tsl_store *s, const char *endpoint, const char *inference_id,
                             int64_t after_id, size_t limit, tsl_store_capture **out, size_t *n,

@@ -564,6 +564,7 @@ static const tsl_store_vt sqlite_vt = {
     .job_claim = tsl_sq_job_claim,
     .job_heartbeat = tsl_sq_job_heartbeat,
     .job_finish = tsl_sq_job_finish,
+    .status_counts = tsl_sq_status_counts,
     .capture_add = tsl_sq_capture_add,
     .capture_list = tsl_sq_capture_list,
 };

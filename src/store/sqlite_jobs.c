@@ -224,3 +224,50 @@ tsl_err tsl_sq_job_finish(tsl_store *s, int64_t id, const char *result, const ch
     job_ctx c = {.id = id, .result = result, .error = error};
     return tsl_sq_tx(sq_of(s), 1, finish_body, NULL, &c, d);
 }
+
+static const char SQL_JOB_COUNTS[] = "SELECT status, count(*) FROM jobs GROUP BY status";
+static const char SQL_EXEC_COUNTS[] = "SELECT status, count(*) FROM executions GROUP BY status";
+
+typedef struct counts_ctx {
+    uint64_t *jobs, *execs;
+} counts_ctx;
+
+/* Drops partial counts after a rollback. */
+static void counts_clear(void *vctx) {
+    counts_ctx *c = vctx;
+    memset(c->jobs, 0, 4 * sizeof *c->jobs);
+    memset(c->execs, 0, 6 * sizeof *c->execs);
+}
+
+/* Adds the (status, count) rows of sql to counts, statuses named as in names (n). */
+static tsl_err count_rows(sq *q, const char *sql, const char *const *names, size_t n,
+                          uint64_t *counts, tsl_diag *d) {
+    sqlite3_stmt *st;
+    int row = 0;
+    tsl_err err;
+    if ((err = tsl_sq_prepare(q, sql, &st, d))) return err;
+    while (!(err = tsl_sq_step(q, st, &row, d)) && row) {
+        const char *status = (const char *)sqlite3_column_text(st, 0);
+        for (size_t k = 0; k < n; k++)
+            if (status && !strcmp(status, names[k]))
+                counts[k] += (uint64_t)sqlite3_column_int64(st, 1);
+    }
+    return err;
+}
+
+/* The transaction of tsl_sq_status_counts. */
+static tsl_err counts_body(sq *q, void *vctx, tsl_diag *d) {
+    counts_ctx *c = vctx;
+    static const char *const jobs[] = {"Queued", "Running", "Failed", "Succeeded"};
+    static const char *const execs[] = {"Queued",  "Executing", "Stopping",
+                                        "Stopped", "Failed",    "Succeeded"};
+    tsl_err err = count_rows(q, SQL_JOB_COUNTS, jobs, 4, c->jobs, d);
+    if (!err) err = count_rows(q, SQL_EXEC_COUNTS, execs, 6, c->execs, d);
+    return err;
+}
+
+tsl_err tsl_sq_status_counts(tsl_store *s, uint64_t jobs[4], uint64_t executions[6], tsl_diag *d) {
+    counts_ctx c = {jobs, executions};
+    counts_clear(&c);
+    return tsl_sq_tx(sq_of(s), 0, counts_body, counts_clear, &c, d);
+}

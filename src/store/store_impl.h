@@ -244,6 +244,7 @@ struct tsl_store_vt {
     tsl_err (*job_heartbeat)(tsl_store *s, int64_t id, tsl_diag *d);
     tsl_err (*job_finish)(tsl_store *s, int64_t id, const char *result, const char *error,
                           tsl_diag *d);
+    tsl_err (*status_counts)(tsl_store *s, uint64_t jobs[4], uint64_t executions[6], tsl_diag *d);
     tsl_err (*capture_add)(tsl_store *s, const tsl_store_capture_new *v, size_t n, tsl_diag *d);
     tsl_err (*capture_list)(tsl_store *s, const char *endpoint, const char *inference_id,
                             int64_t after_id, size_t limit, tsl_store_capture **out, size_t *n,

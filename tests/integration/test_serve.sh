@@ -256,6 +256,10 @@ check "the job succeeded" test "$done_" = 1
 check "its result" test "$(jq_py "$tmp/body" "d['result']['items'], d['result']['rows'], d['result']['captured'], d['result']['inference_id']")" = "2 12 2 job-$job"
 check "its forecast file in .tsloop/outputs" test "$(wc -l <"$tmp/solar/.tsloop/outputs/job-$job.csv")" = 13
 check "unknown job: 404" test "$(code GET /v1/jobs/999 "${R[@]}")" = 404
+sleep 0.6
+code GET /metrics >/dev/null
+check "metrics count jobs and executions by status" \
+  test "$(grep -c -E '^tsloop_jobs\{status="Succeeded"\} 1$|^tsloop_executions\{status="Succeeded"\} 2$' "$tmp/body")" = 2
 
 # The auth matrix over every route: no token or a bad one 401, a weaker role 403, a sufficient
 # one neither (bodies are invalid on purpose, so nothing changes).

@@ -421,6 +421,12 @@ static void test_jobs(void **state) {
     tsl_store_job_release(&j);
     assert_int_equal(tsl_store_job_claim(a, NULL, &j, &claimed, &d), TSL_OK);
     assert_false(claimed);
+    uint64_t jobs[4], execs[6];
+    assert_int_equal(tsl_store_status_counts(a, jobs, execs, &d), TSL_OK);
+    assert_int_equal(jobs[TSL_JOB_QUEUED], 0);
+    assert_int_equal(jobs[TSL_JOB_FAILED], 1);
+    assert_int_equal(jobs[TSL_JOB_SUCCEEDED], 1);
+    assert_int_equal(execs[TSL_EXEC_SUCCEEDED], 0);
     tsl_store_close(a);
     tsl_store_close(b);
 }
