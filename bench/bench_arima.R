@@ -7,7 +7,7 @@
 #   Rscript bench/bench_arima.R [DATA_DIR] [SET] [OUT_CSV]
 # DATA_DIR defaults to ../shared/data, SET to m1 (SET_train.csv and SET_meta.csv are read; m1 or
 # m4weekly), OUT_CSV to build/bench/arima_r_SET.csv. BENCH_ONLY=PERIOD in the environment keeps
-# the series of that seasonal period only. Made with forecast 8.20 on R 4.2.2 (Debian
+# the series of that seasonal period only; BENCH_SHARD=K/N runs one of N shards. Made with forecast 8.20 on R 4.2.2 (Debian
 # r-cran-forecast); all of M4-weekly takes R about two hours on one core.
 suppressMessages(library(forecast))
 args <- commandArgs(trailingOnly = TRUE)
@@ -18,6 +18,13 @@ train <- read.csv(file.path(dir, paste0(set, "_train.csv")), stringsAsFactors = 
 meta <- read.csv(file.path(dir, paste0(set, "_meta.csv")), stringsAsFactors = FALSE)
 only <- as.integer(Sys.getenv("BENCH_ONLY", "0"))
 if (only > 0) meta <- meta[meta$season_length == only, ]
+# BENCH_SHARD=K/N keeps every N-th series starting at the K-th (1-based), so that N processes
+# can share a long run; concatenate their files (one header) afterwards.
+shard <- Sys.getenv("BENCH_SHARD", "")
+if (nzchar(shard)) {
+  kn <- as.integer(strsplit(shard, "/", fixed = TRUE)[[1]])
+  meta <- meta[seq(kn[1], nrow(meta), by = kn[2]), ]
+}
 by_id <- split(train$target, train$item_id)
 fmt <- function(v) paste(format(as.numeric(v), digits = 15), collapse = ";")
 # One row per series, appended as it is done, so that a long run can be read before it ends.
