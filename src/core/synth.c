@@ -52,6 +52,18 @@ void tsl_solar_opts_init(tsl_solar_opts *o) {
     o->days = 120;
     o->start = tsl_time_from_civil(2026, 3, 1, 0, 0, 0);
     o->seed = 42;
+    o->fault = TSL_SOLAR_FAULT_NONE;
+    o->fault_site = 0;
+    o->fault_day = 0;
+    o->fault_factor = 1.0;
+}
+
+/* The share of a healthy site's output that a degraded one delivers on day `day`. */
+static double fault_share(const tsl_solar_opts *o, size_t s, size_t day) {
+    if (o->fault == TSL_SOLAR_FAULT_NONE || s != o->fault_site || day < o->fault_day) return 1.0;
+    if (o->fault == TSL_SOLAR_FAULT_INVERTER) return o->fault_factor;
+    double share = pow(o->fault_factor, (double)(day - o->fault_day + 1));
+    return share < 0.5 ? 0.5 : share;
 }
 
 /* Clear-sky output fraction of capacity at time t (seconds, UTC) at a site. */
@@ -75,6 +87,16 @@ tsl_err tsl_synth_solar(const tsl_solar_opts *o, tsl_solar_site *sites, double *
         return tsl_diag_set(d, TSL_EINVAL, "sites must be 1..64, got %zu", o->sites);
     if (o->days < 1 || o->days > 3660)
         return tsl_diag_set(d, TSL_EINVAL, "days must be 1..3660, got %zu", o->days);
+    if (o->fault != TSL_SOLAR_FAULT_NONE) {
+        if (o->fault_site >= o->sites || o->fault_day >= o->days)
+            return tsl_diag_set(d, TSL_EINVAL,
+                                "the degraded site (%zu) and day (%zu) must be below %zu sites and "
+                                "%zu days",
+                                o->fault_site, o->fault_day, o->sites, o->days);
+        if (!(o->fault_factor > 0.0 && o->fault_factor <= 1.0))
+            return tsl_diag_set(d, TSL_EINVAL, "fault factor must be in (0, 1], got %g",
+                                o->fault_factor);
+    }
     for (size_t s = 0; s < o->sites; s++) {
         sites[s] = known_sites[s % NKNOWN];
         if (s >= NKNOWN) {
@@ -135,6 +157,7 @@ tsl_err tsl_synth_solar(const tsl_solar_opts *o, tsl_solar_site *sites, double *
                 if (factor > 1.0) factor = 1.0;
                 if (factor < 0.03) factor = 0.03;
                 double v = cs > 0 ? sites[s].capacity_kw * 0.85 * cs * factor : 0.0;
+                v *= fault_share(o, s, day);
                 y[s * hours + t] = round(v * 100.0) / 100.0;
             }
         }
