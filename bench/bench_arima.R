@@ -8,7 +8,8 @@
 # DATA_DIR defaults to ../shared/data, SET to m1 (SET_train.csv and SET_meta.csv are read; m1 or
 # m4weekly), OUT_CSV to build/bench/arima_r_SET.csv. BENCH_ONLY=PERIOD in the environment keeps
 # the series of that seasonal period only; BENCH_SHARD=K/N runs one of N shards. Made with forecast 8.20 on R 4.2.2 (Debian
-# r-cran-forecast); all of M4-weekly takes R about two hours on one core.
+# r-cran-forecast); all of M4-weekly takes R about seven hours of one core (72 s per series on
+# average for the first ones, the longest).
 suppressMessages(library(forecast))
 args <- commandArgs(trailingOnly = TRUE)
 dir <- if (length(args) >= 1) args[1] else "../shared/data"
@@ -29,7 +30,15 @@ by_id <- split(train$target, train$item_id)
 fmt <- function(v) paste(format(as.numeric(v), digits = 15), collapse = ";")
 # One row per series, appended as it is done, so that a long run can be read before it ends.
 dir.create(dirname(out), showWarnings = FALSE, recursive = TRUE)
-cat("item_id,p,d,q,P,D,Q,constant,aicc,loglik,seconds,mean,lo80,hi80\n", file = out)
+# BENCH_RESUME=1 keeps the rows of an earlier, interrupted run of the same command and does
+# only the series it lacks: all of M4-weekly is about seven hours of one core for R.
+done_ids <- character(0)
+if (Sys.getenv("BENCH_RESUME", "") == "1" && file.exists(out)) {
+  done_ids <- read.csv(out, stringsAsFactors = FALSE)$item_id
+} else {
+  cat("item_id,p,d,q,P,D,Q,constant,aicc,loglik,seconds,mean,lo80,hi80\n", file = out)
+}
+meta <- meta[!(meta$item_id %in% done_ids), ]
 total <- 0
 for (i in seq_len(nrow(meta))) {
   id <- meta$item_id[i]
