@@ -29,7 +29,7 @@ static const char usage_text[] =
     "each one that asks for a retraining (retrain.on_alarm, retrain.on_new_data) is requested,\n"
     "or suppressed by retrain.cooldown or retrain.max_per_day, with an event either way.\n"
     "Executions are run by the daemon's pipeline workers or `tsloop runs resume`; --run runs\n"
-    "them here until they end.\n"
+    "them here until they end (those a crashed worker left too).\n"
     "\n"
     "      --project DIR    the project's directory, instead of searching upwards\n"
     "      --why TEXT       the reason, recorded in the event\n"
@@ -48,7 +48,8 @@ static const struct option long_opts[] = {{"project", required_argument, NULL, C
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
 
-/* Runs every runnable execution here (those just requested among them), then returns. */
+/* Runs every runnable execution here (those just requested among them, and any a crashed
+ * worker left), until `until` ended when it is > 0; then returns. */
 static int run_here(tsl_store *s, const tsl_config *cfg, const tsl_pipeline_opts *o,
                     int64_t until) {
     tsl_diag d = {TSL_OK, {0}};
@@ -95,6 +96,8 @@ int cmd_retrain(int argc, char **argv) {
     tsl_pipeline_opts o;
     memset(&o, 0, sizeof o);
     o.who = cli_who();
+    char delay_step[64];
+    if ((rc = cli_test_delay("retrain", &o, delay_step, sizeof delay_step))) return rc;
     if ((rc = cli_open(project, &p, &s))) goto out;
     if (poll) {
         tsl_retrain_stats st;
@@ -102,7 +105,7 @@ int cmd_retrain(int argc, char **argv) {
             rc = cli_fail("%s", tsl_diag_msg(&d));
             goto out;
         }
-        if (run && st.requested && (rc = run_here(s, p->cfg, &o, 0))) goto out;
+        if (run && (rc = run_here(s, p->cfg, &o, 0))) goto out;
         if (json)
             cli_json_print(json_pack("{s:I, s:I, s:I}", "events", (json_int_t)st.events,
                                      "requested", (json_int_t)st.requested, "suppressed",
