@@ -48,12 +48,17 @@ static const struct option long_opts[] = {{"project", required_argument, NULL, C
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
 
+/* How long --run waits for a step retry that is due later (as `runs resume`: the policy's
+ * delays are capped at 5 minutes). */
+#define RUN_MAX_WAIT_MS (6 * 60 * 1000)
+
 /* Runs every runnable execution here (those just requested among them, and any a crashed
- * worker left), until `until` ended when it is > 0; then returns. */
+ * worker left, waiting for their retries), until `until` ended when it is > 0; then returns. */
 static int run_here(tsl_store *s, const tsl_config *cfg, const tsl_pipeline_opts *o,
                     int64_t until) {
     tsl_diag d = {TSL_OK, {0}};
-    if (tsl_pipeline_work(s, cfg, NULL, until, 0, o, &d)) return cli_fail("%s", tsl_diag_msg(&d));
+    if (tsl_pipeline_work(s, cfg, NULL, until, RUN_MAX_WAIT_MS, o, &d))
+        return cli_fail("%s", tsl_diag_msg(&d));
     return CLI_OK;
 }
 
