@@ -193,8 +193,27 @@ static int cmp_desc(const void *a, const void *b) {
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* The captures of deployment dp's version with an actual, into *caps (all that qualify) and
- * the latest `windows` distinct origins' cut-off into *since (the oldest origin kept). */
+/* The oldest of the latest `windows` distinct origins of kept[0..n) (INT64_MAX when n is 0). */
+static int64_t cutoff(const tsl_store_capture *kept, size_t n, int windows) {
+    int64_t since = INT64_MAX;
+    if (!n) return since;
+    int64_t *origins = tsl_calloc(n, sizeof *origins);
+    for (size_t i = 0; i < n; i++) origins[i] = kept[i].origin;
+    qsort(origins, n, sizeof *origins, cmp_desc);
+    size_t distinct = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || origins[i] != origins[i - 1]) {
+            if (++distinct > (size_t)windows) break;
+            since = origins[i];
+        }
+    tsl_free(origins);
+    return since;
+}
+
+/* The captures of deployment dp's version that have an actual and belong to the latest
+ * `windows` distinct origins, into *caps (with their series in *series), and the oldest of
+ * those origins into *since. Captures are read a page at a time and those of older origins
+ * dropped after each page, so memory follows the windows kept, not the endpoint's history. */
 static tsl_err gather(pl_ctx *c, const tsl_store_deployment *dp, int windows,
                       tsl_store_capture **caps, long **series, size_t *ncaps, int64_t *since,
                       tsl_diag *d) {
@@ -223,21 +242,20 @@ static tsl_err gather(pl_ctx *c, const tsl_store_deployment *dp, int windows,
         }
         tsl_store_capture_list_free(page, n);
         page = NULL;
+        int64_t cut = cutoff(kept, nkept, windows);
+        size_t w = 0;
+        for (size_t i = 0; i < nkept; i++) {
+            if (kept[i].origin < cut) {
+                tsl_store_capture_release(&kept[i]);
+                continue;
+            }
+            kept[w] = kept[i];
+            where[w++] = where[i];
+        }
+        nkept = w;
         if (n < PAGE) break;
     }
-    *since = INT64_MAX;
-    if (nkept) {
-        int64_t *origins = tsl_calloc(nkept, sizeof *origins);
-        for (size_t i = 0; i < nkept; i++) origins[i] = kept[i].origin;
-        qsort(origins, nkept, sizeof *origins, cmp_desc);
-        size_t distinct = 0;
-        for (size_t i = 0; i < nkept; i++)
-            if (i == 0 || origins[i] != origins[i - 1]) {
-                if (++distinct > (size_t)windows) break;
-                *since = origins[i];
-            }
-        tsl_free(origins);
-    }
+    *since = cutoff(kept, nkept, windows);
 out:
     *caps = kept;
     *series = where;
@@ -289,7 +307,6 @@ tsl_err tsl_pl_recent(pl_ctx *c, const json_t *gj, json_t *o, tsl_diag *d) {
     }
     pairs = tsl_calloc(ncaps ? ncaps : 1, sizeof *pairs);
     for (size_t i = 0; i < ncaps; i++) {
-        if (caps[i].origin < since) continue;
         /* The first capture of each (item, origin): a forecast requested twice counts once. */
         tsl_wbuf_reset(&seen_key);
         tsl_wbuf_printf(&seen_key, "%lld/%s", (long long)caps[i].origin, caps[i].item);
