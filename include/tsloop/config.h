@@ -94,6 +94,24 @@ typedef enum tsl_approval_policy {
     TSL_APPROVAL_AUTO        /* approved when it beats the approved version by the margin */
 } tsl_approval_policy;
 
+/* Which ingests of a forecaster's data set request its retraining (retrain.on_new_data). */
+typedef enum tsl_on_new_data {
+    TSL_ON_NEW_DATA_OFF = 0, /* none (the default) */
+    TSL_ON_NEW_DATA_ANY,     /* every ingest, whatever its source */
+    TSL_ON_NEW_DATA_INBOX    /* only files from the data set's inbox folder (source "inbox") */
+} tsl_on_new_data;
+
+/* The retraining triggers of a forecaster (docs/retraining.md). Cooldown and cap apply to the
+ * alarm and data triggers only, never to manual or scheduled runs. */
+typedef struct tsl_config_retrain {
+    int on_alarm;    /* 1: an alarm of a monitor of this forecaster requests a retraining */
+    char **monitors; /* on_alarm given as a list: only these monitors' alarms (nmonitors > 0) */
+    size_t nmonitors;
+    tsl_on_new_data on_new_data;
+    int64_t cooldown_ms; /* no triggered retraining this soon after the previous one; 0: none */
+    int max_per_day;     /* triggered retrainings per UTC day; 0: no cap */
+} tsl_config_retrain;
+
 typedef struct tsl_config_forecaster {
     char *name;
     int line;
@@ -120,6 +138,12 @@ typedef struct tsl_config_forecaster {
     /* Schedules (UTC): the expression as written, NULL = none, and its parsed form. */
     char *retrain_cron, *forecast_cron;
     tsl_cron retrain, forecast;
+    tsl_config_retrain triggers; /* retrain: */
+    /* compare: champion against challenger on recent ground truth - the last compare_windows
+     * forecast origins of the champion's captures (default 7), scored by compare_metric
+     * (default: metric). */
+    int compare_windows;
+    tsl_metric compare_metric;
 } tsl_config_forecaster;
 
 /* What an endpoint does by itself when its forecaster gets a new version. */

@@ -828,6 +828,52 @@ tsl_err tsl_store_job_heartbeat(tsl_store *s, int64_t id, tsl_diag *d);
 tsl_err tsl_store_job_finish(tsl_store *s, int64_t id, const char *result, const char *error,
                              tsl_diag *d);
 
+/* ---- retraining triggers ----
+ * The trigger reactor (retrain.h) decides, per event that asks for a retraining (an alarm, an
+ * ingest), whether to request one or to suppress it (cooldown, daily cap). A decision is kept
+ * per event id, so an event read twice - after a crash, or by two daemons - is decided once. */
+
+typedef struct tsl_store_retrain_ask {
+    int64_t event_id;       /* the event that asks (> 0) */
+    const char *forecaster; /* whose retraining */
+    const char *trigger;    /* "alarm" or "new_data" */
+    const char *reason;     /* why it asks, one line, for the events */
+    int64_t cooldown_ms;    /* no request within this long after the forecaster's last
+                               execution was requested or the last decision to request; 0: none */
+    int max_per_day;        /* at most this many requests decided per UTC day; 0: no cap */
+} tsl_store_retrain_ask;
+
+typedef struct tsl_store_retrain {
+    int64_t event_id;
+    char *forecaster, *trigger, *reason;
+    int requested;        /* 1: a retraining is to be requested; 0: suppressed */
+    char *suppressed;     /* why not (requested 0), else NULL */
+    int64_t execution_id; /* the execution requested, once recorded; else 0 */
+    int done;             /* its event (retrain.requested or retrain.suppressed) is recorded */
+    int64_t at_ms;        /* when it was decided */
+} tsl_store_retrain;
+
+void tsl_store_retrain_release(tsl_store_retrain *r);
+
+/* Decides ask in one transaction: when the event was decided before for the forecaster, *out is
+ * that decision, unchanged. Otherwise a request within the cooldown, or past the day's cap, is
+ * suppressed - recorded with the event retrain.suppressed in the same transaction (done) - and any
+ * other is decided "to request" (not done: tsl_store_retrain_record completes it). */
+tsl_err tsl_store_retrain_decide(tsl_store *s, const tsl_store_retrain_ask *ask,
+                                 tsl_store_retrain *out, tsl_diag *d);
+
+/* Completes a decision to request: records the execution requested and, in the same
+ * transaction, the event retrain.requested (payload: forecaster, trigger, reason,
+ * execution_id, event_id, outcome). A decision already done is left as it is.
+ * TSL_ENOTFOUND when (event_id, forecaster) has no decision to request. */
+tsl_err tsl_store_retrain_record(tsl_store *s, int64_t event_id, const char *forecaster,
+                                 int64_t execution_id, const char *outcome, tsl_diag *d);
+
+/* The reactor's cursor: the id of the last event it has dealt with (0 at first), and moving it
+ * forward (never back: a lower id than the stored one changes nothing). */
+tsl_err tsl_store_retrain_cursor(tsl_store *s, int64_t *event_id, tsl_diag *d);
+tsl_err tsl_store_retrain_advance(tsl_store *s, int64_t event_id, tsl_diag *d);
+
 #ifdef __cplusplus
 }
 #endif

@@ -45,6 +45,7 @@ int cmd_endpoints(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_retrain(int argc, char **argv);
 
 /* Prints "tsloop: <msg>" to stderr and returns CLI_ERR. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -193,6 +194,12 @@ int cli_store_open(const struct tsl_project *p, const struct tsl_store_opts *opt
                    struct tsl_store **out);
 /* cli_project_open and cli_store_open in one; on error nothing is left open. */
 int cli_open(const char *dir, struct tsl_project **p, struct tsl_store **s);
+
+/* Sets o's delay_step and delay_ms from TSLOOP_TEST_STEP_DELAY=STEP:MS (the crash tests'
+ * window, docs/pipeline.md; step is the caller's buffer of cap bytes); a malformed value is a
+ * usage error of cmd. CLI_OK when unset. */
+struct tsl_pipeline_opts;
+int cli_test_delay(const char *cmd, struct tsl_pipeline_opts *o, char *step, size_t cap);
 
 /* Who runs this command, for requests and the audit log: the OS user's name (from the
  * password database, else $USER), or "uid:N". A static string. */

@@ -101,6 +101,32 @@ static void vs_champion(json_t *ch, char *buf, size_t cap) {
     }
 }
 
+/* The recent comparison a version was registered with (docs/retraining.md), as one line:
+ * "mase 0.81 vs 1.12 of prod's version 2 (-27.7%) at 7 origins, 168 points"; "" when none. */
+static void recent_text(const json_t *metrics, char *buf, size_t cap) {
+    const json_t *r = json_object_get(metrics, "recent");
+    buf[0] = '\0';
+    if (!json_is_object(r)) return;
+    long long origins = (long long)json_integer_value(json_object_get(r, "origins"));
+    const char *ep = json_string_value(json_object_get(r, "endpoint"));
+    long long cv = (long long)json_integer_value(json_object_get(r, "champion_version"));
+    if (origins == 0) {
+        snprintf(buf, cap, "no captured forecast of %s's version %lld has actuals yet",
+                 ep ? ep : "?", cv);
+        return;
+    }
+    const json_t *a = json_object_get(r, "challenger"), *c = json_object_get(r, "champion");
+    char x[32] = "-", y[32] = "-", rel[32] = "";
+    if (json_is_number(a)) snprintf(x, sizeof x, "%.4g", json_number_value(a));
+    if (json_is_number(c)) snprintf(y, sizeof y, "%.4g", json_number_value(c));
+    if (json_is_number(a) && json_is_number(c) && json_number_value(c) != 0)
+        snprintf(rel, sizeof rel, " (%+.1f%%)",
+                 100 * (json_number_value(a) / json_number_value(c) - 1));
+    snprintf(buf, cap, "%s %s vs %s of %s's version %lld%s at %lld origins, %lld points",
+             json_string_value(json_object_get(r, "metric")), x, y, ep ? ep : "?", cv, rel, origins,
+             (long long)json_integer_value(json_object_get(r, "points")));
+}
+
 /* The version as JSON for --json output (metrics and choices parsed). */
 static json_t *version_json(const tsl_store_model *m, int champion) {
     char created[40], status_at[40];
@@ -300,6 +326,9 @@ static int models_show(tsl_store *s, const char *ref, const models_opts *mo) {
         } else {
             printf("champion     none when it was registered\n");
         }
+        char rt[256];
+        recent_text(metrics, rt, sizeof rt);
+        if (rt[0]) printf("recent       %s\n", rt);
         printf("lineage      data set %s, hash %s\n", m.dataset ? m.dataset : "-",
                m.dataset_hash ? m.dataset_hash : "-");
         printf("             config hash %s, tsloop %s\n", m.config_hash ? m.config_hash : "-",
@@ -542,6 +571,14 @@ static int models_diff(tsl_store *s, int argc, char **argv, const models_opts *m
             if (isfinite(m->a) && isfinite(m->b) && m->a != 0 && m->a != m->b)
                 snprintf(rel, sizeof rel, "(%+.1f%%)", 100 * (m->b - m->a) / fabs(m->a));
             printf("%-28s %-24s %-24s %s\n", m->name, x, y, rel);
+        }
+        for (int k = 0; k < 2; k++) {
+            const tsl_store_model *v = k ? &df.b : &df.a;
+            json_t *mj = cli_json_parse(v->metrics);
+            char rt[256];
+            recent_text(mj, rt, sizeof rt);
+            if (rt[0]) printf("recent comparison of %s: %s\n", k ? b : a, rt);
+            json_decref(mj);
         }
         printf("series: %zu same, %zu changed, %zu only in %s, %zu only in %s\n", df.same,
                df.changed, df.only_a, a, df.only_b, b);

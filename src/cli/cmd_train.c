@@ -111,25 +111,6 @@ static void on_progress(void *ctx, const char *step, size_t done, size_t total) 
     cli_progress_update(&v->bar, done, total);
 }
 
-/* Parses TSLOOP_TEST_STEP_DELAY=STEP:MS (the crash tests' window, docs/pipeline.md). */
-static int test_delay(tsl_pipeline_opts *o, char *step, size_t cap) {
-    const char *env = getenv("TSLOOP_TEST_STEP_DELAY");
-    if (!env || !env[0]) return CLI_OK;
-    const char *colon = strchr(env, ':');
-    char *end = NULL;
-    errno = 0;
-    long ms = colon ? strtol(colon + 1, &end, 10) : -1;
-    if (!colon || (size_t)(colon - env) >= cap || errno || end == colon + 1 || *end || ms < 0 ||
-        ms > 3600000)
-        return cli_usage_error("train", "TSLOOP_TEST_STEP_DELAY='%s', expected STEP:MILLISECONDS",
-                               env);
-    memcpy(step, env, (size_t)(colon - env));
-    step[colon - env] = '\0';
-    o->delay_step = step;
-    o->delay_ms = (int)ms;
-    return CLI_OK;
-}
-
 /* A request's outcome in words. */
 static const char *outcome_name(tsl_exec_outcome how) {
     switch (how) {
@@ -258,7 +239,7 @@ int cmd_train(int argc, char **argv) {
     o.progress = on_progress;
     o.ctx = &view;
     char delay_step[64];
-    if ((rc = test_delay(&o, delay_step, sizeof delay_step))) return rc;
+    if ((rc = cli_test_delay("train", &o, delay_step, sizeof delay_step))) return rc;
 
     tsl_project *p = NULL;
     tsl_store *s = NULL;

@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "tsloop/mem.h"
 #include "tsloop/output.h"
+#include "tsloop/pipeline.h"
 #include "tsloop/project.h"
 #include "tsloop/store.h"
 
@@ -445,4 +446,22 @@ struct json_t *cli_deployment_json(const tsl_store_deployment *dp) {
 int cli_endpoint_requires_approval(const tsl_config *cfg, const char *endpoint) {
     const tsl_config_endpoint *e = tsl_config_endpoint_find(cfg, endpoint);
     return e ? e->requires_approval : 1;
+}
+
+/* Parses TSLOOP_TEST_STEP_DELAY=STEP:MS (the crash tests' window, docs/pipeline.md). */
+int cli_test_delay(const char *cmd, struct tsl_pipeline_opts *o, char *step, size_t cap) {
+    const char *env = getenv("TSLOOP_TEST_STEP_DELAY");
+    if (!env || !env[0]) return CLI_OK;
+    const char *colon = strchr(env, ':');
+    char *end = NULL;
+    errno = 0;
+    long ms = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (!colon || (size_t)(colon - env) >= cap || errno || end == colon + 1 || *end || ms < 0 ||
+        ms > 3600000)
+        return cli_usage_error(cmd, "TSLOOP_TEST_STEP_DELAY='%s', expected STEP:MILLISECONDS", env);
+    memcpy(step, env, (size_t)(colon - env));
+    step[colon - env] = '\0';
+    o->delay_step = step;
+    o->delay_ms = (int)ms;
+    return CLI_OK;
 }

@@ -22,6 +22,7 @@ static const cli_command commands[] = {
     {"serve", "the HTTP daemon: forecasts from deployed endpoints, captured", cmd_serve},
     {"predict", "batch forecast of every item from an endpoint's version, captured", cmd_predict},
     {"runs", "pipeline executions: list, show, stop, resume", cmd_runs},
+    {"retrain", "request a retraining, or run one round of the retrain trigger", cmd_retrain},
     {"params", "versioned parameters: get, set, history, list", cmd_params},
     {"events", "the event log, optionally followed as it grows", cmd_events},
     {"migrate", "the store's schema migrations: list, apply", cmd_migrate},

@@ -99,4 +99,17 @@ void tsl_workers_kick(tsl_workers *w);
 /* Stops the workers after the jobs they are running, and frees w; NULL is a no-op. */
 void tsl_workers_stop(tsl_workers *w);
 
+/* ---- the retrain trigger (retrainer.c) ---- */
+
+typedef struct tsl_retrainer tsl_retrainer;
+
+/* Starts the thread that runs the retrain trigger reactor (retrain.h) on its own handle of
+ * the store at url, with the configuration at config_path (reloaded when the file changes),
+ * logging to log. */
+tsl_err tsl_retrainer_start(const char *url, const char *config_path, FILE *log,
+                            tsl_retrainer **out, tsl_diag *d);
+
+/* Stops it after the round in progress and frees r; NULL is a no-op. */
+void tsl_retrainer_stop(tsl_retrainer *r);
+
 #endif

@@ -56,8 +56,7 @@ typedef struct parser {
 } parser;
 
 /* The top-level sections that are reserved for later and refused with "not supported yet". */
-static const char *const reserved_sections[] = {"monitors", "notifications", "parameters",
-                                                NULL};
+static const char *const reserved_sections[] = {"monitors", "notifications", "parameters", NULL};
 
 /* ------------------------------------------------------------------------------------------ */
 /* Messages                                                                                   */
@@ -963,9 +962,129 @@ static tsl_err parse_schedule(parser *p, const yaml_node_t *n, const char *path,
     return TSL_OK;
 }
 
+/* A duration: a whole number followed by s, m, h or d ("6h"); "0" is none. */
+static tsl_err get_duration(parser *p, const yaml_node_t *n, const char *path, int64_t *out_ms) {
+    if (!n) return TSL_OK;
+    char *s = NULL, q[TSL_TEXT_QUOTE_CAP];
+    tsl_err rc = value(p, n, path, &s);
+    if (rc || !s) goto out;
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    int64_t unit = 0;
+    if (end != s && !errno && v >= 0 && v <= 366LL * 86400) {
+        if (!strcmp(end, "s") || (!*end && v == 0))
+            unit = 1000;
+        else if (!strcmp(end, "m"))
+            unit = 60000;
+        else if (!strcmp(end, "h"))
+            unit = 3600000;
+        else if (!strcmp(end, "d"))
+            unit = 86400000;
+    }
+    if (!unit || v * unit > 366LL * 86400000) {
+        rc = fail_at(p, n, TSL_EINVAL,
+                     "%s: %s, expected a duration of at most a year such as 90s, 30m, 6h or "
+                     "1d (0: none)",
+                     path, tsl_text_quote(q, sizeof q, s, strlen(s)));
+        goto out;
+    }
+    *out_ms = (int64_t)v * unit;
+out:
+    tsl_free(s);
+    return rc;
+}
+
+static const char *const retrain_keys[] = {"on_alarm", "on_new_data", "cooldown", "max_per_day",
+                                           NULL};
+
+/* retrain: {on_alarm: true | false | [MONITOR...], on_new_data: true | false | inbox,
+ * cooldown: DURATION, max_per_day: N}. Monitor names are not checked against the monitors
+ * section: monitors may be declared by another section's parser, and an alarm of an unknown
+ * monitor simply never comes. */
+static tsl_err parse_retrain(parser *p, const yaml_node_t *n, const char *path,
+                             tsl_config_retrain *r) {
+    char sub[PATH_CAP], q[TSL_TEXT_QUOTE_CAP];
+    yaml_node_t *v[4], *k[4];
+    char *s = NULL;
+    tsl_err rc = read_map(p, n, path, retrain_keys, NULL, v, k);
+    if (rc) return rc;
+    join_path(sub, path, "on_alarm");
+    if (v[0] && v[0]->type == YAML_SEQUENCE_NODE) {
+        if ((rc = get_list(p, v[0], sub, TSL_CONFIG_MAX_NAME, "[accuracy, drift]", &r->monitors,
+                           &r->nmonitors)))
+            goto out;
+        for (size_t i = 0; i < r->nmonitors; i++)
+            if (!name_valid(r->monitors[i], strlen(r->monitors[i])) ||
+                find_dup(r->monitors, i) >= 0) {
+                rc = fail_at(p, v[0], TSL_EINVAL,
+                             "%s: %s is not a valid monitor name or is listed twice, expected "
+                             "monitor names, each once",
+                             sub,
+                             tsl_text_quote(q, sizeof q, r->monitors[i], strlen(r->monitors[i])));
+                goto out;
+            }
+        r->on_alarm = r->nmonitors > 0;
+    } else if ((rc = get_bool(p, v[0], sub, &r->on_alarm))) {
+        goto out;
+    }
+    join_path(sub, path, "on_new_data");
+    if ((rc = get_text(p, v[1], sub, &s))) goto out;
+    if (s) {
+        if (!strcmp(s, "inbox"))
+            r->on_new_data = TSL_ON_NEW_DATA_INBOX;
+        else if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"))
+            r->on_new_data = TSL_ON_NEW_DATA_ANY;
+        else if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
+            r->on_new_data = TSL_ON_NEW_DATA_OFF;
+        else {
+            rc = fail_at(p, v[1], TSL_EINVAL, "%s: %s, expected true, false or inbox", sub,
+                         tsl_text_quote(q, sizeof q, s, strlen(s)));
+            goto out;
+        }
+    }
+    join_path(sub, path, "cooldown");
+    if ((rc = get_duration(p, v[2], sub, &r->cooldown_ms))) goto out;
+    join_path(sub, path, "max_per_day");
+    rc = get_int(p, v[3], sub, 0, 10000, &r->max_per_day);
+out:
+    tsl_free(s);
+    return rc;
+}
+
+static const char *const compare_keys[] = {"windows", "metric", NULL};
+
+/* compare: {windows: N, metric: NAME}, after the forecaster's metric (its default). */
+static tsl_err parse_compare(parser *p, const yaml_node_t *n, const char *path,
+                             tsl_config_forecaster *f) {
+    char sub[PATH_CAP];
+    yaml_node_t *v[2], *k[2];
+    char *metric = NULL;
+    f->compare_windows = 7;
+    f->compare_metric = f->metric;
+    tsl_err rc = read_map(p, n, path, compare_keys, NULL, v, k);
+    if (rc) return rc;
+    join_path(sub, path, "windows");
+    if ((rc = get_int(p, v[0], sub, 1, 1000, &f->compare_windows))) goto out;
+    join_path(sub, path, "metric");
+    if ((rc = get_text(p, v[1], sub, &metric)) || !metric) goto out;
+    tsl_diag md = {TSL_OK, {0}};
+    if (tsl_metric_parse(metric, &f->compare_metric, &md) ||
+        f->compare_metric == TSL_METRIC_COVERAGE) {
+        rc =
+            fail_at(p, v[1], TSL_EINVAL,
+                    "%s: %s, expected mase, smape, mape, rmse, mae, wape or mean_wql", sub, metric);
+        goto out;
+    }
+out:
+    tsl_free(metric);
+    return rc;
+}
+
 static const char *const forecaster_keys[] = {
-    "dataset",          "horizon",   "quantiles", "metric",   "candidates", "season_length",
-    "backtest_windows", "ensembles", "split_by",  "approval", "schedule",   NULL};
+    "dataset",       "horizon",          "quantiles", "metric",   "candidates",
+    "season_length", "backtest_windows", "ensembles", "split_by", "approval",
+    "schedule",      "retrain",          "compare",   NULL};
 
 enum {
     FK_DATASET,
@@ -979,6 +1098,8 @@ enum {
     FK_SPLIT,
     FK_APPROVAL,
     FK_SCHEDULE,
+    FK_RETRAIN,
+    FK_COMPARE,
     FK_COUNT
 };
 
@@ -1108,7 +1229,11 @@ static tsl_err parse_forecaster(parser *p, const yaml_node_t *key, const yaml_no
     join_path(sub, path, "approval");
     if ((rc = parse_approval(p, v[FK_APPROVAL], sub, f))) goto out;
     join_path(sub, path, "schedule");
-    rc = parse_schedule(p, v[FK_SCHEDULE], sub, f);
+    if ((rc = parse_schedule(p, v[FK_SCHEDULE], sub, f))) goto out;
+    join_path(sub, path, "retrain");
+    if ((rc = parse_retrain(p, v[FK_RETRAIN], sub, &f->triggers))) goto out;
+    join_path(sub, path, "compare");
+    rc = parse_compare(p, v[FK_COMPARE], sub, f);
 out:
     tsl_free(metric);
     return rc;
@@ -1126,8 +1251,7 @@ const char *tsl_auto_deploy_name(tsl_auto_deploy a) {
     return "off";
 }
 
-static const char *const endpoint_keys[] = {"forecaster", "requires_approval", "auto_deploy",
-                                            NULL};
+static const char *const endpoint_keys[] = {"forecaster", "requires_approval", "auto_deploy", NULL};
 
 /* One endpoint: {forecaster, requires_approval, auto_deploy}. Forecasters are parsed first. */
 static tsl_err parse_endpoint(parser *p, const yaml_node_t *key, const yaml_node_t *n,
@@ -1323,6 +1447,7 @@ static void forecaster_release(tsl_config_forecaster *f) {
     free_strings(f->approvers, f->napprovers);
     tsl_free(f->retrain_cron);
     tsl_free(f->forecast_cron);
+    free_strings(f->triggers.monitors, f->triggers.nmonitors);
 }
 
 void tsl_config_free(tsl_config *cfg) {
@@ -1581,6 +1706,22 @@ static void put_forecaster(tsl_wbuf *b, const char *ind, const tsl_config_foreca
             tsl_wbuf_printf(b, "%s  forecast: \"%s\"\n", ind, cron);
         }
     }
+    /* Written only when set, so that configurations without them keep their hash. */
+    const tsl_config_retrain *r = &f->triggers;
+    static const char *const on_data[] = {"false", "true", "\"inbox\""};
+    if (r->on_alarm || r->on_new_data || r->cooldown_ms || r->max_per_day) {
+        tsl_wbuf_printf(b, "%sretrain:\n", ind);
+        if (r->nmonitors)
+            put_list(b, sub, "on_alarm", r->monitors, r->nmonitors);
+        else
+            tsl_wbuf_printf(b, "%s  on_alarm: %s\n", ind, r->on_alarm ? "true" : "false");
+        tsl_wbuf_printf(b, "%s  on_new_data: %s\n%s  cooldown: \"%llds\"\n%s  max_per_day: %d\n",
+                        ind, on_data[r->on_new_data], ind, (long long)(r->cooldown_ms / 1000), ind,
+                        r->max_per_day);
+    }
+    if (f->compare_windows != 7 || f->compare_metric != f->metric)
+        tsl_wbuf_printf(b, "%scompare:\n%s  windows: %d\n%s  metric: \"%s\"\n", ind, ind,
+                        f->compare_windows, ind, tsl_metric_name(f->compare_metric));
 }
 
 /* qsort orders of dataset and forecaster pointers by name (bytewise). */

@@ -86,6 +86,17 @@ tsl_err tsl_pl_check_data(const tsl_config_forecaster *f, const tsl_config_datas
 tsl_err tsl_pl_group_baseline(const tsl_dataset *ds, const json_t *items, int period, json_t **out,
                               tsl_diag *d);
 
+/* Members of a fixed combination a choice names ("ets", "mean(ets,theta)", "median(...)"):
+ * their specs into spec (at most TSL_PL_MAX_MEMBERS), *median set; returns the count, 0 when
+ * the choice is something else (a per-series top-k combination). */
+#define TSL_PL_MAX_MEMBERS 8
+size_t tsl_pl_choice_members(const char *choice, int period, tsl_model_spec *spec, int *median);
+
+/* Champion against challenger on recent ground truth (pipeline_recent.c): sets o["recent"]
+ * for group gj when a deployed version of its entry has captured forecasts with actuals in
+ * the snapshot the challenger was trained on; leaves o alone otherwise. */
+tsl_err tsl_pl_recent(pl_ctx *c, const json_t *gj, json_t *o, tsl_diag *d);
+
 /* A JSON number, or null when v is not finite (JSON has no NaN). */
 json_t *tsl_pl_num(double v);
 

@@ -12,9 +12,16 @@
  * onto an old one's entries) rather than mixing two groups' versions under one champion.
  *
  * The auto policy approves a challenger when it beats its group's champion by the configured
- * margin on the same series and windows (compare's numbers), or when the group has no champion
- * yet. Without a comparison to go by (no series both could be scored on) it leaves the version
- * pending: an automatic approval needs evidence.
+ * margin: on recent ground truth when compare could score both there (the deployed champion's
+ * captured forecasts against the challenger's at the same origins, pipeline_recent.c), else on
+ * the same series and windows of the backtest; or when the group has no champion yet. Without
+ * a comparison to go by (no series both could be scored on) it leaves the version pending: an
+ * automatic approval needs evidence.
+ *
+ * A version registered with a recent comparison gets the event model.compared right after
+ * it (for the notifier: both numbers). A crash between the two loses that event - the
+ * comparison itself is in the version's metrics, where `tsloop models show` finds it - rather
+ * than risking it twice: a reused version does not emit it again.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -36,6 +43,21 @@ static json_t *compared(const pl_ctx *c, const char *entry) {
     return NULL;
 }
 
+/* The recent comparison of cmp when it has scores on both sides, else NULL. */
+static const json_t *recent_of(const json_t *cmp) {
+    const json_t *r = json_object_get(cmp, "recent");
+    if (json_integer_value(json_object_get(r, "origins")) > 0 &&
+        json_is_number(json_object_get(r, "champion")) &&
+        json_is_number(json_object_get(r, "challenger")))
+        return r;
+    return NULL;
+}
+
+/* Whether the challenger's error y beats the champion's x by the margin. */
+static int beats_by(double y, double x, double margin) {
+    return y <= (1 - margin) * x;
+}
+
 /* The status the approval policy gives a group's new version, and why (into why). */
 static tsl_model_status decide(const pl_ctx *c, const json_t *cmp, const char *metric, char *why,
                                size_t cap) {
@@ -44,6 +66,24 @@ static tsl_model_status decide(const pl_ctx *c, const json_t *cmp, const char *m
         snprintf(why, cap, "registered by execution %lld; policy manual: awaits approval",
                  (long long)c->id);
         return TSL_MODEL_PENDING;
+    }
+    const json_t *r = recent_of(cmp);
+    if (r) {
+        double cs = json_number_value(json_object_get(r, "champion"));
+        double as = json_number_value(json_object_get(r, "challenger"));
+        double gain = cs > 0 ? 1 - as / cs : 0;
+        int beats = beats_by(as, cs, f->margin);
+        snprintf(why, cap,
+                 "registered by execution %lld; policy auto: on recent ground truth %s %.4g "
+                 "against the deployed champion's (version %lld on %s) %.4g at the same %lld "
+                 "origins (%lld points), %.1f%% better, margin %.1f%%: %s",
+                 (long long)c->id, json_string_value(json_object_get(r, "metric")), as,
+                 (long long)json_integer_value(json_object_get(r, "champion_version")),
+                 json_string_value(json_object_get(r, "endpoint")), cs,
+                 (long long)json_integer_value(json_object_get(r, "origins")),
+                 (long long)json_integer_value(json_object_get(r, "points")), 100 * gain,
+                 100 * f->margin, beats ? "approved" : "awaits manual approval");
+        return beats ? TSL_MODEL_APPROVED : TSL_MODEL_PENDING;
     }
     json_t *champ = json_object_get(cmp, "champion");
     if (!json_is_object(champ)) {
@@ -65,7 +105,7 @@ static tsl_model_status decide(const pl_ctx *c, const json_t *cmp, const char *m
     }
     double cs = json_number_value(jc), as = json_number_value(ja);
     double gain = cs > 0 ? 1 - as / cs : 0;
-    int beats = as <= (1 - f->margin) * cs;
+    int beats = beats_by(as, cs, f->margin);
     snprintf(why, cap,
              "registered by execution %lld; policy auto: %s %.4g against the champion's (version "
              "%d) %.4g on the same %lld series and windows, %.1f%% better, margin %.1f%%: %s",
@@ -147,6 +187,8 @@ static char *metrics_json(const pl_ctx *c, const json_t *g, const json_t *detail
     json_object_set(m, "leaderboard", json_object_get(detail, "leaderboard"));
     json_t *champ = json_object_get(cmp, "champion");
     json_object_set(m, "champion", champ ? champ : json_null());
+    json_t *recent = json_object_get(cmp, "recent");
+    if (recent) json_object_set(m, "recent", recent);
     char *text = tsl_pl_dump(m);
     json_decref(m);
     return text;
@@ -200,6 +242,29 @@ static tsl_err group_bundle(const pl_ctx *c, const tsl_bundle *all, const json_t
     if (!rc) rc = tsl_bundle_builder_write(b, out, d);
     tsl_free(meta);
     tsl_bundle_builder_free(b);
+    return rc;
+}
+
+/* Records model.compared for a new version with a recent comparison (see the purpose
+ * paragraph). */
+static tsl_err compared_event(const pl_ctx *c, const char *entry, int version, const json_t *cmp,
+                              tsl_diag *d) {
+    const json_t *r = recent_of(cmp);
+    if (!r) return TSL_OK;
+    double cs = json_number_value(json_object_get(r, "champion"));
+    double as = json_number_value(json_object_get(r, "challenger"));
+    json_t *p = json_pack(
+        "{s:s, s:i, s:O, s:O, s:O, s:f, s:f, s:O, s:O, s:O, s:f, s:b}", "entry", entry, "version",
+        version, "champion_version", json_object_get(r, "champion_version"), "endpoint",
+        json_object_get(r, "endpoint"), "metric", json_object_get(r, "metric"), "champion", cs,
+        "challenger", as, "origins", json_object_get(r, "origins"), "points",
+        json_object_get(r, "points"), "items", json_object_get(r, "items"), "margin", c->f->margin,
+        "better", beats_by(as, cs, c->f->margin));
+    char *text = tsl_pl_dump(p), subject[200];
+    json_decref(p);
+    snprintf(subject, sizeof subject, "model:%s/%d", entry, version);
+    tsl_err rc = tsl_store_event_append(c->s, "model.compared", subject, text, NULL, d);
+    tsl_free(text);
     return rc;
 }
 
@@ -288,6 +353,10 @@ tsl_err tsl_pl_step_register(pl_ctx *c, tsl_diag *d) {
             json_object_set_new(v, "version", json_integer(version));
             json_object_set_new(v, "status", json_string(tsl_model_status_name(status)));
             json_object_set_new(v, "why", json_string(why));
+            if ((rc = compared_event(c, entry, version, cmp, d))) {
+                json_decref(v);
+                goto out;
+            }
             json_object_set_new(v, "models", json_integer((json_int_t)models));
         }
         /* The endpoints that deploy on registration or approval follow (deploy.h); a retried

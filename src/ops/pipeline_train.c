@@ -44,7 +44,7 @@
 #include "tsloop/pool.h"
 #include "tsloop/registry.h"
 
-#define MAX_MEMBERS 8 /* of a fixed combination refit by compare */
+#define MAX_MEMBERS TSL_PL_MAX_MEMBERS /* of a fixed combination refit by compare */
 
 json_t *tsl_pl_groups(const pl_ctx *c) {
     json_t *g = json_object_get(c->out[PL_AUTOML], "groups");
@@ -289,9 +289,9 @@ static void group_json(const pl_ctx *c, const group *g, json_t **summary, json_t
         json_object_set_new(it, "observed", json_integer((json_int_t)s->nobs));
         /* The time of the last value the model saw: serving updates it with what came after. */
         const tsl_series *ser = &c->ds->series[g->idx[i]];
-        json_object_set_new(it, "end",
-                            json_integer((json_int_t)tsl_freq_add(c->ds->freq, ser->start,
-                                                                  (int64_t)ser->n - 1)));
+        json_object_set_new(
+            it, "end",
+            json_integer((json_int_t)tsl_freq_add(c->ds->freq, ser->start, (int64_t)ser->n - 1)));
         json_object_set_new(it, "windows", json_integer((json_int_t)s->plan.k));
         json_object_set_new(it, "window_horizon", json_integer((json_int_t)s->plan.h));
         for (size_t j = 0; j < r->ncols; j++)
@@ -525,7 +525,7 @@ static tsl_err read_settings(const json_t *s, settings *st, tsl_diag *d) {
 /* The member specs of a choice that compare can refit: one model ("ets", "ma:7") or a fixed
  * combination ("mean(ets,theta,dotm)", "median(...)"). Returns the member count, 0 when the
  * choice is something else (a per-series top-k combination). */
-static size_t choice_members(const char *choice, int period, tsl_model_spec *spec, int *median) {
+size_t tsl_pl_choice_members(const char *choice, int period, tsl_model_spec *spec, int *median) {
     *median = 0;
     const char *open = strchr(choice, '(');
     if (!open) return tsl_model_spec_parse(choice, period, &spec[0], NULL) ? 0 : 1;
@@ -576,7 +576,7 @@ static void refit_one(void *ctx, size_t i, int worker) {
     tsl_bt_plan_make(n, st->horizon, st->windows, st->period, &plan);
     tsl_model_spec spec[MAX_MEMBERS];
     int median = 0;
-    size_t k = choice_members(t->choice, st->period, spec, &median);
+    size_t k = tsl_pl_choice_members(t->choice, st->period, spec, &median);
     if (plan.k == 0 || k == 0) return;
     tsl_bt_result res[MAX_MEMBERS], comb;
     memset(res, 0, sizeof res);
@@ -618,6 +618,7 @@ static tsl_err compare_group(pl_ctx *c, const settings *st, const json_t *gj, js
     json_object_set_new(o, "entry", json_string(entry));
     json_object_set_new(o, "key", json_incref(json_object_get(gj, "key")));
     json_object_set_new(o, "challenger_all", json_incref(json_object_get(gj, "score")));
+    if ((rc = tsl_pl_recent(c, gj, o, d))) return rc;
     if (!found) {
         json_object_set_new(o, "champion", json_null());
         return TSL_OK;

@@ -214,4 +214,12 @@ tsl_err tsl_sq_capture_list(tsl_store *s, const char *endpoint, const char *infe
                             int64_t after_id, size_t limit, tsl_store_capture **out, size_t *n,
                             tsl_diag *d);
 
+/* sqlite_retrain.c */
+tsl_err tsl_sq_retrain_decide(tsl_store *s, const tsl_store_retrain_ask *ask,
+                              tsl_store_retrain *out, tsl_diag *d);
+tsl_err tsl_sq_retrain_record(tsl_store *s, int64_t event_id, const char *forecaster,
+                              int64_t execution_id, const char *outcome, tsl_diag *d);
+tsl_err tsl_sq_retrain_cursor(tsl_store *s, int64_t *event_id, tsl_diag *d);
+tsl_err tsl_sq_retrain_advance(tsl_store *s, int64_t event_id, tsl_diag *d);
+
 #endif

@@ -567,6 +567,10 @@ static const tsl_store_vt sqlite_vt = {
     .status_counts = tsl_sq_status_counts,
     .capture_add = tsl_sq_capture_add,
     .capture_list = tsl_sq_capture_list,
+    .retrain_decide = tsl_sq_retrain_decide,
+    .retrain_record = tsl_sq_retrain_record,
+    .retrain_cursor = tsl_sq_retrain_cursor,
+    .retrain_advance = tsl_sq_retrain_advance,
 };
 
 tsl_err tsl_sto_sqlite_open(tsl_store *s, const char *path, const tsl_store_opts *opts,

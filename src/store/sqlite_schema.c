@@ -317,6 +317,31 @@ static const char M6[] =
     "  ended_ms INTEGER\n"
     ");\n"
     "CREATE INDEX jobs_runnable ON jobs(status, id) WHERE status IN ('Queued', 'Running');\n";
+
+/* Migration 7: the retraining trigger reactor (src/ops/retrain.c). retrain_decisions holds one
+ * row per (event, forecaster) that asked for a retraining (one ingest may ask for several
+ * forecasters), with what was decided: (event, forecaster) is the key,
+ * so an event is decided once however often it is read again, and the rows that requested are
+ * what the cooldown and the daily cap count. retrain_cursor is how far the reactor has read
+ * the event log. */
+static const char M7[] =
+    "CREATE TABLE retrain_decisions (\n"
+    "  event_id INTEGER NOT NULL,\n"
+    "  forecaster TEXT NOT NULL,\n"
+    "  trigger TEXT NOT NULL,\n"
+    "  reason TEXT NOT NULL,\n"
+    "  requested INTEGER NOT NULL CHECK (requested IN (0, 1)),\n"
+    "  suppressed TEXT,\n"          /* why not, when requested = 0 */
+    "  execution_id INTEGER,\n"     /* once the request is recorded */
+    "  done INTEGER NOT NULL DEFAULT 0,\n" /* its event (retrain.requested/suppressed) is in */
+    "  at_ms INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (event_id, forecaster)\n"
+    ");\n"
+    "CREATE INDEX retrain_decisions_forecaster ON retrain_decisions(forecaster, requested, at_ms);\n"
+    "CREATE TABLE retrain_cursor (\n"
+    "  name TEXT PRIMARY KEY,\n"
+    "  event_id INTEGER NOT NULL\n"
+    ");\n";
 // clang-format on
 
 const sq_migration tsl_sq_migrations[] = {
@@ -326,6 +351,7 @@ const sq_migration tsl_sq_migrations[] = {
     {4, "versioned parameters", M4},
     {5, "the event log", M5},
     {6, "endpoints, deployments, API tokens, captured forecasts and jobs", M6},
+    {7, "retraining triggers: decisions and the reactor's cursor", M7},
 };
 
 const size_t tsl_sq_nmigrations = sizeof tsl_sq_migrations / sizeof tsl_sq_migrations[0];

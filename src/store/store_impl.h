@@ -249,6 +249,13 @@ struct tsl_store_vt {
     tsl_err (*capture_list)(tsl_store *s, const char *endpoint, const char *inference_id,
                             int64_t after_id, size_t limit, tsl_store_capture **out, size_t *n,
                             tsl_diag *d);
+    /* Retraining triggers (sqlite_retrain.c). */
+    tsl_err (*retrain_decide)(tsl_store *s, const tsl_store_retrain_ask *ask,
+                              tsl_store_retrain *out, tsl_diag *d);
+    tsl_err (*retrain_record)(tsl_store *s, int64_t event_id, const char *forecaster,
+                              int64_t execution_id, const char *outcome, tsl_diag *d);
+    tsl_err (*retrain_cursor)(tsl_store *s, int64_t *event_id, tsl_diag *d);
+    tsl_err (*retrain_advance)(tsl_store *s, int64_t event_id, tsl_diag *d);
 };
 
 /* The SQLite back end: opens path for s (s->vt, s->be set on success). */

@@ -615,7 +615,7 @@ static void test_forecaster_errors(void **state) {
                             "tsloop.yaml:4:19: forecasters.f: unknown key \"horizn\" (did you "
                             "mean 'horizon'?), expected one of dataset, horizon, quantiles, "
                             "metric, candidates, season_length, backtest_windows, ensembles, "
-                            "split_by, approval, schedule");
+                            "split_by, approval, schedule, retrain, compare");
     expect_forecaster_error("horizon: 0", TSL_EINVAL,
                             "tsloop.yaml:4:28: forecasters.f.horizon: \"0\", expected an integer "
                             "from 1 to 100000");
