@@ -134,6 +134,20 @@ int tsl_daemon_port(const tsl_daemon *dm);
  * log). NULL is a no-op. */
 tsl_err tsl_daemon_stop(tsl_daemon *dm, int drain_ms, tsl_diag *d);
 
+/* ---- the inbox watcher (docs/inbox.md) ---- */
+
+typedef struct tsl_watcher tsl_watcher;
+
+/* Starts a thread that watches the inbox folder of every data set of p that declares one
+ * (creating missing folders), handles what is already there, then every file closed after
+ * writing or renamed into a folder (tsl_inbox_handle), logging each outcome to log (NULL:
+ * stderr) as tsl_daemon_log does. *out is NULL, and no thread runs, when no data set has an
+ * inbox. p must outlive the watcher. */
+tsl_err tsl_watcher_start(const tsl_project *p, FILE *log, tsl_watcher **out, tsl_diag *d);
+
+/* Stops the thread (after the file it is handling) and frees w; NULL is a no-op. */
+void tsl_watcher_stop(tsl_watcher *w);
+
 #ifdef __cplusplus
 }
 #endif

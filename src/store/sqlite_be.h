@@ -214,4 +214,15 @@ tsl_err tsl_sq_capture_list(tsl_store *s, const char *endpoint, const char *infe
                             int64_t after_id, size_t limit, tsl_store_capture **out, size_t *n,
                             tsl_diag *d);
 
+/* sqlite_notify.c */
+tsl_err tsl_sq_inbox_find(tsl_store *s, const char *dataset, const char *name, int64_t size,
+                          const char *sha256, tsl_store_inbox_file *out, tsl_diag *d);
+tsl_err tsl_sq_inbox_record(tsl_store *s, const tsl_store_inbox_file *f, tsl_diag *d);
+tsl_err tsl_sq_notify_get(tsl_store *s, const char *channel, tsl_store_notify_state *out,
+                          tsl_diag *d);
+tsl_err tsl_sq_notify_fail(tsl_store *s, const char *channel, int64_t event_id, int attempts,
+                           int64_t next_ms, const char *error, tsl_diag *d);
+tsl_err tsl_sq_notify_advance(tsl_store *s, const char *channel, int64_t event_id,
+                              const char *type, const char *payload, tsl_diag *d);
+
 #endif

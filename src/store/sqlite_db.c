@@ -567,6 +567,11 @@ static const tsl_store_vt sqlite_vt = {
     .status_counts = tsl_sq_status_counts,
     .capture_add = tsl_sq_capture_add,
     .capture_list = tsl_sq_capture_list,
+    .inbox_find = tsl_sq_inbox_find,
+    .inbox_record = tsl_sq_inbox_record,
+    .notify_get = tsl_sq_notify_get,
+    .notify_fail = tsl_sq_notify_fail,
+    .notify_advance = tsl_sq_notify_advance,
 };
 
 tsl_err tsl_sto_sqlite_open(tsl_store *s, const char *path, const tsl_store_opts *opts,

@@ -92,6 +92,7 @@ struct tsl_store_ingest {
     int64_t dataset_id; /* set by the back end's ingest_open */
     char *dataset;
     char *source, *who;
+    char *via, *file; /* for the dataset.ingested event; NULL when not given */
     tsl_freq freq;   /* the data set's, set by ingest_open */
     size_t ndims;    /* the data set's (after ingest_open) */
     size_t *dim_map; /* data set dim j is the rows' dim dim_map[j] */
@@ -249,6 +250,16 @@ struct tsl_store_vt {
     tsl_err (*capture_list)(tsl_store *s, const char *endpoint, const char *inference_id,
                             int64_t after_id, size_t limit, tsl_store_capture **out, size_t *n,
                             tsl_diag *d);
+    /* The inbox's record and notification channels (sqlite_notify.c). */
+    tsl_err (*inbox_find)(tsl_store *s, const char *dataset, const char *name, int64_t size,
+                          const char *sha256, tsl_store_inbox_file *out, tsl_diag *d);
+    tsl_err (*inbox_record)(tsl_store *s, const tsl_store_inbox_file *f, tsl_diag *d);
+    tsl_err (*notify_get)(tsl_store *s, const char *channel, tsl_store_notify_state *out,
+                          tsl_diag *d);
+    tsl_err (*notify_fail)(tsl_store *s, const char *channel, int64_t event_id, int attempts,
+                           int64_t next_ms, const char *error, tsl_diag *d);
+    tsl_err (*notify_advance)(tsl_store *s, const char *channel, int64_t event_id,
+                              const char *type, const char *payload, tsl_diag *d);
 };
 
 /* The SQLite back end: opens path for s (s->vt, s->be set on success). */
