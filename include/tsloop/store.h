@@ -842,8 +842,8 @@ typedef struct tsl_store_inbox_file {
     char *dataset;
     char *name;
     int64_t size;
-    char sha256[65]; /* lowercase hex */
-    int ok;          /* 1: ingested (moved to processed/), 0: refused (moved to failed/) */
+    char sha256[65];   /* lowercase hex */
+    int ok;            /* 1: ingested (moved to processed/), 0: refused (moved to failed/) */
     int64_t ingest_id; /* the ingest that stored its rows; 0 when none */
     char *error;       /* why it was refused, NULL when ok */
     int64_t at_ms;

@@ -179,6 +179,7 @@ struct tsl_daemon {
     tsl_capq *capq;
     tsl_workers *workers;
     tsl_watcher *watcher;
+    tsl_notifier *notifier;
     atomic_ullong jobs[4], execs[6]; /* by status, as of the last poll */
     atomic_long inflight;
     atomic_ullong forecasts, forecast_items, item_errors, switches;
@@ -1305,6 +1306,7 @@ tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_dae
     tsl_free(outdir);
     if (err) goto fail;
     if ((err = tsl_watcher_start(p, dm->log, &dm->watcher, d))) goto fail;
+    if ((err = tsl_notifier_start(p, dm->log, &dm->notifier, d))) goto fail;
 
     struct sockaddr_in addr;
     memset(&addr, 0, sizeof addr);
@@ -1340,6 +1342,7 @@ tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_dae
     return TSL_OK;
 fail:
     if (dm->mhd) MHD_stop_daemon(dm->mhd);
+    tsl_notifier_stop(dm->notifier);
     tsl_watcher_stop(dm->watcher);
     tsl_workers_stop(dm->workers);
     tsl_capq_stop(dm->capq, NULL);
@@ -1376,6 +1379,8 @@ tsl_err tsl_daemon_stop(tsl_daemon *dm, int drain_ms, tsl_diag *d) {
     long left = atomic_load(&dm->inflight);
     MHD_stop_daemon(dm->mhd);
     dm->mhd = NULL;
+    tsl_notifier_stop(dm->notifier);
+    dm->notifier = NULL;
     tsl_watcher_stop(dm->watcher);
     dm->watcher = NULL;
     tsl_workers_stop(dm->workers); /* after the jobs they are running */
