@@ -113,6 +113,8 @@ static const char SQL_CHAN_ADVANCE[] =
     "next_ms = 0, error = NULL, updated_ms = ?3 WHERE channel = ?1";
 
 typedef struct chan_ctx {
+    int create; /* get: create the row when missing (a write transaction) */
+    int found;
     const char *channel;
     int64_t event_id, next_ms;
     int attempts;
@@ -142,11 +144,13 @@ static tsl_err get_body(sq *q, void *vctx, tsl_diag *d) {
     sqlite3_stmt *st;
     int row = 0;
     tsl_err err;
-    if ((err = chan_create(q, c->channel, d))) return err;
+    if (c->create && (err = chan_create(q, c->channel, d))) return err;
     if ((err = tsl_sq_prepare(q, SQL_CHAN_GET, &st, d))) return err;
     tsl_sq_bind_text(q, st, 1, c->channel);
     if ((err = tsl_sq_step(q, st, &row, d))) return err;
-    assert(row); /* created just above, in this transaction */
+    assert(row || !c->create); /* created just above, in this transaction */
+    if (!row) return TSL_OK;
+    c->found = 1;
     c->out->cursor = sqlite3_column_int64(st, 0);
     c->out->event_id = sqlite3_column_int64(st, 1);
     c->out->attempts = sqlite3_column_int(st, 2);
@@ -158,7 +162,12 @@ static tsl_err get_body(sq *q, void *vctx, tsl_diag *d) {
 
 tsl_err tsl_sq_notify_get(tsl_store *s, const char *channel, tsl_store_notify_state *out,
                           tsl_diag *d) {
-    chan_ctx c = {channel, 0, 0, 0, NULL, NULL, NULL, out};
+    /* Read first: the row exists but once, and a write transaction per poll would contend
+     * with ingests for the write lock. */
+    chan_ctx c = {0, 0, channel, 0, 0, 0, NULL, NULL, NULL, out};
+    tsl_err err = tsl_sq_tx(sq_of(s), 0, get_body, chan_clear, &c, d);
+    if (err || c.found) return err;
+    c.create = 1;
     return tsl_sq_tx(sq_of(s), 1, get_body, chan_clear, &c, d);
 }
 
@@ -180,7 +189,7 @@ static tsl_err fail_body(sq *q, void *vctx, tsl_diag *d) {
 
 tsl_err tsl_sq_notify_fail(tsl_store *s, const char *channel, int64_t event_id, int attempts,
                            int64_t next_ms, const char *error, tsl_diag *d) {
-    chan_ctx c = {channel, event_id, next_ms, attempts, error, NULL, NULL, NULL};
+    chan_ctx c = {0, 0, channel, event_id, next_ms, attempts, error, NULL, NULL, NULL};
     return tsl_sq_tx(sq_of(s), 1, fail_body, NULL, &c, d);
 }
 
@@ -203,6 +212,6 @@ static tsl_err advance_body(sq *q, void *vctx, tsl_diag *d) {
 
 tsl_err tsl_sq_notify_advance(tsl_store *s, const char *channel, int64_t event_id, const char *type,
                               const char *payload, tsl_diag *d) {
-    chan_ctx c = {channel, event_id, 0, 0, NULL, type, payload, NULL};
+    chan_ctx c = {0, 0, channel, event_id, 0, 0, NULL, type, payload, NULL};
     return tsl_sq_tx(sq_of(s), 1, advance_body, NULL, &c, d);
 }

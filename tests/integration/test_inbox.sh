@@ -96,7 +96,8 @@ with open(sys.argv[1], "w") as f:
     f.writelines(lines[half:])
 PY
 writer=$!
-sleep 3
+for _ in $(seq 100); do [ -s "$IN/slow.csv" ] && break; sleep 0.1; done
+sleep 2.5 # the watcher's events and a rescan come and go while the writer holds the file
 check "half-written: not read" test -f "$IN/slow.csv" -a ! -f "$IN/processed/slow.csv"
 wait $writer
 for _ in $(seq 50); do [ -f "$IN/processed/slow.csv" ] && break; sleep 0.1; done
