@@ -31,7 +31,7 @@
 #include "tsloop/mem.h"
 #include "tsloop/notify.h"
 
-#define POLL_MS 500
+#define POLL_MS 200
 #define BATCH   256
 
 typedef struct chan_thread {

@@ -12,7 +12,7 @@ set -uo pipefail
 TSLOOP=$(cd "$(dirname "$1")" && pwd -P)/$(basename "$1")
 tmp=$(mktemp -d)
 tmp=$(cd "$tmp" && pwd -P)
-trap 'kill $wpid 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$tmp"; echo "$tmp"' EXIT
+trap 'kill $wpid 2>/dev/null; [ -n "${KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"' EXIT
 wpid=
 . "$(dirname "$0")/lib.sh"
 P=(--project "$tmp/shop")
