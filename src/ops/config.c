@@ -1187,7 +1187,7 @@ out:
     return rc;
 }
 
-static const char *const root_keys[] = {"version",   "name",          "store", "datasets",
+static const char *const root_keys[] = {"version",     "name",      "store",         "datasets",
                                         "forecasters", "endpoints", "notifications", NULL};
 
 /* The whole file: top-level keys, then datasets, then forecasters (which refer to them).

@@ -222,7 +222,7 @@ tsl_err tsl_sq_notify_get(tsl_store *s, const char *channel, tsl_store_notify_st
                           tsl_diag *d);
 tsl_err tsl_sq_notify_fail(tsl_store *s, const char *channel, int64_t event_id, int attempts,
                            int64_t next_ms, const char *error, tsl_diag *d);
-tsl_err tsl_sq_notify_advance(tsl_store *s, const char *channel, int64_t event_id,
-                              const char *type, const char *payload, tsl_diag *d);
+tsl_err tsl_sq_notify_advance(tsl_store *s, const char *channel, int64_t event_id, const char *type,
+                              const char *payload, tsl_diag *d);
 
 #endif

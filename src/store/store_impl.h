@@ -93,11 +93,11 @@ struct tsl_store_ingest {
     char *dataset;
     char *source, *who;
     char *via, *file; /* for the dataset.ingested event; NULL when not given */
-    tsl_freq freq;   /* the data set's, set by ingest_open */
-    size_t ndims;    /* the data set's (after ingest_open) */
-    size_t *dim_map; /* data set dim j is the rows' dim dim_map[j] */
-    size_t in_ndims; /* dims the rows carry */
-    char **in_dims;  /* their names */
+    tsl_freq freq;    /* the data set's, set by ingest_open */
+    size_t ndims;     /* the data set's (after ingest_open) */
+    size_t *dim_map;  /* data set dim j is the rows' dim dim_map[j] */
+    size_t in_ndims;  /* dims the rows carry */
+    char **in_dims;   /* their names */
     size_t batch_rows;
     uint64_t max_rejects;
     int create;
@@ -258,8 +258,8 @@ struct tsl_store_vt {
                           tsl_diag *d);
     tsl_err (*notify_fail)(tsl_store *s, const char *channel, int64_t event_id, int attempts,
                            int64_t next_ms, const char *error, tsl_diag *d);
-    tsl_err (*notify_advance)(tsl_store *s, const char *channel, int64_t event_id,
-                              const char *type, const char *payload, tsl_diag *d);
+    tsl_err (*notify_advance)(tsl_store *s, const char *channel, int64_t event_id, const char *type,
+                              const char *payload, tsl_diag *d);
 };
 
 /* The SQLite back end: opens path for s (s->vt, s->be set on success). */
