@@ -9,8 +9,7 @@
  * Parsing is strict, because a configuration that is silently misread is worse than one that
  * is refused: an unknown key is an error naming the valid keys (and the closest one), and so
  * are a wrong type, a number out of range, a reference to an undefined dataset, a duplicated
- * name, or a section that is reserved but not supported yet (monitors, notifications,
- * parameters). Every
+ * name, or a section that is reserved but not supported yet (monitors, parameters). Every
  * message reads "FILE:LINE:COLUMN: what was wrong, expected what", for the first mistake found.
  *
  * Scalar values may read the environment: ${NAME} is replaced by the variable's value (an
@@ -164,6 +163,8 @@ typedef struct tsl_config_endpoint {
     tsl_auto_deploy auto_deploy;
 } tsl_config_endpoint;
 
+struct tsl_config_notify; /* notify.h */
+
 typedef struct tsl_config {
     int version; /* of the configuration format: 1 */
     char *name;  /* the project's name */
@@ -174,6 +175,10 @@ typedef struct tsl_config {
     size_t nforecasters;
     tsl_config_endpoint *endpoints; /* in file order */
     size_t nendpoints;
+    /* The notifications section (notify.h); NULL when absent. Not part of the normalised text
+     * nor of the hash: like the store, it says where messages go, not what is forecast, and it
+     * holds secrets. */
+    struct tsl_config_notify *notify;
 } tsl_config;
 
 typedef struct tsl_config_opts {

@@ -134,6 +134,34 @@ int tsl_daemon_port(const tsl_daemon *dm);
  * log). NULL is a no-op. */
 tsl_err tsl_daemon_stop(tsl_daemon *dm, int drain_ms, tsl_diag *d);
 
+/* ---- the inbox watcher (docs/inbox.md) ---- */
+
+typedef struct tsl_watcher tsl_watcher;
+
+/* Starts a thread that watches the inbox folder of every data set of p that declares one
+ * (creating missing folders), handles what is already there, then every file closed after
+ * writing or renamed into a folder (tsl_inbox_handle), logging each outcome to log (NULL:
+ * stderr) as tsl_daemon_log does. *out is NULL, and no thread runs, when no data set has an
+ * inbox. p must outlive the watcher. */
+tsl_err tsl_watcher_start(const tsl_project *p, FILE *log, tsl_watcher **out, tsl_diag *d);
+
+/* Stops the thread (after the file it is handling) and frees w; NULL is a no-op. */
+void tsl_watcher_stop(tsl_watcher *w);
+
+/* ---- the notifier (docs/notifications.md) ---- */
+
+typedef struct tsl_notifier tsl_notifier;
+
+/* Starts one thread per channel of p's notifications section: each follows the event log from
+ * the channel's cursor in the store and delivers the events it routes (tsl_notify_deliver),
+ * with retries, backoff and the dead letter. *out is NULL, and no thread runs, when there is
+ * no channel. p must outlive the notifier. */
+tsl_err tsl_notifier_start(const tsl_project *p, FILE *log, tsl_notifier **out, tsl_diag *d);
+
+/* Stops the threads (each after the delivery attempt it is making) and frees n; NULL is a
+ * no-op. */
+void tsl_notifier_stop(tsl_notifier *n);
+
 #ifdef __cplusplus
 }
 #endif

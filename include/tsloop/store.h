@@ -219,6 +219,11 @@ typedef struct tsl_store_ingest_opts {
     uint64_t max_rejects; /* fail with TSL_EPARSE when more rows than this are rejected (the
                              batch in progress is not committed); 0: no limit */
     int create;           /* create the data set (frequency unit NONE) when it does not exist */
+    /* For the dataset.ingested event: the channel the rows came through ("inbox", "cli",
+     * "api"), which then becomes the payload's "source" (the record keeps source), and the
+     * file's name, the payload's "file". NULL: left out. */
+    const char *via;
+    const char *file;
 } tsl_store_ingest_opts;
 
 typedef struct tsl_store_ingest tsl_store_ingest;
@@ -873,6 +878,62 @@ tsl_err tsl_store_retrain_record(tsl_store *s, int64_t event_id, const char *for
  * forward (never back: a lower id than the stored one changes nothing). */
 tsl_err tsl_store_retrain_cursor(tsl_store *s, int64_t *event_id, tsl_diag *d);
 tsl_err tsl_store_retrain_advance(tsl_store *s, int64_t event_id, tsl_diag *d);
+/* ---- the inbox's record of files handled (docs/inbox.md) ---- */
+
+/* A file the inbox watcher handled: identified by (data set, name, size, SHA-256 of its bytes),
+ * so that a file arriving again with the same name but new contents is a new file. */
+typedef struct tsl_store_inbox_file {
+    int64_t id;
+    char *dataset;
+    char *name;
+    int64_t size;
+    char sha256[65];   /* lowercase hex */
+    int ok;            /* 1: ingested (moved to processed/), 0: refused (moved to failed/) */
+    int64_t ingest_id; /* the ingest that stored its rows; 0 when none */
+    char *error;       /* why it was refused, NULL when ok */
+    int64_t at_ms;
+} tsl_store_inbox_file;
+
+void tsl_store_inbox_file_release(tsl_store_inbox_file *f);
+
+/* The record of a file, TSL_ENOTFOUND when that file (same data set, name, size and hash) was
+ * never handled. */
+tsl_err tsl_store_inbox_find(tsl_store *s, const char *dataset, const char *name, int64_t size,
+                             const char *sha256, tsl_store_inbox_file *out, tsl_diag *d);
+
+/* Records a handled file (f->id and f->at_ms are ignored). Recording one already recorded
+ * changes nothing and succeeds: the first record stands. */
+tsl_err tsl_store_inbox_record(tsl_store *s, const tsl_store_inbox_file *f, tsl_diag *d);
+
+/* ---- notification channels' positions in the event log (docs/notifications.md) ---- */
+
+/* Where a channel stands: every event up to cursor is handled (delivered, dead-lettered or not
+ * routed to it); event_id, when not 0, is the event after it that failed attempts times, to be
+ * tried again at next_ms. */
+typedef struct tsl_store_notify_state {
+    int64_t cursor;
+    int64_t event_id;
+    int attempts;
+    int64_t next_ms;
+    char *error; /* the last attempt's, NULL when none */
+} tsl_store_notify_state;
+
+void tsl_store_notify_state_release(tsl_store_notify_state *st);
+
+/* The channel's state. A channel seen for the first time starts at the end of the log (its
+ * cursor is the last event's id): adding a channel does not replay the project's history. */
+tsl_err tsl_store_notify_get(tsl_store *s, const char *channel, tsl_store_notify_state *out,
+                             tsl_diag *d);
+
+/* Records a failed attempt at event_id (attempts so far, when to try again, why). */
+tsl_err tsl_store_notify_fail(tsl_store *s, const char *channel, int64_t event_id, int attempts,
+                              int64_t next_ms, const char *error, tsl_diag *d);
+
+/* Moves the channel's cursor to event_id (clearing the attempts) and, when type is not NULL,
+ * appends the event (type, "channel:NAME", payload) in the same transaction: a delivery is
+ * recorded exactly when the cursor passes it. */
+tsl_err tsl_store_notify_advance(tsl_store *s, const char *channel, int64_t event_id,
+                                 const char *type, const char *payload, tsl_diag *d);
 
 #ifdef __cplusplus
 }

@@ -46,6 +46,7 @@ int cmd_token(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_retrain(int argc, char **argv);
+int cmd_inbox(int argc, char **argv);
 
 /* Prints "tsloop: <msg>" to stderr and returns CLI_ERR. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -11,6 +11,7 @@ static const cli_command commands[] = {
     {"init", "make a project: a commented tsloop.yaml and the data directory", cmd_init},
     {"config", "check the project's tsloop.yaml and summarise it", cmd_config},
     {"ingest", "upsert observations from files into a data set, with a receipt", cmd_ingest},
+    {"inbox", "ingest the files dropped into the inbox folders (--once: for cron)", cmd_inbox},
     {"datasets", "the project's data sets, their content hashes and ingests", cmd_datasets},
     {"train", "run the training pipeline: validate, AutoML, compare, register", cmd_train},
     {"models", "the model registry: list, show, approve, reject, diff", cmd_models},

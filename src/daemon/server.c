@@ -179,6 +179,8 @@ struct tsl_daemon {
     tsl_capq *capq;
     tsl_workers *workers;
     tsl_retrainer *retrainer;
+    tsl_watcher *watcher;
+    tsl_notifier *notifier;
     atomic_ullong jobs[4], execs[6]; /* by status, as of the last poll */
     atomic_long inflight;
     atomic_ullong forecasts, forecast_items, item_errors, switches;
@@ -1305,6 +1307,8 @@ tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_dae
     tsl_free(outdir);
     if (err) goto fail;
     if ((err = tsl_retrainer_start(dm->url, p->config_path, dm->log, &dm->retrainer, d))) goto fail;
+    if ((err = tsl_watcher_start(p, dm->log, &dm->watcher, d))) goto fail;
+    if ((err = tsl_notifier_start(p, dm->log, &dm->notifier, d))) goto fail;
 
     struct sockaddr_in addr;
     memset(&addr, 0, sizeof addr);
@@ -1341,6 +1345,8 @@ tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_dae
 fail:
     if (dm->mhd) MHD_stop_daemon(dm->mhd);
     tsl_retrainer_stop(dm->retrainer);
+    tsl_notifier_stop(dm->notifier);
+    tsl_watcher_stop(dm->watcher);
     tsl_workers_stop(dm->workers);
     tsl_capq_stop(dm->capq, NULL);
     teardown(dm);
@@ -1378,6 +1384,10 @@ tsl_err tsl_daemon_stop(tsl_daemon *dm, int drain_ms, tsl_diag *d) {
     dm->mhd = NULL;
     tsl_retrainer_stop(dm->retrainer);
     dm->retrainer = NULL;
+    tsl_notifier_stop(dm->notifier);
+    dm->notifier = NULL;
+    tsl_watcher_stop(dm->watcher);
+    dm->watcher = NULL;
     tsl_workers_stop(dm->workers); /* after the jobs they are running */
     dm->workers = NULL;
     tsl_err err = tsl_capq_stop(dm->capq, d);

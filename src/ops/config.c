@@ -33,6 +33,8 @@
 #include <yaml.h>
 
 #include "core/text.h"
+#include "ops/config_impl.h"
+#include "tsloop/notify.h"
 #include "tsloop/backtest.h"
 #include "tsloop/mem.h"
 
@@ -56,7 +58,7 @@ typedef struct parser {
 } parser;
 
 /* The top-level sections that are reserved for later and refused with "not supported yet". */
-static const char *const reserved_sections[] = {"monitors", "notifications", "parameters", NULL};
+static const char *const reserved_sections[] = {"monitors", "parameters", NULL};
 
 /* ------------------------------------------------------------------------------------------ */
 /* Messages                                                                                   */
@@ -1310,13 +1312,13 @@ out:
     return rc;
 }
 
-static const char *const root_keys[] = {"version",     "name",      "store", "datasets",
-                                        "forecasters", "endpoints", NULL};
+static const char *const root_keys[] = {"version",     "name",      "store",         "datasets",
+                                        "forecasters", "endpoints", "notifications", NULL};
 
 /* The whole file: top-level keys, then datasets, then forecasters (which refer to them).
  * cfg may be partly filled on failure; tsl_config_free releases it. */
 static tsl_err parse_root(parser *p, const yaml_node_t *root, tsl_config *cfg) {
-    yaml_node_t *v[6], *k[6];
+    yaml_node_t *v[7], *k[7];
     yaml_node_pair_t *pairs;
     size_t np;
     char *name = NULL;
@@ -1383,7 +1385,7 @@ static tsl_err parse_root(parser *p, const yaml_node_t *root, tsl_config *cfg) {
                                  &cfg->endpoints[i])))
             return rc;
     }
-    return TSL_OK;
+    return tsl_config_notify_parse(p, v[6], &cfg->notify);
 }
 
 /* First pass: refuses input nested deeper than MAX_DEPTH or with more than MAX_NODES nodes,
@@ -1463,6 +1465,7 @@ void tsl_config_free(tsl_config *cfg) {
         tsl_free(cfg->endpoints[i].forecaster);
     }
     tsl_free(cfg->endpoints);
+    tsl_config_notify_free(cfg->notify);
     tsl_free(cfg);
 }
 
@@ -1829,4 +1832,48 @@ void tsl_config_forecaster_hash(const tsl_config *cfg, const tsl_config_forecast
     put_forecaster(&b, "  ", f, 0);
     sha256_hex(&b, hex);
     tsl_wbuf_release(&b);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* For the section parsers in config_*.c (config_impl.h)                                      */
+
+tsl_err tsl_cfgp_fail(parser *p, const yaml_node_t *n, tsl_err code, const char *fmt, ...) {
+    char msg[TSL_DIAG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return fail_at(p, n, code, "%s", msg);
+}
+
+tsl_err tsl_cfgp_map(parser *p, const yaml_node_t *n, const char *what, const char *const *valid,
+                     yaml_node_t **vals, yaml_node_t **keys) {
+    return read_map(p, n, what, valid, NULL, vals, keys);
+}
+
+tsl_err tsl_cfgp_named(parser *p, const yaml_node_t *n, const char *what, const char *one,
+                       size_t max, yaml_node_pair_t **pairs, size_t *npairs) {
+    return read_named(p, n, what, one, max, pairs, npairs);
+}
+
+yaml_node_t *tsl_cfgp_node(parser *p, int index) {
+    return yaml_document_get_node(&p->doc, index);
+}
+
+tsl_err tsl_cfgp_text(parser *p, const yaml_node_t *n, const char *path, char **out) {
+    return get_text(p, n, path, out);
+}
+
+tsl_err tsl_cfgp_int(parser *p, const yaml_node_t *n, const char *path, long lo, long hi,
+                     int *out) {
+    return get_int(p, n, path, lo, hi, out);
+}
+
+tsl_err tsl_cfgp_bool(parser *p, const yaml_node_t *n, const char *path, int *out) {
+    return get_bool(p, n, path, out);
+}
+
+tsl_err tsl_cfgp_list(parser *p, const yaml_node_t *n, const char *path, size_t max,
+                      const char *example, char ***items, size_t *count) {
+    return get_list(p, n, path, max, example, items, count);
 }

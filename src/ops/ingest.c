@@ -129,6 +129,8 @@ static tsl_err begin(run *r, tsl_diag *d) {
     memset(&io, 0, sizeof io);
     io.source = r->o->source ? r->o->source : r->path;
     io.who = r->o->who;
+    io.via = r->o->via;
+    io.file = r->o->file;
     io.batch_rows = r->o->batch_rows;
     io.max_rejects = r->o->max_rejects;
     rc = tsl_store_ingest_begin(r->s, ds->name, fdims, nf, &io, &r->in, d);

@@ -221,5 +221,15 @@ tsl_err tsl_sq_retrain_record(tsl_store *s, int64_t event_id, const char *foreca
                               int64_t execution_id, const char *outcome, tsl_diag *d);
 tsl_err tsl_sq_retrain_cursor(tsl_store *s, int64_t *event_id, tsl_diag *d);
 tsl_err tsl_sq_retrain_advance(tsl_store *s, int64_t event_id, tsl_diag *d);
+/* sqlite_notify.c */
+tsl_err tsl_sq_inbox_find(tsl_store *s, const char *dataset, const char *name, int64_t size,
+                          const char *sha256, tsl_store_inbox_file *out, tsl_diag *d);
+tsl_err tsl_sq_inbox_record(tsl_store *s, const tsl_store_inbox_file *f, tsl_diag *d);
+tsl_err tsl_sq_notify_get(tsl_store *s, const char *channel, tsl_store_notify_state *out,
+                          tsl_diag *d);
+tsl_err tsl_sq_notify_fail(tsl_store *s, const char *channel, int64_t event_id, int attempts,
+                           int64_t next_ms, const char *error, tsl_diag *d);
+tsl_err tsl_sq_notify_advance(tsl_store *s, const char *channel, int64_t event_id, const char *type,
+                              const char *payload, tsl_diag *d);
 
 #endif

@@ -571,6 +571,11 @@ static const tsl_store_vt sqlite_vt = {
     .retrain_record = tsl_sq_retrain_record,
     .retrain_cursor = tsl_sq_retrain_cursor,
     .retrain_advance = tsl_sq_retrain_advance,
+    .inbox_find = tsl_sq_inbox_find,
+    .inbox_record = tsl_sq_inbox_record,
+    .notify_get = tsl_sq_notify_get,
+    .notify_fail = tsl_sq_notify_fail,
+    .notify_advance = tsl_sq_notify_advance,
 };
 
 tsl_err tsl_sto_sqlite_open(tsl_store *s, const char *path, const tsl_store_opts *opts,

@@ -342,6 +342,31 @@ static const char M7[] =
     "  name TEXT PRIMARY KEY,\n"
     "  event_id INTEGER NOT NULL\n"
     ");\n";
+
+/* Migration 8: the inbox watcher's record of the files it handled, and each notification
+ * channel's position in the event log (docs/notifications.md, docs/inbox.md). */
+static const char M8[] =
+    "CREATE TABLE inbox_files (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  dataset TEXT NOT NULL,\n"
+    "  name TEXT NOT NULL,\n"
+    "  size INTEGER NOT NULL,\n"
+    "  sha256 TEXT NOT NULL,\n"
+    "  status TEXT NOT NULL CHECK (status IN ('processed', 'failed')),\n"
+    "  ingest_id INTEGER NOT NULL DEFAULT 0,\n"
+    "  error TEXT,\n"
+    "  at_ms INTEGER NOT NULL,\n"
+    "  UNIQUE (dataset, name, size, sha256)\n"
+    ");\n"
+    "CREATE TABLE notify_channels (\n"
+    "  channel TEXT PRIMARY KEY,\n"
+    "  cursor INTEGER NOT NULL,\n"   /* the last event handled: delivered, dead-lettered or not routed */
+    "  event_id INTEGER NOT NULL DEFAULT 0,\n" /* the event being retried, 0: none */
+    "  attempts INTEGER NOT NULL DEFAULT 0,\n"
+    "  next_ms INTEGER NOT NULL DEFAULT 0,\n"
+    "  error TEXT,\n"
+    "  updated_ms INTEGER NOT NULL\n"
+    ");\n";
 // clang-format on
 
 const sq_migration tsl_sq_migrations[] = {
@@ -352,6 +377,7 @@ const sq_migration tsl_sq_migrations[] = {
     {5, "the event log", M5},
     {6, "endpoints, deployments, API tokens, captured forecasts and jobs", M6},
     {7, "retraining triggers: decisions and the reactor's cursor", M7},
+    {8, "inbox files handled and notification channel cursors", M8},
 };
 
 const size_t tsl_sq_nmigrations = sizeof tsl_sq_migrations / sizeof tsl_sq_migrations[0];

@@ -92,11 +92,12 @@ struct tsl_store_ingest {
     int64_t dataset_id; /* set by the back end's ingest_open */
     char *dataset;
     char *source, *who;
-    tsl_freq freq;   /* the data set's, set by ingest_open */
-    size_t ndims;    /* the data set's (after ingest_open) */
-    size_t *dim_map; /* data set dim j is the rows' dim dim_map[j] */
-    size_t in_ndims; /* dims the rows carry */
-    char **in_dims;  /* their names */
+    char *via, *file; /* for the dataset.ingested event; NULL when not given */
+    tsl_freq freq;    /* the data set's, set by ingest_open */
+    size_t ndims;     /* the data set's (after ingest_open) */
+    size_t *dim_map;  /* data set dim j is the rows' dim dim_map[j] */
+    size_t in_ndims;  /* dims the rows carry */
+    char **in_dims;   /* their names */
     size_t batch_rows;
     uint64_t max_rejects;
     int create;
@@ -256,6 +257,16 @@ struct tsl_store_vt {
                               int64_t execution_id, const char *outcome, tsl_diag *d);
     tsl_err (*retrain_cursor)(tsl_store *s, int64_t *event_id, tsl_diag *d);
     tsl_err (*retrain_advance)(tsl_store *s, int64_t event_id, tsl_diag *d);
+    /* The inbox's record and notification channels (sqlite_notify.c). */
+    tsl_err (*inbox_find)(tsl_store *s, const char *dataset, const char *name, int64_t size,
+                          const char *sha256, tsl_store_inbox_file *out, tsl_diag *d);
+    tsl_err (*inbox_record)(tsl_store *s, const tsl_store_inbox_file *f, tsl_diag *d);
+    tsl_err (*notify_get)(tsl_store *s, const char *channel, tsl_store_notify_state *out,
+                          tsl_diag *d);
+    tsl_err (*notify_fail)(tsl_store *s, const char *channel, int64_t event_id, int attempts,
+                           int64_t next_ms, const char *error, tsl_diag *d);
+    tsl_err (*notify_advance)(tsl_store *s, const char *channel, int64_t event_id, const char *type,
+                              const char *payload, tsl_diag *d);
 };
 
 /* The SQLite back end: opens path for s (s->vt, s->be set on success). */
