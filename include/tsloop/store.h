@@ -219,6 +219,8 @@ typedef struct tsl_store_ingest_opts {
     uint64_t max_rejects; /* fail with TSL_EPARSE when more rows than this are rejected (the
                              batch in progress is not committed); 0: no limit */
     int create;           /* create the data set (frequency unit NONE) when it does not exist */
+    const char *origin;   /* how the rows came: "cli", "api", "inbox" (the events' "source",
+                             while "file" carries source); NULL: "cli" */
 } tsl_store_ingest_opts;
 
 typedef struct tsl_store_ingest tsl_store_ingest;

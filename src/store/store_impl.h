@@ -92,6 +92,7 @@ struct tsl_store_ingest {
     int64_t dataset_id; /* set by the back end's ingest_open */
     char *dataset;
     char *source, *who;
+    char *origin; /* the events' "source": "cli", "api", "inbox" */
     tsl_freq freq;   /* the data set's, set by ingest_open */
     size_t ndims;    /* the data set's (after ingest_open) */
     size_t *dim_map; /* data set dim j is the rows' dim dim_map[j] */
