@@ -359,6 +359,12 @@ static struct MHD_Response *ingest(tsl_mgmt *m, const tsl_mgmt_call *q, int *sta
     if (j) {
         tsl_ndjson_fix_receipt(j, &rc);
         tsl_ndjson_fix_message(j, &d);
+        if (err == TSL_EPARSE && rc.nrejects && !rc.ingest_id)
+            tsl_diag_set(&d, TSL_EPARSE,
+                         "body: none of its %llu records could be ingested (the first at line "
+                         "%llu: %s); nothing was changed",
+                         (unsigned long long)rc.read, (unsigned long long)rc.rejects[0].line,
+                         rc.rejects[0].reason);
     }
     if (!err) {
         resp = answer(status, MHD_HTTP_OK, receipt_json(&rc, created, secs));

@@ -76,6 +76,9 @@ check "unknown field named" python3 -c 'import json,sys; m=json.load(open(sys.ar
 printf 'item_id,timestamp,target_value\nd,2026-01-01,1\n' >"$tmp/bad.csv"
 check "CSV without the declared dimension 400" test "$(code POST $OBS "${W[@]}" "${CSV[@]}" --data-binary @"$tmp/bad.csv")" = 400
 check "message: dimension columns" test "$(j "d['error']['message']")" = "body: dimension columns none, expected region (as tsloop.yaml declares for data set 'sales'), besides the item, timestamp and target columns"
+printf '\n{"item_id": "d", "timestamp": "2026-13-01", "target_value": 1, "region": "east"}\n' >"$tmp/bad4.ndjson"
+check "NDJSON with no usable record 400" test "$(code POST $OBS "${W[@]}" "${ND[@]}" --data-binary @"$tmp/bad4.ndjson")" = 400
+check "no usable record: its own line 2 in message and receipt" python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["error"]; assert e["message"].startswith("body: none of its 1 records could be ingested (the first at line 2: body:2:") and e["receipt"]["rejects"][0]["line"]==2, e' "$tmp/body"
 printf 'item_id,timestamp,region,target_value\nd,2026-01-01,east,abc\n' >"$tmp/bad2.csv"
 check "CSV with no usable row 400" test "$(code POST $OBS "${W[@]}" "${CSV[@]}" --data-binary @"$tmp/bad2.csv")" = 400
 check "no usable row: line 2, column, receipt" python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["error"]; assert "line 2" in e["message"] and "target_value" in e["message"] and e["receipt"]["rejected"]==1, e' "$tmp/body"
