@@ -27,9 +27,9 @@
  * its requests: open streams do not hold SIGTERM up.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <microhttpd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
