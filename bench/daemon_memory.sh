@@ -5,16 +5,25 @@
 # what is measured is the daemon, not model selection), deployed, then `tsloop serve` until
 # /readyz answers; prints the daemon's resident memory (VmRSS) and peak (VmHWM) after a
 # forecast request over 100 items, and how long each stage took.
-#   bench/daemon_memory.sh [TSLOOP] [SERIES] [LENGTH]
+#   bench/daemon_memory.sh [TSLOOP] [SERIES] [LENGTH] [PROJECT]
+# With PROJECT (a directory) the project is made there and kept; when it already holds the
+# deployment from an earlier run, only the daemon part runs again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TSLOOP=$(realpath "${1:-build/tsloop}")
 series=${2:-100000}
 length=${3:-28}
 tmp=$(mktemp -d)
+proj=${4:-$tmp/p}
 pid=
 trap '[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 now() { date +%s.%N; }
+P=(--project "$proj")
+t0=$(now)
+t1=$t0
+if [ -f "$proj/.tsloop/deployed" ]; then
+  echo "daemon_memory.sh: reusing the deployment in $proj" >&2
+else
 python3 - "$tmp/data.csv" "$series" "$length" <<'PY'
 import datetime, random, sys
 path, n, days = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -28,8 +37,8 @@ with open(path, "w") as f:
         f.writelines("s%06d,%s,%.2f\n" % (i, dates[t], level * (1.3 if t % 7 >= 5 else 1.0) + rnd.random())
                      for t in range(days))
 PY
-"$TSLOOP" init "$tmp/p" >/dev/null
-cat >"$tmp/p/tsloop.yaml" <<'YAML'
+"$TSLOOP" init "$proj" >/dev/null
+cat >"$proj/tsloop.yaml" <<'YAML'
 version: 1
 name: bench-memory
 datasets:
@@ -43,14 +52,16 @@ forecasters:
     ensembles: false
     approval: {policy: auto, margin: 0}
 YAML
-P=(--project "$tmp/p")
 t0=$(now)
 "$TSLOOP" ingest "${P[@]}" "$tmp/data.csv" --quiet >/dev/null
 t1=$(now)
 "$TSLOOP" train sales "${P[@]}" >/dev/null 2>&1
 t2=$(now)
 "$TSLOOP" deploy sales/1 --endpoint prod "${P[@]}" >/dev/null
-token=$("$TSLOOP" token create --name bench --role reader "${P[@]}" 2>/dev/null)
+"$TSLOOP" token create --name bench --role reader "${P[@]}" >"$proj/.tsloop/deployed" 2>/dev/null
+fi
+t2=${t2:-$(now)}
+token=$(cat "$proj/.tsloop/deployed")
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$TSLOOP" serve "${P[@]}" --listen "127.0.0.1:$port" --threads 2 2>"$tmp/serve.log" &
 pid=$!
