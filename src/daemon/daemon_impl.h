@@ -106,7 +106,8 @@ void tsl_workers_stop(tsl_workers *w);
 typedef struct tsl_ndjson tsl_ndjson;
 
 /* A translator of NDJSON observation lines into CSV with the given column names (item_col and
- * time_col NULL: "item_id", "timestamp"; target_col NULL: "target" or "target_value"), for the
+ * time_col NULL: "item_id", "timestamp"; target_col NULL: "target_value", else "target"; keys match
+ * ignoring case), for the
  * input called name in messages. ndims declared dimensions (0: the first record's extra keys). */
 tsl_ndjson *tsl_ndjson_new(const char *name, const char *item_col, const char *time_col,
                            const char *target_col, const char *const *dims, size_t ndims);

@@ -8,7 +8,10 @@
  * and the field:
  *
  * - a line that is not one JSON object (jansson's message and column), a key given twice;
- * - a key that is not a column: with declared dimensions, exactly the declared ones; without,
+ * - a key that is not a column (keys are matched ignoring ASCII case, as the CSV reader matches
+ *   header names; two keys of a record that differ only in case, and empty keys or keys with
+ *   surrounding spaces, which the reader would trim or ignore, are refused): with
+ *   declared dimensions, exactly the declared ones; without,
  *   the first record's extra keys fix the dimensions and every later record must bring the
  *   same ones, since a CSV has one header;
  * - the item (string or integer), the timestamp (string) and the dimension values (string or
@@ -24,6 +27,7 @@
  * What is left to the CSV reader - timestamp syntax, the target's range, non_negative - is
  * judged there, per row, as for a file.
  */
+#include <ctype.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -86,17 +90,27 @@ static void put_quoted(tsl_wbuf *b, const char *s, size_t len) {
     tsl_wbuf_putc(b, '"');
 }
 
-/* The target key of a record: the declared one, else "target" or "target_value". */
+/* The value of key in o, the key matched ignoring ASCII case (NULL when absent). */
+static json_t *get_ci(json_t *o, const char *key) {
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) {
+        if (!strcasecmp(k, key)) return v;
+    }
+    return NULL;
+}
+
+/* The target key of a record: the declared one, else "target_value" or "target" - in the CSV
+ * reader's order of preference, so that the reader takes the same column as the target. */
 static const char *target_key(const tsl_ndjson *j, json_t *o) {
     if (j->target) return j->target;
-    if (json_object_get(o, "target")) return "target";
-    if (json_object_get(o, "target_value")) return "target_value";
+    if (get_ci(o, "target_value")) return "target_value";
     return "target";
 }
 
 /* 1 when key is the item, timestamp or target key. */
 static int is_fixed(const tsl_ndjson *j, const char *key, const char *tkey) {
-    return !strcmp(key, j->item) || !strcmp(key, j->time) || !strcmp(key, tkey);
+    return !strcasecmp(key, j->item) || !strcasecmp(key, j->time) || !strcasecmp(key, tkey);
 }
 
 /* Appends value v of field key (a string, or a number when numbers_ok) as a quoted CSV field;
@@ -204,21 +218,46 @@ tsl_err tsl_ndjson_line(tsl_ndjson *j, const char *line, size_t len, uint64_t li
                            j->name, (unsigned long long)lineno, j->item, j->time);
         goto out;
     }
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v) {
+        size_t kl = strlen(key), c = 0;
+        while (c < kl && (unsigned char)key[c] >= 0x20 && key[c] != 0x7f) c++;
+        if (!kl || c < kl || isspace((unsigned char)key[0]) ||
+            isspace((unsigned char)key[kl - 1])) {
+            /* The CSV reader trims header names and ignores empty ones; a line break
+             * in a header field would move every line number. */
+            err = tsl_diag_set(d, TSL_EPARSE,
+                               "%s:%llu: field name \"%.64s\": expected a column name, not empty, "
+                               "without control characters or surrounding spaces",
+                               j->name, (unsigned long long)lineno, key);
+            goto out;
+        }
+        const char *k2;
+        json_t *v2;
+        json_object_foreach(o, k2, v2) {
+            if (k2 != key && !strcasecmp(k2, key)) {
+                err = tsl_diag_set(d, TSL_EPARSE,
+                                   "%s:%llu: fields '%s' and '%s' differ only in case (column "
+                                   "names are matched ignoring case)",
+                                   j->name, (unsigned long long)lineno, key, k2);
+                goto out;
+            }
+        }
+    }
     const char *tkey = target_key(j, o);
     const char *fixed[2] = {j->item, j->time};
     for (int k = 0; k < 2; k++)
-        if (!json_object_get(o, fixed[k])) {
+        if (!get_ci(o, fixed[k])) {
             err = tsl_diag_set(d, TSL_EPARSE, "%s:%llu: field '%s' is missing", j->name,
                                (unsigned long long)lineno, fixed[k]);
             goto out;
         }
     if (!j->started && !j->declared) take_dims(j, o, tkey);
-    const char *key;
-    json_t *v;
     json_object_foreach(o, key, v) {
         if (is_fixed(j, key, tkey)) continue;
         size_t i = 0;
-        while (i < j->ndims && strcmp(key, j->dims[i])) i++;
+        while (i < j->ndims && strcasecmp(key, j->dims[i])) i++;
         if (i == j->ndims) {
             err = tsl_diag_set(
                 d, TSL_EPARSE, "%s:%llu: field '%s' is not a column (expected %s, %s, %s%s%s)",
@@ -228,11 +267,11 @@ tsl_err tsl_ndjson_line(tsl_ndjson *j, const char *line, size_t len, uint64_t li
             goto out;
         }
     }
-    if ((err = put_text(j, lineno, j->item, json_object_get(o, j->item), 1, &row, d))) goto out;
+    if ((err = put_text(j, lineno, j->item, get_ci(o, j->item), 1, &row, d))) goto out;
     tsl_wbuf_putc(&row, ',');
-    if ((err = put_text(j, lineno, j->time, json_object_get(o, j->time), 0, &row, d))) goto out;
+    if ((err = put_text(j, lineno, j->time, get_ci(o, j->time), 0, &row, d))) goto out;
     tsl_wbuf_putc(&row, ',');
-    json_t *t = json_object_get(o, tkey);
+    json_t *t = get_ci(o, tkey);
     if (json_is_number(t)) {
         char num[40];
         snprintf(num, sizeof num, "%.17g", json_number_value(t));
@@ -247,7 +286,7 @@ tsl_err tsl_ndjson_line(tsl_ndjson *j, const char *line, size_t len, uint64_t li
         goto out;
     }
     for (size_t i = 0; i < j->ndims; i++) {
-        json_t *dv = json_object_get(o, j->dims[i]);
+        json_t *dv = get_ci(o, j->dims[i]);
         if (!dv) {
             err = tsl_diag_set(d, TSL_EPARSE, "%s:%llu: field '%s' (a dimension) is missing",
                                j->name, (unsigned long long)lineno, j->dims[i]);

@@ -39,7 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (!d.msg[0] || out.len != before || tsl_ndjson_records(j) != had) abort();
             break;
         }
-        size_t added = breaks((const char *)out.data + before, out.len - before);
+        size_t added =
+            out.len > before ? breaks((const char *)out.data + before, out.len - before) : 0;
         if (tsl_ndjson_records(j) == had + 1) {
             if (added != (had ? 1 : (size_t)line + 1)) abort();
             ok++;

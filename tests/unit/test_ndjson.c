@@ -138,6 +138,33 @@ static void test_refusals(void **state) {
             "body:3:26: not a JSON object: duplicate object key near '\"item_id\"'");
 }
 
+/* Keys are matched as the CSV reader matches header names: ignoring case; keys the reader
+ * would merge, trim or ignore are refused. */
+static void test_keys_as_the_reader_sees_them(void **state) {
+    (void)state;
+    const char *dims[] = {"region"};
+    tsl_ndjson *j = tsl_ndjson_new("body", "item_id", "timestamp", NULL, dims, 1);
+    tsl_wbuf out;
+    tsl_wbuf_init(&out);
+    char msg[512] = "";
+    assert_int_equal(translate(j,
+                               "{\"Item_ID\": \"a\", \"TIMESTAMP\": \"2026-01-01\", "
+                               "\"Target_Value\": 2, \"Region\": \"n\"}\n",
+                               &out, msg, sizeof msg),
+                     TSL_OK);
+    assert_string_equal(tsl_wbuf_cstr(&out),
+                        "\"item_id\",\"timestamp\",\"target_value\",\"region\"\n"
+                        "\"a\",\"2026-01-01\",2,\"n\"\n");
+    tsl_wbuf_release(&out);
+    tsl_ndjson_free(j);
+    refused("{\"item_id\": \"a\", \"timestamp\": \"t\", \"region\": \"n\", \"REGION\": \"m\"}",
+            "body:3: fields 'region' and 'REGION' differ only in case (column names are matched "
+            "ignoring case)");
+    refused("{\"item_id\": \"a\", \"timestamp\": \"t\", \"region \": \"n\"}",
+            "body:3: field name \"region \": expected a column name, not empty, without control "
+            "characters or surrounding spaces");
+}
+
 static void test_fix_receipt(void **state) {
     (void)state;
     tsl_ndjson *j = tsl_ndjson_new("body", NULL, NULL, NULL, NULL, 0);
@@ -161,9 +188,8 @@ static void test_fix_receipt(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rows_and_lines),
-        cmocka_unit_test(test_dims_from_first_record),
-        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_rows_and_lines), cmocka_unit_test(test_dims_from_first_record),
+        cmocka_unit_test(test_refusals),       cmocka_unit_test(test_keys_as_the_reader_sees_them),
         cmocka_unit_test(test_fix_receipt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
