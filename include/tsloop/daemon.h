@@ -101,6 +101,8 @@ typedef struct tsl_daemon_opts {
     int port;              /* 0: any free port (tsl_daemon_port tells which) */
     int threads;           /* HTTP worker threads; 0: the number of cores */
     size_t max_body;       /* bytes of a request body; 0: 1 MiB */
+    size_t max_ingest;     /* bytes of an ingest body (streamed to a file); 0: 256 MiB */
+    int max_streams;       /* open event streams (GET /v1/events/stream); 0: 32 */
     size_t max_items;      /* items per forecast request; 0: 1000 */
     size_t max_horizon;    /* 0: 10000 */
     size_t capture_queue;  /* captures waiting for the writer; 0: 65536 */

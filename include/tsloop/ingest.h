@@ -26,8 +26,9 @@ extern "C" {
 typedef struct tsl_ingest_opts {
     const char *who;      /* recorded with the ingest; NULL: "" */
     const char *source;   /* recorded as what was ingested; NULL: path */
-    const char *via;      /* the dataset.ingested event's "source" ("inbox"); NULL: source */
-    const char *file;     /* the dataset.ingested event's "file"; NULL: left out */
+    const char *name;     /* the file's name in messages; NULL: path */
+    const char *origin;   /* "cli", "api", "inbox": the events' "source"; NULL: "cli" */
+    const char *file;     /* the events' "file" (the inbox: the file's name); NULL: source */
     uint64_t max_rejects; /* fail (TSL_EPARSE) once more rows than this are rejected; 0: none */
     size_t batch_rows;    /* rows per transaction; 0: the store's default */
     /* Called every 65,536 rows read, and at the end, with the rows read so far. */

@@ -219,10 +219,10 @@ typedef struct tsl_store_ingest_opts {
     uint64_t max_rejects; /* fail with TSL_EPARSE when more rows than this are rejected (the
                              batch in progress is not committed); 0: no limit */
     int create;           /* create the data set (frequency unit NONE) when it does not exist */
-    /* For the dataset.ingested event: the channel the rows came through ("inbox", "cli",
-     * "api"), which then becomes the payload's "source" (the record keeps source), and the
-     * file's name, the payload's "file". NULL: left out. */
-    const char *via;
+    /* For the dataset.ingested and dataset.ingest_failed events: how the rows came ("cli",
+     * "api", "inbox"; NULL: "cli"), the payload's "source" (the record keeps source), and what
+     * was ingested, the payload's "file" (NULL: source). */
+    const char *origin;
     const char *file;
 } tsl_store_ingest_opts;
 

@@ -192,7 +192,7 @@ int cmd_ingest(int argc, char **argv) {
         char abs[PATH_MAX];
         io.who = cli_who();
         io.source = strcmp(file, "-") && realpath(file, abs) ? abs : NULL;
-        io.via = "cli";
+        io.origin = "cli";
         const char *slash = strrchr(file, '/');
         io.file = strcmp(file, "-") ? (slash ? slash + 1 : file) : NULL;
         io.max_rejects = (uint64_t)max_rejects;

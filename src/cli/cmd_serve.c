@@ -30,6 +30,7 @@ static const char usage_text[] =
     "                          port, logged); IPv4\n"
     "      --threads N         HTTP worker threads (default: the number of cores)\n"
     "      --max-body BYTES    largest request body (default 1048576)\n"
+    "      --max-ingest BYTES  largest ingest body, streamed to a file (default 268435456)\n"
     "      --max-items N       items per forecast request (default 1000)\n"
     "      --max-horizon N     steps per forecast request (default 10000)\n"
     "      --capture-queue N   captures waiting for the writer before requests wait (default\n"
@@ -49,12 +50,14 @@ enum {
     OPT_CAPQ,
     OPT_DRAIN,
     OPT_ACCESS,
-    OPT_WORKERS
+    OPT_WORKERS,
+    OPT_MAX_INGEST
 };
 
 static const struct option long_opts[] = {{"listen", required_argument, NULL, OPT_LISTEN},
                                           {"threads", required_argument, NULL, OPT_THREADS},
                                           {"max-body", required_argument, NULL, OPT_MAX_BODY},
+                                          {"max-ingest", required_argument, NULL, OPT_MAX_INGEST},
                                           {"max-items", required_argument, NULL, OPT_MAX_ITEMS},
                                           {"max-horizon", required_argument, NULL, OPT_MAX_HORIZON},
                                           {"capture-queue", required_argument, NULL, OPT_CAPQ},
@@ -98,6 +101,10 @@ int cmd_serve(int argc, char **argv) {
         case OPT_MAX_BODY:
             if (cli_parse_long("serve", "--max-body", optarg, 1024, 1L << 30, &v)) return CLI_USAGE;
             o.max_body = (size_t)v;
+            break;
+        case OPT_MAX_INGEST:
+            if (cli_parse_long("serve", "--max-ingest", optarg, 1, 1L << 40, &v)) return CLI_USAGE;
+            o.max_ingest = (size_t)v;
             break;
         case OPT_MAX_ITEMS:
             if (cli_parse_long("serve", "--max-items", optarg, 1, 1000000, &v)) return CLI_USAGE;

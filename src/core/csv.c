@@ -591,7 +591,7 @@ static tsl_err read_header(tsl_csv *c, const tsl_csv_opts *o, tsl_diag *d) {
 
 static tsl_err csv_start(tsl_csv *c, const tsl_csv_opts *o, tsl_diag *d) {
     tsl_err err;
-    c->name = tsl_src_name(c->src);
+    c->name = o && o->name ? o->name : tsl_src_name(c->src);
     c->max_field = o && o->max_field ? o->max_field : TSL_CSV_MAX_FIELD;
     c->max_line = o && o->max_line ? o->max_line : TSL_CSV_MAX_LINE;
     c->max_columns = o && o->max_columns ? o->max_columns : TSL_CSV_MAX_COLUMNS;

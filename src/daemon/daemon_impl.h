@@ -10,7 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tsloop/buf.h"
 #include "tsloop/bundle.h"
+#include "tsloop/config.h"
 #include "tsloop/daemon.h"
 #include "tsloop/model.h"
 #include "tsloop/store.h"
@@ -111,5 +113,91 @@ tsl_err tsl_retrainer_start(const char *url, const char *config_path, FILE *log,
 
 /* Stops it after the round in progress and frees r; NULL is a no-op. */
 void tsl_retrainer_stop(tsl_retrainer *r);
+/* ---- NDJSON observations (ndjson.c) ---- */
+
+typedef struct tsl_ndjson tsl_ndjson;
+
+/* A translator of NDJSON observation lines into CSV with the given column names (item_col and
+ * time_col NULL: "item_id", "timestamp"; target_col NULL: "target_value", else "target"; keys match
+ * ignoring case), for the
+ * input called name in messages. ndims declared dimensions (0: the first record's extra keys). */
+tsl_ndjson *tsl_ndjson_new(const char *name, const char *item_col, const char *time_col,
+                           const char *target_col, const char *const *dims, size_t ndims);
+void tsl_ndjson_free(tsl_ndjson *j);
+
+/* Translates line lineno (len bytes, without its line break) into out: the header before the
+ * first record, then one CSV row per record (a blank line stays a blank line), so that
+ * NDJSON line k is CSV line k + 1. TSL_EPARSE naming the line and field; out is then
+ * untouched by this line. */
+tsl_err tsl_ndjson_line(tsl_ndjson *j, const char *line, size_t len, uint64_t lineno, tsl_wbuf *out,
+                        tsl_diag *d);
+
+/* Records translated so far. */
+uint64_t tsl_ndjson_records(const tsl_ndjson *j);
+
+/* Turns the CSV lines in a receipt's rejections (line and "NAME:LINE" reasons), or in a
+ * message, back into NDJSON lines. */
+void tsl_ndjson_fix_receipt(const tsl_ndjson *j, tsl_store_receipt *r);
+void tsl_ndjson_fix_message(const tsl_ndjson *j, tsl_diag *d);
+
+/* ---- the management API (mgmt.c) ---- */
+
+struct MHD_Connection;
+struct MHD_Response;
+typedef struct tsl_mgmt tsl_mgmt;
+
+/* What the management routes use of the daemon. */
+typedef struct tsl_mgmt_env {
+    const char *url;              /* the store: ingests and the event follower open their own */
+    tsl_store *admin;             /* short calls, under admin_mu */
+    pthread_mutex_t *admin_mu;    /* also guards *cfg */
+    const tsl_config *const *cfg; /* the configuration (replaced on reload) */
+    const char *uploads;          /* folder for request bodies (made if missing) */
+    int max_streams;              /* open event streams; 0: 32 */
+} tsl_mgmt_env;
+
+/* Starts the management API's state and its event follower thread. */
+tsl_err tsl_mgmt_new(const tsl_mgmt_env *env, tsl_mgmt **out, tsl_diag *d);
+
+/* Ends every event stream (their responses finish) and stops the follower; call before
+ * draining requests. tsl_mgmt_free (after the HTTP server stopped) frees m; NULL: no-op. */
+void tsl_mgmt_shutdown(tsl_mgmt *m);
+void tsl_mgmt_free(tsl_mgmt *m);
+
+typedef enum tsl_mgmt_op {
+    TSL_MGMT_INGEST,
+    TSL_MGMT_EXEC_START,
+    TSL_MGMT_EXEC_LIST,
+    TSL_MGMT_EXEC_SHOW,
+    TSL_MGMT_EXEC_STOP,
+    TSL_MGMT_EXEC_RESUME,
+    TSL_MGMT_PARAM_LIST,
+    TSL_MGMT_PARAM_SHOW,
+    TSL_MGMT_PARAM_SET,
+    TSL_MGMT_EVENTS,
+    TSL_MGMT_EVENT_STREAM
+} tsl_mgmt_op;
+
+/* One authorised management request. */
+typedef struct tsl_mgmt_call {
+    tsl_mgmt_op op;
+    struct MHD_Connection *c;
+    const char *name; /* the data set, forecaster or parameter key of the URL */
+    int64_t id;       /* the execution id of the URL */
+    const char *who;  /* "token:NAME" */
+    const char *body; /* the body (not for ingests), len bytes */
+    size_t len;
+    const char *upload; /* ingests: the file holding the body; NULL when it was empty */
+} tsl_mgmt_call;
+
+/* Answers q: the response to queue with *status, or NULL (close the connection). *handle is
+ * set for an event stream: pass it to tsl_mgmt_stream_done when the request completes. */
+struct MHD_Response *tsl_mgmt_handle(tsl_mgmt *m, const tsl_mgmt_call *q, int *status,
+                                     void **handle);
+void tsl_mgmt_stream_done(tsl_mgmt *m, void *handle);
+
+/* Creates a file for a request body in the upload folder: its descriptor (path gets its name,
+ * cap bytes), or -1 with errno. */
+int tsl_mgmt_upload_create(tsl_mgmt *m, char *path, size_t cap);
 
 #endif

@@ -122,6 +122,8 @@ tsl_err tsl_served_load(tsl_store *s, const tsl_store_deployment *dp, tsl_served
     tsl_store_item *il = NULL; /* the data set's items, by item id like the bundle */
     size_t nil = 0, j = 0;
     json_t *choices = NULL;
+    int64_t *ends = NULL; /* by bundle entry: the training end from the choices */
+    char *has_end = NULL;
     void *art = NULL;
     size_t len = 0;
     tsl_err err;
@@ -155,9 +157,25 @@ tsl_err tsl_served_load(tsl_store *s, const tsl_store_deployment *dp, tsl_served
         if (err == TSL_ENOTFOUND) err = TSL_OK; /* no data (any more): served as trained */
         if (err) goto out;
     }
+    /* Each series' training end, taken out of the choices before any model is decoded: the
+     * choices as a JSON tree take about 1 KiB per series, and dropping the tree (and its text)
+     * first means it is not held while the models are decoded. */
     json_error_t je;
     choices = json_loads(m.choices ? m.choices : "{}", 0, &je);
+    tsl_free(m.choices);
+    m.choices = NULL;
     json_t *items = json_object_get(choices, "items");
+    ends = tsl_calloc(sv->n ? sv->n : 1, sizeof *ends);
+    has_end = tsl_calloc(sv->n ? sv->n : 1, 1);
+    for (size_t i = 0; i < sv->n; i++) {
+        tsl_bundle_entry e;
+        tsl_bundle_entry_at(sv->bundle, i, &e);
+        json_t *endj = json_object_get(json_object_get(items, e.item_id), "end");
+        has_end[i] = json_is_integer(endj);
+        ends[i] = (int64_t)json_integer_value(endj);
+    }
+    json_decref(choices);
+    choices = NULL;
     for (size_t i = 0; i < sv->n; i++) {
         tsl_bundle_entry e;
         tsl_bundle_entry_at(sv->bundle, i, &e);
@@ -165,14 +183,15 @@ tsl_err tsl_served_load(tsl_store *s, const tsl_store_deployment *dp, tsl_served
             sv->models[i] = NULL; /* a damaged model: that item answers with an error */
             continue;
         }
-        json_t *endj = json_object_get(json_object_get(items, e.item_id), "end");
         while (j < nil && strcmp(il[j].item_id, e.item_id) < 0) j++;
         const tsl_store_item *it = j < nil && !strcmp(il[j].item_id, e.item_id) ? &il[j] : NULL;
-        catch_up(sv, i, s, it, json_is_integer(endj), (int64_t)json_integer_value(endj));
+        catch_up(sv, i, s, it, has_end[i], ends[i]);
     }
     tsl_diag_clear(d);
 out:
     json_decref(choices);
+    tsl_free(ends);
+    tsl_free(has_end);
     tsl_store_item_list_free(il, nil);
     tsl_store_model_release(&m);
     tsl_free(art);

@@ -26,6 +26,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <math.h>
 #include <microhttpd.h>
 #include <sodium.h>
@@ -96,11 +99,24 @@ enum route {
     R_REJECT,
     R_JOBS,
     R_JOB,
+    R_INGEST,
+    R_EXEC_START,
+    R_EXECS,
+    R_EXEC,
+    R_EXEC_STOP,
+    R_EXEC_RESUME,
+    R_PARAMS,
+    R_PARAM,
+    R_PARAM_PUT,
+    R_EVENTS,
+    R_EVENT_STREAM,
     R_OTHER,
     R_COUNT
 };
 
-/* Every route: its pattern (the metrics label), method and minimum role (0: open). */
+/* Every route: its pattern (the metrics label), method (0 GET, 1 POST, 2 PUT) and minimum
+ * role (0: open). */
+static const char *const methods[] = {"GET", "POST", "PUT"};
 static const struct route_def {
     const char *name;
     int post;
@@ -119,6 +135,17 @@ static const struct route_def {
     {"/v1/models/{entry}/{version}/reject", 1, TSL_ROLE_APPROVER},
     {"/v1/jobs", 1, TSL_ROLE_WRITER},
     {"/v1/jobs/{id}", 0, TSL_ROLE_READER},
+    {"/v1/datasets/{name}/observations", 1, TSL_ROLE_WRITER},
+    {"/v1/forecasters/{name}/executions", 1, TSL_ROLE_WRITER},
+    {"/v1/executions", 0, TSL_ROLE_READER},
+    {"/v1/executions/{id}", 0, TSL_ROLE_READER},
+    {"/v1/executions/{id}/stop", 1, TSL_ROLE_WRITER},
+    {"/v1/executions/{id}/resume", 1, TSL_ROLE_WRITER},
+    {"/v1/parameters", 0, TSL_ROLE_READER},
+    {"/v1/parameters/{key}", 0, TSL_ROLE_READER},
+    {"/v1/parameters/{key} (PUT)", 2, TSL_ROLE_ADMIN},
+    {"/v1/events", 0, TSL_ROLE_READER},
+    {"/v1/events/stream", 0, TSL_ROLE_READER},
     {"other", 0, 0},
 };
 
@@ -181,6 +208,7 @@ struct tsl_daemon {
     tsl_retrainer *retrainer;
     tsl_watcher *watcher;
     tsl_notifier *notifier;
+    tsl_mgmt *mgmt;
     atomic_ullong jobs[4], execs[6]; /* by status, as of the last poll */
     atomic_long inflight;
     atomic_ullong forecasts, forecast_items, item_errors, switches;
@@ -197,6 +225,13 @@ typedef struct req {
     char name[TSL_STORE_NAME_MAX + 1]; /* the endpoint or registry entry in the URL */
     int version;                       /* the model version in the URL */
     int64_t job;                       /* the job id in the URL */
+    int64_t id;                        /* the execution id in the URL */
+    char key[TSL_STORE_KEY_MAX + 1];   /* the parameter key in the URL */
+    int upload_fd;                     /* an ingest body's file (-1: none yet) */
+    int may_upload;                    /* the token may ingest: the body is kept */
+    size_t upload_len;
+    char upload[4096];
+    void *stream; /* an event stream's handle (tsl_mgmt_stream_done) */
 } req;
 
 static double now_s(void) {
@@ -270,6 +305,13 @@ static void load_and_switch(tsl_daemon *dm, const tsl_store_deployment *dp, cons
                    (json_int_t)dp->id, "load_s", now_s() - t0);
     tsl_served_unref(now);
     tsl_served_unref(old); /* freed by the last request still using it */
+#ifdef __GLIBC__
+    /* A load's temporaries (the version's choices as a JSON tree, the item list: hundreds of
+     * MB for 100,000 series) are freed between the models that stay, so glibc keeps their
+     * pages; handing the free pages back is what keeps the daemon's resident size near what
+     * its models need (bench/daemon_memory.sh). */
+    malloc_trim(0);
+#endif
 }
 
 /* Compares token entries by hash. */
@@ -1101,8 +1143,47 @@ static enum route model_route(const char *url, req *r) {
     return R_OTHER;
 }
 
+/* The management routes (mgmt.c); method tells a parameter's GET from its PUT. */
+static enum route mgmt_route(const char *url, const char *method, req *r) {
+    static const char ds[] = "/v1/datasets/", fc[] = "/v1/forecasters/", ex[] = "/v1/executions/",
+                      pa[] = "/v1/parameters/";
+    const char *name = NULL, *slash = NULL;
+    if (!strncmp(url, ds, sizeof ds - 1) || !strncmp(url, fc, sizeof fc - 1)) {
+        name = url + (url[4] == 'd' ? sizeof ds : sizeof fc) - 1;
+        slash = strchr(name, '/');
+        if (!slash || slash == name || (size_t)(slash - name) > TSL_STORE_NAME_MAX) return R_OTHER;
+        memcpy(r->name, name, (size_t)(slash - name));
+        r->name[slash - name] = '\0';
+        if (url[4] == 'd') return !strcmp(slash, "/observations") ? R_INGEST : R_OTHER;
+        return !strcmp(slash, "/executions") ? R_EXEC_START : R_OTHER;
+    }
+    if (!strcmp(url, "/v1/executions")) return R_EXECS;
+    if (!strncmp(url, ex, sizeof ex - 1)) {
+        const char *p = url + sizeof ex - 1;
+        char *end = NULL;
+        errno = 0;
+        long long id = strtoll(p, &end, 10);
+        if (!isdigit((unsigned char)*p) || errno || id < 1) return R_OTHER;
+        r->id = id;
+        if (!*end) return R_EXEC;
+        if (!strcmp(end, "/stop")) return R_EXEC_STOP;
+        if (!strcmp(end, "/resume")) return R_EXEC_RESUME;
+        return R_OTHER;
+    }
+    if (!strcmp(url, "/v1/parameters")) return R_PARAMS;
+    if (!strncmp(url, pa, sizeof pa - 1)) {
+        const char *key = url + sizeof pa - 1;
+        if (!*key || strlen(key) > TSL_STORE_KEY_MAX) return R_OTHER;
+        tsl_strlcpy(r->key, key, sizeof r->key);
+        return !strcmp(method, "PUT") ? R_PARAM_PUT : R_PARAM;
+    }
+    if (!strcmp(url, "/v1/events")) return R_EVENTS;
+    if (!strcmp(url, "/v1/events/stream")) return R_EVENT_STREAM;
+    return R_OTHER;
+}
+
 /* Which route url is; fills r->name (and r->version) from the path. R_OTHER when none. */
-static enum route route_of(const char *url, req *r) {
+static enum route route_of(const char *url, const char *method, req *r) {
     if (!strcmp(url, "/healthz")) return R_HEALTHZ;
     if (!strcmp(url, "/readyz")) return R_READYZ;
     if (!strcmp(url, "/metrics")) return R_METRICS;
@@ -1117,6 +1198,8 @@ static enum route route_of(const char *url, req *r) {
         r->job = id;
         return R_JOB;
     }
+    enum route mr = mgmt_route(url, method, r);
+    if (mr != R_OTHER) return mr;
     static const char pre[] = "/v1/endpoints/";
     if (strncmp(url, pre, sizeof pre - 1)) return R_OTHER;
     const char *name = url + sizeof pre - 1, *slash = strchr(name, '/');
@@ -1129,6 +1212,95 @@ static enum route route_of(const char *url, req *r) {
     return R_OTHER;
 }
 
+/* The role of the request's token, 0 when it has none or an unknown one (no response). */
+static tsl_role token_role(tsl_daemon *dm, struct MHD_Connection *c) {
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!h || strncasecmp(h, "Bearer ", 7)) return 0;
+    const char *tok = h + 7;
+    while (*tok == ' ') tok++;
+    size_t len = strlen(tok);
+    while (len && tok[len - 1] == ' ') len--;
+    token_entry key;
+    tsl_token_hash(tok, len, key.hash);
+    pthread_rwlock_rdlock(&dm->tok_mu);
+    const token_entry *t = bsearch(&key, dm->tokens, dm->ntokens, sizeof key, cmp_token);
+    tsl_role role = t ? t->role : 0;
+    pthread_rwlock_unlock(&dm->tok_mu);
+    return role;
+}
+
+/* Appends a chunk of an ingest body to its file (made on the first chunk): only for a token
+ * that may ingest, so that nobody else can fill the disk; past max_ingest the file is dropped
+ * and the request is answered 413 (too_big 1), a write error 500 (too_big 2). */
+static void upload_chunk(tsl_daemon *dm, req *r, const char *data, size_t n) {
+    if (!r->may_upload || r->too_big) return;
+    if (r->upload_len + n > dm->o.max_ingest) {
+        r->too_big = 1;
+    } else {
+        if (r->upload_fd < 0)
+            r->upload_fd = tsl_mgmt_upload_create(dm->mgmt, r->upload, sizeof r->upload);
+        if (r->upload_fd < 0) {
+            r->upload[0] = '\0';
+            r->too_big = 2;
+            return;
+        }
+        while (n) {
+            ssize_t w = write(r->upload_fd, data, n);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) {
+                r->too_big = 2;
+                break;
+            }
+            data += w;
+            n -= (size_t)w;
+            r->upload_len += (size_t)w;
+        }
+    }
+    if (r->too_big) {
+        close(r->upload_fd);
+        r->upload_fd = -1;
+        if (r->upload[0]) unlink(r->upload);
+        r->upload[0] = '\0';
+    }
+}
+
+/* A management route (mgmt.c), authorised. */
+static enum MHD_Result route_mgmt(tsl_daemon *dm, struct MHD_Connection *c, req *r,
+                                  const char *who) {
+    static const tsl_mgmt_op ops[] = {[R_INGEST] = TSL_MGMT_INGEST,
+                                      [R_EXEC_START] = TSL_MGMT_EXEC_START,
+                                      [R_EXECS] = TSL_MGMT_EXEC_LIST,
+                                      [R_EXEC] = TSL_MGMT_EXEC_SHOW,
+                                      [R_EXEC_STOP] = TSL_MGMT_EXEC_STOP,
+                                      [R_EXEC_RESUME] = TSL_MGMT_EXEC_RESUME,
+                                      [R_PARAMS] = TSL_MGMT_PARAM_LIST,
+                                      [R_PARAM] = TSL_MGMT_PARAM_SHOW,
+                                      [R_PARAM_PUT] = TSL_MGMT_PARAM_SET,
+                                      [R_EVENTS] = TSL_MGMT_EVENTS,
+                                      [R_EVENT_STREAM] = TSL_MGMT_EVENT_STREAM};
+    tsl_mgmt_call q;
+    memset(&q, 0, sizeof q);
+    q.op = ops[r->route];
+    q.c = c;
+    q.name = r->route == R_PARAM || r->route == R_PARAM_PUT ? r->key : r->name;
+    q.id = r->id;
+    q.who = who;
+    q.body = (const char *)r->body.data;
+    q.len = r->body.len;
+    if (r->upload_fd >= 0) {
+        close(r->upload_fd);
+        r->upload_fd = -1;
+        q.upload = r->upload_len ? r->upload : NULL;
+    }
+    int status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+    struct MHD_Response *resp = tsl_mgmt_handle(dm->mgmt, &q, &status, &r->stream);
+    if (!resp) return MHD_NO;
+    r->status = status;
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **con_cls) {
@@ -1139,12 +1311,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         r = tsl_calloc(1, sizeof *r);
         r->t0 = now_s();
         tsl_wbuf_init(&r->body);
-        r->route = route_of(url, r);
+        r->route = route_of(url, method, r);
+        r->upload_fd = -1;
+        if (r->route == R_INGEST) r->may_upload = token_role(dm, c) >= TSL_ROLE_WRITER;
         atomic_fetch_add(&dm->inflight, 1);
         *con_cls = r;
         return MHD_YES;
     }
     if (*upload_size) {
+        if (r->route == R_INGEST) {
+            upload_chunk(dm, r, upload, *upload_size);
+            *upload_size = 0;
+            return MHD_YES;
+        }
         if (r->body.len + *upload_size > dm->o.max_body)
             r->too_big = 1;
         else
@@ -1156,15 +1335,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (r->route == R_OTHER)
         return respond_error(c, r, MHD_HTTP_NOT_FOUND, "not_found", "no route %s %.200s", method,
                              url);
-    if (strcmp(method, rd->post ? "POST" : "GET"))
+    if (strcmp(method, methods[rd->post]))
         return respond_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", "%s takes %s",
-                             rd->name, rd->post ? "POST" : "GET");
+                             rd->name, methods[rd->post]);
     char who[TSL_STORE_NAME_MAX + 8] = "";
     enum MHD_Result ret = MHD_NO;
     if (rd->role && authorize(dm, c, r, rd->role, who, sizeof who, &ret)) return ret;
+    if (r->too_big == 2)
+        return respond_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR, "io",
+                             "cannot keep the body in %s (not writable, or the disk is full)",
+                             TSL_PROJECT_DATA_DIR "/uploads");
     if (r->too_big)
         return respond_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large",
-                             "the body is larger than %zu bytes", dm->o.max_body);
+                             "the body is larger than %zu bytes",
+                             r->route == R_INGEST ? dm->o.max_ingest : dm->o.max_body);
     switch (r->route) {
     case R_HEALTHZ:
         return respond_json(c, r, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
@@ -1190,6 +1374,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return route_jobs(dm, c, r, who);
     case R_JOB:
         return route_job(dm, c, r);
+    case R_INGEST:
+    case R_EXEC_START:
+    case R_EXECS:
+    case R_EXEC:
+    case R_EXEC_STOP:
+    case R_EXEC_RESUME:
+    case R_PARAMS:
+    case R_PARAM:
+    case R_PARAM_PUT:
+    case R_EVENTS:
+    case R_EVENT_STREAM:
+        return route_mgmt(dm, c, r, who);
     case R_OTHER:
     case R_COUNT:
         break;
@@ -1217,6 +1413,9 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                        "request", "{s:s, s:i, s:f, s:b}", "route", routes[r->route].name, "status",
                        r->status, "seconds", dt, "completed",
                        toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+    if (r->stream) tsl_mgmt_stream_done(dm->mgmt, r->stream);
+    if (r->upload_fd >= 0) close(r->upload_fd);
+    if (r->upload[0]) unlink(r->upload);
     tsl_wbuf_release(&r->body);
     tsl_free(r);
     *con_cls = NULL;
@@ -1237,6 +1436,7 @@ static void teardown(tsl_daemon *dm) {
     for (size_t i = 0; i < dm->nslots; i++) tsl_served_unref(dm->slots[i].sv);
     tsl_free(dm->slots);
     tsl_free(dm->tokens);
+    tsl_mgmt_free(dm->mgmt);
     tsl_store_close(dm->poll_s);
     tsl_store_close(dm->admin);
     tsl_config_free(dm->owned_cfg);
@@ -1261,6 +1461,7 @@ tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_dae
         dm->o.threads = nc > 0 ? (int)nc : 2;
     }
     if (!dm->o.max_body) dm->o.max_body = (size_t)1 << 20;
+    if (!dm->o.max_ingest) dm->o.max_ingest = (size_t)256 << 20;
     if (!dm->o.max_items) dm->o.max_items = 1000;
     if (!dm->o.max_horizon) dm->o.max_horizon = 10000;
     if (dm->o.poll_ms <= 0) dm->o.poll_ms = 500;
@@ -1294,6 +1495,11 @@ tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_dae
         goto fail;
     if ((err = poll_once(dm, d))) goto fail;
     dm->polled_ok = 1;
+    char *uploads = tsl_project_path(p, TSL_PROJECT_DATA_DIR "/uploads");
+    tsl_mgmt_env me = {dm->url, dm->admin, &dm->admin_mu, &dm->cfg, uploads, dm->o.max_streams};
+    err = tsl_mgmt_new(&me, &dm->mgmt, d);
+    tsl_free(uploads);
+    if (err) goto fail;
     if ((err = tsl_capq_start(dm->url, dm->o.capture_queue, &dm->capq, d))) goto fail;
     char *outdir = tsl_project_path(p, TSL_PROJECT_DATA_DIR "/outputs");
     if (mkdir(outdir, 0777) && errno != EEXIST) {
@@ -1318,13 +1524,14 @@ tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_dae
         err = tsl_diag_set(d, TSL_EINVAL, "--listen: '%s' is not an IPv4 address", dm->o.host);
         goto fail;
     }
-    dm->mhd = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_TURBO,
-        (uint16_t)dm->o.port, NULL, NULL, handle, dm, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)dm->o.threads,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, dm, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)dm->o.request_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+    dm->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                                   MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME,
+                               (uint16_t)dm->o.port, NULL, NULL, handle, dm, MHD_OPTION_SOCK_ADDR,
+                               (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
+                               (unsigned)dm->o.threads, MHD_OPTION_NOTIFY_COMPLETED, completed, dm,
+                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)dm->o.request_timeout_s,
+                               MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
+                               MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
     if (!dm->mhd) {
         err = tsl_diag_set(d, TSL_EIO, "cannot listen on %s:%d: %s", dm->o.host, dm->o.port,
                            errno ? strerror(errno) : "libmicrohttpd refused to start");
@@ -1377,6 +1584,7 @@ tsl_err tsl_daemon_stop(tsl_daemon *dm, int drain_ms, tsl_diag *d) {
                    "{s:I}", "in_flight", (json_int_t)atomic_load(&dm->inflight));
     MHD_socket ls = MHD_quiesce_daemon(dm->mhd);
     if (ls != MHD_INVALID_SOCKET) close(ls);
+    tsl_mgmt_shutdown(dm->mgmt); /* event streams end now rather than hold the drain up */
     double until = now_s() + drain_ms / 1000.0;
     while (atomic_load(&dm->inflight) > 0 && now_s() < until) usleep(2000);
     long left = atomic_load(&dm->inflight);

@@ -302,7 +302,7 @@ tsl_err tsl_inbox_handle(tsl_store *s, const tsl_config_dataset *ds, const char 
     memset(&io, 0, sizeof io);
     io.who = "inbox";
     io.source = path;
-    io.via = "inbox";
+    io.origin = "inbox";
     io.file = name;
     tsl_diag id = {TSL_OK, {0}};
     tsl_err irc = tsl_ingest_file(s, ds, path, &io, &receipt, NULL, &id);

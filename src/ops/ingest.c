@@ -129,7 +129,7 @@ static tsl_err begin(run *r, tsl_diag *d) {
     memset(&io, 0, sizeof io);
     io.source = r->o->source ? r->o->source : r->path;
     io.who = r->o->who;
-    io.via = r->o->via;
+    io.origin = r->o->origin;
     io.file = r->o->file;
     io.batch_rows = r->o->batch_rows;
     io.max_rejects = r->o->max_rejects;
@@ -189,8 +189,8 @@ tsl_err tsl_ingest_file(tsl_store *s, const tsl_config_dataset *ds, const char *
     memset(&r, 0, sizeof r);
     r.s = s;
     r.ds = ds;
-    r.path = path;
     r.o = opts ? opts : &defaults;
+    r.path = r.o->name ? r.o->name : path; /* in messages */
     memset(receipt, 0, sizeof *receipt);
     if (created) *created = 0;
     tsl_csv_opts co;
@@ -198,6 +198,7 @@ tsl_err tsl_ingest_file(tsl_store *s, const tsl_config_dataset *ds, const char *
     co.item_col = ds->item_col;
     co.time_col = ds->time_col;
     co.target_col = ds->target_col;
+    co.name = r.o->name;
     tsl_err rc = tsl_csv_open_file(path, &co, &r.csv, d);
     if (rc) return rc;
     if ((rc = check_header(&r, d))) goto out;
@@ -238,7 +239,7 @@ tsl_err tsl_ingest_file(tsl_store *s, const tsl_config_dataset *ds, const char *
             rc = tsl_diag_set(d, TSL_EPARSE,
                               "%s: no data rows after the header, expected at "
                               "least one row",
-                              path);
+                              r.path);
             goto out;
         }
         receipt->read = r.read;
@@ -250,7 +251,7 @@ tsl_err tsl_ingest_file(tsl_store *s, const tsl_config_dataset *ds, const char *
         rc = tsl_diag_set(d, TSL_EPARSE,
                           "%s: none of its %llu rows could be ingested (the first "
                           "at line %llu: %s); nothing was changed",
-                          path, (unsigned long long)r.read,
+                          r.path, (unsigned long long)r.read,
                           (unsigned long long)receipt->rejects[0].line, receipt->rejects[0].reason);
         goto out;
     }

@@ -315,7 +315,7 @@ static void ingest_free(tsl_store_ingest *in) {
     tsl_free(in->in_dims);
     tsl_free(in->dataset);
     tsl_free(in->source);
-    tsl_free(in->via);
+    tsl_free(in->origin);
     tsl_free(in->file);
     tsl_free(in->who);
     tsl_store_receipt_release(&in->receipt);
@@ -336,9 +336,9 @@ tsl_err tsl_store_ingest_begin(tsl_store *s, const char *dataset, const char *co
         (err = tsl_sto_check_name(d, "data set", dataset, TSL_STORE_NAME_MAX, 0)) ||
         (err = tsl_sto_check_dims(d, dim_names, ndims)) ||
         (err = tsl_sto_check_text(d, "ingest source", opts->source, 4096)) ||
-        (err = tsl_sto_check_text(d, "ingest channel", opts->via, 64)) ||
-        (err = tsl_sto_check_text(d, "ingest file", opts->file, 4096)) ||
-        (err = tsl_sto_check_text(d, "who", opts->who, 4096)))
+        (err = tsl_sto_check_text(d, "who", opts->who, 4096)) ||
+        (err = tsl_sto_check_text(d, "ingest origin", opts->origin, 64)) ||
+        (err = tsl_sto_check_text(d, "ingest file", opts->file, 4096)))
         return err;
     if (opts->batch_rows > MAX_BATCH)
         return tsl_diag_set(d, TSL_EINVAL, "ingest: batch_rows %zu: at most %zu", opts->batch_rows,
@@ -347,7 +347,7 @@ tsl_err tsl_store_ingest_begin(tsl_store *s, const char *dataset, const char *co
     in->s = s;
     in->dataset = tsl_strdup(dataset);
     in->source = tsl_strdup(opts->source ? opts->source : "-");
-    if (opts->via) in->via = tsl_strdup(opts->via);
+    in->origin = tsl_strdup(opts->origin ? opts->origin : "cli");
     if (opts->file) in->file = tsl_strdup(opts->file);
     in->who = tsl_strdup(opts->who ? opts->who : "");
     in->batch_rows = opts->batch_rows ? opts->batch_rows : DEFAULT_BATCH;

@@ -602,28 +602,17 @@ static tsl_err close_body(sq *q, void *vctx, tsl_diag *d) {
     if (c->error)
         return tsl_sq_event_own(
             q, "dataset.ingest_failed", subject,
-            tsl_sto_json("{s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "ingest", (json_int_t)in->id,
-                         "dataset", in->dataset, "source", in->source, "error", c->error,
-                         "inserted", (json_int_t)r->inserted, "updated", (json_int_t)r->updated,
-                         "unchanged", (json_int_t)r->unchanged, "rejected",
-                         (json_int_t)r->rejected),
-            d);
-    if (in->file)
-        return tsl_sq_event_own(
-            q, "dataset.ingested", subject,
-            tsl_sto_json("{s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "ingest",
-                         (json_int_t)in->id, "dataset", in->dataset, "source",
-                         in->via ? in->via : in->source, "file", in->file, "read",
-                         (json_int_t)r->read, "inserted", (json_int_t)r->inserted, "updated",
-                         (json_int_t)r->updated, "unchanged", (json_int_t)r->unchanged, "rejected",
-                         (json_int_t)r->rejected, "new_items", (json_int_t)r->new_items, "hash",
-                         in->receipt.hash),
+            tsl_sto_json("{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "ingest",
+                         (json_int_t)in->id, "dataset", in->dataset, "source", in->origin, "file",
+                         in->file ? in->file : in->source, "error", c->error, "inserted",
+                         (json_int_t)r->inserted, "updated", (json_int_t)r->updated, "unchanged",
+                         (json_int_t)r->unchanged, "rejected", (json_int_t)r->rejected),
             d);
     return tsl_sq_event_own(
         q, "dataset.ingested", subject,
-        tsl_sto_json("{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "ingest",
-                     (json_int_t)in->id, "dataset", in->dataset, "source",
-                     in->via ? in->via : in->source, "read", (json_int_t)r->read, "inserted",
+        tsl_sto_json("{s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "ingest",
+                     (json_int_t)in->id, "dataset", in->dataset, "source", in->origin, "file",
+                     in->file ? in->file : in->source, "read", (json_int_t)r->read, "inserted",
                      (json_int_t)r->inserted, "updated", (json_int_t)r->updated, "unchanged",
                      (json_int_t)r->unchanged, "rejected", (json_int_t)r->rejected, "new_items",
                      (json_int_t)r->new_items, "hash", in->receipt.hash),

@@ -92,12 +92,13 @@ struct tsl_store_ingest {
     int64_t dataset_id; /* set by the back end's ingest_open */
     char *dataset;
     char *source, *who;
-    char *via, *file; /* for the dataset.ingested event; NULL when not given */
-    tsl_freq freq;    /* the data set's, set by ingest_open */
-    size_t ndims;     /* the data set's (after ingest_open) */
-    size_t *dim_map;  /* data set dim j is the rows' dim dim_map[j] */
-    size_t in_ndims;  /* dims the rows carry */
-    char **in_dims;   /* their names */
+    char *origin;    /* the events' "source": "cli", "api", "inbox" */
+    char *file;      /* the events' "file"; NULL: source */
+    tsl_freq freq;   /* the data set's, set by ingest_open */
+    size_t ndims;    /* the data set's (after ingest_open) */
+    size_t *dim_map; /* data set dim j is the rows' dim dim_map[j] */
+    size_t in_ndims; /* dims the rows carry */
+    char **in_dims;  /* their names */
     size_t batch_rows;
     uint64_t max_rejects;
     int create;

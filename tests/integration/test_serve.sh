@@ -275,7 +275,7 @@ while read -r method path need body; do
       approver) H=("${A[@]}") ;;
       admin) H=(-H "Authorization: Bearer $(cat "$tmp/tok_admin")") ;;
     esac
-    if [ "$method" = POST ]; then got=$(code POST "$path" "${H[@]}" -d "$body"); else got=$(code GET "$path" "${H[@]}"); fi
+    if [ "$method" != GET ]; then got=$(code "$method" "$path" "${H[@]}" -d "$body"); else got=$(code GET "$path" "${H[@]}" -m 1); fi
     if [ "$need" = none ]; then want=ok
     elif [ "$who" = none ] || [ "$who" = bad ]; then want=401
     elif [ "$(rank "$who")" -lt "$(rank "$need")" ]; then want=403
@@ -299,6 +299,17 @@ POST /v1/models/solar/1/approve approver {}
 POST /v1/models/solar/1/reject approver {}
 POST /v1/jobs writer {}
 GET /v1/jobs/1 reader -
+POST /v1/datasets/solar/observations writer x
+POST /v1/forecasters/solar/executions writer [
+GET /v1/executions reader -
+GET /v1/executions/999999 reader -
+POST /v1/executions/999999/stop writer {}
+POST /v1/executions/999999/resume writer {}
+GET /v1/parameters reader -
+GET /v1/parameters/k reader -
+PUT /v1/parameters/k admin [
+GET /v1/events reader -
+GET /v1/events/stream reader -
 ROUTES
 check "auth matrix over every route and role" test "$matrix_fail" = 0
 
