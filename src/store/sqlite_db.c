@@ -565,6 +565,10 @@ static const tsl_store_vt sqlite_vt = {
     .job_heartbeat = tsl_sq_job_heartbeat,
     .job_finish = tsl_sq_job_finish,
     .status_counts = tsl_sq_status_counts,
+    .lock_acquire = tsl_sq_lock_acquire,
+    .lock_release = tsl_sq_lock_release,
+    .schedule_last = tsl_sq_schedule_last,
+    .schedule_claim = tsl_sq_schedule_claim,
     .capture_add = tsl_sq_capture_add,
     .capture_list = tsl_sq_capture_list,
 };
