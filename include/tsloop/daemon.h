@@ -97,18 +97,23 @@ tsl_err tsl_predict(tsl_store *s, const char *endpoint, const char *path, const 
 void tsl_daemon_log(FILE *f, const char *level, const char *msg, const char *fields, ...);
 
 typedef struct tsl_daemon_opts {
-    const char *host;      /* address to bind; NULL: "127.0.0.1" */
-    int port;              /* 0: any free port (tsl_daemon_port tells which) */
-    int threads;           /* HTTP worker threads; 0: the number of cores */
-    size_t max_body;       /* bytes of a request body; 0: 1 MiB */
-    size_t max_items;      /* items per forecast request; 0: 1000 */
-    size_t max_horizon;    /* 0: 10000 */
-    size_t capture_queue;  /* captures waiting for the writer; 0: 65536 */
-    int poll_ms;           /* how often the store is polled for deployments; 0: 500 */
-    int request_timeout_s; /* idle connections are closed after it; 0: 30 */
-    int access_log;        /* log every request (JSON line) */
-    int workers;           /* job worker threads; 0: 1 */
-    FILE *log;             /* NULL: stderr */
+    const char *host;          /* address to bind; NULL: "127.0.0.1" */
+    int port;                  /* 0: any free port (tsl_daemon_port tells which) */
+    int threads;               /* HTTP worker threads; 0: the number of cores */
+    size_t max_body;           /* bytes of a request body; 0: 1 MiB */
+    size_t max_items;          /* items per forecast request; 0: 1000 */
+    size_t max_horizon;        /* 0: 10000 */
+    size_t capture_queue;      /* captures waiting for the writer; 0: 65536 */
+    int poll_ms;               /* how often the store is polled for deployments; 0: 500 */
+    int request_timeout_s;     /* idle connections are closed after it; 0: 30 */
+    int access_log;            /* log every request (JSON line) */
+    int workers;               /* job worker threads; 0: 1 */
+    int pipeline_workers;      /* training execution workers; 0: 1; -1: none */
+    int64_t sched_lease_ms;    /* the scheduler lock's lease; 0: 15000 */
+    int64_t sched_clock_start; /* tests: the scheduler's clock starts here (seconds); 0: real */
+    int64_t job_lease_ms;      /* a job's lease, renewed while it runs; 0: the store's 30000 */
+    int job_delay_ms;          /* tests: each job sleeps this long (heartbeats go on) */
+    FILE *log;                 /* NULL: stderr */
 } tsl_daemon_opts;
 
 typedef struct tsl_daemon tsl_daemon;

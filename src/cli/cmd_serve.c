@@ -37,6 +37,8 @@ static const char usage_text[] =
     "      --drain-ms MS       how long SIGTERM waits for requests in flight (default 10000)\n"
     "      --access-log        log every request\n"
     "      --workers N         threads running asynchronous jobs (default 1)\n"
+    "      --pipeline-workers N  threads running requested training executions (default 1;\n"
+    "                          0: none, another process runs them)\n"
     "      --project DIR       the project's directory, instead of searching upwards\n"
     "  -h, --help              this help\n";
 
@@ -49,21 +51,24 @@ enum {
     OPT_CAPQ,
     OPT_DRAIN,
     OPT_ACCESS,
-    OPT_WORKERS
+    OPT_WORKERS,
+    OPT_PIPELINE_WORKERS
 };
 
-static const struct option long_opts[] = {{"listen", required_argument, NULL, OPT_LISTEN},
-                                          {"threads", required_argument, NULL, OPT_THREADS},
-                                          {"max-body", required_argument, NULL, OPT_MAX_BODY},
-                                          {"max-items", required_argument, NULL, OPT_MAX_ITEMS},
-                                          {"max-horizon", required_argument, NULL, OPT_MAX_HORIZON},
-                                          {"capture-queue", required_argument, NULL, OPT_CAPQ},
-                                          {"drain-ms", required_argument, NULL, OPT_DRAIN},
-                                          {"access-log", no_argument, NULL, OPT_ACCESS},
-                                          {"workers", required_argument, NULL, OPT_WORKERS},
-                                          {"project", required_argument, NULL, CLI_OPT_PROJECT},
-                                          {"help", no_argument, NULL, 'h'},
-                                          {NULL, 0, NULL, 0}};
+static const struct option long_opts[] = {
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"max-body", required_argument, NULL, OPT_MAX_BODY},
+    {"max-items", required_argument, NULL, OPT_MAX_ITEMS},
+    {"max-horizon", required_argument, NULL, OPT_MAX_HORIZON},
+    {"capture-queue", required_argument, NULL, OPT_CAPQ},
+    {"drain-ms", required_argument, NULL, OPT_DRAIN},
+    {"access-log", no_argument, NULL, OPT_ACCESS},
+    {"workers", required_argument, NULL, OPT_WORKERS},
+    {"pipeline-workers", required_argument, NULL, OPT_PIPELINE_WORKERS},
+    {"project", required_argument, NULL, CLI_OPT_PROJECT},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0}};
 
 /* Splits "HOST:PORT" into host (cap bytes) and port. */
 static int parse_listen(const char *text, char *host, size_t cap, int *port) {
@@ -74,6 +79,29 @@ static int parse_listen(const char *text, char *host, size_t cap, int *port) {
     long p = 0;
     if (cli_parse_long("serve", "--listen port", colon + 1, 0, 65535, &p)) return -1;
     *port = (int)p;
+    return 0;
+}
+
+/* Reads an integer environment variable for a test hook into *out (unset: unchanged). */
+static int env_long(const char *name, long lo, long hi, int64_t *out) {
+    const char *v = getenv(name);
+    if (!v || !v[0]) return 0;
+    long x = 0;
+    if (cli_parse_long("serve", name, v, lo, hi, &x)) return -1;
+    *out = x;
+    return 0;
+}
+
+/* The test hooks (docs/cli.md): environment variables that shorten leases and set the
+ * scheduler's clock, so integration tests need not wait for real minutes. */
+static int test_hooks(tsl_daemon_opts *o) {
+    int64_t delay = 0;
+    if (env_long("TSLOOP_TEST_CLOCK", 1, 253402300799L, &o->sched_clock_start) ||
+        env_long("TSLOOP_SCHED_LEASE_MS", 100, 3600000, &o->sched_lease_ms) ||
+        env_long("TSLOOP_JOB_LEASE_MS", 100, 3600000, &o->job_lease_ms) ||
+        env_long("TSLOOP_TEST_JOB_DELAY_MS", 0, 600000, &delay))
+        return -1;
+    o->job_delay_ms = (int)delay;
     return 0;
 }
 
@@ -122,6 +150,10 @@ int cmd_serve(int argc, char **argv) {
             if (cli_parse_long("serve", "--workers", optarg, 1, 256, &v)) return CLI_USAGE;
             o.workers = (int)v;
             break;
+        case OPT_PIPELINE_WORKERS:
+            if (cli_parse_long("serve", "--pipeline-workers", optarg, 0, 64, &v)) return CLI_USAGE;
+            o.pipeline_workers = v ? (int)v : -1;
+            break;
         case CLI_OPT_PROJECT:
             project = optarg;
             break;
@@ -134,6 +166,7 @@ int cmd_serve(int argc, char **argv) {
     }
     if (argc != optind) return cli_usage_error("serve", "takes no arguments, only options");
     o.host = host;
+    if (test_hooks(&o)) return CLI_USAGE;
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);

@@ -99,4 +99,56 @@ void tsl_workers_kick(tsl_workers *w);
 /* Stops the workers after the jobs they are running, and frees w; NULL is a no-op. */
 void tsl_workers_stop(tsl_workers *w);
 
+/* ---- pipeline workers (pipeworkers.c) ---- */
+
+typedef struct tsl_pipeworkers tsl_pipeworkers;
+
+/* Starts n pipeline worker threads, each with its own handle of the store at url and its own
+ * copy of the configuration at config_path, running any requested training execution
+ * (tsl_pipeline_work) with threads threads per AutoML step (0: all cores). */
+tsl_err tsl_pipeworkers_start(const char *url, const char *config_path, int n, int threads,
+                              FILE *log, tsl_pipeworkers **out, tsl_diag *d);
+
+/* Makes each worker read the configuration again before its next claim. NULL is a no-op. */
+void tsl_pipeworkers_reload(tsl_pipeworkers *pw);
+
+/* Workers inside tsl_pipeline_work now (claiming or running). */
+int tsl_pipeworkers_active(tsl_pipeworkers *pw);
+
+/* Asks the workers to stop and waits up to wait_ms for them; returns how many were still
+ * running an execution then (left running, as after a crash: pw is then not freed). NULL is a
+ * no-op. */
+int tsl_pipeworkers_stop(tsl_pipeworkers *pw, int wait_ms);
+
+/* ---- the scheduler (scheduler.c) ---- */
+
+typedef struct tsl_scheduler tsl_scheduler;
+
+typedef struct tsl_scheduler_opts {
+    int64_t lease_ms;    /* of the scheduler's lock; 0: 15000 */
+    int tick_ms;         /* how often schedules are looked at and the lock renewed; 0: 1000 */
+    int64_t clock_start; /* 0: the real clock; else the clock starts at this time (seconds) */
+    FILE *log;           /* NULL: stderr */
+} tsl_scheduler_opts;
+
+/* Starts the scheduler thread on its own handle of the store at url, reading the schedules
+ * of the configuration at config_path and writing scheduled forecasts into the folder outdir
+ * (which exists). It schedules only while it holds the store's "scheduler" lock. */
+tsl_err tsl_scheduler_start(const char *url, const char *config_path, const char *outdir,
+                            const tsl_scheduler_opts *o, tsl_scheduler **out, tsl_diag *d);
+
+/* Reads the configuration again before the next tick (SIGHUP). NULL is a no-op. */
+void tsl_scheduler_reload(tsl_scheduler *sc);
+
+/* 1 when this daemon holds the scheduler's lock (as of the last tick); holder (cap bytes, may
+ * be NULL) gets "HOST:PID" of the daemon that does. */
+int tsl_scheduler_leader(tsl_scheduler *sc, char *holder, size_t cap);
+
+/* Fire times this scheduler ran. */
+uint64_t tsl_scheduler_fires(tsl_scheduler *sc);
+
+/* Stops the thread after its current tick, releases the lock when held, frees sc. NULL is a
+ * no-op. */
+void tsl_scheduler_stop(tsl_scheduler *sc);
+
 #endif

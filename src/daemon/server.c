@@ -178,6 +178,8 @@ struct tsl_daemon {
 
     tsl_capq *capq;
     tsl_workers *workers;
+    tsl_pipeworkers *pipeworkers;
+    tsl_scheduler *sched;
     atomic_ullong jobs[4], execs[6]; /* by status, as of the last poll */
     atomic_long inflight;
     atomic_ullong forecasts, forecast_items, item_errors, switches;
@@ -606,9 +608,12 @@ static enum MHD_Result route_readyz(tsl_daemon *dm, struct MHD_Connection *c, re
         return respond_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "not_loaded",
                              "%zu of %zu deployed endpoints have no model loaded", missing,
                              loaded + missing);
-    return respond_json(
-        c, r, MHD_HTTP_OK,
-        json_pack("{s:s, s:I}", "status", "ready", "endpoints", (json_int_t)loaded));
+    char holder[300] = "";
+    int leader = tsl_scheduler_leader(dm->sched, holder, sizeof holder);
+    return respond_json(c, r, MHD_HTTP_OK,
+                        json_pack("{s:s, s:I, s:b, s:s}", "status", "ready", "endpoints",
+                                  (json_int_t)loaded, "scheduler", leader, "scheduler_holder",
+                                  holder));
 }
 
 static enum MHD_Result route_prometheus(tsl_daemon *dm, struct MHD_Connection *c, req *r) {
@@ -687,6 +692,19 @@ static enum MHD_Result route_prometheus(tsl_daemon *dm, struct MHD_Connection *c
         tsl_wbuf_printf(&b, "tsloop_executions{status=\"%s\"} %llu\n",
                         tsl_exec_status_name((tsl_exec_status)k),
                         (unsigned long long)atomic_load(&dm->execs[k]));
+    tsl_wbuf_printf(&b,
+                    "# HELP tsloop_scheduler_leader 1 when this daemon holds the project's "
+                    "scheduler lock (runs the schedules), else 0.\n"
+                    "# TYPE tsloop_scheduler_leader gauge\ntsloop_scheduler_leader %d\n"
+                    "# HELP tsloop_scheduler_fires_total Schedule fire times this daemon ran.\n"
+                    "# TYPE tsloop_scheduler_fires_total counter\n"
+                    "tsloop_scheduler_fires_total %llu\n"
+                    "# HELP tsloop_pipeline_workers_busy Pipeline workers claiming or running an "
+                    "execution.\n"
+                    "# TYPE tsloop_pipeline_workers_busy gauge\ntsloop_pipeline_workers_busy %d\n",
+                    tsl_scheduler_leader(dm->sched, NULL, 0),
+                    (unsigned long long)tsl_scheduler_fires(dm->sched),
+                    tsl_pipeworkers_active(dm->pipeworkers));
     size_t len = b.len;
     tsl_wbuf_putc(&b, '\0');
     return respond(c, r, MHD_HTTP_OK, "text/plain; version=0.0.4", (char *)b.data, len);
@@ -1301,6 +1319,14 @@ tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_dae
     }
     err = tsl_workers_start(dm->url, outdir, dm->o.workers > 0 ? dm->o.workers : 1, dm->log,
                             &dm->workers, d);
+    if (!err && dm->o.pipeline_workers >= 0)
+        err = tsl_pipeworkers_start(dm->url, p->config_path,
+                                    dm->o.pipeline_workers ? dm->o.pipeline_workers : 1, 0, dm->log,
+                                    &dm->pipeworkers, d);
+    if (!err) {
+        tsl_scheduler_opts so = {dm->o.sched_lease_ms, 0, dm->o.sched_clock_start, dm->log};
+        err = tsl_scheduler_start(dm->url, p->config_path, outdir, &so, &dm->sched, d);
+    }
     tsl_free(outdir);
     if (err) goto fail;
 
@@ -1338,6 +1364,8 @@ tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_dae
     return TSL_OK;
 fail:
     if (dm->mhd) MHD_stop_daemon(dm->mhd);
+    tsl_scheduler_stop(dm->sched);
+    tsl_pipeworkers_stop(dm->pipeworkers, 0);
     tsl_workers_stop(dm->workers);
     tsl_capq_stop(dm->capq, NULL);
     teardown(dm);
@@ -1353,6 +1381,8 @@ tsl_err tsl_daemon_reload(tsl_daemon *dm, tsl_diag *d) {
     dm->cfg = dm->owned_cfg = cfg;
     pthread_mutex_unlock(&dm->admin_mu);
     tsl_config_free(old); /* nobody reads it outside the lock */
+    tsl_scheduler_reload(dm->sched);
+    tsl_pipeworkers_reload(dm->pipeworkers);
     tsl_daemon_log(dm->log, "info", "configuration reloaded", "{s:s, s:I}", "file",
                    dm->p->config_path, "endpoints", (json_int_t)cfg->nendpoints);
     return TSL_OK;
@@ -1373,8 +1403,12 @@ tsl_err tsl_daemon_stop(tsl_daemon *dm, int drain_ms, tsl_diag *d) {
     long left = atomic_load(&dm->inflight);
     MHD_stop_daemon(dm->mhd);
     dm->mhd = NULL;
+    tsl_scheduler_stop(dm->sched); /* after its current fire */
+    dm->sched = NULL;
     tsl_workers_stop(dm->workers); /* after the jobs they are running */
     dm->workers = NULL;
+    tsl_pipeworkers_stop(dm->pipeworkers, drain_ms);
+    dm->pipeworkers = NULL;
     tsl_err err = tsl_capq_stop(dm->capq, d);
     dm->capq = NULL;
     tsl_daemon_log(dm->log, err ? "error" : "info", "stopped", "{s:I}", "requests_cut_short",
