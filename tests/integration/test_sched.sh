@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# The daemon's background work: two daemons on one project (one schedules, /readyz and
+# /metrics say which; the other takes over when the first stops), a minute schedule firing
+# (the scheduler's clock started three seconds before a minute boundary by TSLOOP_TEST_CLOCK)
+# into a captured forecast file in the output folder and a schedule-triggered training
+# execution run by the daemon's pipeline workers, the fire time run once across a restart,
+# and `tsloop train --detach` run by the daemon.
+# usage: test_sched.sh PATH/TO/tsloop   (ctest passes it)
+set -uo pipefail
+TSLOOP=$(cd "$(dirname "$1")" && pwd -P)/$(basename "$1")
+tmp=$(mktemp -d)
+tmp=$(cd "$tmp" && pwd -P)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
+P=(--project "$tmp/p")
+
+"$TSLOOP" demo --dir "$tmp/demo" --sites 2 --days 30 >/dev/null 2>&1
+"$TSLOOP" init "$tmp/p" >/dev/null
+cat >"$tmp/p/tsloop.yaml" <<'YAML'
+version: 1
+name: sched-test
+datasets:
+  solar:
+    frequency: H
+    columns:
+      dimensions: [region]
+    non_negative: true
+forecasters:
+  solar:
+    dataset: solar
+    horizon: 24
+    candidates: [naive, snaive]
+    backtest_windows: 2
+    ensembles: false
+    approval: {policy: auto, margin: 0}
+    schedule:
+      forecast: "* * * * *"
+      retrain: "* * * * *"
+endpoints:
+  prod:
+    forecaster: solar
+YAML
+expect_exit 0 "ingest" "$TSLOOP" ingest "${P[@]}" "$tmp/demo/solar.csv"
+expect_exit 0 "train" "$TSLOOP" train solar "${P[@]}"
+expect_exit 0 "deploy" "$TSLOOP" deploy solar/1 --endpoint prod "${P[@]}"
+"$TSLOOP" token create --name r --role reader "${P[@]}" >"$tmp/tok_r" 2>/dev/null
+
+freeport() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+# 2026-03-01T09:59:57Z: the 10:00 fire time comes three seconds after a daemon starts.
+export TSLOOP_TEST_CLOCK=1772359197
+export TSLOOP_SCHED_LEASE_MS=1500
+# start NAME: a daemon on a free port; its URL in $U_NAME, its pid in $PID_NAME.
+start() {
+  local port
+  port=$(freeport)
+  "$TSLOOP" serve "${P[@]}" --listen "127.0.0.1:$port" --threads 2 2>"$tmp/$1.log" &
+  local p=$!
+  pids+=("$p")
+  eval "PID_$1=$p; U_$1=http://127.0.0.1:$port"
+  for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "daemon $1 did not become ready"; cat "$tmp/$1.log"; return 1
+}
+leader() { # leader URL: prints True/False from /readyz
+  curl -s "$1/readyz" | python3 -c 'import json,sys; print(json.load(sys.stdin)["scheduler"])'
+}
+start a
+sleep 0.5
+start b
+sleep 0.5
+check "daemon a schedules" test "$(leader "$U_a")" = True
+check "daemon b serves but does not schedule" test "$(leader "$U_b")" = False
+check "b's /readyz names the holder (a's pid)" \
+  sh -c "curl -s '$U_b/readyz' | grep -q ':$PID_a\"'"
+check "/metrics: a is the leader" sh -c "curl -s '$U_a/metrics' | grep -qx 'tsloop_scheduler_leader 1'"
+check "/metrics: b is not" sh -c "curl -s '$U_b/metrics' | grep -qx 'tsloop_scheduler_leader 0'"
+check "b forecasts too" test "$(curl -s -o /dev/null -w '%{http_code}' -X POST \
+  -H "Authorization: Bearer $(cat "$tmp/tok_r")" -d '{"items":["lisbon"]}' \
+  "$U_b/v1/endpoints/prod/forecast")" = 200
+
+out="$tmp/p/.tsloop/outputs/forecast-solar-prod-20260301T1000Z.csv"
+for _ in $(seq 100); do [ -s "$out" ] && break; sleep 0.1; done
+check "the 10:00 forecast is written to the output folder" test -s "$out"
+check "forecast CSV header" test "$(head -1 "$out")" = "item_id,timestamp,mean,p10,p50,p90"
+check "24 steps for each of 2 items" test "$(tail -n +2 "$out" | wc -l)" = 48
+"$TSLOOP" events "${P[@]}" --type forecast.scheduled --json --since 0 >"$tmp/ev" 2>/dev/null
+check "one forecast.scheduled event" test "$(wc -l <"$tmp/ev")" = 1
+check "its payload" test "$(jsonl_py "$tmp/ev" "d[0]['subject'], d[0]['payload']['endpoint'], \
+d[0]['payload']['forecaster'], d[0]['payload']['items'], d[0]['payload']['inference_id']")" \
+  = "endpoint:prod prod solar 2 scheduled:solar:prod:20260301T1000Z"
+check "captured under its inference id" sh -c "grep -q 'scheduled forecast written.*\"captured\":2' '$tmp/a.log'"
+check "b fired nothing" sh -c "! grep -q 'schedule fired' '$tmp/b.log'"
+
+# The retrain schedule requests an execution the daemon's pipeline workers run.
+ok=0
+for _ in $(seq 150); do
+  "$TSLOOP" runs list "${P[@]}" --json >"$tmp/runs" 2>/dev/null
+  if [ "$(jq_py "$tmp/runs" "[r['status'] for r in d if r['trigger'] == 'schedule']")" = "['Succeeded']" ]; then
+    ok=1; break
+  fi
+  sleep 0.1
+done
+check "a schedule-triggered execution, run by a daemon, succeeded" test "$ok" = 1
+check "its dedupe key names the fire time" test "$(jq_py "$tmp/runs" \
+  "[r['dedupe_key'] for r in d if r['trigger'] == 'schedule'][0]")" = "schedule:solar:20260301T1000Z"
+check "version 2 registered" sh -c "'$TSLOOP' models list --project '$tmp/p' --json | grep -q '\"version\": 2'"
+
+# a stops: b takes the scheduler over.
+kill -TERM "$PID_a"; wait "$PID_a"; rc=$?
+check "a exits 0 on SIGTERM" test "$rc" = 0
+took=0
+for _ in $(seq 50); do
+  [ "$(leader "$U_b")" = True ] && { took=1; break; }
+  sleep 0.1
+done
+check "b took the scheduler over" test "$took" = 1
+# a again, with the same clock: 10:00 comes again three seconds later, but it ran already.
+start a
+sleep 4.5
+"$TSLOOP" events "${P[@]}" --type forecast.scheduled --json --since 0 >"$tmp/ev" 2>/dev/null
+check "the 10:00 fire time ran once across a restart and two daemons" test "$(wc -l <"$tmp/ev")" = 1
+check "the restarted a does not schedule" test "$(leader "$U_a")" = False
+
+# A training request from the CLI is run by a daemon.
+expect_exit 0 "train --detach" "$TSLOOP" train solar --detach "${P[@]}"
+ok=0
+for _ in $(seq 150); do
+  "$TSLOOP" runs list "${P[@]}" --json >"$tmp/runs" 2>/dev/null
+  if [ "$(jq_py "$tmp/runs" "d[0]['trigger'], d[0]['status']")" = "manual Succeeded" ]; then
+    ok=1; break
+  fi
+  sleep 0.1
+done
+check "the detached request ran in a daemon" test "$ok" = 1
+check "a daemon logged its steps" sh -c "cat '$tmp/a.log' '$tmp/b.log' | grep -q '\"msg\":\"pipeline step\".*\"phase\":\"end\".*Succeeded'"
+finish
