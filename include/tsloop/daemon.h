@@ -59,6 +59,16 @@ tsl_err tsl_forecast_request_parse(const char *body, size_t len, const tsl_forec
                                    tsl_forecast_request *out, tsl_diag *d);
 void tsl_forecast_request_release(tsl_forecast_request *r);
 
+/* Reads the item ids of a CSV job body (POST /v1/jobs with Content-Type text/csv): a header
+ * row with the column item_col (NULL: "item_id") - any other columns are ignored, so a forecast
+ * CSV or a data set may be sent as is - and one item per row, with the CSV reader's rules
+ * (csv.h: RFC 4180 quoting, items_only). Duplicates are dropped, the first listing kept.
+ * *items (n new strings in a new array) is freed by the caller. Errors name body.csv, the line
+ * and the column: TSL_EPARSE (a malformed row or header), TSL_ELIMIT (an id longer than
+ * max_id bytes), TSL_EINVAL (no items). */
+tsl_err tsl_job_csv_items(const char *body, size_t len, const char *item_col, size_t max_id,
+                          char ***items, size_t *n, tsl_diag *d);
+
 /* ---- batch forecasts ---- */
 
 typedef struct tsl_predict_opts {
@@ -109,6 +119,8 @@ typedef struct tsl_daemon_opts {
     int access_log;            /* log every request (JSON line) */
     int workers;               /* job worker threads; 0: 1 */
     int pipeline_workers;      /* training execution workers; 0: 1; -1: none */
+    const char *output_dir;    /* where job results and scheduled forecasts are written, relative
+                                  to the project's root; NULL: .tsloop/outputs */
     int64_t sched_lease_ms;    /* the scheduler lock's lease; 0: 15000 */
     int64_t sched_clock_start; /* tests: the scheduler's clock starts here (seconds); 0: real */
     int64_t job_lease_ms;      /* a job's lease, renewed while it runs; 0: the store's 30000 */

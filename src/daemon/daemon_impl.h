@@ -83,15 +83,22 @@ tsl_err tsl_capq_stop(tsl_capq *q, tsl_diag *d);
 typedef struct tsl_workers tsl_workers;
 
 /* Checks len bytes of a POST /v1/jobs body - {"kind": "predict", "endpoint": NAME, "items":
- * [...], "horizon": H}, endpoint required - and writes its compact JSON to *request (a new
+ * [...], "horizon": H, "quantiles": [...], "output": FILE}, endpoint required, output a file
+ * name of the output folder (tsl_job_output_check) - and writes its compact JSON to *request (a new
  * string) and the endpoint to endpoint (cap bytes). TSL_EPARSE / TSL_EINVAL with the key. */
 tsl_err tsl_job_request_check(const char *body, size_t len, const tsl_forecast_limits *lim,
                               char **request, char *endpoint, size_t cap, tsl_diag *d);
 
-/* Starts n worker threads, each on its own handle of the store at url, writing job outputs
- * into the folder outdir (which exists). */
-tsl_err tsl_workers_start(const char *url, const char *outdir, int n, FILE *log, tsl_workers **out,
-                          tsl_diag *d);
+/* Checks a file name a request gives for the output folder: 1-128 of A-Z a-z 0-9 _ - ., not
+ * starting with a dot - so no folder, no "..", no absolute path can be named. TSL_EINVAL. */
+tsl_err tsl_job_output_check(const char *name, tsl_diag *d);
+
+/* Starts n worker threads, each on its own handle of the store at url with jobs held for
+ * lease_ms (0: the store's 30 s) and renewed from a sibling handle while a job runs, writing
+ * job outputs into the folder outdir (which exists). delay_ms > 0 (tests) makes each job
+ * sleep that long before its work. */
+tsl_err tsl_workers_start(const char *url, const char *outdir, int n, int64_t lease_ms,
+                          int delay_ms, FILE *log, tsl_workers **out, tsl_diag *d);
 
 /* Wakes idle workers (a job was queued). */
 void tsl_workers_kick(tsl_workers *w);

@@ -25,7 +25,9 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <microhttpd.h>
 #include <sodium.h>
@@ -96,6 +98,7 @@ enum route {
     R_REJECT,
     R_JOBS,
     R_JOB,
+    R_JOB_RESULT,
     R_OTHER,
     R_COUNT
 };
@@ -119,6 +122,7 @@ static const struct route_def {
     {"/v1/models/{entry}/{version}/reject", 1, TSL_ROLE_APPROVER},
     {"/v1/jobs", 1, TSL_ROLE_WRITER},
     {"/v1/jobs/{id}", 0, TSL_ROLE_READER},
+    {"/v1/jobs/{id}/result", 0, TSL_ROLE_READER},
     {"other", 0, 0},
 };
 
@@ -178,6 +182,7 @@ struct tsl_daemon {
 
     tsl_capq *capq;
     tsl_workers *workers;
+    char *outdir; /* the output folder, absolute, symbolic links resolved */
     tsl_pipeworkers *pipeworkers;
     tsl_scheduler *sched;
     atomic_ullong jobs[4], execs[6]; /* by status, as of the last poll */
@@ -1046,15 +1051,93 @@ static enum MHD_Result route_status(tsl_daemon *dm, struct MHD_Connection *c, re
 }
 
 /* POST /v1/jobs: checks the request, queues it, wakes a worker; 202 with the job's id. */
+/* The JSON request of a CSV job body: the items from the body, the rest from the query
+ * (endpoint, horizon, quantiles, output, item = the item column). */
+static tsl_err csv_job_request(tsl_daemon *dm, struct MHD_Connection *c, req *r, char **request,
+                               const char **code, tsl_diag *d) {
+    const char *endpoint = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "endpoint");
+    const char *horizon = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "horizon");
+    const char *qs = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "quantiles");
+    const char *output = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "output");
+    const char *col = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "item");
+    char **items = NULL;
+    size_t n = 0;
+    json_t *j = json_object();
+    tsl_err err = TSL_OK;
+    *code = "invalid";
+    if (!endpoint || !endpoint[0]) {
+        err = tsl_diag_set(d, TSL_EINVAL,
+                           "a CSV body needs the endpoint in the query: "
+                           "POST /v1/jobs?endpoint=NAME");
+        goto out;
+    }
+    json_object_set_new(j, "endpoint", json_string(endpoint));
+    if (horizon) {
+        char *end = NULL;
+        errno = 0;
+        long long h = strtoll(horizon, &end, 10);
+        if (errno || end == horizon || *end || h < 1 ||
+            (unsigned long long)h > dm->lim.max_horizon) {
+            err = tsl_diag_set(d, TSL_EINVAL, "horizon: '%.32s', expected an integer from 1 to %zu",
+                               horizon, dm->lim.max_horizon);
+            goto out;
+        }
+        json_object_set_new(j, "horizon", json_integer(h));
+    }
+    if (qs) {
+        json_t *arr = json_array();
+        json_object_set_new(j, "quantiles", arr);
+        for (const char *p = qs; *p;) {
+            char *end = NULL;
+            errno = 0;
+            double x = strtod(p, &end);
+            if (end == p || errno || (*end && *end != ',')) {
+                err = tsl_diag_set(d, TSL_EINVAL,
+                                   "quantiles: '%.64s', expected levels separated by commas", qs);
+                goto out;
+            }
+            json_array_append_new(arr, json_real(x));
+            p = *end ? end + 1 : end;
+        }
+    }
+    if (output) json_object_set_new(j, "output", json_string(output));
+    if ((err = tsl_job_csv_items((const char *)r->body.data, r->body.len, col, dm->lim.max_id,
+                                 &items, &n, d))) {
+        *code = "bad_csv";
+        goto out;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(arr, json_string(items[i]));
+    json_object_set_new(j, "items", arr);
+    /* The same checks as a JSON body, on the same JSON. */
+    char *text = json_dumps(j, JSON_COMPACT);
+    char ep[TSL_STORE_NAME_MAX + 1];
+    err = tsl_job_request_check(text, strlen(text), &dm->lim, request, ep, sizeof ep, d);
+    free(text);
+out:
+    for (size_t i = 0; i < n; i++) tsl_free(items[i]);
+    tsl_free(items);
+    json_decref(j);
+    return err;
+}
+
 static enum MHD_Result route_jobs(tsl_daemon *dm, struct MHD_Connection *c, req *r,
                                   const char *who) {
     char *request = NULL, endpoint[TSL_STORE_NAME_MAX + 1] = "";
     tsl_diag d = {TSL_OK, {0}};
-    tsl_err err = tsl_job_request_check((const char *)r->body.data, r->body.len, &dm->lim, &request,
-                                        endpoint, sizeof endpoint, &d);
-    if (err)
+    const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    tsl_err err;
+    if (ctype && !strncasecmp(ctype, "text/csv", 8)) {
+        const char *code = "invalid";
+        if ((err = csv_job_request(dm, c, r, &request, &code, &d)))
+            return respond_error(c, r, MHD_HTTP_BAD_REQUEST, code, "%s", tsl_diag_msg(&d));
+        tsl_strlcpy(endpoint, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "endpoint"),
+                    sizeof endpoint);
+    } else if ((err = tsl_job_request_check((const char *)r->body.data, r->body.len, &dm->lim,
+                                            &request, endpoint, sizeof endpoint, &d))) {
         return respond_error(c, r, MHD_HTTP_BAD_REQUEST, err == TSL_EPARSE ? "bad_json" : "invalid",
                              "%s", tsl_diag_msg(&d));
+    }
     int64_t id = 0;
     pthread_mutex_lock(&dm->admin_mu);
     err = tsl_store_job_create(dm->admin, "predict", endpoint, request, who, &id, &d);
@@ -1095,6 +1178,54 @@ static enum MHD_Result route_job(tsl_daemon *dm, struct MHD_Connection *c, req *
     return respond_json(c, r, MHD_HTTP_OK, o);
 }
 
+/* GET /v1/jobs/ID/result: the result file of a succeeded job, streamed from its descriptor.
+ * Only a file inside the output folder is ever opened. */
+static enum MHD_Result route_job_result(tsl_daemon *dm, struct MHD_Connection *c, req *r) {
+    tsl_store_job j;
+    tsl_diag d = {TSL_OK, {0}};
+    pthread_mutex_lock(&dm->admin_mu);
+    tsl_err err = tsl_store_job_get(dm->admin, r->job, &j, &d);
+    pthread_mutex_unlock(&dm->admin_mu);
+    if (err) {
+        int st = store_status(err);
+        return respond_error(c, r, st, store_code(st), "%s", tsl_diag_msg(&d));
+    }
+    enum MHD_Result ret;
+    json_error_t je;
+    json_t *res = j.result ? json_loads(j.result, 0, &je) : NULL;
+    const char *file = json_string_value(json_object_get(res, "file"));
+    char real[PATH_MAX];
+    size_t olen = strlen(dm->outdir);
+    int fd = -1;
+    struct stat sb;
+    if (j.status != TSL_JOB_SUCCEEDED) {
+        ret = respond_error(c, r, MHD_HTTP_CONFLICT, "not_ready", "job %lld is %s%s%s",
+                            (long long)j.id, tsl_job_status_name(j.status), j.error ? ": " : "",
+                            j.error ? j.error : "");
+    } else if (!file || !realpath(file, real) || strncmp(real, dm->outdir, olen) ||
+               real[olen] != '/' || (fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
+               fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+        ret = respond_error(c, r, MHD_HTTP_GONE, "gone",
+                            "job %lld's result file is no longer in the output folder",
+                            (long long)j.id);
+    } else {
+        struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
+        fd = -1; /* the response owns it */
+        if (!resp) {
+            ret = MHD_NO;
+        } else {
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/csv");
+            r->status = MHD_HTTP_OK;
+            ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+            MHD_destroy_response(resp);
+        }
+    }
+    if (fd >= 0) close(fd);
+    json_decref(res);
+    tsl_store_job_release(&j);
+    return ret;
+}
+
 /* The model routes: /v1/models, /v1/models/ENTRY/VERSION[/approve|/reject]. */
 static enum route model_route(const char *url, req *r) {
     if (!strcmp(url, "/v1/models")) return R_MODELS;
@@ -1128,9 +1259,10 @@ static enum route route_of(const char *url, req *r) {
         char *end = NULL;
         errno = 0;
         long long id = strtoll(url + 9, &end, 10);
-        if (!isdigit((unsigned char)url[9]) || errno || *end || id < 1) return R_OTHER;
+        if (!isdigit((unsigned char)url[9]) || errno || id < 1) return R_OTHER;
         r->job = id;
-        return R_JOB;
+        if (!strcmp(end, "/result")) return R_JOB_RESULT;
+        return *end ? R_OTHER : R_JOB;
     }
     static const char pre[] = "/v1/endpoints/";
     if (strncmp(url, pre, sizeof pre - 1)) return R_OTHER;
@@ -1205,6 +1337,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return route_jobs(dm, c, r, who);
     case R_JOB:
         return route_job(dm, c, r);
+    case R_JOB_RESULT:
+        return route_job_result(dm, c, r);
     case R_OTHER:
     case R_COUNT:
         break;
@@ -1261,7 +1395,39 @@ static void teardown(tsl_daemon *dm) {
     pthread_mutex_destroy(&dm->poll_mu);
     pthread_cond_destroy(&dm->poll_cv);
     tsl_free(dm->url);
+    tsl_free(dm->outdir);
     tsl_free(dm);
+}
+
+/* Makes the output folder (o.output_dir, relative to the project's root; default
+ * .tsloop/outputs) with its missing parents, and records its real path in dm->outdir: every
+ * file the daemon writes for a request or a schedule goes there. */
+static tsl_err make_outdir(tsl_daemon *dm, const tsl_project *p, tsl_diag *d) {
+    const char *want = dm->o.output_dir && dm->o.output_dir[0] ? dm->o.output_dir
+                                                               : TSL_PROJECT_DATA_DIR "/outputs";
+    char *path = want[0] == '/' ? tsl_strdup(want) : tsl_project_path(p, want);
+    tsl_err err = TSL_OK;
+    for (char *q = path + 1;; q++) {
+        if (*q && *q != '/') continue;
+        char keep = *q;
+        *q = '\0';
+        if (mkdir(path, 0777) && errno != EEXIST) {
+            err = tsl_diag_set(d, TSL_EIO, "cannot make the output folder %s: %s", path,
+                               strerror(errno));
+            goto out;
+        }
+        *q = keep;
+        if (!keep) break;
+    }
+    char real[PATH_MAX];
+    if (!realpath(path, real)) {
+        err = tsl_diag_set(d, TSL_EIO, "output folder %s: %s", path, strerror(errno));
+        goto out;
+    }
+    dm->outdir = tsl_strdup(real);
+out:
+    tsl_free(path);
+    return err;
 }
 
 tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_daemon **out,
@@ -1310,15 +1476,10 @@ tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_dae
     if ((err = poll_once(dm, d))) goto fail;
     dm->polled_ok = 1;
     if ((err = tsl_capq_start(dm->url, dm->o.capture_queue, &dm->capq, d))) goto fail;
-    char *outdir = tsl_project_path(p, TSL_PROJECT_DATA_DIR "/outputs");
-    if (mkdir(outdir, 0777) && errno != EEXIST) {
-        err = tsl_diag_set(d, TSL_EIO, "cannot make the job output folder %s: %s", outdir,
-                           strerror(errno));
-        tsl_free(outdir);
-        goto fail;
-    }
-    err = tsl_workers_start(dm->url, outdir, dm->o.workers > 0 ? dm->o.workers : 1, dm->log,
-                            &dm->workers, d);
+    if ((err = make_outdir(dm, p, d))) goto fail;
+    const char *outdir = dm->outdir;
+    err = tsl_workers_start(dm->url, outdir, dm->o.workers > 0 ? dm->o.workers : 1,
+                            dm->o.job_lease_ms, dm->o.job_delay_ms, dm->log, &dm->workers, d);
     if (!err && dm->o.pipeline_workers >= 0)
         err = tsl_pipeworkers_start(dm->url, p->config_path,
                                     dm->o.pipeline_workers ? dm->o.pipeline_workers : 1, 0, dm->log,
@@ -1327,7 +1488,6 @@ tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_dae
         tsl_scheduler_opts so = {dm->o.sched_lease_ms, 0, dm->o.sched_clock_start, dm->log};
         err = tsl_scheduler_start(dm->url, p->config_path, outdir, &so, &dm->sched, d);
     }
-    tsl_free(outdir);
     if (err) goto fail;
 
     struct sockaddr_in addr;

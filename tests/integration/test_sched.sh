@@ -49,6 +49,8 @@ expect_exit 0 "ingest" "$TSLOOP" ingest "${P[@]}" "$tmp/demo/solar.csv"
 expect_exit 0 "train" "$TSLOOP" train solar "${P[@]}"
 expect_exit 0 "deploy" "$TSLOOP" deploy solar/1 --endpoint prod "${P[@]}"
 "$TSLOOP" token create --name r --role reader "${P[@]}" >"$tmp/tok_r" 2>/dev/null
+"$TSLOOP" token create --name w --role writer "${P[@]}" >"$tmp/tok_w" 2>/dev/null
+W=(-H "Authorization: Bearer $(cat "$tmp/tok_w")")
 
 freeport() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -56,6 +58,8 @@ freeport() {
 # 2026-03-01T09:59:57Z: the 10:00 fire time comes three seconds after a daemon starts.
 export TSLOOP_TEST_CLOCK=1772359197
 export TSLOOP_SCHED_LEASE_MS=1500
+# Jobs held for 0.6 s but taking 2 s: only heartbeats keep the other daemon from taking them.
+export TSLOOP_JOB_LEASE_MS=600 TSLOOP_TEST_JOB_DELAY_MS=2000
 # start NAME: a daemon on a free port; its URL in $U_NAME, its pid in $PID_NAME.
 start() {
   local port
@@ -113,6 +117,62 @@ check "a schedule-triggered execution, run by a daemon, succeeded" test "$ok" = 
 check "its dedupe key names the fire time" test "$(jq_py "$tmp/runs" \
   "[r['dedupe_key'] for r in d if r['trigger'] == 'schedule'][0]")" = "schedule:solar:20260301T1000Z"
 check "version 2 registered" sh -c "'$TSLOOP' models list --project '$tmp/p' --json | grep -q '\"version\": 2'"
+
+# Jobs with a CSV body, while both daemons' workers run: heartbeats keep a 2 s job held under
+# a 0.6 s lease, so it runs once.
+code() { # code METHOD URL [curl args...]: the status; the body in $tmp/body
+  local m=$1 url=$2; shift 2
+  curl -s -o "$tmp/body" -w '%{http_code}' -X "$m" "$@" "$url"
+}
+CSV=(-H "Content-Type: text/csv" --data-binary)
+check "a CSV job: 202" test "$(code POST "$U_a/v1/jobs?endpoint=prod&horizon=3&quantiles=0.25,0.75" \
+  "${W[@]}" "${CSV[@]}" $'timestamp,item_id,mean\n2026-01-01,lisbon,1\n2026-01-01,seville,2\n2026-01-02,lisbon,3\n')" = 202
+job=$(jq_py "$tmp/body" "d['job']")
+ok=0
+for _ in $(seq 100); do
+  code GET "$U_b/v1/jobs/$job" "${W[@]}" >/dev/null
+  [ "$(jq_py "$tmp/body" "d['status']")" = Succeeded ] && { ok=1; break; }
+  sleep 0.1
+done
+check "the CSV job succeeded" test "$ok" = 1
+check "  once: one attempt, its lease renewed by heartbeats" test "$(jq_py "$tmp/body" "d['attempts']")" = 1
+check "  one worker of the two daemons ran it" test "$(cat "$tmp/a.log" "$tmp/b.log" | grep -c '"msg":"job finished"')" = 1
+check "  2 items (the duplicate dropped), 3 steps" test "$(jq_py "$tmp/body" "d['result']['items'], d['result']['rows']")" = "2 6"
+check "its result streams as CSV" test "$(code GET "$U_b/v1/jobs/$job/result" "${W[@]}")" = 200
+check "  with the requested quantiles" test "$(head -1 "$tmp/body")" = "item_id,timestamp,mean,p25,p75"
+check "a CSV job without the item column: 400 naming it" test "$(code POST "$U_a/v1/jobs?endpoint=prod" \
+  "${W[@]}" "${CSV[@]}" $'site,x\nlisbon,1\n')" = 400
+check "  the message" grep -q 'body.csv:1: the header has no column \\"item_id\\"' "$tmp/body"
+check "another item column by ?item=" test "$(code POST "$U_a/v1/jobs?endpoint=prod&item=site" \
+  "${W[@]}" "${CSV[@]}" $'site,x\nlisbon,1\n')" = 202
+check "a malformed CSV row: 400 naming line and column" test "$(code POST "$U_a/v1/jobs?endpoint=prod" \
+  "${W[@]}" "${CSV[@]}" $'item_id,x\nlisbon,1\n"seville,2\n')" = 400
+check "  the message" grep -q 'body.csv:3:1: column' "$tmp/body"
+check "a row with too many fields: 400" test "$(code POST "$U_a/v1/jobs?endpoint=prod" \
+  "${W[@]}" "${CSV[@]}" $'item_id,x\nlisbon,1,2\n')" = 400
+check "  the message" grep -q 'body.csv:2: the row has 3 fields' "$tmp/body"
+check "a CSV job without ?endpoint: 400" test "$(code POST "$U_a/v1/jobs" "${W[@]}" "${CSV[@]}" $'item_id\na\n')" = 400
+check "a CSV job with a bad horizon: 400" test "$(code POST "$U_a/v1/jobs?endpoint=prod&horizon=0" \
+  "${W[@]}" "${CSV[@]}" $'item_id\na\n')" = 400
+# Output names are confined to the output folder.
+for bad in ../x.csv /tmp/x.csv sub/x.csv .hidden.csv ''; do
+  check "output '$bad' refused: 400" test "$(code POST "$U_a/v1/jobs" "${W[@]}" \
+    -d "{\"endpoint\":\"prod\",\"output\":\"$bad\"}")" = 400
+done
+check "a CSV job's output name is checked too" test "$(code POST "$U_a/v1/jobs?endpoint=prod&output=../x.csv" \
+  "${W[@]}" "${CSV[@]}" $'item_id\nlisbon\n')" = 400
+echo outside >"$tmp/outside.csv"
+ln -s "$tmp/outside.csv" "$tmp/p/.tsloop/outputs/link.csv"
+check "a job writing to a name that is a symbolic link: 202" test "$(code POST "$U_a/v1/jobs" "${W[@]}" \
+  -d '{"endpoint":"prod","items":["lisbon"],"output":"link.csv"}')" = 202
+job=$(jq_py "$tmp/body" "d['job']")
+for _ in $(seq 100); do
+  code GET "$U_a/v1/jobs/$job" "${W[@]}" >/dev/null
+  [ "$(jq_py "$tmp/body" "d['status']")" = Succeeded ] && break
+  sleep 0.1
+done
+check "  the link is replaced, not followed" test "$(cat "$tmp/outside.csv")" = outside
+check "  the result is a file in the folder" test -f "$tmp/p/.tsloop/outputs/link.csv" -a ! -L "$tmp/p/.tsloop/outputs/link.csv"
 
 # a stops: b takes the scheduler over.
 kill -TERM "$PID_a"; wait "$PID_a"; rc=$?

@@ -256,6 +256,9 @@ check "the job succeeded" test "$done_" = 1
 check "its result" test "$(jq_py "$tmp/body" "d['result']['items'], d['result']['rows'], d['result']['captured'], d['result']['inference_id']")" = "2 12 2 job-$job"
 check "its forecast file in .tsloop/outputs" test "$(wc -l <"$tmp/solar/.tsloop/outputs/job-$job.csv")" = 13
 check "unknown job: 404" test "$(code GET /v1/jobs/999 "${R[@]}")" = 404
+check "its result streamed: 200" test "$(code GET "/v1/jobs/$job/result" "${R[@]}")" = 200
+check "  the whole forecast CSV" cmp -s "$tmp/body" "$tmp/solar/.tsloop/outputs/job-$job.csv"
+check "the result of an unknown job: 404" test "$(code GET /v1/jobs/999/result "${R[@]}")" = 404
 sleep 0.6
 code GET /metrics >/dev/null
 check "metrics count jobs and executions by status" \
@@ -299,6 +302,7 @@ POST /v1/models/solar/1/approve approver {}
 POST /v1/models/solar/1/reject approver {}
 POST /v1/jobs writer {}
 GET /v1/jobs/1 reader -
+GET /v1/jobs/1/result reader -
 ROUTES
 check "auth matrix over every route and role" test "$matrix_fail" = 0
 
