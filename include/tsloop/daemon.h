@@ -107,18 +107,25 @@ tsl_err tsl_predict(tsl_store *s, const char *endpoint, const char *path, const 
 void tsl_daemon_log(FILE *f, const char *level, const char *msg, const char *fields, ...);
 
 typedef struct tsl_daemon_opts {
-    const char *host;          /* address to bind; NULL: "127.0.0.1" */
-    int port;                  /* 0: any free port (tsl_daemon_port tells which) */
-    int threads;               /* HTTP worker threads; 0: the number of cores */
-    size_t max_body;           /* bytes of a request body; 0: 1 MiB */
-    size_t max_items;          /* items per forecast request; 0: 1000 */
-    size_t max_horizon;        /* 0: 10000 */
-    size_t capture_queue;      /* captures waiting for the writer; 0: 65536 */
-    int poll_ms;               /* how often the store is polled for deployments; 0: 500 */
-    int request_timeout_s;     /* idle connections are closed after it; 0: 30 */
-    int access_log;            /* log every request (JSON line) */
-    int workers;               /* job worker threads; 0: 1 */
-    int pipeline_workers;      /* training execution workers; 0: 1; -1: none */
+    /* Zero (NULL) leaves a setting to the project's server: section, then to the default. */
+    const char *host;      /* address to bind, IPv4 or IPv6 (no brackets); NULL: the config's
+                              listen, else 127.0.0.1:8080 (port is then ignored) */
+    int port;              /* with host; 0: any free port (tsl_daemon_port tells which) */
+    int threads;           /* HTTP worker threads; 0: the number of cores */
+    size_t max_body;       /* bytes of a request body; 0: 1 MiB */
+    size_t max_items;      /* items per forecast request; 0: 1000 */
+    size_t max_horizon;    /* 0: 10000 */
+    size_t max_header;     /* bytes of a connection's headers and buffers; 0: 65536 */
+    size_t capture_queue;  /* captures waiting for the writer; 0: 65536 */
+    int poll_ms;           /* how often the store is polled for deployments; 0: 500 */
+    int request_timeout_s; /* idle connections are closed after it; 0: 30 */
+    int request_time_s;    /* a request taking longer is cut (408); 0: 60 */
+    int access_log;        /* log every request (JSON line) */
+    int workers;           /* job worker threads; 0: 1 */
+    int pipeline_workers;  /* training execution workers; 0: 1; -1: none */
+    const char *tls_cert;  /* PEM certificate and key files (relative to the project's root):
+                              HTTPS; NULL: the config's, else plain HTTP */
+    const char *tls_key;
     const char *output_dir;    /* where job results and scheduled forecasts are written, relative
                                   to the project's root; NULL: .tsloop/outputs */
     int64_t sched_lease_ms;    /* the scheduler lock's lease; 0: 15000 */

@@ -159,7 +159,11 @@ struct tsl_daemon {
     char *url;
     struct MHD_Daemon *mhd;
     int port;
-    tsl_forecast_limits lim;
+    tsl_daemon_opts flags; /* as given (command-line flags): they override the config */
+    /* The caps a reload may change (server: section), read by every request. */
+    atomic_size_t cap_body, cap_items, cap_horizon;
+    atomic_llong cap_time_ms; /* a request's time from its first byte; 0: none */
+    char *tls_cert, *tls_key; /* PEM text, for libmicrohttpd (which copies nothing) */
 
     pthread_mutex_t ep_mu; /* slots: names and pointers */
     slot *slots;
@@ -201,6 +205,7 @@ typedef struct req {
     char name[TSL_STORE_NAME_MAX + 1]; /* the endpoint or registry entry in the URL */
     int version;                       /* the model version in the URL */
     int64_t job;                       /* the job id in the URL */
+    int timed_out;                     /* past the request time cap: answered 408 */
 } req;
 
 static double now_s(void) {
@@ -589,6 +594,12 @@ static int authorize(tsl_daemon *dm, struct MHD_Connection *c, req *r, tsl_role 
 
 /* ---- routes ---- */
 
+/* The request caps now in force. */
+static tsl_forecast_limits limits(tsl_daemon *dm) {
+    tsl_forecast_limits lim = {atomic_load(&dm->cap_items), atomic_load(&dm->cap_horizon), 65536};
+    return lim;
+}
+
 static enum MHD_Result route_readyz(tsl_daemon *dm, struct MHD_Connection *c, req *r) {
     tsl_store_deployment *v = NULL;
     size_t n = 0, loaded = 0, missing = 0;
@@ -795,8 +806,9 @@ static void forecast_item(tsl_daemon *dm, const tsl_served *sv, const char *item
 static enum MHD_Result route_forecast(tsl_daemon *dm, struct MHD_Connection *c, req *r) {
     tsl_forecast_request fr;
     tsl_diag d = {TSL_OK, {0}};
+    tsl_forecast_limits lim = limits(dm);
     tsl_err err =
-        tsl_forecast_request_parse((const char *)r->body.data, r->body.len, &dm->lim, &fr, &d);
+        tsl_forecast_request_parse((const char *)r->body.data, r->body.len, &lim, &fr, &d);
     if (err) {
         tsl_forecast_request_release(&fr);
         return respond_error(c, r, parse_status(err), err == TSL_EPARSE ? "bad_json" : "invalid",
@@ -1060,6 +1072,7 @@ static tsl_err csv_job_request(tsl_daemon *dm, struct MHD_Connection *c, req *r,
     const char *qs = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "quantiles");
     const char *output = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "output");
     const char *col = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "item");
+    tsl_forecast_limits lim = limits(dm);
     char **items = NULL;
     size_t n = 0;
     json_t *j = json_object();
@@ -1076,10 +1089,9 @@ static tsl_err csv_job_request(tsl_daemon *dm, struct MHD_Connection *c, req *r,
         char *end = NULL;
         errno = 0;
         long long h = strtoll(horizon, &end, 10);
-        if (errno || end == horizon || *end || h < 1 ||
-            (unsigned long long)h > dm->lim.max_horizon) {
+        if (errno || end == horizon || *end || h < 1 || (unsigned long long)h > lim.max_horizon) {
             err = tsl_diag_set(d, TSL_EINVAL, "horizon: '%.32s', expected an integer from 1 to %zu",
-                               horizon, dm->lim.max_horizon);
+                               horizon, lim.max_horizon);
             goto out;
         }
         json_object_set_new(j, "horizon", json_integer(h));
@@ -1101,8 +1113,8 @@ static tsl_err csv_job_request(tsl_daemon *dm, struct MHD_Connection *c, req *r,
         }
     }
     if (output) json_object_set_new(j, "output", json_string(output));
-    if ((err = tsl_job_csv_items((const char *)r->body.data, r->body.len, col, dm->lim.max_id,
-                                 &items, &n, d))) {
+    if ((err = tsl_job_csv_items((const char *)r->body.data, r->body.len, col, lim.max_id, &items,
+                                 &n, d))) {
         *code = "bad_csv";
         goto out;
     }
@@ -1112,7 +1124,7 @@ static tsl_err csv_job_request(tsl_daemon *dm, struct MHD_Connection *c, req *r,
     /* The same checks as a JSON body, on the same JSON. */
     char *text = json_dumps(j, JSON_COMPACT);
     char ep[TSL_STORE_NAME_MAX + 1];
-    err = tsl_job_request_check(text, strlen(text), &dm->lim, request, ep, sizeof ep, d);
+    err = tsl_job_request_check(text, strlen(text), &lim, request, ep, sizeof ep, d);
     free(text);
 out:
     for (size_t i = 0; i < n; i++) tsl_free(items[i]);
@@ -1126,6 +1138,7 @@ static enum MHD_Result route_jobs(tsl_daemon *dm, struct MHD_Connection *c, req 
     char *request = NULL, endpoint[TSL_STORE_NAME_MAX + 1] = "";
     tsl_diag d = {TSL_OK, {0}};
     const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    tsl_forecast_limits lim = limits(dm);
     tsl_err err;
     if (ctype && !strncasecmp(ctype, "text/csv", 8)) {
         const char *code = "invalid";
@@ -1133,8 +1146,8 @@ static enum MHD_Result route_jobs(tsl_daemon *dm, struct MHD_Connection *c, req 
             return respond_error(c, r, MHD_HTTP_BAD_REQUEST, code, "%s", tsl_diag_msg(&d));
         tsl_strlcpy(endpoint, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "endpoint"),
                     sizeof endpoint);
-    } else if ((err = tsl_job_request_check((const char *)r->body.data, r->body.len, &dm->lim,
-                                            &request, endpoint, sizeof endpoint, &d))) {
+    } else if ((err = tsl_job_request_check((const char *)r->body.data, r->body.len, &lim, &request,
+                                            endpoint, sizeof endpoint, &d))) {
         return respond_error(c, r, MHD_HTTP_BAD_REQUEST, err == TSL_EPARSE ? "bad_json" : "invalid",
                              "%s", tsl_diag_msg(&d));
     }
@@ -1291,8 +1304,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         *con_cls = r;
         return MHD_YES;
     }
+    long long cap_ms = atomic_load(&dm->cap_time_ms);
+    if (cap_ms > 0 && (now_s() - r->t0) * 1000.0 > (double)cap_ms) {
+        /* A request past its time (a slow upload): cut it. The response, when libmicrohttpd
+         * can send it mid-upload, says why; the connection is closed after it either way. */
+        *upload_size = 0;
+        if (r->timed_out) return MHD_NO;
+        r->timed_out = 1;
+        return respond_error(c, r, MHD_HTTP_REQUEST_TIMEOUT, "request_timeout",
+                             "the request took longer than %lld s", cap_ms / 1000);
+    }
     if (*upload_size) {
-        if (r->body.len + *upload_size > dm->o.max_body)
+        if (r->body.len + *upload_size > atomic_load(&dm->cap_body))
             r->too_big = 1;
         else
             tsl_wbuf_put(&r->body, upload, *upload_size);
@@ -1311,7 +1334,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (rd->role && authorize(dm, c, r, rd->role, who, sizeof who, &ret)) return ret;
     if (r->too_big)
         return respond_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large",
-                             "the body is larger than %zu bytes", dm->o.max_body);
+                             "the body is larger than %zu bytes", atomic_load(&dm->cap_body));
     switch (r->route) {
     case R_HEALTHZ:
         return respond_json(c, r, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
@@ -1396,6 +1419,8 @@ static void teardown(tsl_daemon *dm) {
     pthread_cond_destroy(&dm->poll_cv);
     tsl_free(dm->url);
     tsl_free(dm->outdir);
+    tsl_free(dm->tls_cert);
+    tsl_free(dm->tls_key);
     tsl_free(dm);
 }
 
@@ -1430,28 +1455,87 @@ out:
     return err;
 }
 
+/* Fills what the flags in o left unset from the server: section cs, then the defaults. The
+ * strings point into cs or are static. */
+static void merge_server(tsl_daemon_opts *o, const tsl_config_server *cs) {
+    if (!o->host) {
+        o->host = cs->listen ? cs->host : "127.0.0.1";
+        o->port = cs->listen ? cs->port : 8080;
+    }
+    if (!o->threads) o->threads = cs->threads;
+    if (!o->workers) o->workers = cs->workers ? cs->workers : 1;
+    if (!o->pipeline_workers)
+        o->pipeline_workers = cs->pipeline_workers < 0 ? 1
+                              : cs->pipeline_workers   ? cs->pipeline_workers
+                                                       : -1;
+    if (!o->max_body) o->max_body = cs->max_body ? (size_t)cs->max_body : (size_t)1 << 20;
+    if (!o->max_items) o->max_items = cs->max_items ? (size_t)cs->max_items : 1000;
+    if (!o->max_horizon) o->max_horizon = cs->max_horizon ? (size_t)cs->max_horizon : 10000;
+    if (!o->max_header) o->max_header = cs->max_header ? (size_t)cs->max_header : 65536;
+    if (o->request_timeout_s <= 0) o->request_timeout_s = cs->idle_timeout ? cs->idle_timeout : 30;
+    if (o->request_time_s <= 0) o->request_time_s = cs->request_time ? cs->request_time : 60;
+    if (!o->tls_cert && !o->tls_key) {
+        o->tls_cert = cs->tls_cert;
+        o->tls_key = cs->tls_key;
+    }
+    if (!o->output_dir) o->output_dir = cs->output_dir;
+}
+
+/* Publishes the caps of o to the request threads. */
+static void set_caps(tsl_daemon *dm, const tsl_daemon_opts *o) {
+    atomic_store(&dm->cap_body, o->max_body);
+    atomic_store(&dm->cap_items, o->max_items);
+    atomic_store(&dm->cap_horizon, o->max_horizon);
+    atomic_store(&dm->cap_time_ms, (long long)o->request_time_s * 1000);
+}
+
+/* Reads a PEM file (path relative to the project's root) into *out. */
+static tsl_err read_pem(const tsl_project *p, const char *what, const char *file, char **out,
+                        tsl_diag *d) {
+    char *path = file[0] == '/' ? tsl_strdup(file) : tsl_project_path(p, file);
+    tsl_err err = TSL_OK;
+    FILE *f = fopen(path, "rb");
+    tsl_wbuf b;
+    tsl_wbuf_init(&b);
+    if (!f) {
+        err = tsl_diag_set(d, TSL_EIO, "TLS %s %s: %s", what, path, strerror(errno));
+        goto out;
+    }
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len < (1u << 20))
+        tsl_wbuf_put(&b, chunk, n);
+    if (ferror(f) || !b.len || b.len >= (1u << 20)) {
+        err = tsl_diag_set(d, TSL_EIO, "TLS %s %s: empty, unreadable or larger than 1 MiB", what,
+                           path);
+        goto out;
+    }
+    tsl_wbuf_putc(&b, '\0');
+    *out = tsl_strdup((const char *)b.data);
+out:
+    if (f) fclose(f);
+    tsl_wbuf_release(&b);
+    tsl_free(path);
+    return err;
+}
+
 tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_daemon **out,
                          tsl_diag *d) {
     tsl_daemon *dm = tsl_calloc(1, sizeof *dm);
     tsl_err err = TSL_OK;
     *out = NULL;
     if (o) dm->o = *o;
-    if (!dm->o.host) dm->o.host = "127.0.0.1";
+    dm->flags = dm->o;
+    merge_server(&dm->o, &p->cfg->server);
     if (dm->o.threads <= 0) {
         long nc = sysconf(_SC_NPROCESSORS_ONLN);
         dm->o.threads = nc > 0 ? (int)nc : 2;
     }
-    if (!dm->o.max_body) dm->o.max_body = (size_t)1 << 20;
-    if (!dm->o.max_items) dm->o.max_items = 1000;
-    if (!dm->o.max_horizon) dm->o.max_horizon = 10000;
     if (dm->o.poll_ms <= 0) dm->o.poll_ms = 500;
-    if (dm->o.request_timeout_s <= 0) dm->o.request_timeout_s = 30;
     dm->log = dm->o.log ? dm->o.log : stderr;
     dm->p = p;
     dm->cfg = p->cfg;
-    dm->lim.max_items = dm->o.max_items;
-    dm->lim.max_horizon = dm->o.max_horizon;
-    dm->lim.max_id = 65536;
+    set_caps(dm, &dm->o);
     dm->slots = tsl_calloc(MAX_ENDPOINTS, sizeof *dm->slots);
     pthread_mutex_init(&dm->ep_mu, NULL);
     pthread_rwlock_init(&dm->tok_mu, NULL);
@@ -1480,9 +1564,8 @@ tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_dae
     const char *outdir = dm->outdir;
     err = tsl_workers_start(dm->url, outdir, dm->o.workers > 0 ? dm->o.workers : 1,
                             dm->o.job_lease_ms, dm->o.job_delay_ms, dm->log, &dm->workers, d);
-    if (!err && dm->o.pipeline_workers >= 0)
-        err = tsl_pipeworkers_start(dm->url, p->config_path,
-                                    dm->o.pipeline_workers ? dm->o.pipeline_workers : 1, 0, dm->log,
+    if (!err && dm->o.pipeline_workers > 0)
+        err = tsl_pipeworkers_start(dm->url, p->config_path, dm->o.pipeline_workers, 0, dm->log,
                                     &dm->pipeworkers, d);
     if (!err) {
         tsl_scheduler_opts so = {dm->o.sched_lease_ms, 0, dm->o.sched_clock_start, dm->log};
@@ -1490,21 +1573,54 @@ tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_dae
     }
     if (err) goto fail;
 
-    struct sockaddr_in addr;
+    struct sockaddr_storage addr;
     memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)dm->o.port);
-    if (inet_pton(AF_INET, dm->o.host, &addr.sin_addr) != 1) {
-        err = tsl_diag_set(d, TSL_EINVAL, "--listen: '%s' is not an IPv4 address", dm->o.host);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_TURBO;
+    if (strchr(dm->o.host, ':')) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&addr;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)dm->o.port);
+        if (inet_pton(AF_INET6, dm->o.host, &a6->sin6_addr) != 1) {
+            err = tsl_diag_set(d, TSL_EINVAL, "listen: '%s' is not an IPv6 address", dm->o.host);
+            goto fail;
+        }
+        flags |= MHD_USE_IPv6;
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&addr;
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)dm->o.port);
+        if (inet_pton(AF_INET, dm->o.host, &a4->sin_addr) != 1) {
+            err = tsl_diag_set(d, TSL_EINVAL,
+                               "listen: '%s' is not an IP address, expected an IPv4 address or "
+                               "[IPV6]",
+                               dm->o.host);
+            goto fail;
+        }
+    }
+    if (!dm->o.tls_cert != !dm->o.tls_key) {
+        err = tsl_diag_set(d, TSL_EINVAL, "TLS needs both a certificate and a key");
         goto fail;
     }
+    if (dm->o.tls_cert) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            err = tsl_diag_set(d, TSL_EUNSUPPORTED, "this libmicrohttpd was built without TLS");
+            goto fail;
+        }
+        if ((err = read_pem(p, "certificate", dm->o.tls_cert, &dm->tls_cert, d)) ||
+            (err = read_pem(p, "key", dm->o.tls_key, &dm->tls_key, d)))
+            goto fail;
+        flags |= MHD_USE_TLS;
+    }
+    struct MHD_OptionItem tls_opts[] = {
+        {dm->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, dm->tls_cert},
+        {dm->tls_key ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, dm->tls_key},
+        {MHD_OPTION_END, 0, NULL}};
     dm->mhd = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_TURBO,
-        (uint16_t)dm->o.port, NULL, NULL, handle, dm, MHD_OPTION_SOCK_ADDR,
+        flags, (uint16_t)dm->o.port, NULL, NULL, handle, dm, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)dm->o.threads,
         MHD_OPTION_NOTIFY_COMPLETED, completed, dm, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)dm->o.request_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+        (unsigned)dm->o.request_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, dm->o.max_header,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!dm->mhd) {
         err = tsl_diag_set(d, TSL_EIO, "cannot listen on %s:%d: %s", dm->o.host, dm->o.port,
                            errno ? strerror(errno) : "libmicrohttpd refused to start");
@@ -1517,9 +1633,10 @@ tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_dae
         goto fail;
     }
     dm->poller_started = 1;
-    tsl_daemon_log(dm->log, "info", "listening", "{s:s, s:i, s:i, s:s, s:I}", "host", dm->o.host,
-                   "port", dm->port, "threads", dm->o.threads, "store", dm->url, "endpoints",
-                   (json_int_t)dm->nslots);
+    tsl_daemon_log(dm->log, "info", "listening", "{s:s, s:i, s:i, s:s, s:I, s:b, s:s}", "host",
+                   dm->o.host, "port", dm->port, "threads", dm->o.threads, "store", dm->url,
+                   "endpoints", (json_int_t)dm->nslots, "tls", dm->tls_cert != NULL, "outputs",
+                   dm->outdir);
     *out = dm;
     return TSL_OK;
 fail:
@@ -1536,6 +1653,12 @@ tsl_err tsl_daemon_reload(tsl_daemon *dm, tsl_diag *d) {
     tsl_config *cfg = NULL;
     tsl_err err = tsl_config_load(dm->p->config_path, NULL, &cfg, d);
     if (err) return err;
+    /* The caps follow the new server: section (where no flag set them); what binds or starts
+     * threads - listen, threads, workers, TLS, output_dir, max_header, idle_timeout - needs a
+     * restart. */
+    tsl_daemon_opts caps = dm->flags;
+    merge_server(&caps, &cfg->server);
+    set_caps(dm, &caps);
     pthread_mutex_lock(&dm->admin_mu);
     tsl_config *old = dm->owned_cfg;
     dm->cfg = dm->owned_cfg = cfg;

@@ -33,6 +33,7 @@
 #include <yaml.h>
 
 #include "core/text.h"
+#include "ops/config_impl.h"
 #include "tsloop/backtest.h"
 #include "tsloop/mem.h"
 
@@ -46,18 +47,10 @@
 /* Longest key path in messages ("forecasters.NAME.approval.approvers"). */
 #define PATH_CAP 192
 
-typedef struct parser {
-    yaml_document_t doc;
-    const char *file;
-    const char *text; /* the input, for positions libyaml gives as offsets */
-    size_t len;
-    const tsl_config_opts *opts;
-    tsl_diag *d;
-} parser;
+typedef tsl_cfg_parser parser;
 
 /* The top-level sections that are reserved for later and refused with "not supported yet". */
-static const char *const reserved_sections[] = {"monitors", "notifications", "parameters",
-                                                NULL};
+static const char *const reserved_sections[] = {"monitors", "notifications", "parameters", NULL};
 
 /* ------------------------------------------------------------------------------------------ */
 /* Messages                                                                                   */
@@ -454,6 +447,25 @@ static void free_strings(char **v, size_t n) {
 /* ------------------------------------------------------------------------------------------ */
 /* Mappings                                                                                   */
 
+/* The helpers of config_impl.h, for the sections parsed in files of their own. */
+tsl_err tsl_cfg_get_int(parser *p, const yaml_node_t *n, const char *path, long lo, long hi,
+                        int *out) {
+    return get_int(p, n, path, lo, hi, out);
+}
+
+tsl_err tsl_cfg_get_text(parser *p, const yaml_node_t *n, const char *path, char **out) {
+    return get_text(p, n, path, out);
+}
+
+tsl_err tsl_cfg_fail_at(parser *p, const yaml_node_t *n, tsl_err code, const char *fmt, ...) {
+    char msg[TSL_DIAG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return fail_at(p, n, code, "%s", msg);
+}
+
 /* Reads the keys of mapping n (NULL or a YAML null: no keys) against the NULL-terminated
  * valid list: vals[i] = the value node of valid[i], keys[i] its key node (NULL when absent).
  * Unknown keys are errors naming the valid keys and the closest one; keys in reserved (which
@@ -520,6 +532,11 @@ static tsl_err read_map(parser *p, const yaml_node_t *n, const char *what, const
 
 /* Checks that n is a mapping of names (or empty): *pairs and *npairs describe its entries.
  * Names must be valid and unique; at most max of them. */
+tsl_err tsl_cfg_read_map(parser *p, const yaml_node_t *n, const char *what,
+                         const char *const *valid, yaml_node_t **vals, yaml_node_t **keys) {
+    return read_map(p, n, what, valid, NULL, vals, keys);
+}
+
 static tsl_err read_named(parser *p, const yaml_node_t *n, const char *what, const char *one,
                           size_t max, yaml_node_pair_t **pairs, size_t *npairs) {
     *pairs = NULL;
@@ -1126,8 +1143,7 @@ const char *tsl_auto_deploy_name(tsl_auto_deploy a) {
     return "off";
 }
 
-static const char *const endpoint_keys[] = {"forecaster", "requires_approval", "auto_deploy",
-                                            NULL};
+static const char *const endpoint_keys[] = {"forecaster", "requires_approval", "auto_deploy", NULL};
 
 /* One endpoint: {forecaster, requires_approval, auto_deploy}. Forecasters are parsed first. */
 static tsl_err parse_endpoint(parser *p, const yaml_node_t *key, const yaml_node_t *n,
@@ -1186,13 +1202,13 @@ out:
     return rc;
 }
 
-static const char *const root_keys[] = {"version",     "name",      "store", "datasets",
-                                        "forecasters", "endpoints", NULL};
+static const char *const root_keys[] = {"version",     "name",      "store",  "datasets",
+                                        "forecasters", "endpoints", "server", NULL};
 
 /* The whole file: top-level keys, then datasets, then forecasters (which refer to them).
  * cfg may be partly filled on failure; tsl_config_free releases it. */
 static tsl_err parse_root(parser *p, const yaml_node_t *root, tsl_config *cfg) {
-    yaml_node_t *v[6], *k[6];
+    yaml_node_t *v[7], *k[7];
     yaml_node_pair_t *pairs;
     size_t np;
     char *name = NULL;
@@ -1259,7 +1275,7 @@ static tsl_err parse_root(parser *p, const yaml_node_t *root, tsl_config *cfg) {
                                  &cfg->endpoints[i])))
             return rc;
     }
-    return TSL_OK;
+    return tsl_cfg_parse_server(p, v[6], &cfg->server);
 }
 
 /* First pass: refuses input nested deeper than MAX_DEPTH or with more than MAX_NODES nodes,
@@ -1338,6 +1354,7 @@ void tsl_config_free(tsl_config *cfg) {
         tsl_free(cfg->endpoints[i].forecaster);
     }
     tsl_free(cfg->endpoints);
+    tsl_cfg_server_release(&cfg->server);
     tsl_free(cfg);
 }
 

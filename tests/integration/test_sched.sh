@@ -202,4 +202,84 @@ for _ in $(seq 150); do
 done
 check "the detached request ran in a daemon" test "$ok" = 1
 check "a daemon logged its steps" sh -c "cat '$tmp/a.log' '$tmp/b.log' | grep -q '\"msg\":\"pipeline step\".*\"phase\":\"end\".*Succeeded'"
+
+# The server: section (IPv6 listen address, TLS, caps, output folder), flags left unset; the
+# request time cap; SIGHUP re-reading the caps.
+mkdir -p "$tmp/p/tls"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/p/tls/key.pem" -out "$tmp/p/tls/cert.pem" \
+  -days 2 -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1" 2>/dev/null
+check "a self-signed certificate" test -s "$tmp/p/tls/cert.pem"
+tport=$(freeport)
+cp "$tmp/p/tsloop.yaml" "$tmp/base.yaml"
+server_section() { # server_section MAX_ITEMS
+  cp "$tmp/base.yaml" "$tmp/p/tsloop.yaml"
+  cat >>"$tmp/p/tsloop.yaml" <<YAML
+server:
+  listen: "[::1]:$tport"
+  request_time: 2
+  max_items: $1
+  output_dir: forecasts/out
+  tls:
+    cert: tls/cert.pem
+    key: tls/key.pem
+YAML
+}
+server_section 3
+"$TSLOOP" serve "${P[@]}" 2>"$tmp/c.log" &
+PID_c=$!
+pids+=("$PID_c")
+US="https://[::1]:$tport"
+TLS=(--cacert "$tmp/p/tls/cert.pem")
+ready=0
+for _ in $(seq 100); do
+  curl -sf "${TLS[@]}" "$US/readyz" >/dev/null 2>&1 && { ready=1; break; }
+  sleep 0.1
+done
+check "HTTPS on [::1] from the server: section" test "$ready" = 1
+check "  logged: tls and the output folder" grep -q "\"tls\":true,\"outputs\":\"$tmp/p/forecasts/out\"" "$tmp/c.log"
+check "  plain HTTP on that port gets no answer" test "$(curl -s -o /dev/null -w '%{http_code}' "http://[::1]:$tport/readyz")" = 000
+check "  a certificate not trusted is refused" sh -c "! curl -sf 'https://[::1]:$tport/readyz' >/dev/null 2>&1"
+FI='{"items":["lisbon","seville","a","b"]}'
+check "max_items 3 from the section: 4 items are 413" \
+  test "$(code POST "$US/v1/endpoints/prod/forecast" "${TLS[@]}" -H "Authorization: Bearer $(cat "$tmp/tok_r")" -d "$FI")" = 413
+check "a job over HTTPS: 202" test "$(code POST "$US/v1/jobs" "${TLS[@]}" "${W[@]}" \
+  -d '{"endpoint":"prod","items":["lisbon"]}')" = 202
+job=$(jq_py "$tmp/body" "d['job']")
+for _ in $(seq 100); do
+  code GET "$US/v1/jobs/$job" "${TLS[@]}" "${W[@]}" >/dev/null
+  [ "$(jq_py "$tmp/body" "d['status']")" = Succeeded ] && break
+  sleep 0.1
+done
+# Any daemon's worker may have run it: it is written to the folder of the daemon that ran it.
+check "the job's result is in an output folder" sh -c "test -s '$tmp/p/forecasts/out/job-$job.csv' || test -s '$tmp/p/.tsloop/outputs/job-$job.csv'"
+check "  and streams over HTTPS" test "$(code GET "$US/v1/jobs/$job/result" "${TLS[@]}" "${W[@]}")" = 200
+# A body sent one byte every 0.3 s passes the 2 s request time: the request is cut.
+check "a slow upload is cut by the request time cap" python3 - "$tport" "$tmp/p/tls/cert.pem" <<'PY'
+import socket, ssl, sys, time
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+s = ctx.wrap_socket(socket.create_connection(("::1", int(sys.argv[1]))), server_hostname="localhost")
+body = b'{"items":["lisbon","seville"],"horizon":2,"inference_id":"slow"}'
+s.sendall(b"POST /v1/endpoints/prod/forecast HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body))
+t0, answer = time.time(), b""
+try:
+    for ch in body:
+        s.sendall(bytes([ch]))
+        time.sleep(0.3)
+    s.settimeout(5)
+    answer = s.recv(200)
+except OSError:
+    pass
+took = time.time() - t0
+ok = took < 5 and (answer == b"" or b" 408 " in answer.split(b"\r\n")[0])
+print("cut after %.1f s, answer %r" % (took, answer[:40]))
+sys.exit(0 if ok else 1)
+PY
+# SIGHUP: the caps follow the section without a restart.
+server_section 5
+kill -HUP "$PID_c"
+sleep 0.5
+check "after SIGHUP, max_items 5: 4 items are 200" \
+  test "$(code POST "$US/v1/endpoints/prod/forecast" "${TLS[@]}" -H "Authorization: Bearer $(cat "$tmp/tok_r")" -d "$FI")" = 200
+kill -TERM "$PID_c"; wait "$PID_c"; rc=$?
+check "the TLS daemon exits 0 on SIGTERM" test "$rc" = 0
 finish
