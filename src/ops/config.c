@@ -50,7 +50,8 @@
 typedef tsl_cfg_parser parser;
 
 /* The top-level sections that are reserved for later and refused with "not supported yet". */
-static const char *const reserved_sections[] = {"monitors", "notifications", "parameters", NULL};
+static const char *const reserved_sections[] = {"monitors", "notifications", "parameters",
+                                                NULL};
 
 /* ------------------------------------------------------------------------------------------ */
 /* Messages                                                                                   */
@@ -1143,7 +1144,8 @@ const char *tsl_auto_deploy_name(tsl_auto_deploy a) {
     return "off";
 }
 
-static const char *const endpoint_keys[] = {"forecaster", "requires_approval", "auto_deploy", NULL};
+static const char *const endpoint_keys[] = {"forecaster", "requires_approval", "auto_deploy",
+                                            NULL};
 
 /* One endpoint: {forecaster, requires_approval, auto_deploy}. Forecasters are parsed first. */
 static tsl_err parse_endpoint(parser *p, const yaml_node_t *key, const yaml_node_t *n,
