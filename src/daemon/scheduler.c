@@ -211,6 +211,13 @@ static void tick(tsl_scheduler *sc, tsl_store *s, const tsl_config *cfg) {
                 fire_retrain(sc, s, cfg, fc->name, at);
             else
                 fire_forecast(sc, s, fc->name, at);
+            /* A long forecast may have used much of the lease: renew it before going on, and
+             * stop this tick if another daemon took the lock meanwhile. */
+            int held = 0;
+            if (tsl_store_lock_acquire(s, LOCK_NAME, sc->o.lease_ms, &held, NULL, 0, &d) || !held) {
+                atomic_store(&sc->leader, 0);
+                return;
+            }
         }
     }
 }
