@@ -57,9 +57,9 @@ freeport() {
 }
 # 2026-03-01T09:59:57Z: the 10:00 fire time comes three seconds after a daemon starts.
 export TSLOOP_TEST_CLOCK=1772359197
-export TSLOOP_SCHED_LEASE_MS=1500
-# Jobs held for 0.6 s but taking 2 s: only heartbeats keep the other daemon from taking them.
-export TSLOOP_JOB_LEASE_MS=600 TSLOOP_TEST_JOB_DELAY_MS=2000
+export TSLOOP_SCHED_LEASE_MS=5000
+# Jobs held for 1.5 s but taking 3.5 s: only heartbeats keep the other daemon from taking them.
+export TSLOOP_JOB_LEASE_MS=1500 TSLOOP_TEST_JOB_DELAY_MS=3500
 # start NAME: a daemon on a free port; its URL in $U_NAME, its pid in $PID_NAME.
 start() {
   local port
@@ -68,7 +68,7 @@ start() {
   local p=$!
   pids+=("$p")
   eval "PID_$1=$p; U_$1=http://127.0.0.1:$port"
-  for _ in $(seq 100); do
+  for _ in $(seq 300); do
     curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0
     sleep 0.1
   done
@@ -92,7 +92,7 @@ check "b forecasts too" test "$(curl -s -o /dev/null -w '%{http_code}' -X POST \
   "$U_b/v1/endpoints/prod/forecast")" = 200
 
 out="$tmp/p/.tsloop/outputs/forecast-solar-prod-20260301T1000Z.csv"
-for _ in $(seq 100); do [ -s "$out" ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ -s "$out" ] && break; sleep 0.1; done
 check "the 10:00 forecast is written to the output folder" test -s "$out"
 check "forecast CSV header" test "$(head -1 "$out")" = "item_id,timestamp,mean,p10,p50,p90"
 check "24 steps for each of 2 items" test "$(tail -n +2 "$out" | wc -l)" = 48
@@ -106,7 +106,7 @@ check "b fired nothing" sh -c "! grep -q 'schedule fired' '$tmp/b.log'"
 
 # The retrain schedule requests an execution the daemon's pipeline workers run.
 ok=0
-for _ in $(seq 150); do
+for _ in $(seq 400); do
   "$TSLOOP" runs list "${P[@]}" --json >"$tmp/runs" 2>/dev/null
   if [ "$(jq_py "$tmp/runs" "[r['status'] for r in d if r['trigger'] == 'schedule']")" = "['Succeeded']" ]; then
     ok=1; break
@@ -118,8 +118,8 @@ check "its dedupe key names the fire time" test "$(jq_py "$tmp/runs" \
   "[r['dedupe_key'] for r in d if r['trigger'] == 'schedule'][0]")" = "schedule:solar:20260301T1000Z"
 check "version 2 registered" sh -c "'$TSLOOP' models list --project '$tmp/p' --json | grep -q '\"version\": 2'"
 
-# Jobs with a CSV body, while both daemons' workers run: heartbeats keep a 2 s job held under
-# a 0.6 s lease, so it runs once.
+# Jobs with a CSV body, while both daemons' workers run: heartbeats keep a 3.5 s job held under
+# a 1.5 s lease, so it runs once.
 code() { # code METHOD URL [curl args...]: the status; the body in $tmp/body
   local m=$1 url=$2; shift 2
   curl -s -o "$tmp/body" -w '%{http_code}' -X "$m" "$@" "$url"
@@ -129,7 +129,7 @@ check "a CSV job: 202" test "$(code POST "$U_a/v1/jobs?endpoint=prod&horizon=3&q
   "${W[@]}" "${CSV[@]}" $'timestamp,item_id,mean\n2026-01-01,lisbon,1\n2026-01-01,seville,2\n2026-01-02,lisbon,3\n')" = 202
 job=$(jq_py "$tmp/body" "d['job']")
 ok=0
-for _ in $(seq 100); do
+for _ in $(seq 300); do
   code GET "$U_b/v1/jobs/$job" "${W[@]}" >/dev/null
   [ "$(jq_py "$tmp/body" "d['status']")" = Succeeded ] && { ok=1; break; }
   sleep 0.1
@@ -166,7 +166,7 @@ ln -s "$tmp/outside.csv" "$tmp/p/.tsloop/outputs/link.csv"
 check "a job writing to a name that is a symbolic link: 202" test "$(code POST "$U_a/v1/jobs" "${W[@]}" \
   -d '{"endpoint":"prod","items":["lisbon"],"output":"link.csv"}')" = 202
 job=$(jq_py "$tmp/body" "d['job']")
-for _ in $(seq 100); do
+for _ in $(seq 300); do
   code GET "$U_a/v1/jobs/$job" "${W[@]}" >/dev/null
   [ "$(jq_py "$tmp/body" "d['status']")" = Succeeded ] && break
   sleep 0.1
@@ -178,7 +178,7 @@ check "  the result is a file in the folder" test -f "$tmp/p/.tsloop/outputs/lin
 kill -TERM "$PID_a"; wait "$PID_a"; rc=$?
 check "a exits 0 on SIGTERM" test "$rc" = 0
 took=0
-for _ in $(seq 50); do
+for _ in $(seq 100); do
   [ "$(leader "$U_b")" = True ] && { took=1; break; }
   sleep 0.1
 done
@@ -193,7 +193,7 @@ check "the restarted a does not schedule" test "$(leader "$U_a")" = False
 # A training request from the CLI is run by a daemon.
 expect_exit 0 "train --detach" "$TSLOOP" train solar --detach "${P[@]}"
 ok=0
-for _ in $(seq 150); do
+for _ in $(seq 400); do
   "$TSLOOP" runs list "${P[@]}" --json >"$tmp/runs" 2>/dev/null
   if [ "$(jq_py "$tmp/runs" "d[0]['trigger'], d[0]['status']")" = "manual Succeeded" ]; then
     ok=1; break
@@ -231,7 +231,7 @@ pids+=("$PID_c")
 US="https://[::1]:$tport"
 TLS=(--cacert "$tmp/p/tls/cert.pem")
 ready=0
-for _ in $(seq 100); do
+for _ in $(seq 300); do
   curl -sf "${TLS[@]}" "$US/readyz" >/dev/null 2>&1 && { ready=1; break; }
   sleep 0.1
 done
@@ -245,7 +245,7 @@ check "max_items 3 from the section: 4 items are 413" \
 check "a job over HTTPS: 202" test "$(code POST "$US/v1/jobs" "${TLS[@]}" "${W[@]}" \
   -d '{"endpoint":"prod","items":["lisbon"]}')" = 202
 job=$(jq_py "$tmp/body" "d['job']")
-for _ in $(seq 100); do
+for _ in $(seq 300); do
   code GET "$US/v1/jobs/$job" "${TLS[@]}" "${W[@]}" >/dev/null
   [ "$(jq_py "$tmp/body" "d['status']")" = Succeeded ] && break
   sleep 0.1
