@@ -13,7 +13,9 @@
  * run is interrupted is not retried: at most once, as a cron job. Missed fire times - while no
  * daemon scheduled - follow one rule: of those after the schedule's last recorded fire time,
  * only the latest runs, at once, and only when it is less than one period old (the interval
- * between it and the fire time before it); older ones are skipped with a log line. A schedule
+ * between it and the fire time before it). For a regular schedule the latest missed fire time
+ * always is (its next one has not come yet); for an irregular one ("0 10 * * 1-5") a Friday
+ * fire time found on Sunday is older than its period and is skipped, with a log line. A schedule
  * never fired before starts from the moment this scheduler first saw it: nothing is run for the
  * past.
  *
@@ -160,8 +162,9 @@ static tsl_err due(tsl_scheduler *sc, tsl_store *s, const tsl_cron *c, const cha
     *out = 0;
     *stale = 0;
     if ((err = tsl_store_schedule_last(s, key, &last, &found, d))) return err;
-    t = found && last > sc->first_seen ? last : sc->first_seen;
+    t = found ? last : sc->first_seen;
     if (t < now - CATCHUP_S) t = now - CATCHUP_S;
+    if (found) prev = t; /* the fire time before the first one found below */
     for (;;) {
         int64_t next = 0;
         if (tsl_cron_next(c, t, 0, &next, d)) return TSL_OK; /* never again */

@@ -187,7 +187,8 @@ check "b took the scheduler over" test "$took" = 1
 start a
 sleep 4.5
 "$TSLOOP" events "${P[@]}" --type forecast.scheduled --json --since 0 >"$tmp/ev" 2>/dev/null
-check "the 10:00 fire time ran once across a restart and two daemons" test "$(wc -l <"$tmp/ev")" = 1
+check "the 10:00 fire time ran once across a restart and two daemons" \
+  test "$(grep -c 'scheduled:solar:prod:20260301T1000Z' "$tmp/ev")" = 1
 check "the restarted a does not schedule" test "$(leader "$U_a")" = False
 
 # A training request from the CLI is run by a daemon.
@@ -282,4 +283,18 @@ check "after SIGHUP, max_items 5: 4 items are 200" \
   test "$(code POST "$US/v1/endpoints/prod/forecast" "${TLS[@]}" -H "Authorization: Bearer $(cat "$tmp/tok_r")" -d "$FI")" = 200
 kill -TERM "$PID_c"; wait "$PID_c"; rc=$?
 check "the TLS daemon exits 0 on SIGTERM" test "$rc" = 0
+
+# Missed fire times: with every daemon stopped, a daemon whose clock starts 5.5 minutes after
+# the last fire time runs only the latest missed one, once, at start-up.
+cp "$tmp/base.yaml" "$tmp/p/tsloop.yaml"
+for p in "$PID_a" "$PID_b"; do kill -TERM "$p"; wait "$p"; done
+last=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select last_fire from schedule_fires where key = ?", ("forecast:solar",)).fetchone()[0])' "$tmp/p/.tsloop/store.db")
+"$TSLOOP" events "${P[@]}" --type forecast.scheduled --json --since 0 >"$tmp/ev0" 2>/dev/null
+TSLOOP_TEST_CLOCK=$((last + 330)) start d
+want=$(python3 -c 'import sys,time; print(time.strftime("%Y%m%dT%H%MZ", time.gmtime(int(sys.argv[1]) + 300)))' "$last")
+for _ in $(seq 300); do grep -q '"msg":"scheduled forecast written"' "$tmp/d.log" && break; sleep 0.1; done
+sleep 1.5
+"$TSLOOP" events "${P[@]}" --type forecast.scheduled --json --since 0 >"$tmp/ev" 2>/dev/null
+check "one missed fire time run at start-up" test "$(( $(wc -l <"$tmp/ev") - $(wc -l <"$tmp/ev0") ))" = 1
+check "  the latest one ($want), 30 s late" sh -c "grep -q '\"schedule\":\"forecast:solar\",\"fire_time\":\"$want\",\"late_s\":3[0-9]' '$tmp/d.log'"
 finish
