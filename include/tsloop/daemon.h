@@ -99,6 +99,12 @@ typedef struct tsl_predict_result {
 tsl_err tsl_predict(tsl_store *s, const char *endpoint, const char *path, const tsl_predict_opts *o,
                     tsl_predict_result *r, tsl_diag *d);
 
+/* The output folder of project p - dir when given (relative paths against the project's root),
+ * else the server: section's output_dir, else .tsloop/outputs - made with its missing parents.
+ * *out gets its real path (a new string, symbolic links resolved): where the daemon writes job
+ * results and scheduled forecasts, and `tsloop predict` its copies. TSL_EIO naming the folder. */
+tsl_err tsl_daemon_output_dir(const tsl_project *p, const char *dir, char **out, tsl_diag *d);
+
 /* ---- the daemon ---- */
 
 /* Writes one JSON log line to f: {"ts", "level", "msg", ...fields}, where fields is a json_pack

@@ -1424,13 +1424,13 @@ static void teardown(tsl_daemon *dm) {
     tsl_free(dm);
 }
 
-/* Makes the output folder (o.output_dir, relative to the project's root; default
- * .tsloop/outputs) with its missing parents, and records its real path in dm->outdir: every
- * file the daemon writes for a request or a schedule goes there. */
-static tsl_err make_outdir(tsl_daemon *dm, const tsl_project *p, tsl_diag *d) {
-    const char *want = dm->o.output_dir && dm->o.output_dir[0] ? dm->o.output_dir
-                                                               : TSL_PROJECT_DATA_DIR "/outputs";
+tsl_err tsl_daemon_output_dir(const tsl_project *p, const char *dir, char **out, tsl_diag *d) {
+    const char *want = dir && dir[0] ? dir
+                       : p->cfg->server.output_dir && p->cfg->server.output_dir[0]
+                           ? p->cfg->server.output_dir
+                           : TSL_PROJECT_DATA_DIR "/outputs";
     char *path = want[0] == '/' ? tsl_strdup(want) : tsl_project_path(p, want);
+    *out = NULL;
     tsl_err err = TSL_OK;
     for (char *q = path + 1;; q++) {
         if (*q && *q != '/') continue;
@@ -1449,7 +1449,7 @@ static tsl_err make_outdir(tsl_daemon *dm, const tsl_project *p, tsl_diag *d) {
         err = tsl_diag_set(d, TSL_EIO, "output folder %s: %s", path, strerror(errno));
         goto out;
     }
-    dm->outdir = tsl_strdup(real);
+    *out = tsl_strdup(real);
 out:
     tsl_free(path);
     return err;
@@ -1560,7 +1560,8 @@ tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_dae
     if ((err = poll_once(dm, d))) goto fail;
     dm->polled_ok = 1;
     if ((err = tsl_capq_start(dm->url, dm->o.capture_queue, &dm->capq, d))) goto fail;
-    if ((err = make_outdir(dm, p, d))) goto fail;
+    /* Every file the daemon writes for a request or a schedule goes into the output folder. */
+    if ((err = tsl_daemon_output_dir(p, dm->o.output_dir, &dm->outdir, d))) goto fail;
     const char *outdir = dm->outdir;
     err = tsl_workers_start(dm->url, outdir, dm->o.workers > 0 ? dm->o.workers : 1,
                             dm->o.job_lease_ms, dm->o.job_delay_ms, dm->log, &dm->workers, d);

@@ -208,6 +208,8 @@ expect_exit 0 "predict" "$TSLOOP" predict --endpoint prod --output "$tmp/batch.c
 check "predict summary" test "$(jq_py "$tmp/out" "d['version'], d['items'], d['rows'], d['captured'], d['unknown']")" = "1 2 48 2 0"
 check "forecast CSV header" test "$(head -1 "$tmp/batch.csv")" = "item_id,timestamp,mean,p10,p50,p90"
 check "48 rows" test "$(wc -l <"$tmp/batch.csv")" = 49
+check "a copy in the output folder, the same bytes" \
+  cmp -s "$tmp/batch.csv" "$(ls "$tmp/solar/.tsloop/outputs"/predict-prod-*.csv | head -1)"
 sleep 0.5
 check "batch and online captures identical" python3 -c '
 import sqlite3, sys
