@@ -94,11 +94,17 @@ tsl_err tsl_job_csv_items(const char *body, size_t len, const char *item_col, si
     pos = tsl_calloc(nv, sizeof *pos);
     for (size_t i = 0; i < nv; i++) pos[i] = (item_pos){v[i], i};
     qsort(pos, nv, sizeof *pos, cmp_item_pos);
-    for (size_t i = 1; i < nv; i++)
-        if (!strcmp(pos[i].id, pos[i - 1].id)) {
-            tsl_free(v[pos[i].at]);
-            v[pos[i].at] = NULL;
+    /* Sorted by id then position: the first of each run of equal ids is kept (and never
+     * freed, so the run compares against it). */
+    const char *kept = pos[0].id;
+    for (size_t i = 1; i < nv; i++) {
+        if (strcmp(pos[i].id, kept)) {
+            kept = pos[i].id;
+            continue;
         }
+        tsl_free(v[pos[i].at]);
+        v[pos[i].at] = NULL;
+    }
     size_t k = 0;
     for (size_t i = 0; i < nv; i++)
         if (v[i]) v[k++] = v[i];
