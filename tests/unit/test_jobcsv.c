@@ -35,7 +35,7 @@ static void test_items(void **state) {
     assert_string_equal(v[1], "sev,ille");
     assert_string_equal(v[2], "porto");
     free_items(v, n);
-    static const char other[] = "site\nb\na\nb\n";
+    static const char other[] = "site\nb\na\nb\nb\na\nb\n";
     assert_int_equal(tsl_job_csv_items(other, sizeof other - 1, "site", 64, &v, &n, &d), TSL_OK);
     assert_int_equal(n, 2);
     assert_string_equal(v[0], "b");
