@@ -156,7 +156,7 @@ typedef struct tsl_config_server {
     int max_horizon;          /* steps per forecast request */
     int max_header;           /* bytes of a request's headers (libmicrohttpd's connection memory) */
     int idle_timeout;         /* seconds a connection may stay silent */
-    int request_time;         /* seconds a request may take from its first byte to its response */
+    int request_time;         /* seconds a request may take from the end of its headers on */
     char *tls_cert, *tls_key; /* PEM files, relative to the project's root; both or neither */
     char *output_dir;         /* relative to the project's root */
 } tsl_config_server;

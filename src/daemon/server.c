@@ -162,7 +162,7 @@ struct tsl_daemon {
     tsl_daemon_opts flags; /* as given (command-line flags): they override the config */
     /* The caps a reload may change (server: section), read by every request. */
     atomic_size_t cap_body, cap_items, cap_horizon;
-    atomic_llong cap_time_ms; /* a request's time from its first byte; 0: none */
+    atomic_llong cap_time_ms; /* a request's time from the end of its headers; 0: none */
     char *tls_cert, *tls_key; /* PEM text, for libmicrohttpd (which copies nothing) */
 
     pthread_mutex_t ep_mu; /* slots: names and pointers */
