@@ -23,7 +23,8 @@
  * gets a batch forecast of all its items (tsl_predict: the forecast CSV, captured under the
  * inference id "scheduled:F:E:TIME"), written to OUTDIR/forecast-F-E-TIME.csv, and the event
  * forecast.scheduled. retrain: tsl_pipeline_request with trigger "schedule" and the dedupe key
- * "schedule:F:TIME" (not subject to the retraining cooldown), for the pipeline workers.
+ * "schedule:F:TIME" (not subject to the retraining cooldown), for the pipeline workers, and
+ * the event retrain.requested (trigger "schedule").
  *
  * The clock is the real one, or - for tests - one that starts at a given time and runs at the
  * real rate (the daemon's sched_clock_start), so a test can start a minute schedule two
@@ -145,12 +146,25 @@ static void fire_retrain(tsl_scheduler *sc, tsl_store *s, const tsl_config *cfg,
     int64_t id = 0;
     tsl_exec_outcome how;
     tsl_diag d = {TSL_OK, {0}};
-    if (tsl_pipeline_request(s, cfg, f, "schedule", key, &po, &id, &how, &d))
+    if (tsl_pipeline_request(s, cfg, f, "schedule", key, &po, &id, &how, &d)) {
         tsl_daemon_log(sc->o.log, "error", "scheduled retraining: request failed", "{s:s, s:s}",
                        "forecaster", f, "error", tsl_diag_msg(&d));
-    else
-        tsl_daemon_log(sc->o.log, "info", "scheduled retraining requested", "{s:s, s:I, s:s}",
-                       "forecaster", f, "execution", (json_int_t)id, "dedupe_key", key);
+        return;
+    }
+    tsl_daemon_log(sc->o.log, "info", "scheduled retraining requested", "{s:s, s:I, s:s}",
+                   "forecaster", f, "execution", (json_int_t)id, "dedupe_key", key);
+    /* The shared contract's record of a retraining request, whatever triggered it. */
+    char subject[TSL_CONFIG_MAX_NAME + 16], reason[TSL_CONFIG_MAX_NAME + 64];
+    snprintf(subject, sizeof subject, "forecaster:%s", f);
+    snprintf(reason, sizeof reason, "schedule.retrain fire time %s", when);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:I}", "forecaster", f, "trigger", "schedule", "reason",
+                          reason, "execution_id", (json_int_t)id);
+    char *payload = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (tsl_store_event_append(s, "retrain.requested", subject, payload, NULL, &d))
+        tsl_daemon_log(sc->o.log, "error", "cannot record retrain.requested", "{s:s}", "error",
+                       tsl_diag_msg(&d));
+    free(payload);
 }
 
 /* The fire time of cron c due now for schedule key (0: none), by the rule of the header. */

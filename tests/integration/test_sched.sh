@@ -116,6 +116,9 @@ done
 check "a schedule-triggered execution, run by a daemon, succeeded" test "$ok" = 1
 check "its dedupe key names the fire time" test "$(jq_py "$tmp/runs" \
   "[r['dedupe_key'] for r in d if r['trigger'] == 'schedule'][0]")" = "schedule:solar:20260301T1000Z"
+"$TSLOOP" events "${P[@]}" --type retrain.requested --json --since 0 >"$tmp/rr" 2>/dev/null
+check "retrain.requested, trigger schedule" test "$(jsonl_py "$tmp/rr" "d[0]['subject'], d[0]['payload']['trigger'], \
+d[0]['payload']['execution_id'] > 0")" = "forecaster:solar schedule True"
 check "version 2 registered" sh -c "'$TSLOOP' models list --project '$tmp/p' --json | grep -q '\"version\": 2'"
 
 # Jobs with a CSV body, while both daemons' workers run: heartbeats keep a 3.5 s job held under
