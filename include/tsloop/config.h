@@ -58,6 +58,7 @@ extern "C" {
 #define TSL_CONFIG_MAX_APPROVERS   64
 #define TSL_CONFIG_MAX_HORIZON     100000
 #define TSL_CONFIG_MAX_PERIOD      100000
+#define TSL_CONFIG_MAX_HOST        256 /* bytes of a listen host, with the terminator */
 
 /* Hex digits of a configuration hash (SHA-256), without the terminator. */
 #define TSL_CONFIG_HASH_HEX 64
@@ -163,6 +164,29 @@ typedef struct tsl_config_endpoint {
     tsl_auto_deploy auto_deploy;
 } tsl_config_endpoint;
 
+/* The server: section - how `tsloop serve` runs (docs/config.md). Zero (NULL) means not set:
+ * the daemon's default applies; a command-line flag overrides any of them. It is not part of
+ * the normalised text or the hash: it says how the daemon runs, not what is forecast. */
+typedef struct tsl_config_server {
+    char *listen;                   /* as written: "HOST:PORT", "[IPV6]:PORT"; NULL: not set */
+    char host[TSL_CONFIG_MAX_HOST]; /* ... split by tsl_config_listen_parse */
+    int port;
+    int threads;              /* HTTP worker threads */
+    int workers;              /* job worker threads */
+    int pipeline_workers;     /* training execution workers; -1: not set, 0: none */
+    int max_body;             /* bytes of a request body */
+    int max_items;            /* items per forecast request */
+    int max_horizon;          /* steps per forecast request */
+    int max_header;           /* bytes of a request's headers (libmicrohttpd's connection memory) */
+    int idle_timeout;         /* seconds a connection may stay silent */
+    int request_time;         /* seconds a request may take from the end of its headers on */
+    char *tls_cert, *tls_key; /* PEM files, relative to the project's root; both or neither */
+    char *output_dir;         /* relative to the project's root */
+} tsl_config_server;
+
+/* Splits a listen address, "HOST:PORT" (an IPv4 address or a name) or "[IPV6]:PORT", into host
+ * (cap bytes, without brackets) and port (0-65535). TSL_EINVAL with what was expected. */
+tsl_err tsl_config_listen_parse(const char *text, char *host, size_t cap, int *port, tsl_diag *d);
 struct tsl_config_notify; /* notify.h */
 
 typedef struct tsl_config {
@@ -179,6 +203,7 @@ typedef struct tsl_config {
      * nor of the hash: like the store, it says where messages go, not what is forecast, and it
      * holds secrets. */
     struct tsl_config_notify *notify;
+    tsl_config_server server;
 } tsl_config;
 
 typedef struct tsl_config_opts {

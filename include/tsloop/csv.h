@@ -53,6 +53,8 @@ typedef struct tsl_csv_opts {
     size_t max_line;    /* bytes of one row, line breaks in quotes included; 0: TSL_CSV_MAX_LINE */
     size_t max_columns; /* 0: TSL_CSV_MAX_COLUMNS */
     const char *name;   /* the input's name in messages (outlives the reader); NULL: the path */
+    int items_only;     /* only the item column is required and read: rows have time 0, value
+                           NaN and no dimensions (a list of items, e.g. a job's body) */
 } tsl_csv_opts;
 
 /* One data row. Strings are NUL-terminated, point into the reader's buffer, and are valid

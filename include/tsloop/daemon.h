@@ -59,6 +59,16 @@ tsl_err tsl_forecast_request_parse(const char *body, size_t len, const tsl_forec
                                    tsl_forecast_request *out, tsl_diag *d);
 void tsl_forecast_request_release(tsl_forecast_request *r);
 
+/* Reads the item ids of a CSV job body (POST /v1/jobs with Content-Type text/csv): a header
+ * row with the column item_col (NULL: "item_id") - any other columns are ignored, so a forecast
+ * CSV or a data set may be sent as is - and one item per row, with the CSV reader's rules
+ * (csv.h: RFC 4180 quoting, items_only). Duplicates are dropped, the first listing kept.
+ * *items (n new strings in a new array) is freed by the caller. Errors name body.csv, the line
+ * and the column: TSL_EPARSE (a malformed row or header), TSL_ELIMIT (an id longer than
+ * max_id bytes), TSL_EINVAL (no items). */
+tsl_err tsl_job_csv_items(const char *body, size_t len, const char *item_col, size_t max_id,
+                          char ***items, size_t *n, tsl_diag *d);
+
 /* ---- batch forecasts ---- */
 
 typedef struct tsl_predict_opts {
@@ -89,6 +99,12 @@ typedef struct tsl_predict_result {
 tsl_err tsl_predict(tsl_store *s, const char *endpoint, const char *path, const tsl_predict_opts *o,
                     tsl_predict_result *r, tsl_diag *d);
 
+/* The output folder of project p - dir when given (relative paths against the project's root),
+ * else the server: section's output_dir, else .tsloop/outputs - made with its missing parents.
+ * *out gets its real path (a new string, symbolic links resolved): where the daemon writes job
+ * results and scheduled forecasts, and `tsloop predict` its copies. TSL_EIO naming the folder. */
+tsl_err tsl_daemon_output_dir(const tsl_project *p, const char *dir, char **out, tsl_diag *d);
+
 /* ---- the daemon ---- */
 
 /* Writes one JSON log line to f: {"ts", "level", "msg", ...fields}, where fields is a json_pack
@@ -97,20 +113,34 @@ tsl_err tsl_predict(tsl_store *s, const char *endpoint, const char *path, const 
 void tsl_daemon_log(FILE *f, const char *level, const char *msg, const char *fields, ...);
 
 typedef struct tsl_daemon_opts {
-    const char *host;      /* address to bind; NULL: "127.0.0.1" */
-    int port;              /* 0: any free port (tsl_daemon_port tells which) */
+    /* Zero (NULL) leaves a setting to the project's server: section, then to the default. */
+    const char *host;      /* address to bind, IPv4 or IPv6 (no brackets); NULL: the config's
+                              listen, else 127.0.0.1:8080 (port is then ignored) */
+    int port;              /* with host; 0: any free port (tsl_daemon_port tells which) */
     int threads;           /* HTTP worker threads; 0: the number of cores */
     size_t max_body;       /* bytes of a request body; 0: 1 MiB */
     size_t max_ingest;     /* bytes of an ingest body (streamed to a file); 0: 256 MiB */
     int max_streams;       /* open event streams (GET /v1/events/stream); 0: 32 */
     size_t max_items;      /* items per forecast request; 0: 1000 */
     size_t max_horizon;    /* 0: 10000 */
+    size_t max_header;     /* bytes of a connection's headers and buffers; 0: 65536 */
     size_t capture_queue;  /* captures waiting for the writer; 0: 65536 */
     int poll_ms;           /* how often the store is polled for deployments; 0: 500 */
     int request_timeout_s; /* idle connections are closed after it; 0: 30 */
+    int request_time_s;    /* a request taking longer is cut (408); 0: 60 */
     int access_log;        /* log every request (JSON line) */
     int workers;           /* job worker threads; 0: 1 */
-    FILE *log;             /* NULL: stderr */
+    int pipeline_workers;  /* training execution workers; 0: 1; -1: none */
+    const char *tls_cert;  /* PEM certificate and key files (relative to the project's root):
+                              HTTPS; NULL: the config's, else plain HTTP */
+    const char *tls_key;
+    const char *output_dir;    /* where job results and scheduled forecasts are written, relative
+                                  to the project's root; NULL: .tsloop/outputs */
+    int64_t sched_lease_ms;    /* the scheduler lock's lease; 0: 15000 */
+    int64_t sched_clock_start; /* tests: the scheduler's clock starts here (seconds); 0: real */
+    int64_t job_lease_ms;      /* a job's lease, renewed while it runs; 0: the store's 30000 */
+    int job_delay_ms;          /* tests: each job sleeps this long (heartbeats go on) */
+    FILE *log;                 /* NULL: stderr */
 } tsl_daemon_opts;
 
 typedef struct tsl_daemon tsl_daemon;

@@ -774,6 +774,30 @@ tsl_err tsl_store_capture_list(tsl_store *s, const char *endpoint, const char *i
                                int64_t after_id, size_t limit, tsl_store_capture **out, size_t *n,
                                tsl_diag *d);
 
+/* ---- named leases and schedules' fire times ----
+ * One scheduler per store: a daemon schedules only while it holds the lock row "scheduler"
+ * under a lease it renews; another daemon takes it over when the lease ends or its holder's
+ * process is gone. Each schedule records its last fire time, claimed once (docs/store.md). */
+
+/* Takes or renews the lock name for this handle for lease_ms: when it is free, its lease
+ * ended, its holder's process is gone, or this handle holds it already. *held says whether
+ * this handle holds it now; holder (cap bytes, may be NULL) gets "HOST:PID" of the holder. */
+tsl_err tsl_store_lock_acquire(tsl_store *s, const char *name, int64_t lease_ms, int *held,
+                               char *holder, size_t cap, tsl_diag *d);
+
+/* Gives the lock up when this handle holds it (no-op otherwise). */
+tsl_err tsl_store_lock_release(tsl_store *s, const char *name, tsl_diag *d);
+
+/* The last fire time (seconds since the epoch) recorded for schedule key; *found 0: none. */
+tsl_err tsl_store_schedule_last(tsl_store *s, const char *key, int64_t *at, int *found,
+                                tsl_diag *d);
+
+/* Claims fire time at of schedule key: *first is 1 when at is later than the recorded last
+ * fire time (which becomes at), 0 when it or a later one was claimed before - by this
+ * process, an earlier run or another daemon. */
+tsl_err tsl_store_schedule_claim(tsl_store *s, const char *key, int64_t at, int *first,
+                                 tsl_diag *d);
+
 /* ---- jobs ----
  * Asynchronous work the daemon's API accepts and its workers do (a batch forecast, say): a job
  * is created Queued with a JSON request, claimed by one handle at a time under a lease (as

@@ -3,17 +3,23 @@
  * endpoint's deployed version, every item (or those listed), captured like online forecasts.
  *
  * The work is tsl_predict's (daemon.h); this file reads the item list and prints the summary.
+ * The forecast CSV is written into the project's output folder first (the daemon's, where job
+ * results and scheduled forecasts go too: predict-ENDPOINT-TIME-PID.csv), then copied to
+ * --output, which is the user's own path and may be anywhere (or stdout).
  */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "tsloop/daemon.h"
 #include "tsloop/mem.h"
 #include "tsloop/model.h"
+#include "tsloop/output.h"
 #include "tsloop/project.h"
 #include "tsloop/store.h"
 
@@ -24,7 +30,8 @@ static const char usage_text[] =
     "Forecasts every item of the version deployed on endpoint NAME (or the items listed in\n"
     "--items, one per line) from its latest observations and writes the forecast CSV\n"
     "(item_id,timestamp,mean,p10,p50,p90) to FILE ('-': stdout), atomically. Every value is\n"
-    "captured in the store, as online forecasts are, under one inference id.\n"
+    "captured in the store, as online forecasts are, under one inference id. A copy is kept\n"
+    "in the project's output folder (server.output_dir, default .tsloop/outputs).\n"
     "\n"
     "      --endpoint NAME     the endpoint (required)\n"
     "  -o, --output FILE       where to write the forecasts (required)\n"
@@ -94,6 +101,31 @@ static int read_items(const char *path, char ***items, size_t *n) {
     return CLI_OK;
 }
 
+/* Copies the file at from to path ("-": stdout), atomically for a file (tsl_outfile). */
+static tsl_err copy_out(const char *from, const char *path, tsl_diag *d) {
+    FILE *in = fopen(from, "rb");
+    tsl_outfile of;
+    int opened = 0;
+    tsl_err err = TSL_OK;
+    if (!in) return tsl_diag_set(d, TSL_EIO, "cannot read %s: %s", from, strerror(errno));
+    if ((err = tsl_outfile_open(&of, path, d))) goto out;
+    opened = 1;
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, of.f) != n) break;
+    if (ferror(in) || ferror(of.f)) {
+        err = tsl_diag_set(d, TSL_EIO, "cannot copy the forecasts to %s", path);
+        goto out;
+    }
+    opened = 0;
+    err = tsl_outfile_commit(&of, d);
+out:
+    if (opened) tsl_outfile_abort(&of);
+    fclose(in);
+    return err;
+}
+
 int cmd_predict(int argc, char **argv) {
     const char *project = NULL, *endpoint = NULL, *output = NULL, *items_path = NULL, *id = NULL;
     tsl_predict_opts po;
@@ -159,7 +191,20 @@ int cmd_predict(int argc, char **argv) {
     int rc = cli_open(project, &p, &s);
     tsl_diag d = {TSL_OK, {0}};
     tsl_predict_result r;
-    if (!rc && tsl_predict(s, endpoint, output, &po, &r, &d)) rc = cli_fail("%s", tsl_diag_msg(&d));
+    char *outdir = NULL, copy[4200] = "";
+    if (!rc && tsl_daemon_output_dir(p, NULL, &outdir, &d)) rc = cli_fail("%s", tsl_diag_msg(&d));
+    if (!rc) {
+        char when[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(when, sizeof when, "%Y%m%dT%H%M%SZ", &tm);
+        snprintf(copy, sizeof copy, "%s/predict-%s-%s-%ld.csv", outdir, endpoint, when,
+                 (long)getpid());
+    }
+    if (!rc && tsl_predict(s, endpoint, copy, &po, &r, &d)) rc = cli_fail("%s", tsl_diag_msg(&d));
+    if (!rc && copy_out(copy, output, &d)) rc = cli_fail("%s", tsl_diag_msg(&d));
+    tsl_free(outdir);
     if (!rc) {
         if (r.unknown)
             cli_warn("%zu listed items have no model in %s/%d", r.unknown, r.forecaster, r.version);

@@ -87,6 +87,7 @@ struct tsl_csv {
     size_t ncols;
     char **col_names; /* ncols header names, trimmed; "" for ignored columns */
     size_t item_idx, time_idx, target_idx;
+    int items_only; /* tsl_csv_opts.items_only: time_idx and target_idx are not read */
     size_t ndims;
     size_t *dim_idx;
     const char **dim_vals;
@@ -559,6 +560,19 @@ static tsl_err read_header(tsl_csv *c, const tsl_csv_opts *o, tsl_diag *d) {
     char q[TSL_TEXT_QUOTE_CAP];
     if ((c->item_idx = find_column(c, item)) == SIZE_MAX)
         return missing_column(c, tsl_text_quote(q, sizeof q, item, strlen(item)), d);
+    if (o && o->items_only) {
+        /* The other columns are neither required nor read: a list of items may be any table
+         * with an item column (a forecast CSV, a data set). */
+        c->items_only = 1;
+        c->time_idx = c->target_idx = c->item_idx;
+        c->dim_vals = tsl_calloc(1, sizeof *c->dim_vals);
+        c->dim_lens = tsl_calloc(1, sizeof *c->dim_lens);
+        c->row.dims = c->dim_vals;
+        c->row.dim_lens = c->dim_lens;
+        c->row.time = 0;
+        c->row.value = NAN;
+        return TSL_OK;
+    }
     if ((c->time_idx = find_column(c, time)) == SIZE_MAX)
         return missing_column(c, tsl_text_quote(q, sizeof q, time, strlen(time)), d);
     if (o && o->target_col) {
@@ -678,6 +692,7 @@ static tsl_err row_build(tsl_csv *c, tsl_diag *d) {
         return row_fail(c, d, TSL_EPARSE, fi->line, c->item_idx + 1, "%s is not valid UTF-8",
                         tsl_text_quote(q, sizeof q, fi->p, fi->len));
     tsl_diag td;
+    if (c->items_only) goto done;
     if (tsl_time_parse(ft->p, ft->len, &c->row.time, &td))
         return row_fail(c, d, TSL_EPARSE, ft->line, c->time_idx + 1,
                         "%s is not a valid timestamp: %s",
@@ -693,6 +708,7 @@ static tsl_err row_build(tsl_csv *c, tsl_diag *d) {
         c->dim_vals[k] = fl->p;
         c->dim_lens[k] = fl->len;
     }
+done:
     c->row.item = fi->p;
     c->row.item_len = fi->len;
     c->row.line = c->row_line;

@@ -85,15 +85,22 @@ tsl_err tsl_capq_stop(tsl_capq *q, tsl_diag *d);
 typedef struct tsl_workers tsl_workers;
 
 /* Checks len bytes of a POST /v1/jobs body - {"kind": "predict", "endpoint": NAME, "items":
- * [...], "horizon": H}, endpoint required - and writes its compact JSON to *request (a new
+ * [...], "horizon": H, "quantiles": [...], "output": FILE}, endpoint required, output a file
+ * name of the output folder (tsl_job_output_check) - and writes its compact JSON to *request (a new
  * string) and the endpoint to endpoint (cap bytes). TSL_EPARSE / TSL_EINVAL with the key. */
 tsl_err tsl_job_request_check(const char *body, size_t len, const tsl_forecast_limits *lim,
                               char **request, char *endpoint, size_t cap, tsl_diag *d);
 
-/* Starts n worker threads, each on its own handle of the store at url, writing job outputs
- * into the folder outdir (which exists). */
-tsl_err tsl_workers_start(const char *url, const char *outdir, int n, FILE *log, tsl_workers **out,
-                          tsl_diag *d);
+/* Checks a file name a request gives for the output folder: 1-128 of A-Z a-z 0-9 _ - ., not
+ * starting with a dot - so no folder, no "..", no absolute path can be named. TSL_EINVAL. */
+tsl_err tsl_job_output_check(const char *name, tsl_diag *d);
+
+/* Starts n worker threads, each on its own handle of the store at url with jobs held for
+ * lease_ms (0: the store's 30 s) and renewed from a sibling handle while a job runs, writing
+ * job outputs into the folder outdir (which exists). delay_ms > 0 (tests) makes each job
+ * sleep that long before its work. */
+tsl_err tsl_workers_start(const char *url, const char *outdir, int n, int64_t lease_ms,
+                          int delay_ms, FILE *log, tsl_workers **out, tsl_diag *d);
 
 /* Wakes idle workers (a job was queued). */
 void tsl_workers_kick(tsl_workers *w);
@@ -199,5 +206,56 @@ void tsl_mgmt_stream_done(tsl_mgmt *m, void *handle);
 /* Creates a file for a request body in the upload folder: its descriptor (path gets its name,
  * cap bytes), or -1 with errno. */
 int tsl_mgmt_upload_create(tsl_mgmt *m, char *path, size_t cap);
+/* ---- pipeline workers (pipeworkers.c) ---- */
+
+typedef struct tsl_pipeworkers tsl_pipeworkers;
+
+/* Starts n pipeline worker threads, each with its own handle of the store at url and its own
+ * copy of the configuration at config_path, running any requested training execution
+ * (tsl_pipeline_work) with threads threads per AutoML step (0: all cores). */
+tsl_err tsl_pipeworkers_start(const char *url, const char *config_path, int n, int threads,
+                              FILE *log, tsl_pipeworkers **out, tsl_diag *d);
+
+/* Makes each worker read the configuration again before its next claim. NULL is a no-op. */
+void tsl_pipeworkers_reload(tsl_pipeworkers *pw);
+
+/* Workers inside tsl_pipeline_work now (claiming or running). */
+int tsl_pipeworkers_active(tsl_pipeworkers *pw);
+
+/* Asks the workers to stop and waits up to wait_ms for them; returns how many were still
+ * running an execution then (left running, as after a crash: pw is then not freed). NULL is a
+ * no-op. */
+int tsl_pipeworkers_stop(tsl_pipeworkers *pw, int wait_ms);
+
+/* ---- the scheduler (scheduler.c) ---- */
+
+typedef struct tsl_scheduler tsl_scheduler;
+
+typedef struct tsl_scheduler_opts {
+    int64_t lease_ms;    /* of the scheduler's lock; 0: 15000 */
+    int tick_ms;         /* how often schedules are looked at and the lock renewed; 0: 1000 */
+    int64_t clock_start; /* 0: the real clock; else the clock starts at this time (seconds) */
+    FILE *log;           /* NULL: stderr */
+} tsl_scheduler_opts;
+
+/* Starts the scheduler thread on its own handle of the store at url, reading the schedules
+ * of the configuration at config_path and writing scheduled forecasts into the folder outdir
+ * (which exists). It schedules only while it holds the store's "scheduler" lock. */
+tsl_err tsl_scheduler_start(const char *url, const char *config_path, const char *outdir,
+                            const tsl_scheduler_opts *o, tsl_scheduler **out, tsl_diag *d);
+
+/* Reads the configuration again before the next tick (SIGHUP). NULL is a no-op. */
+void tsl_scheduler_reload(tsl_scheduler *sc);
+
+/* 1 when this daemon holds the scheduler's lock (as of the last tick); holder (cap bytes, may
+ * be NULL) gets "HOST:PID" of the daemon that does. */
+int tsl_scheduler_leader(tsl_scheduler *sc, char *holder, size_t cap);
+
+/* Fire times this scheduler ran. */
+uint64_t tsl_scheduler_fires(tsl_scheduler *sc);
+
+/* Stops the thread after its current tick, releases the lock when held, frees sc. NULL is a
+ * no-op. */
+void tsl_scheduler_stop(tsl_scheduler *sc);
 
 #endif

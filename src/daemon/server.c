@@ -25,10 +25,12 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#include <limits.h>
 #include <math.h>
 #include <microhttpd.h>
 #include <sodium.h>
@@ -110,6 +112,7 @@ enum route {
     R_PARAM_PUT,
     R_EVENTS,
     R_EVENT_STREAM,
+    R_JOB_RESULT,
     R_OTHER,
     R_COUNT
 };
@@ -146,6 +149,7 @@ static const struct route_def {
     {"/v1/parameters/{key} (PUT)", 2, TSL_ROLE_ADMIN},
     {"/v1/events", 0, TSL_ROLE_READER},
     {"/v1/events/stream", 0, TSL_ROLE_READER},
+    {"/v1/jobs/{id}/result", 0, TSL_ROLE_READER},
     {"other", 0, 0},
 };
 
@@ -182,7 +186,11 @@ struct tsl_daemon {
     char *url;
     struct MHD_Daemon *mhd;
     int port;
-    tsl_forecast_limits lim;
+    tsl_daemon_opts flags; /* as given (command-line flags): they override the config */
+    /* The caps a reload may change (server: section), read by every request. */
+    atomic_size_t cap_body, cap_items, cap_horizon;
+    atomic_llong cap_time_ms; /* a request's time from the end of its headers; 0: none */
+    char *tls_cert, *tls_key; /* PEM text, for libmicrohttpd (which copies nothing) */
 
     pthread_mutex_t ep_mu; /* slots: names and pointers */
     slot *slots;
@@ -209,6 +217,9 @@ struct tsl_daemon {
     tsl_watcher *watcher;
     tsl_notifier *notifier;
     tsl_mgmt *mgmt;
+    char *outdir; /* the output folder, absolute, symbolic links resolved */
+    tsl_pipeworkers *pipeworkers;
+    tsl_scheduler *sched;
     atomic_ullong jobs[4], execs[6]; /* by status, as of the last poll */
     atomic_long inflight;
     atomic_ullong forecasts, forecast_items, item_errors, switches;
@@ -231,7 +242,8 @@ typedef struct req {
     int may_upload;                    /* the token may ingest: the body is kept */
     size_t upload_len;
     char upload[4096];
-    void *stream; /* an event stream's handle (tsl_mgmt_stream_done) */
+    void *stream;  /* an event stream's handle (tsl_mgmt_stream_done) */
+    int timed_out; /* past the request time cap: answered 408 */
 } req;
 
 static double now_s(void) {
@@ -627,6 +639,12 @@ static int authorize(tsl_daemon *dm, struct MHD_Connection *c, req *r, tsl_role 
 
 /* ---- routes ---- */
 
+/* The request caps now in force. */
+static tsl_forecast_limits limits(tsl_daemon *dm) {
+    tsl_forecast_limits lim = {atomic_load(&dm->cap_items), atomic_load(&dm->cap_horizon), 65536};
+    return lim;
+}
+
 static enum MHD_Result route_readyz(tsl_daemon *dm, struct MHD_Connection *c, req *r) {
     tsl_store_deployment *v = NULL;
     size_t n = 0, loaded = 0, missing = 0;
@@ -651,9 +669,12 @@ static enum MHD_Result route_readyz(tsl_daemon *dm, struct MHD_Connection *c, re
         return respond_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "not_loaded",
                              "%zu of %zu deployed endpoints have no model loaded", missing,
                              loaded + missing);
-    return respond_json(
-        c, r, MHD_HTTP_OK,
-        json_pack("{s:s, s:I}", "status", "ready", "endpoints", (json_int_t)loaded));
+    char holder[300] = "";
+    int leader = tsl_scheduler_leader(dm->sched, holder, sizeof holder);
+    return respond_json(c, r, MHD_HTTP_OK,
+                        json_pack("{s:s, s:I, s:b, s:s}", "status", "ready", "endpoints",
+                                  (json_int_t)loaded, "scheduler", leader, "scheduler_holder",
+                                  holder));
 }
 
 static enum MHD_Result route_prometheus(tsl_daemon *dm, struct MHD_Connection *c, req *r) {
@@ -732,6 +753,19 @@ static enum MHD_Result route_prometheus(tsl_daemon *dm, struct MHD_Connection *c
         tsl_wbuf_printf(&b, "tsloop_executions{status=\"%s\"} %llu\n",
                         tsl_exec_status_name((tsl_exec_status)k),
                         (unsigned long long)atomic_load(&dm->execs[k]));
+    tsl_wbuf_printf(&b,
+                    "# HELP tsloop_scheduler_leader 1 when this daemon holds the project's "
+                    "scheduler lock (runs the schedules), else 0.\n"
+                    "# TYPE tsloop_scheduler_leader gauge\ntsloop_scheduler_leader %d\n"
+                    "# HELP tsloop_scheduler_fires_total Schedule fire times this daemon ran.\n"
+                    "# TYPE tsloop_scheduler_fires_total counter\n"
+                    "tsloop_scheduler_fires_total %llu\n"
+                    "# HELP tsloop_pipeline_workers_busy Pipeline workers claiming or running an "
+                    "execution.\n"
+                    "# TYPE tsloop_pipeline_workers_busy gauge\ntsloop_pipeline_workers_busy %d\n",
+                    tsl_scheduler_leader(dm->sched, NULL, 0),
+                    (unsigned long long)tsl_scheduler_fires(dm->sched),
+                    tsl_pipeworkers_active(dm->pipeworkers));
     size_t len = b.len;
     tsl_wbuf_putc(&b, '\0');
     return respond(c, r, MHD_HTTP_OK, "text/plain; version=0.0.4", (char *)b.data, len);
@@ -817,8 +851,9 @@ static void forecast_item(tsl_daemon *dm, const tsl_served *sv, const char *item
 static enum MHD_Result route_forecast(tsl_daemon *dm, struct MHD_Connection *c, req *r) {
     tsl_forecast_request fr;
     tsl_diag d = {TSL_OK, {0}};
+    tsl_forecast_limits lim = limits(dm);
     tsl_err err =
-        tsl_forecast_request_parse((const char *)r->body.data, r->body.len, &dm->lim, &fr, &d);
+        tsl_forecast_request_parse((const char *)r->body.data, r->body.len, &lim, &fr, &d);
     if (err) {
         tsl_forecast_request_release(&fr);
         return respond_error(c, r, parse_status(err), err == TSL_EPARSE ? "bad_json" : "invalid",
@@ -1073,15 +1108,94 @@ static enum MHD_Result route_status(tsl_daemon *dm, struct MHD_Connection *c, re
 }
 
 /* POST /v1/jobs: checks the request, queues it, wakes a worker; 202 with the job's id. */
+/* The JSON request of a CSV job body: the items from the body, the rest from the query
+ * (endpoint, horizon, quantiles, output, item = the item column). */
+static tsl_err csv_job_request(tsl_daemon *dm, struct MHD_Connection *c, req *r, char **request,
+                               const char **code, tsl_diag *d) {
+    const char *endpoint = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "endpoint");
+    const char *horizon = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "horizon");
+    const char *qs = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "quantiles");
+    const char *output = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "output");
+    const char *col = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "item");
+    tsl_forecast_limits lim = limits(dm);
+    char **items = NULL;
+    size_t n = 0;
+    json_t *j = json_object();
+    tsl_err err = TSL_OK;
+    *code = "invalid";
+    if (!endpoint || !endpoint[0]) {
+        err = tsl_diag_set(d, TSL_EINVAL,
+                           "a CSV body needs the endpoint in the query: "
+                           "POST /v1/jobs?endpoint=NAME");
+        goto out;
+    }
+    json_object_set_new(j, "endpoint", json_string(endpoint));
+    if (horizon) {
+        char *end = NULL;
+        errno = 0;
+        long long h = strtoll(horizon, &end, 10);
+        if (errno || end == horizon || *end || h < 1 || (unsigned long long)h > lim.max_horizon) {
+            err = tsl_diag_set(d, TSL_EINVAL, "horizon: '%.32s', expected an integer from 1 to %zu",
+                               horizon, lim.max_horizon);
+            goto out;
+        }
+        json_object_set_new(j, "horizon", json_integer(h));
+    }
+    if (qs) {
+        json_t *arr = json_array();
+        json_object_set_new(j, "quantiles", arr);
+        for (const char *p = qs; *p;) {
+            char *end = NULL;
+            errno = 0;
+            double x = strtod(p, &end);
+            if (end == p || errno || (*end && *end != ',')) {
+                err = tsl_diag_set(d, TSL_EINVAL,
+                                   "quantiles: '%.64s', expected levels separated by commas", qs);
+                goto out;
+            }
+            json_array_append_new(arr, json_real(x));
+            p = *end ? end + 1 : end;
+        }
+    }
+    if (output) json_object_set_new(j, "output", json_string(output));
+    if ((err = tsl_job_csv_items((const char *)r->body.data, r->body.len, col, lim.max_id, &items,
+                                 &n, d))) {
+        *code = "bad_csv";
+        goto out;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(arr, json_string(items[i]));
+    json_object_set_new(j, "items", arr);
+    /* The same checks as a JSON body, on the same JSON. */
+    char *text = json_dumps(j, JSON_COMPACT);
+    char ep[TSL_STORE_NAME_MAX + 1];
+    err = tsl_job_request_check(text, strlen(text), &lim, request, ep, sizeof ep, d);
+    free(text);
+out:
+    for (size_t i = 0; i < n; i++) tsl_free(items[i]);
+    tsl_free(items);
+    json_decref(j);
+    return err;
+}
+
 static enum MHD_Result route_jobs(tsl_daemon *dm, struct MHD_Connection *c, req *r,
                                   const char *who) {
     char *request = NULL, endpoint[TSL_STORE_NAME_MAX + 1] = "";
     tsl_diag d = {TSL_OK, {0}};
-    tsl_err err = tsl_job_request_check((const char *)r->body.data, r->body.len, &dm->lim, &request,
-                                        endpoint, sizeof endpoint, &d);
-    if (err)
+    const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    tsl_forecast_limits lim = limits(dm);
+    tsl_err err;
+    if (ctype && !strncasecmp(ctype, "text/csv", 8)) {
+        const char *code = "invalid";
+        if ((err = csv_job_request(dm, c, r, &request, &code, &d)))
+            return respond_error(c, r, MHD_HTTP_BAD_REQUEST, code, "%s", tsl_diag_msg(&d));
+        tsl_strlcpy(endpoint, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "endpoint"),
+                    sizeof endpoint);
+    } else if ((err = tsl_job_request_check((const char *)r->body.data, r->body.len, &lim, &request,
+                                            endpoint, sizeof endpoint, &d))) {
         return respond_error(c, r, MHD_HTTP_BAD_REQUEST, err == TSL_EPARSE ? "bad_json" : "invalid",
                              "%s", tsl_diag_msg(&d));
+    }
     int64_t id = 0;
     pthread_mutex_lock(&dm->admin_mu);
     err = tsl_store_job_create(dm->admin, "predict", endpoint, request, who, &id, &d);
@@ -1120,6 +1234,54 @@ static enum MHD_Result route_job(tsl_daemon *dm, struct MHD_Connection *c, req *
                   (json_int_t)j.ended_ms, "error", j.error, "result", res);
     tsl_store_job_release(&j);
     return respond_json(c, r, MHD_HTTP_OK, o);
+}
+
+/* GET /v1/jobs/ID/result: the result file of a succeeded job, streamed from its descriptor.
+ * Only a file inside the output folder is ever opened. */
+static enum MHD_Result route_job_result(tsl_daemon *dm, struct MHD_Connection *c, req *r) {
+    tsl_store_job j;
+    tsl_diag d = {TSL_OK, {0}};
+    pthread_mutex_lock(&dm->admin_mu);
+    tsl_err err = tsl_store_job_get(dm->admin, r->job, &j, &d);
+    pthread_mutex_unlock(&dm->admin_mu);
+    if (err) {
+        int st = store_status(err);
+        return respond_error(c, r, st, store_code(st), "%s", tsl_diag_msg(&d));
+    }
+    enum MHD_Result ret;
+    json_error_t je;
+    json_t *res = j.result ? json_loads(j.result, 0, &je) : NULL;
+    const char *file = json_string_value(json_object_get(res, "file"));
+    char real[PATH_MAX];
+    size_t olen = strlen(dm->outdir);
+    int fd = -1;
+    struct stat sb;
+    if (j.status != TSL_JOB_SUCCEEDED) {
+        ret = respond_error(c, r, MHD_HTTP_CONFLICT, "not_ready", "job %lld is %s%s%s",
+                            (long long)j.id, tsl_job_status_name(j.status), j.error ? ": " : "",
+                            j.error ? j.error : "");
+    } else if (!file || !realpath(file, real) || strncmp(real, dm->outdir, olen) ||
+               real[olen] != '/' || (fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
+               fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+        ret = respond_error(c, r, MHD_HTTP_GONE, "gone",
+                            "job %lld's result file is no longer in the output folder",
+                            (long long)j.id);
+    } else {
+        struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
+        fd = -1; /* the response owns it */
+        if (!resp) {
+            ret = MHD_NO;
+        } else {
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/csv");
+            r->status = MHD_HTTP_OK;
+            ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+            MHD_destroy_response(resp);
+        }
+    }
+    if (fd >= 0) close(fd);
+    json_decref(res);
+    tsl_store_job_release(&j);
+    return ret;
 }
 
 /* The model routes: /v1/models, /v1/models/ENTRY/VERSION[/approve|/reject]. */
@@ -1194,9 +1356,10 @@ static enum route route_of(const char *url, const char *method, req *r) {
         char *end = NULL;
         errno = 0;
         long long id = strtoll(url + 9, &end, 10);
-        if (!isdigit((unsigned char)url[9]) || errno || *end || id < 1) return R_OTHER;
+        if (!isdigit((unsigned char)url[9]) || errno || id < 1) return R_OTHER;
         r->job = id;
-        return R_JOB;
+        if (!strcmp(end, "/result")) return R_JOB_RESULT;
+        return *end ? R_OTHER : R_JOB;
     }
     enum route mr = mgmt_route(url, method, r);
     if (mr != R_OTHER) return mr;
@@ -1318,13 +1481,23 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         *con_cls = r;
         return MHD_YES;
     }
+    long long cap_ms = atomic_load(&dm->cap_time_ms);
+    if (cap_ms > 0 && (now_s() - r->t0) * 1000.0 > (double)cap_ms) {
+        /* A request past its time (a slow upload): cut it. The response, when libmicrohttpd
+         * can send it mid-upload, says why; the connection is closed after it either way. */
+        *upload_size = 0;
+        if (r->timed_out) return MHD_NO;
+        r->timed_out = 1;
+        return respond_error(c, r, MHD_HTTP_REQUEST_TIMEOUT, "request_timeout",
+                             "the request took longer than %lld s", cap_ms / 1000);
+    }
     if (*upload_size) {
         if (r->route == R_INGEST) {
             upload_chunk(dm, r, upload, *upload_size);
             *upload_size = 0;
             return MHD_YES;
         }
-        if (r->body.len + *upload_size > dm->o.max_body)
+        if (r->body.len + *upload_size > atomic_load(&dm->cap_body))
             r->too_big = 1;
         else
             tsl_wbuf_put(&r->body, upload, *upload_size);
@@ -1348,7 +1521,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (r->too_big)
         return respond_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large",
                              "the body is larger than %zu bytes",
-                             r->route == R_INGEST ? dm->o.max_ingest : dm->o.max_body);
+                             r->route == R_INGEST ? dm->o.max_ingest : atomic_load(&dm->cap_body));
     switch (r->route) {
     case R_HEALTHZ:
         return respond_json(c, r, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
@@ -1386,6 +1559,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     case R_EVENTS:
     case R_EVENT_STREAM:
         return route_mgmt(dm, c, r, who);
+    case R_JOB_RESULT:
+        return route_job_result(dm, c, r);
     case R_OTHER:
     case R_COUNT:
         break;
@@ -1446,7 +1621,105 @@ static void teardown(tsl_daemon *dm) {
     pthread_mutex_destroy(&dm->poll_mu);
     pthread_cond_destroy(&dm->poll_cv);
     tsl_free(dm->url);
+    tsl_free(dm->outdir);
+    tsl_free(dm->tls_cert);
+    tsl_free(dm->tls_key);
     tsl_free(dm);
+}
+
+tsl_err tsl_daemon_output_dir(const tsl_project *p, const char *dir, char **out, tsl_diag *d) {
+    const char *want = dir && dir[0] ? dir
+                       : p->cfg->server.output_dir && p->cfg->server.output_dir[0]
+                           ? p->cfg->server.output_dir
+                           : TSL_PROJECT_DATA_DIR "/outputs";
+    char *path = want[0] == '/' ? tsl_strdup(want) : tsl_project_path(p, want);
+    *out = NULL;
+    tsl_err err = TSL_OK;
+    for (char *q = path + 1;; q++) {
+        if (*q && *q != '/') continue;
+        char keep = *q;
+        *q = '\0';
+        if (mkdir(path, 0777) && errno != EEXIST) {
+            err = tsl_diag_set(d, TSL_EIO, "cannot make the output folder %s: %s", path,
+                               strerror(errno));
+            goto out;
+        }
+        *q = keep;
+        if (!keep) break;
+    }
+    char real[PATH_MAX];
+    if (!realpath(path, real)) {
+        err = tsl_diag_set(d, TSL_EIO, "output folder %s: %s", path, strerror(errno));
+        goto out;
+    }
+    *out = tsl_strdup(real);
+out:
+    tsl_free(path);
+    return err;
+}
+
+/* Fills what the flags in o left unset from the server: section cs, then the defaults. The
+ * strings point into cs or are static. */
+static void merge_server(tsl_daemon_opts *o, const tsl_config_server *cs) {
+    if (!o->host) {
+        o->host = cs->listen ? cs->host : "127.0.0.1";
+        o->port = cs->listen ? cs->port : 8080;
+    }
+    if (!o->threads) o->threads = cs->threads;
+    if (!o->workers) o->workers = cs->workers ? cs->workers : 1;
+    if (!o->pipeline_workers)
+        o->pipeline_workers = cs->pipeline_workers < 0 ? 1
+                              : cs->pipeline_workers   ? cs->pipeline_workers
+                                                       : -1;
+    if (!o->max_body) o->max_body = cs->max_body ? (size_t)cs->max_body : (size_t)1 << 20;
+    if (!o->max_items) o->max_items = cs->max_items ? (size_t)cs->max_items : 1000;
+    if (!o->max_horizon) o->max_horizon = cs->max_horizon ? (size_t)cs->max_horizon : 10000;
+    if (!o->max_header) o->max_header = cs->max_header ? (size_t)cs->max_header : 65536;
+    if (o->request_timeout_s <= 0) o->request_timeout_s = cs->idle_timeout ? cs->idle_timeout : 30;
+    if (o->request_time_s <= 0) o->request_time_s = cs->request_time ? cs->request_time : 60;
+    if (!o->tls_cert && !o->tls_key) {
+        o->tls_cert = cs->tls_cert;
+        o->tls_key = cs->tls_key;
+    }
+    if (!o->output_dir) o->output_dir = cs->output_dir;
+}
+
+/* Publishes the caps of o to the request threads. */
+static void set_caps(tsl_daemon *dm, const tsl_daemon_opts *o) {
+    atomic_store(&dm->cap_body, o->max_body);
+    atomic_store(&dm->cap_items, o->max_items);
+    atomic_store(&dm->cap_horizon, o->max_horizon);
+    atomic_store(&dm->cap_time_ms, (long long)o->request_time_s * 1000);
+}
+
+/* Reads a PEM file (path relative to the project's root) into *out. */
+static tsl_err read_pem(const tsl_project *p, const char *what, const char *file, char **out,
+                        tsl_diag *d) {
+    char *path = file[0] == '/' ? tsl_strdup(file) : tsl_project_path(p, file);
+    tsl_err err = TSL_OK;
+    FILE *f = fopen(path, "rb");
+    tsl_wbuf b;
+    tsl_wbuf_init(&b);
+    if (!f) {
+        err = tsl_diag_set(d, TSL_EIO, "TLS %s %s: %s", what, path, strerror(errno));
+        goto out;
+    }
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len < (1u << 20))
+        tsl_wbuf_put(&b, chunk, n);
+    if (ferror(f) || !b.len || b.len >= (1u << 20)) {
+        err = tsl_diag_set(d, TSL_EIO, "TLS %s %s: empty, unreadable or larger than 1 MiB", what,
+                           path);
+        goto out;
+    }
+    tsl_wbuf_putc(&b, '\0');
+    *out = tsl_strdup((const char *)b.data);
+out:
+    if (f) fclose(f);
+    tsl_wbuf_release(&b);
+    tsl_free(path);
+    return err;
 }
 
 tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_daemon **out,
@@ -1455,23 +1728,18 @@ tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_dae
     tsl_err err = TSL_OK;
     *out = NULL;
     if (o) dm->o = *o;
-    if (!dm->o.host) dm->o.host = "127.0.0.1";
+    dm->flags = dm->o;
+    merge_server(&dm->o, &p->cfg->server);
     if (dm->o.threads <= 0) {
         long nc = sysconf(_SC_NPROCESSORS_ONLN);
         dm->o.threads = nc > 0 ? (int)nc : 2;
     }
-    if (!dm->o.max_body) dm->o.max_body = (size_t)1 << 20;
     if (!dm->o.max_ingest) dm->o.max_ingest = (size_t)256 << 20;
-    if (!dm->o.max_items) dm->o.max_items = 1000;
-    if (!dm->o.max_horizon) dm->o.max_horizon = 10000;
     if (dm->o.poll_ms <= 0) dm->o.poll_ms = 500;
-    if (dm->o.request_timeout_s <= 0) dm->o.request_timeout_s = 30;
     dm->log = dm->o.log ? dm->o.log : stderr;
     dm->p = p;
     dm->cfg = p->cfg;
-    dm->lim.max_items = dm->o.max_items;
-    dm->lim.max_horizon = dm->o.max_horizon;
-    dm->lim.max_id = 65536;
+    set_caps(dm, &dm->o);
     dm->slots = tsl_calloc(MAX_ENDPOINTS, sizeof *dm->slots);
     pthread_mutex_init(&dm->ep_mu, NULL);
     pthread_rwlock_init(&dm->tok_mu, NULL);
@@ -1501,37 +1769,72 @@ tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_dae
     tsl_free(uploads);
     if (err) goto fail;
     if ((err = tsl_capq_start(dm->url, dm->o.capture_queue, &dm->capq, d))) goto fail;
-    char *outdir = tsl_project_path(p, TSL_PROJECT_DATA_DIR "/outputs");
-    if (mkdir(outdir, 0777) && errno != EEXIST) {
-        err = tsl_diag_set(d, TSL_EIO, "cannot make the job output folder %s: %s", outdir,
-                           strerror(errno));
-        tsl_free(outdir);
-        goto fail;
+    /* Every file the daemon writes for a request or a schedule goes into the output folder. */
+    if ((err = tsl_daemon_output_dir(p, dm->o.output_dir, &dm->outdir, d))) goto fail;
+    const char *outdir = dm->outdir;
+    err = tsl_workers_start(dm->url, outdir, dm->o.workers > 0 ? dm->o.workers : 1,
+                            dm->o.job_lease_ms, dm->o.job_delay_ms, dm->log, &dm->workers, d);
+    if (!err && dm->o.pipeline_workers > 0)
+        err = tsl_pipeworkers_start(dm->url, p->config_path, dm->o.pipeline_workers, 0, dm->log,
+                                    &dm->pipeworkers, d);
+    if (!err) {
+        tsl_scheduler_opts so = {dm->o.sched_lease_ms, 0, dm->o.sched_clock_start, dm->log};
+        err = tsl_scheduler_start(dm->url, p->config_path, outdir, &so, &dm->sched, d);
     }
-    err = tsl_workers_start(dm->url, outdir, dm->o.workers > 0 ? dm->o.workers : 1, dm->log,
-                            &dm->workers, d);
-    tsl_free(outdir);
     if (err) goto fail;
     if ((err = tsl_retrainer_start(dm->url, p->config_path, dm->log, &dm->retrainer, d))) goto fail;
     if ((err = tsl_watcher_start(p, dm->log, &dm->watcher, d))) goto fail;
     if ((err = tsl_notifier_start(p, dm->log, &dm->notifier, d))) goto fail;
 
-    struct sockaddr_in addr;
+    struct sockaddr_storage addr;
     memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)dm->o.port);
-    if (inet_pton(AF_INET, dm->o.host, &addr.sin_addr) != 1) {
-        err = tsl_diag_set(d, TSL_EINVAL, "--listen: '%s' is not an IPv4 address", dm->o.host);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_TURBO |
+                     MHD_ALLOW_SUSPEND_RESUME;
+    if (strchr(dm->o.host, ':')) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&addr;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)dm->o.port);
+        if (inet_pton(AF_INET6, dm->o.host, &a6->sin6_addr) != 1) {
+            err = tsl_diag_set(d, TSL_EINVAL, "listen: '%s' is not an IPv6 address", dm->o.host);
+            goto fail;
+        }
+        flags |= MHD_USE_IPv6;
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&addr;
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)dm->o.port);
+        if (inet_pton(AF_INET, dm->o.host, &a4->sin_addr) != 1) {
+            err = tsl_diag_set(d, TSL_EINVAL,
+                               "listen: '%s' is not an IP address, expected an IPv4 address or "
+                               "[IPV6]",
+                               dm->o.host);
+            goto fail;
+        }
+    }
+    if (!dm->o.tls_cert != !dm->o.tls_key) {
+        err = tsl_diag_set(d, TSL_EINVAL, "TLS needs both a certificate and a key");
         goto fail;
     }
-    dm->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                                   MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME,
-                               (uint16_t)dm->o.port, NULL, NULL, handle, dm, MHD_OPTION_SOCK_ADDR,
-                               (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
-                               (unsigned)dm->o.threads, MHD_OPTION_NOTIFY_COMPLETED, completed, dm,
-                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)dm->o.request_timeout_s,
-                               MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
-                               MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+    if (dm->o.tls_cert) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            err = tsl_diag_set(d, TSL_EUNSUPPORTED, "this libmicrohttpd was built without TLS");
+            goto fail;
+        }
+        if ((err = read_pem(p, "certificate", dm->o.tls_cert, &dm->tls_cert, d)) ||
+            (err = read_pem(p, "key", dm->o.tls_key, &dm->tls_key, d)))
+            goto fail;
+        flags |= MHD_USE_TLS;
+    }
+    struct MHD_OptionItem tls_opts[] = {
+        {dm->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, dm->tls_cert},
+        {dm->tls_key ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, dm->tls_key},
+        {MHD_OPTION_END, 0, NULL}};
+    dm->mhd = MHD_start_daemon(
+        flags, (uint16_t)dm->o.port, NULL, NULL, handle, dm, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)dm->o.threads,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, dm, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)dm->o.request_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, dm->o.max_header,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!dm->mhd) {
         err = tsl_diag_set(d, TSL_EIO, "cannot listen on %s:%d: %s", dm->o.host, dm->o.port,
                            errno ? strerror(errno) : "libmicrohttpd refused to start");
@@ -1544,9 +1847,10 @@ tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_dae
         goto fail;
     }
     dm->poller_started = 1;
-    tsl_daemon_log(dm->log, "info", "listening", "{s:s, s:i, s:i, s:s, s:I}", "host", dm->o.host,
-                   "port", dm->port, "threads", dm->o.threads, "store", dm->url, "endpoints",
-                   (json_int_t)dm->nslots);
+    tsl_daemon_log(dm->log, "info", "listening", "{s:s, s:i, s:i, s:s, s:I, s:b, s:s}", "host",
+                   dm->o.host, "port", dm->port, "threads", dm->o.threads, "store", dm->url,
+                   "endpoints", (json_int_t)dm->nslots, "tls", dm->tls_cert != NULL, "outputs",
+                   dm->outdir);
     *out = dm;
     return TSL_OK;
 fail:
@@ -1554,6 +1858,8 @@ fail:
     tsl_retrainer_stop(dm->retrainer);
     tsl_notifier_stop(dm->notifier);
     tsl_watcher_stop(dm->watcher);
+    tsl_scheduler_stop(dm->sched);
+    tsl_pipeworkers_stop(dm->pipeworkers, 0);
     tsl_workers_stop(dm->workers);
     tsl_capq_stop(dm->capq, NULL);
     teardown(dm);
@@ -1564,11 +1870,19 @@ tsl_err tsl_daemon_reload(tsl_daemon *dm, tsl_diag *d) {
     tsl_config *cfg = NULL;
     tsl_err err = tsl_config_load(dm->p->config_path, NULL, &cfg, d);
     if (err) return err;
+    /* The caps follow the new server: section (where no flag set them); what binds or starts
+     * threads - listen, threads, workers, TLS, output_dir, max_header, idle_timeout - needs a
+     * restart. */
+    tsl_daemon_opts caps = dm->flags;
+    merge_server(&caps, &cfg->server);
+    set_caps(dm, &caps);
     pthread_mutex_lock(&dm->admin_mu);
     tsl_config *old = dm->owned_cfg;
     dm->cfg = dm->owned_cfg = cfg;
     pthread_mutex_unlock(&dm->admin_mu);
     tsl_config_free(old); /* nobody reads it outside the lock */
+    tsl_scheduler_reload(dm->sched);
+    tsl_pipeworkers_reload(dm->pipeworkers);
     tsl_daemon_log(dm->log, "info", "configuration reloaded", "{s:s, s:I}", "file",
                    dm->p->config_path, "endpoints", (json_int_t)cfg->nendpoints);
     return TSL_OK;
@@ -1596,8 +1910,12 @@ tsl_err tsl_daemon_stop(tsl_daemon *dm, int drain_ms, tsl_diag *d) {
     dm->notifier = NULL;
     tsl_watcher_stop(dm->watcher);
     dm->watcher = NULL;
+    tsl_scheduler_stop(dm->sched); /* after its current fire */
+    dm->sched = NULL;
     tsl_workers_stop(dm->workers); /* after the jobs they are running */
     dm->workers = NULL;
+    tsl_pipeworkers_stop(dm->pipeworkers, drain_ms);
+    dm->pipeworkers = NULL;
     tsl_err err = tsl_capq_stop(dm->capq, d);
     dm->capq = NULL;
     tsl_daemon_log(dm->log, err ? "error" : "info", "stopped", "{s:I}", "requests_cut_short",

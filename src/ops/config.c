@@ -48,14 +48,7 @@
 /* Longest key path in messages ("forecasters.NAME.approval.approvers"). */
 #define PATH_CAP 192
 
-typedef struct parser {
-    yaml_document_t doc;
-    const char *file;
-    const char *text; /* the input, for positions libyaml gives as offsets */
-    size_t len;
-    const tsl_config_opts *opts;
-    tsl_diag *d;
-} parser;
+typedef tsl_cfg_parser parser;
 
 /* The top-level sections that are reserved for later and refused with "not supported yet". */
 static const char *const reserved_sections[] = {"monitors", "parameters", NULL};
@@ -455,6 +448,25 @@ static void free_strings(char **v, size_t n) {
 /* ------------------------------------------------------------------------------------------ */
 /* Mappings                                                                                   */
 
+/* The helpers of config_impl.h, for the sections parsed in files of their own. */
+tsl_err tsl_cfg_get_int(parser *p, const yaml_node_t *n, const char *path, long lo, long hi,
+                        int *out) {
+    return get_int(p, n, path, lo, hi, out);
+}
+
+tsl_err tsl_cfg_get_text(parser *p, const yaml_node_t *n, const char *path, char **out) {
+    return get_text(p, n, path, out);
+}
+
+tsl_err tsl_cfg_fail_at(parser *p, const yaml_node_t *n, tsl_err code, const char *fmt, ...) {
+    char msg[TSL_DIAG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return fail_at(p, n, code, "%s", msg);
+}
+
 /* Reads the keys of mapping n (NULL or a YAML null: no keys) against the NULL-terminated
  * valid list: vals[i] = the value node of valid[i], keys[i] its key node (NULL when absent).
  * Unknown keys are errors naming the valid keys and the closest one; keys in reserved (which
@@ -521,6 +533,11 @@ static tsl_err read_map(parser *p, const yaml_node_t *n, const char *what, const
 
 /* Checks that n is a mapping of names (or empty): *pairs and *npairs describe its entries.
  * Names must be valid and unique; at most max of them. */
+tsl_err tsl_cfg_read_map(parser *p, const yaml_node_t *n, const char *what,
+                         const char *const *valid, yaml_node_t **vals, yaml_node_t **keys) {
+    return read_map(p, n, what, valid, NULL, vals, keys);
+}
+
 static tsl_err read_named(parser *p, const yaml_node_t *n, const char *what, const char *one,
                           size_t max, yaml_node_pair_t **pairs, size_t *npairs) {
     *pairs = NULL;
@@ -1312,13 +1329,14 @@ out:
     return rc;
 }
 
-static const char *const root_keys[] = {"version",     "name",      "store",         "datasets",
-                                        "forecasters", "endpoints", "notifications", NULL};
+static const char *const root_keys[] = {"version",       "name",        "store",
+                                        "datasets",      "forecasters", "endpoints",
+                                        "notifications", "server",      NULL};
 
 /* The whole file: top-level keys, then datasets, then forecasters (which refer to them).
  * cfg may be partly filled on failure; tsl_config_free releases it. */
 static tsl_err parse_root(parser *p, const yaml_node_t *root, tsl_config *cfg) {
-    yaml_node_t *v[7], *k[7];
+    yaml_node_t *v[8], *k[8];
     yaml_node_pair_t *pairs;
     size_t np;
     char *name = NULL;
@@ -1385,7 +1403,8 @@ static tsl_err parse_root(parser *p, const yaml_node_t *root, tsl_config *cfg) {
                                  &cfg->endpoints[i])))
             return rc;
     }
-    return tsl_config_notify_parse(p, v[6], &cfg->notify);
+    if ((rc = tsl_config_notify_parse(p, v[6], &cfg->notify))) return rc;
+    return tsl_cfg_parse_server(p, v[7], &cfg->server);
 }
 
 /* First pass: refuses input nested deeper than MAX_DEPTH or with more than MAX_NODES nodes,
@@ -1466,6 +1485,7 @@ void tsl_config_free(tsl_config *cfg) {
     }
     tsl_free(cfg->endpoints);
     tsl_config_notify_free(cfg->notify);
+    tsl_cfg_server_release(&cfg->server);
     tsl_free(cfg);
 }
 
@@ -1834,46 +1854,21 @@ void tsl_config_forecaster_hash(const tsl_config *cfg, const tsl_config_forecast
     tsl_wbuf_release(&b);
 }
 
-/* ------------------------------------------------------------------------------------------ */
-/* For the section parsers in config_*.c (config_impl.h)                                      */
-
-tsl_err tsl_cfgp_fail(parser *p, const yaml_node_t *n, tsl_err code, const char *fmt, ...) {
-    char msg[TSL_DIAG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return fail_at(p, n, code, "%s", msg);
-}
-
-tsl_err tsl_cfgp_map(parser *p, const yaml_node_t *n, const char *what, const char *const *valid,
-                     yaml_node_t **vals, yaml_node_t **keys) {
-    return read_map(p, n, what, valid, NULL, vals, keys);
-}
-
-tsl_err tsl_cfgp_named(parser *p, const yaml_node_t *n, const char *what, const char *one,
-                       size_t max, yaml_node_pair_t **pairs, size_t *npairs) {
+/* More helpers of config_impl.h (config_notify.c). */
+tsl_err tsl_cfg_read_named(parser *p, const yaml_node_t *n, const char *what, const char *one,
+                           size_t max, yaml_node_pair_t **pairs, size_t *npairs) {
     return read_named(p, n, what, one, max, pairs, npairs);
 }
 
-yaml_node_t *tsl_cfgp_node(parser *p, int index) {
+yaml_node_t *tsl_cfg_node(parser *p, int index) {
     return yaml_document_get_node(&p->doc, index);
 }
 
-tsl_err tsl_cfgp_text(parser *p, const yaml_node_t *n, const char *path, char **out) {
-    return get_text(p, n, path, out);
-}
-
-tsl_err tsl_cfgp_int(parser *p, const yaml_node_t *n, const char *path, long lo, long hi,
-                     int *out) {
-    return get_int(p, n, path, lo, hi, out);
-}
-
-tsl_err tsl_cfgp_bool(parser *p, const yaml_node_t *n, const char *path, int *out) {
+tsl_err tsl_cfg_get_bool(parser *p, const yaml_node_t *n, const char *path, int *out) {
     return get_bool(p, n, path, out);
 }
 
-tsl_err tsl_cfgp_list(parser *p, const yaml_node_t *n, const char *path, size_t max,
-                      const char *example, char ***items, size_t *count) {
+tsl_err tsl_cfg_get_list(parser *p, const yaml_node_t *n, const char *path, size_t max,
+                         const char *example, char ***items, size_t *count) {
     return get_list(p, n, path, max, example, items, count);
 }

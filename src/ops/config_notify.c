@@ -72,7 +72,7 @@ static int has_prefix(const char *s, const char *prefix) {
 }
 
 /* One channel: key node `key`, settings n. */
-static tsl_err parse_channel(parser *p, const yaml_node_t *key, const yaml_node_t *n,
+static tsl_err parse_channel(tsl_cfg_parser *p, const yaml_node_t *key, const yaml_node_t *n,
                              tsl_channel *c) {
     yaml_node_t *v[K_COUNT], *k[K_COUNT];
     char path[PATH_CAP], sub[PATH_CAP + 32];
@@ -85,9 +85,9 @@ static tsl_err parse_channel(parser *p, const yaml_node_t *key, const yaml_node_
     c->backoff_ms = 1000;
     c->max_backoff_ms = 300000;
     snprintf(path, sizeof path, "notifications.%s", c->name);
-    if ((rc = tsl_cfgp_map(p, n, path, channel_keys, v, k))) return rc;
+    if ((rc = tsl_cfg_read_map(p, n, path, channel_keys, v, k))) return rc;
     snprintf(sub, sizeof sub, "%s.type", path);
-    if ((rc = tsl_cfgp_text(p, v[K_TYPE], sub, &type))) return rc;
+    if ((rc = tsl_cfg_get_text(p, v[K_TYPE], sub, &type))) return rc;
     const int *own;
     if (type && !strcmp(type, "webhook")) {
         c->type = TSL_CHANNEL_WEBHOOK;
@@ -99,116 +99,119 @@ static tsl_err parse_channel(parser *p, const yaml_node_t *key, const yaml_node_
         c->type = TSL_CHANNEL_COMMAND;
         own = command_keys;
     } else {
-        rc = tsl_cfgp_fail(p, v[K_TYPE] ? v[K_TYPE] : key, TSL_EINVAL,
-                           "%s: %s%s%s, expected webhook, email or command", sub,
-                           type ? "'" : "no type", type ? type : "", type ? "'" : "");
+        rc = tsl_cfg_fail_at(p, v[K_TYPE] ? v[K_TYPE] : key, TSL_EINVAL,
+                             "%s: %s%s%s, expected webhook, email or command", sub,
+                             type ? "'" : "no type", type ? type : "", type ? "'" : "");
         tsl_free(type);
         return rc;
     }
     for (int i = 0; i < K_COUNT; i++)
         if (k[i] && !key_allowed(own, i)) {
-            rc = tsl_cfgp_fail(p, k[i], TSL_EINVAL, "%s: key '%s' does not apply to a %s channel",
-                               path, channel_keys[i], type);
+            rc = tsl_cfg_fail_at(p, k[i], TSL_EINVAL, "%s: key '%s' does not apply to a %s channel",
+                                 path, channel_keys[i], type);
             tsl_free(type);
             return rc;
         }
     tsl_free(type);
 
     snprintf(sub, sizeof sub, "%s.events", path);
-    if ((rc = tsl_cfgp_list(p, v[K_EVENTS], sub, TSL_NOTIFY_MAX_PATTERNS,
-                            "[alarm.state_changed, model.pending, retrain.*]", &c->events,
-                            &c->nevents)))
+    if ((rc = tsl_cfg_get_list(p, v[K_EVENTS], sub, TSL_NOTIFY_MAX_PATTERNS,
+                               "[alarm.state_changed, model.pending, retrain.*]", &c->events,
+                               &c->nevents)))
         return rc;
     if (!c->nevents)
-        return tsl_cfgp_fail(p, v[K_EVENTS] ? v[K_EVENTS] : key, TSL_EINVAL,
-                             "%s: no events, expected the event types to send, like "
-                             "[alarm.state_changed, model.pending, retrain.*]",
-                             sub);
+        return tsl_cfg_fail_at(p, v[K_EVENTS] ? v[K_EVENTS] : key, TSL_EINVAL,
+                               "%s: no events, expected the event types to send, like "
+                               "[alarm.state_changed, model.pending, retrain.*]",
+                               sub);
     for (size_t i = 0; i < c->nevents; i++)
         if (!pattern_valid(c->events[i]))
-            return tsl_cfgp_fail(p, v[K_EVENTS], TSL_EINVAL,
-                                 "%s: '%s' is not an event type or pattern, expected a type "
-                                 "(model.pending), a prefix (retrain.*) or *",
-                                 sub, c->events[i]);
+            return tsl_cfg_fail_at(p, v[K_EVENTS], TSL_EINVAL,
+                                   "%s: '%s' is not an event type or pattern, expected a type "
+                                   "(model.pending), a prefix (retrain.*) or *",
+                                   sub, c->events[i]);
     snprintf(sub, sizeof sub, "%s.timeout", path);
-    if ((rc = tsl_cfgp_int(p, v[K_TIMEOUT], sub, 1, 3600, &c->timeout_s))) return rc;
+    if ((rc = tsl_cfg_get_int(p, v[K_TIMEOUT], sub, 1, 3600, &c->timeout_s))) return rc;
     snprintf(sub, sizeof sub, "%s.retries", path);
-    if ((rc = tsl_cfgp_int(p, v[K_RETRIES], sub, 0, 100, &c->retries))) return rc;
+    if ((rc = tsl_cfg_get_int(p, v[K_RETRIES], sub, 0, 100, &c->retries))) return rc;
     snprintf(sub, sizeof sub, "%s.backoff_ms", path);
-    if ((rc = tsl_cfgp_int(p, v[K_BACKOFF], sub, 1, 86400000, &c->backoff_ms))) return rc;
+    if ((rc = tsl_cfg_get_int(p, v[K_BACKOFF], sub, 1, 86400000, &c->backoff_ms))) return rc;
     snprintf(sub, sizeof sub, "%s.max_backoff_ms", path);
-    if ((rc = tsl_cfgp_int(p, v[K_MAX_BACKOFF], sub, 1, 86400000, &c->max_backoff_ms))) return rc;
+    if ((rc = tsl_cfg_get_int(p, v[K_MAX_BACKOFF], sub, 1, 86400000, &c->max_backoff_ms)))
+        return rc;
     if (c->max_backoff_ms < c->backoff_ms)
-        return tsl_cfgp_fail(p, v[K_MAX_BACKOFF], TSL_EINVAL,
-                             "%s: %d, expected at least backoff_ms (%d)", sub, c->max_backoff_ms,
-                             c->backoff_ms);
+        return tsl_cfg_fail_at(p, v[K_MAX_BACKOFF], TSL_EINVAL,
+                               "%s: %d, expected at least backoff_ms (%d)", sub, c->max_backoff_ms,
+                               c->backoff_ms);
 
     snprintf(sub, sizeof sub, "%s.url", path);
-    if ((rc = tsl_cfgp_text(p, v[K_URL], sub, &c->url))) return rc;
+    if ((rc = tsl_cfg_get_text(p, v[K_URL], sub, &c->url))) return rc;
     if (c->type == TSL_CHANNEL_WEBHOOK &&
         (!c->url || !(has_prefix(c->url, "http://") || has_prefix(c->url, "https://"))))
-        return tsl_cfgp_fail(p, v[K_URL] ? v[K_URL] : key, TSL_EINVAL,
-                             "%s: %s, expected an http:// or https:// URL", sub,
-                             c->url ? c->url : "missing");
+        return tsl_cfg_fail_at(p, v[K_URL] ? v[K_URL] : key, TSL_EINVAL,
+                               "%s: %s, expected an http:// or https:// URL", sub,
+                               c->url ? c->url : "missing");
     if (c->type == TSL_CHANNEL_EMAIL &&
         (!c->url || !(has_prefix(c->url, "smtp://") || has_prefix(c->url, "smtps://"))))
-        return tsl_cfgp_fail(p, v[K_URL] ? v[K_URL] : key, TSL_EINVAL,
-                             "%s: %s, expected smtp://HOST:PORT or smtps://HOST:PORT", sub,
-                             c->url ? c->url : "missing");
+        return tsl_cfg_fail_at(p, v[K_URL] ? v[K_URL] : key, TSL_EINVAL,
+                               "%s: %s, expected smtp://HOST:PORT or smtps://HOST:PORT", sub,
+                               c->url ? c->url : "missing");
     snprintf(sub, sizeof sub, "%s.secret", path);
-    if ((rc = tsl_cfgp_text(p, v[K_SECRET], sub, &c->secret))) return rc;
+    if ((rc = tsl_cfg_get_text(p, v[K_SECRET], sub, &c->secret))) return rc;
     snprintf(sub, sizeof sub, "%s.from", path);
-    if ((rc = tsl_cfgp_text(p, v[K_FROM], sub, &c->from))) return rc;
+    if ((rc = tsl_cfg_get_text(p, v[K_FROM], sub, &c->from))) return rc;
     snprintf(sub, sizeof sub, "%s.to", path);
-    if ((rc = tsl_cfgp_list(p, v[K_TO], sub, TSL_NOTIFY_MAX_TO, "[ops@example.com]", &c->to,
-                            &c->nto)))
+    if ((rc = tsl_cfg_get_list(p, v[K_TO], sub, TSL_NOTIFY_MAX_TO, "[ops@example.com]", &c->to,
+                               &c->nto)))
         return rc;
     if (c->type == TSL_CHANNEL_EMAIL) {
         if (!c->from || !strchr(c->from, '@'))
-            return tsl_cfgp_fail(p, v[K_FROM] ? v[K_FROM] : key, TSL_EINVAL,
-                                 "%s.from: %s, expected the sender's e-mail address", path,
-                                 c->from ? c->from : "missing");
+            return tsl_cfg_fail_at(p, v[K_FROM] ? v[K_FROM] : key, TSL_EINVAL,
+                                   "%s.from: %s, expected the sender's e-mail address", path,
+                                   c->from ? c->from : "missing");
         if (!c->nto)
-            return tsl_cfgp_fail(p, v[K_TO] ? v[K_TO] : key, TSL_EINVAL,
-                                 "%s: no recipients, expected a list like [ops@example.com]", sub);
+            return tsl_cfg_fail_at(p, v[K_TO] ? v[K_TO] : key, TSL_EINVAL,
+                                   "%s: no recipients, expected a list like [ops@example.com]",
+                                   sub);
         for (size_t i = 0; i < c->nto; i++)
             if (!strchr(c->to[i], '@') || strpbrk(c->to[i], "<>\r\n, "))
-                return tsl_cfgp_fail(p, v[K_TO], TSL_EINVAL,
-                                     "%s: '%s' is not an e-mail address, expected NAME@DOMAIN", sub,
-                                     c->to[i]);
+                return tsl_cfg_fail_at(p, v[K_TO], TSL_EINVAL,
+                                       "%s: '%s' is not an e-mail address, expected NAME@DOMAIN",
+                                       sub, c->to[i]);
     }
     snprintf(sub, sizeof sub, "%s.username", path);
-    if ((rc = tsl_cfgp_text(p, v[K_USER], sub, &c->username))) return rc;
+    if ((rc = tsl_cfg_get_text(p, v[K_USER], sub, &c->username))) return rc;
     snprintf(sub, sizeof sub, "%s.password", path);
-    if ((rc = tsl_cfgp_text(p, v[K_PASS], sub, &c->password))) return rc;
+    if ((rc = tsl_cfg_get_text(p, v[K_PASS], sub, &c->password))) return rc;
     snprintf(sub, sizeof sub, "%s.starttls", path);
-    if ((rc = tsl_cfgp_bool(p, v[K_STARTTLS], sub, &c->starttls))) return rc;
+    if ((rc = tsl_cfg_get_bool(p, v[K_STARTTLS], sub, &c->starttls))) return rc;
     snprintf(sub, sizeof sub, "%s.argv", path);
-    if ((rc = tsl_cfgp_list(p, v[K_ARGV], sub, TSL_NOTIFY_MAX_ARGS,
-                            "[/usr/local/bin/page-oncall, --team, forecasting]", &c->argv,
-                            &c->nargv)))
+    if ((rc = tsl_cfg_get_list(p, v[K_ARGV], sub, TSL_NOTIFY_MAX_ARGS,
+                               "[/usr/local/bin/page-oncall, --team, forecasting]", &c->argv,
+                               &c->nargv)))
         return rc;
     if (c->type == TSL_CHANNEL_COMMAND && (!c->nargv || c->argv[0][0] != '/'))
-        return tsl_cfgp_fail(p, v[K_ARGV] ? v[K_ARGV] : key, TSL_EINVAL,
-                             "%s: %s, expected a list whose first item is the program's "
-                             "absolute path (it is run without a shell)",
-                             sub, c->nargv ? c->argv[0] : "missing");
+        return tsl_cfg_fail_at(p, v[K_ARGV] ? v[K_ARGV] : key, TSL_EINVAL,
+                               "%s: %s, expected a list whose first item is the program's "
+                               "absolute path (it is run without a shell)",
+                               sub, c->nargv ? c->argv[0] : "missing");
     return TSL_OK;
 }
 
-tsl_err tsl_config_notify_parse(parser *p, const yaml_node_t *n, struct tsl_config_notify **out) {
+tsl_err tsl_config_notify_parse(tsl_cfg_parser *p, const yaml_node_t *n,
+                                struct tsl_config_notify **out) {
     yaml_node_pair_t *pairs;
     size_t np;
     *out = NULL;
     tsl_err rc =
-        tsl_cfgp_named(p, n, "notifications", "channel", TSL_NOTIFY_MAX_CHANNELS, &pairs, &np);
+        tsl_cfg_read_named(p, n, "notifications", "channel", TSL_NOTIFY_MAX_CHANNELS, &pairs, &np);
     if (rc || !np) return rc;
     tsl_config_notify *cfg = tsl_calloc(1, sizeof *cfg);
     *out = cfg;
     cfg->channels = tsl_calloc(np, sizeof *cfg->channels);
     for (size_t i = 0; i < np; i++) {
         cfg->nchannels = i + 1; /* counted first, so a failure still frees it */
-        if ((rc = parse_channel(p, tsl_cfgp_node(p, pairs[i].key), tsl_cfgp_node(p, pairs[i].value),
+        if ((rc = parse_channel(p, tsl_cfg_node(p, pairs[i].key), tsl_cfg_node(p, pairs[i].value),
                                 &cfg->channels[i])))
             return rc;
     }

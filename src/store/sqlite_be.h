@@ -209,6 +209,14 @@ tsl_err tsl_sq_job_heartbeat(tsl_store *s, int64_t id, tsl_diag *d);
 tsl_err tsl_sq_job_finish(tsl_store *s, int64_t id, const char *result, const char *error,
                           tsl_diag *d);
 tsl_err tsl_sq_status_counts(tsl_store *s, uint64_t jobs[4], uint64_t executions[6], tsl_diag *d);
+/* sqlite_sched.c */
+tsl_err tsl_sq_lock_acquire(tsl_store *s, const char *name, int64_t lease_ms, int *held,
+                            char *holder, size_t cap, tsl_diag *d);
+tsl_err tsl_sq_lock_release(tsl_store *s, const char *name, tsl_diag *d);
+tsl_err tsl_sq_schedule_last(tsl_store *s, const char *key, int64_t *at, int *found,
+                             tsl_diag *d);
+tsl_err tsl_sq_schedule_claim(tsl_store *s, const char *key, int64_t at, int *first,
+                              tsl_diag *d);
 tsl_err tsl_sq_capture_add(tsl_store *s, const tsl_store_capture_new *v, size_t n, tsl_diag *d);
 tsl_err tsl_sq_capture_list(tsl_store *s, const char *endpoint, const char *inference_id,
                             int64_t after_id, size_t limit, tsl_store_capture **out, size_t *n,

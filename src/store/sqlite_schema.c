@@ -367,6 +367,25 @@ static const char M8[] =
     "  error TEXT,\n"
     "  updated_ms INTEGER NOT NULL\n"
     ");\n";
+
+/* Migration 9: named leases (the scheduler's lock: one scheduler per store) and the last fire
+ * time of each schedule, so that a fire time runs once across restarts and daemons. */
+static const char M9[] =
+    "CREATE TABLE locks (\n"
+    "  name TEXT PRIMARY KEY,\n"
+    "  token TEXT NOT NULL,\n" /* the holding handle's token */
+    "  host TEXT NOT NULL,\n"
+    "  boot TEXT NOT NULL,\n"
+    "  pid INTEGER NOT NULL,\n"
+    "  start INTEGER NOT NULL,\n"
+    "  lease_until_ms INTEGER NOT NULL,\n"
+    "  acquired_ms INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE TABLE schedule_fires (\n"
+    "  key TEXT PRIMARY KEY,\n" /* "forecast:F" or "retrain:F" */
+    "  last_fire INTEGER NOT NULL,\n" /* seconds since the epoch, a whole minute */
+    "  fired_ms INTEGER NOT NULL\n"
+    ");\n";
 // clang-format on
 
 const sq_migration tsl_sq_migrations[] = {
@@ -378,6 +397,7 @@ const sq_migration tsl_sq_migrations[] = {
     {6, "endpoints, deployments, API tokens, captured forecasts and jobs", M6},
     {7, "retraining triggers: decisions and the reactor's cursor", M7},
     {8, "inbox files handled and notification channel cursors", M8},
+    {9, "the scheduler's lock and schedules' last fire times", M9},
 };
 
 const size_t tsl_sq_nmigrations = sizeof tsl_sq_migrations / sizeof tsl_sq_migrations[0];

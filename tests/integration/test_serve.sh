@@ -208,6 +208,8 @@ expect_exit 0 "predict" "$TSLOOP" predict --endpoint prod --output "$tmp/batch.c
 check "predict summary" test "$(jq_py "$tmp/out" "d['version'], d['items'], d['rows'], d['captured'], d['unknown']")" = "1 2 48 2 0"
 check "forecast CSV header" test "$(head -1 "$tmp/batch.csv")" = "item_id,timestamp,mean,p10,p50,p90"
 check "48 rows" test "$(wc -l <"$tmp/batch.csv")" = 49
+check "a copy in the output folder, the same bytes" \
+  cmp -s "$tmp/batch.csv" "$(ls "$tmp/solar/.tsloop/outputs"/predict-prod-*.csv | head -1)"
 sleep 0.5
 check "batch and online captures identical" python3 -c '
 import sqlite3, sys
@@ -256,6 +258,9 @@ check "the job succeeded" test "$done_" = 1
 check "its result" test "$(jq_py "$tmp/body" "d['result']['items'], d['result']['rows'], d['result']['captured'], d['result']['inference_id']")" = "2 12 2 job-$job"
 check "its forecast file in .tsloop/outputs" test "$(wc -l <"$tmp/solar/.tsloop/outputs/job-$job.csv")" = 13
 check "unknown job: 404" test "$(code GET /v1/jobs/999 "${R[@]}")" = 404
+check "its result streamed: 200" test "$(code GET "/v1/jobs/$job/result" "${R[@]}")" = 200
+check "  the whole forecast CSV" cmp -s "$tmp/body" "$tmp/solar/.tsloop/outputs/job-$job.csv"
+check "the result of an unknown job: 404" test "$(code GET /v1/jobs/999/result "${R[@]}")" = 404
 sleep 0.6
 code GET /metrics >/dev/null
 check "metrics count jobs and executions by status" \
@@ -310,6 +315,7 @@ GET /v1/parameters/k reader -
 PUT /v1/parameters/k admin [
 GET /v1/events reader -
 GET /v1/events/stream reader -
+GET /v1/jobs/1/result reader -
 ROUTES
 check "auth matrix over every route and role" test "$matrix_fail" = 0
 

@@ -418,7 +418,7 @@ static void test_interpolation(void **state) {
     /* Keys are never interpolated. */
     expect_error_env("name: a\n${PROJECT}: 1\n", env, TSL_EINVAL,
                      "tsloop.yaml:2:1: unknown key \"${PROJECT}\", expected one of version, name, "
-                     "store, datasets, forecasters, endpoints, notifications");
+                     "store, datasets, forecasters, endpoints, notifications, server");
     /* A value that grows past the cap through its variables. */
     char *big = tsl_malloc(TSL_CONFIG_MAX_VALUE + 2);
     memset(big, 'x', TSL_CONFIG_MAX_VALUE + 1);
@@ -476,21 +476,21 @@ static void test_yaml_errors(void **state) {
                  "document");
     expect_error("- name: a\n", TSL_EINVAL,
                  "tsloop.yaml:1:1: the file holds a list, expected a mapping with keys version, "
-                 "name, store, datasets, forecasters, endpoints, notifications");
+                 "name, store, datasets, forecasters, endpoints, notifications, server");
     expect_error("just text\n", TSL_EINVAL,
                  "tsloop.yaml:1:1: the file holds a value, expected a mapping with keys version, "
-                 "name, store, datasets, forecasters, endpoints, notifications");
+                 "name, store, datasets, forecasters, endpoints, notifications, server");
     expect_error("name: a\nname: b\n", TSL_EINVAL,
                  "tsloop.yaml:2:1: duplicate key 'name' (first at line 1), expected each key "
                  "once");
     expect_error("name: a\n[x]: 1\n", TSL_EINVAL,
                  "tsloop.yaml:2:1: got a list as a key, expected one of version, name, store, "
-                 "datasets, forecasters, endpoints, notifications");
+                 "datasets, forecasters, endpoints, notifications, server");
 }
 
 static void test_schema_errors(void **state) {
     (void)state;
-    const char *root_keys = "expected one of version, name, store, datasets, forecasters, endpoints, notifications";
+    const char *root_keys = "expected one of version, name, store, datasets, forecasters, endpoints, notifications, server";
     char want[TSL_DIAG_MAX];
     snprintf(want, sizeof want,
              "tsloop.yaml:2:1: unknown key \"dataset\" (did you mean "

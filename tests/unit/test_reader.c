@@ -255,7 +255,7 @@ static void test_row_api_fatal(void **state) {
     (void)state;
     const char *text = "item_id,timestamp,target\na,2024-01-01,1\nabcdefghijklmnopqrstuvwxyz,"
                        "2024-01-02,2\na,2024-01-03,3\n";
-    tsl_csv_opts o = {NULL, NULL, NULL, 0, 12, 0, 0, NULL};
+    tsl_csv_opts o = {NULL, NULL, NULL, 0, 12, 0, 0, NULL, 0};
     tsl_csv *c = NULL;
     tsl_diag d = {TSL_OK, {0}};
     assert_int_equal(tsl_csv_open_mem("f.csv", text, strlen(text), &o, &c, &d), TSL_OK);
@@ -272,7 +272,7 @@ static void test_row_api_fatal(void **state) {
     assert_int_equal(tsl_csv_next(c, &row, NULL), TSL_ELIMIT);
     tsl_csv_close(c);
     /* Option errors. */
-    tsl_csv_opts bad = {NULL, NULL, NULL, '"', 0, 0, 0, NULL};
+    tsl_csv_opts bad = {NULL, NULL, NULL, '"', 0, 0, 0, NULL, 0};
     assert_int_equal(tsl_csv_open_mem("f.csv", text, strlen(text), &bad, &c, &d), TSL_EINVAL);
     assert_null(c);
     bad.delim = '\n';
@@ -761,7 +761,7 @@ static void test_many_items(void **state) {
 
 /* Reads text through the row API and renders everything it saw into out. */
 static void render_rows(const char *text, size_t len, size_t max_line, tsl_wbuf *out) {
-    tsl_csv_opts o = {NULL, NULL, NULL, 0, 0, max_line, 0, NULL};
+    tsl_csv_opts o = {NULL, NULL, NULL, 0, 0, max_line, 0, NULL, 0};
     tsl_csv *c = NULL;
     tsl_diag d = {TSL_OK, {0}};
     tsl_wbuf_reset(out);
