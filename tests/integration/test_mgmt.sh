@@ -27,8 +27,10 @@ auth() { echo "Authorization: Bearer $(cat "$tmp/tok_$1")"; }
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 U="http://127.0.0.1:$port"
+# No pipeline workers: the executions requested below must stay queued to be listed, stopped
+# and resumed as such (test_sched.sh covers the daemon running them).
 "$TSLOOP" serve "${P[@]}" --listen "127.0.0.1:$port" --threads 2 --max-ingest 20000 \
-  2>"$tmp/serve.log" &
+  --pipeline-workers 0 2>"$tmp/serve.log" &
 pid=$!
 for _ in $(seq 100); do curl -sf "$U/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 
