@@ -33,6 +33,7 @@
 #include <yaml.h>
 
 #include "core/text.h"
+#include "ops/config_monitors.h"
 #include "tsloop/backtest.h"
 #include "tsloop/mem.h"
 
@@ -56,8 +57,7 @@ typedef struct parser {
 } parser;
 
 /* The top-level sections that are reserved for later and refused with "not supported yet". */
-static const char *const reserved_sections[] = {"monitors", "notifications", "parameters",
-                                                NULL};
+static const char *const reserved_sections[] = {"notifications", "parameters", NULL};
 
 /* ------------------------------------------------------------------------------------------ */
 /* Messages                                                                                   */
@@ -1126,8 +1126,7 @@ const char *tsl_auto_deploy_name(tsl_auto_deploy a) {
     return "off";
 }
 
-static const char *const endpoint_keys[] = {"forecaster", "requires_approval", "auto_deploy",
-                                            NULL};
+static const char *const endpoint_keys[] = {"forecaster", "requires_approval", "auto_deploy", NULL};
 
 /* One endpoint: {forecaster, requires_approval, auto_deploy}. Forecasters are parsed first. */
 static tsl_err parse_endpoint(parser *p, const yaml_node_t *key, const yaml_node_t *n,
@@ -1186,13 +1185,13 @@ out:
     return rc;
 }
 
-static const char *const root_keys[] = {"version",     "name",      "store", "datasets",
-                                        "forecasters", "endpoints", NULL};
+static const char *const root_keys[] = {"version",     "name",      "store",    "datasets",
+                                        "forecasters", "endpoints", "monitors", NULL};
 
 /* The whole file: top-level keys, then datasets, then forecasters (which refer to them).
  * cfg may be partly filled on failure; tsl_config_free releases it. */
 static tsl_err parse_root(parser *p, const yaml_node_t *root, tsl_config *cfg) {
-    yaml_node_t *v[6], *k[6];
+    yaml_node_t *v[7], *k[7];
     yaml_node_pair_t *pairs;
     size_t np;
     char *name = NULL;
@@ -1259,7 +1258,7 @@ static tsl_err parse_root(parser *p, const yaml_node_t *root, tsl_config *cfg) {
                                  &cfg->endpoints[i])))
             return rc;
     }
-    return TSL_OK;
+    return tsl_config_monitors_parse(&p->doc, v[6], p->file, cfg, p->d);
 }
 
 /* First pass: refuses input nested deeper than MAX_DEPTH or with more than MAX_NODES nodes,
@@ -1338,6 +1337,7 @@ void tsl_config_free(tsl_config *cfg) {
         tsl_free(cfg->endpoints[i].forecaster);
     }
     tsl_free(cfg->endpoints);
+    tsl_config_monitors_free(cfg);
     tsl_free(cfg);
 }
 
