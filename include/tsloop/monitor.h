@@ -74,6 +74,28 @@ tsl_err tsl_monitor_freshness(tsl_store *s, const tsl_config_monitor *m, int64_t
 tsl_err tsl_monitor_follow(tsl_store *s, const tsl_config *cfg, size_t limit, int64_t now_ms,
                            tsl_monitor_stats *st, tsl_diag *d);
 
+/* ---- views, shared by `tsloop metrics` / `tsloop alarms` and the HTTP routes ---- */
+
+struct json_t;
+
+/* {"datapoints": [{"monitor", "endpoint", "window", "window_start", "window_end", "item",
+ * "step", "metric", "value", "n", "computed_at"}, ...]} for the datapoints matching q, oldest
+ * first (value null when undefined; item null for the aggregate; step null for all steps).
+ * *out is a new jansson reference. */
+tsl_err tsl_monitor_metrics_json(tsl_store *s, const tsl_store_datapoint_query *q,
+                                 struct json_t **out, tsl_diag *d);
+
+/* With name NULL: {"alarms": [ALARM, ...]}, one per monitor of cfg (a monitor never evaluated
+ * is INSUFFICIENT_DATA with evaluated_at null) and per stored alarm of a monitor no longer
+ * configured ("configured": false). With a name: that ALARM with its "history" (newest first,
+ * at most history_limit changes, 0: all); TSL_ENOTFOUND when neither cfg nor the store knows
+ * it. ALARM is {"monitor", "kind", "endpoint", "dataset", "metric", "window", "item", "step",
+ * "state", "value", "threshold", "comparison", "evaluation_periods", "datapoints_to_alarm",
+ * "treat_missing_data", "actions", "reason", "changed_at", "evaluated_at", "changes",
+ * "configured"}. */
+tsl_err tsl_monitor_alarms_json(tsl_store *s, const tsl_config *cfg, const char *name,
+                                size_t history_limit, struct json_t **out, tsl_diag *d);
+
 #ifdef __cplusplus
 }
 #endif

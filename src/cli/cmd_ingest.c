@@ -16,6 +16,7 @@
 
 #include "cli/cli.h"
 #include "tsloop/ingest.h"
+#include "tsloop/monitor.h"
 #include "tsloop/mem.h"
 #include "tsloop/project.h"
 
@@ -217,6 +218,17 @@ int cmd_ingest(int argc, char **argv) {
         tsl_store_receipt_release(&r);
     }
     if (all) cli_json_print(all);
+    if (cfg->nmonitors) {
+        /* Evaluate at once what the new ground truth touched (the daemon's follower would too,
+         * from the same cursor; evaluating twice is harmless). A failure here does not undo
+         * the ingest, which is committed: it is reported, and the daemon retries it. */
+        tsl_diag d = {TSL_OK, {0}};
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        if (tsl_monitor_follow(s, cfg, 0, now, NULL, &d))
+            cli_warn("evaluating the monitors: %s", tsl_diag_msg(&d));
+    }
 out:
     tsl_store_close(s);
     tsl_project_free(p);

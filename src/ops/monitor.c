@@ -183,10 +183,11 @@ static int cmp_target_desc(const void *pa, const void *pb) {
 }
 
 /* The forecasts that count in window w among caps (of the monitor's item when set), with
- * their actuals: only points whose actual is finite are kept. *out freed with tsl_free. */
+ * their actuals: only points whose actual is finite are kept. *out freed with tsl_free;
+ * *forecast gets how many forecast points the window holds, joined or not. */
 static tsl_err window_picks(const tsl_config_monitor *m, const window *w,
                             const tsl_store_capture *caps, size_t ncaps, actuals *act, pick **out,
-                            size_t *nout, tsl_diag *d) {
+                            size_t *nout, size_t *forecast, tsl_diag *d) {
     pick *v = NULL;
     size_t n = 0, cap = 0;
     tsl_err err = TSL_OK;
@@ -206,6 +207,7 @@ static tsl_err window_picks(const tsl_config_monitor *m, const window *w,
             v[n++] = (pick){c, j, NAN};
         }
     }
+    *forecast = n;
     if (n) qsort(v, n, sizeof *v, cmp_pick);
     /* keep the preferred forecast of each (item, target) and look up its actual */
     size_t k = 0;
@@ -300,7 +302,9 @@ static tsl_err eval_window(tsl_store *s, const tsl_config_monitor *m, window *w,
     tsl_store_datapoint *dp = NULL;
     double val[TSL_METRIC_COUNT];
     tsl_err err;
-    if ((err = window_picks(m, w, caps, ncaps, act, &picks, &np, d))) goto out;
+    size_t nforecast = 0;
+    if ((err = window_picks(m, w, caps, ncaps, act, &picks, &np, &nforecast, d))) goto out;
+    if (!nforecast) goto out; /* no forecast targets this window: it does not exist */
     if (m->window == TSL_WINDOW_LAST || m->window == TSL_WINDOW_RUN) {
         if (!np) goto out; /* nothing joined yet: no window */
         w->start = INT64_MAX;
