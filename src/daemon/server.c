@@ -96,6 +96,9 @@ enum route {
     R_REJECT,
     R_JOBS,
     R_JOB,
+    R_METRICS_QUERY,
+    R_ALARMS,
+    R_ALARM,
     R_OTHER,
     R_COUNT
 };
@@ -119,6 +122,9 @@ static const struct route_def {
     {"/v1/models/{entry}/{version}/reject", 1, TSL_ROLE_APPROVER},
     {"/v1/jobs", 1, TSL_ROLE_WRITER},
     {"/v1/jobs/{id}", 0, TSL_ROLE_READER},
+    {"/v1/metrics", 0, TSL_ROLE_READER},
+    {"/v1/alarms", 0, TSL_ROLE_READER},
+    {"/v1/alarms/{name}", 0, TSL_ROLE_READER},
     {"other", 0, 0},
 };
 
@@ -178,6 +184,7 @@ struct tsl_daemon {
 
     tsl_capq *capq;
     tsl_workers *workers;
+    tsl_evaluator *evaluator;
     atomic_ullong jobs[4], execs[6]; /* by status, as of the last poll */
     atomic_long inflight;
     atomic_ullong forecasts, forecast_items, item_errors, switches;
@@ -1077,6 +1084,26 @@ static enum MHD_Result route_job(tsl_daemon *dm, struct MHD_Connection *c, req *
     return respond_json(c, r, MHD_HTTP_OK, o);
 }
 
+/* GET /v1/metrics, /v1/alarms, /v1/alarms/NAME (monitor_routes.c builds the bodies). */
+static enum MHD_Result route_monitoring(tsl_daemon *dm, struct MHD_Connection *c, req *r) {
+    json_t *body = NULL;
+    tsl_diag d = {TSL_OK, {0}};
+    pthread_mutex_lock(&dm->admin_mu);
+    tsl_err err = r->route == R_METRICS_QUERY
+                      ? tsl_route_metrics(dm->admin, c, &body, &d)
+                      : tsl_route_alarms(dm->admin, dm->cfg, r->route == R_ALARM ? r->name : NULL,
+                                         c, &body, &d);
+    pthread_mutex_unlock(&dm->admin_mu);
+    if (err == TSL_EINVAL)
+        return respond_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid_argument", "%s",
+                             tsl_diag_msg(&d));
+    if (err) {
+        int st = store_status(err);
+        return respond_error(c, r, st, store_code(st), "%s", tsl_diag_msg(&d));
+    }
+    return respond_json(c, r, MHD_HTTP_OK, body);
+}
+
 /* The model routes: /v1/models, /v1/models/ENTRY/VERSION[/approve|/reject]. */
 static enum route model_route(const char *url, req *r) {
     if (!strcmp(url, "/v1/models")) return R_MODELS;
@@ -1106,6 +1133,13 @@ static enum route route_of(const char *url, req *r) {
     if (!strcmp(url, "/v1/endpoints")) return R_ENDPOINTS;
     if (!strncmp(url, "/v1/models", 10)) return model_route(url, r);
     if (!strcmp(url, "/v1/jobs")) return R_JOBS;
+    if (!strcmp(url, "/v1/metrics")) return R_METRICS_QUERY;
+    if (!strcmp(url, "/v1/alarms")) return R_ALARMS;
+    if (!strncmp(url, "/v1/alarms/", 11) && url[11] && strlen(url + 11) <= TSL_STORE_NAME_MAX &&
+        !strchr(url + 11, '/')) {
+        tsl_strlcpy(r->name, url + 11, sizeof r->name);
+        return R_ALARM;
+    }
     if (!strncmp(url, "/v1/jobs/", 9)) {
         char *end = NULL;
         errno = 0;
@@ -1187,6 +1221,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return route_jobs(dm, c, r, who);
     case R_JOB:
         return route_job(dm, c, r);
+    case R_METRICS_QUERY:
+    case R_ALARMS:
+    case R_ALARM:
+        return route_monitoring(dm, c, r);
     case R_OTHER:
     case R_COUNT:
         break;
@@ -1302,7 +1340,7 @@ tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_dae
     err = tsl_workers_start(dm->url, outdir, dm->o.workers > 0 ? dm->o.workers : 1, dm->log,
                             &dm->workers, d);
     tsl_free(outdir);
-    if (err) goto fail;
+    if (err || (err = tsl_evaluator_start(dm->url, p->cfg, dm->log, &dm->evaluator, d))) goto fail;
 
     struct sockaddr_in addr;
     memset(&addr, 0, sizeof addr);
@@ -1338,6 +1376,7 @@ tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_dae
     return TSL_OK;
 fail:
     if (dm->mhd) MHD_stop_daemon(dm->mhd);
+    tsl_evaluator_stop(dm->evaluator);
     tsl_workers_stop(dm->workers);
     tsl_capq_stop(dm->capq, NULL);
     teardown(dm);
@@ -1375,6 +1414,8 @@ tsl_err tsl_daemon_stop(tsl_daemon *dm, int drain_ms, tsl_diag *d) {
     dm->mhd = NULL;
     tsl_workers_stop(dm->workers); /* after the jobs they are running */
     dm->workers = NULL;
+    tsl_evaluator_stop(dm->evaluator);
+    dm->evaluator = NULL;
     tsl_err err = tsl_capq_stop(dm->capq, d);
     dm->capq = NULL;
     tsl_daemon_log(dm->log, err ? "error" : "info", "stopped", "{s:I}", "requests_cut_short",

@@ -299,6 +299,9 @@ POST /v1/models/solar/1/approve approver {}
 POST /v1/models/solar/1/reject approver {}
 POST /v1/jobs writer {}
 GET /v1/jobs/1 reader -
+GET /v1/metrics reader -
+GET /v1/alarms reader -
+GET /v1/alarms/nothing reader -
 ROUTES
 check "auth matrix over every route and role" test "$matrix_fail" = 0
 
