@@ -403,7 +403,7 @@ tsl_err tsl_monitor_evaluate(tsl_store *s, const tsl_config_monitor *m, const ch
         goto out;
     }
     if (err || (err = tsl_store_model_get(s, dep.forecaster, dep.version, &model, d))) goto out;
-    if (dataset && strcmp(dataset, model.dataset)) goto out;
+    if (!model.dataset || (dataset && strcmp(dataset, model.dataset))) goto out;
     if ((err = tsl_store_dataset_get(s, model.dataset, &ds, d))) goto out;
     if ((err = tsl_store_capture_list(s, m->endpoint, NULL, 0, 0, &caps, &ncaps, d))) goto out;
     act.s = s;
