@@ -418,7 +418,7 @@ static void test_interpolation(void **state) {
     /* Keys are never interpolated. */
     expect_error_env("name: a\n${PROJECT}: 1\n", env, TSL_EINVAL,
                      "tsloop.yaml:2:1: unknown key \"${PROJECT}\", expected one of version, name, "
-                     "store, datasets, forecasters, endpoints");
+                     "store, datasets, forecasters, endpoints, monitors");
     /* A value that grows past the cap through its variables. */
     char *big = tsl_malloc(TSL_CONFIG_MAX_VALUE + 2);
     memset(big, 'x', TSL_CONFIG_MAX_VALUE + 1);
@@ -476,21 +476,22 @@ static void test_yaml_errors(void **state) {
                  "document");
     expect_error("- name: a\n", TSL_EINVAL,
                  "tsloop.yaml:1:1: the file holds a list, expected a mapping with keys version, "
-                 "name, store, datasets, forecasters, endpoints");
+                 "name, store, datasets, forecasters, endpoints, monitors");
     expect_error("just text\n", TSL_EINVAL,
                  "tsloop.yaml:1:1: the file holds a value, expected a mapping with keys version, "
-                 "name, store, datasets, forecasters, endpoints");
+                 "name, store, datasets, forecasters, endpoints, monitors");
     expect_error("name: a\nname: b\n", TSL_EINVAL,
                  "tsloop.yaml:2:1: duplicate key 'name' (first at line 1), expected each key "
                  "once");
     expect_error("name: a\n[x]: 1\n", TSL_EINVAL,
                  "tsloop.yaml:2:1: got a list as a key, expected one of version, name, store, "
-                 "datasets, forecasters, endpoints");
+                 "datasets, forecasters, endpoints, monitors");
 }
 
 static void test_schema_errors(void **state) {
     (void)state;
-    const char *root_keys = "expected one of version, name, store, datasets, forecasters, endpoints";
+    const char *root_keys =
+        "expected one of version, name, store, datasets, forecasters, endpoints, monitors";
     char want[TSL_DIAG_MAX];
     snprintf(want, sizeof want,
              "tsloop.yaml:2:1: unknown key \"dataset\" (did you mean "
@@ -499,9 +500,8 @@ static void test_schema_errors(void **state) {
     expect_error("name: a\ndataset: {}\n", TSL_EINVAL, want);
     snprintf(want, sizeof want, "tsloop.yaml:2:1: unknown key \"color\", %s", root_keys);
     expect_error("name: a\ncolor: blue\n", TSL_EINVAL, want);
-    snprintf(want, sizeof want, "tsloop.yaml:2:1: section 'monitors' is not supported yet, %s",
-             root_keys);
-    expect_error("name: a\nmonitors: []\n", TSL_EUNSUPPORTED, want);
+    expect_error("name: a\nmonitors: []\n", TSL_EINVAL,
+                 "tsloop.yaml:2:11: monitors: expected a mapping of monitor names");
     snprintf(want, sizeof want, "tsloop.yaml:3:1: section 'notifications' is not supported yet, %s",
              root_keys);
     expect_error("name: a\n\nnotifications:\n  email: x\n", TSL_EUNSUPPORTED, want);
@@ -1049,14 +1049,16 @@ static void test_endpoints(void **state) {
     assert_null(tsl_config_endpoint_find(cfg, "nope"));
     expect_roundtrip(cfg);
     char *text = normalized(cfg);
-    assert_non_null(strstr(text, "  \"staging\":\n    forecaster: \"f\"\n    requires_approval: false\n"
-                                 "    auto_deploy: \"on_register\"\n"));
+    assert_non_null(strstr(text,
+                           "  \"staging\":\n    forecaster: \"f\"\n    requires_approval: false\n"
+                           "    auto_deploy: \"on_register\"\n"));
     tsl_free(text);
     tsl_config_free(cfg);
 
     snprintf(yaml, sizeof yaml, "%sendpoints:\n  prod: {forecaster: g}\n", base);
-    expect_error(yaml, TSL_EINVAL, "tsloop.yaml:7:22: endpoints.prod.forecaster: \"g\", expected "
-                                   "one of the forecasters defined under forecasters:");
+    expect_error(yaml, TSL_EINVAL,
+                 "tsloop.yaml:7:22: endpoints.prod.forecaster: \"g\", expected "
+                 "one of the forecasters defined under forecasters:");
     snprintf(yaml, sizeof yaml, "%sendpoints:\n  prod: {auto_deploy: on_approval}\n", base);
     expect_error(yaml, TSL_EINVAL,
                  "tsloop.yaml:7:23: endpoints.prod.auto_deploy: automatic deployment needs to "
@@ -1066,8 +1068,8 @@ static void test_endpoints(void **state) {
     expect_error(yaml, TSL_EINVAL,
                  "tsloop.yaml:7:38: endpoints.prod.auto_deploy: \"always\", expected off, "
                  "on_approval or on_register");
-    snprintf(yaml, sizeof yaml,
-             "%sendpoints:\n  prod: {forecaster: f, auto_deploy: on_register}\n", base);
+    snprintf(yaml, sizeof yaml, "%sendpoints:\n  prod: {forecaster: f, auto_deploy: on_register}\n",
+             base);
     expect_error(yaml, TSL_EINVAL,
                  "tsloop.yaml:7:38: endpoints.prod.auto_deploy: on_register deploys versions "
                  "before anyone approves them, expected requires_approval: false with it (or "
@@ -1090,12 +1092,19 @@ static void test_endpoints(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_key),     cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_store_forms), cmocka_unit_test(test_endpoints),   cmocka_unit_test(test_interpolation),
-        cmocka_unit_test(test_aliases),       cmocka_unit_test(test_yaml_errors),
-        cmocka_unit_test(test_schema_errors), cmocka_unit_test(test_forecaster_errors),
-        cmocka_unit_test(test_caps),          cmocka_unit_test(test_template),
-        cmocka_unit_test(test_hashes),        cmocka_unit_test(test_load),
+        cmocka_unit_test(test_every_key),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_store_forms),
+        cmocka_unit_test(test_endpoints),
+        cmocka_unit_test(test_interpolation),
+        cmocka_unit_test(test_aliases),
+        cmocka_unit_test(test_yaml_errors),
+        cmocka_unit_test(test_schema_errors),
+        cmocka_unit_test(test_forecaster_errors),
+        cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_template),
+        cmocka_unit_test(test_hashes),
+        cmocka_unit_test(test_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
