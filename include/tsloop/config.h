@@ -37,6 +37,7 @@
 #include "tsloop/alarm.h"
 #include "tsloop/buf.h"
 #include "tsloop/cron.h"
+#include "tsloop/drift.h"
 #include "tsloop/err.h"
 #include "tsloop/metrics.h"
 #include "tsloop/model.h"
@@ -211,8 +212,20 @@ void tsl_config_forecaster_hash(const tsl_config *cfg, const tsl_config_forecast
 
 typedef enum tsl_monitor_kind {
     TSL_MONITOR_ACCURACY = 0, /* a forecast metric of an endpoint's captures against actuals */
-    TSL_MONITOR_FRESHNESS     /* ground truth of a data set stopped arriving */
+    TSL_MONITOR_FRESHNESS,    /* ground truth of a data set stopped arriving */
+    TSL_MONITOR_DRIFT         /* new data against the deployed version's data baseline */
 } tsl_monitor_kind;
+
+/* What a drift monitor's alarm watches (each is also stored for every window). */
+typedef enum tsl_drift_statistic {
+    TSL_DRIFT_STAT_SHARE = 0,  /* "share_drifted": share of items with a DRIFT verdict */
+    TSL_DRIFT_STAT_PSI,        /* "psi" */
+    TSL_DRIFT_STAT_KS,         /* "ks": the KS distance */
+    TSL_DRIFT_STAT_WASSERSTEIN /* "wasserstein": the central normalised distance */
+} tsl_drift_statistic;
+
+/* "share_drifted", "psi", "ks", "wasserstein": the datapoints' metric names. */
+const char *tsl_drift_statistic_name(tsl_drift_statistic s);
 
 /* How captured forecasts are grouped into evaluation windows (docs/monitoring.md). */
 typedef enum tsl_window_kind {
@@ -231,7 +244,7 @@ typedef struct tsl_config_monitor {
     char *name;
     int line;
     tsl_monitor_kind kind;
-    char *endpoint; /* accuracy: the endpoint watched */
+    char *endpoint; /* accuracy, drift: the endpoint watched */
     char *dataset;  /* freshness: the data set watched */
     /* accuracy */
     tsl_metric metric;      /* default MASE */
@@ -245,6 +258,10 @@ typedef struct tsl_config_monitor {
      * expected arrivals missed, and the threshold defaults to `missing_after` */
     int64_t every;
     int missing_after;
+    /* drift: the statistic alarmed on (window, item and the alarm as for accuracy) and the
+     * verdicts' thresholds */
+    tsl_drift_statistic statistic;
+    tsl_drift_thresholds drift;
     /* the alarm rule; its threshold comes from the policy at each evaluation */
     tsl_alarm_rule rule;
     unsigned actions; /* TSL_MONITOR_ACTION_* bits; default notify */

@@ -53,6 +53,21 @@ tsl_err tsl_monitor_evaluate(tsl_store *s, const tsl_config_monitor *m, const ch
                              const tsl_store_point *touched, size_t ntouched, int64_t now_ms,
                              tsl_monitor_stats *st, tsl_diag *d);
 
+/* Evaluates drift monitor m (kind TSL_MONITOR_DRIFT): for each day or hour window that the
+ * observations touched[0..ntouched) of `dataset` fall in, compares the window's observations
+ * of every item (or m->item) with the data baseline of the version deployed on m->endpoint
+ * (tsl_drift_compute with m->drift) and stores per item and pooled "psi", "ks" and
+ * "wasserstein" (the central normalised distance; each NaN below min_count values) and the
+ * pooled "share_drifted" (items with a DRIFT verdict among those with a verdict); then the
+ * alarm. A version without a baseline, or another data set, does nothing. */
+tsl_err tsl_monitor_drift(tsl_store *s, const tsl_config_monitor *m, const char *dataset,
+                          const tsl_store_point *touched, size_t ntouched, int64_t now_ms,
+                          tsl_monitor_stats *st, tsl_diag *d);
+
+/* The metric name of m's alarm series: the accuracy metric, "missed" (freshness) or the
+ * drift statistic. */
+const char *tsl_monitor_metric_name(const tsl_config_monitor *m);
+
 /* Evaluates monitor m's alarm on its stored datapoints at now_ms: reads the threshold from its
  * policy (the registry for baseline and best_approved, the parameter for param:KEY), the
  * latest windows, and persists the state (and a change with its event). *changed (may be

@@ -3,7 +3,7 @@
  *
  *     monitors:
  *       prod-accuracy:
- *         kind: accuracy            # or freshness
+ *         kind: accuracy            # or freshness, drift
  *         endpoint: prod
  *         metric: mase              # the engine's metrics (metrics.h)
  *         window: day               # hour | run | last:N
@@ -302,6 +302,8 @@ enum {
     K_ACTIONS,
     K_EVERY,
     K_MISSING_AFTER,
+    K_STATISTIC,
+    K_DRIFT,
     K_COUNT
 };
 
@@ -321,11 +323,60 @@ static const char *const monitor_keys[] = {"kind",
                                            "actions",
                                            "expected_every",
                                            "missing_after",
+                                           "statistic",
+                                           "drift_thresholds",
                                            NULL};
 
 /* The keys each kind refuses (K_COUNT ends the list). */
-static const int accuracy_refuses[] = {K_DATASET, K_EVERY, K_MISSING_AFTER, K_COUNT};
-static const int freshness_refuses[] = {K_ENDPOINT, K_METRIC, K_WINDOW, K_STEP, K_ITEM, K_COUNT};
+static const int accuracy_refuses[] = {K_DATASET,   K_EVERY, K_MISSING_AFTER,
+                                       K_STATISTIC, K_DRIFT, K_COUNT};
+static const int freshness_refuses[] = {K_ENDPOINT, K_METRIC,    K_WINDOW, K_STEP,
+                                        K_ITEM,     K_STATISTIC, K_DRIFT,  K_COUNT};
+static const int drift_refuses[] = {K_DATASET, K_METRIC, K_STEP, K_EVERY, K_MISSING_AFTER, K_COUNT};
+
+static const char *const kind_names[] = {"accuracy", "freshness", "drift"};
+
+const char *tsl_drift_statistic_name(tsl_drift_statistic st) {
+    switch (st) {
+    case TSL_DRIFT_STAT_SHARE:
+        return "share_drifted";
+    case TSL_DRIFT_STAT_PSI:
+        return "psi";
+    case TSL_DRIFT_STAT_KS:
+        return "ks";
+    case TSL_DRIFT_STAT_WASSERSTEIN:
+        return "wasserstein";
+    }
+    return "share_drifted";
+}
+
+static const char *const drift_keys[] = {"psi_moderate", "psi_large", "ks_alpha", "ks_distance",
+                                         "wasserstein",  "min_count", NULL};
+
+/* drift_thresholds: {psi_moderate, psi_large, ks_alpha, ks_distance, wasserstein, min_count},
+ * each defaulting to drift.h's value, checked with tsl_drift_thresholds_check. */
+static tsl_err parse_drift_thresholds(mparser *p, const yaml_node_t *n, const char *path,
+                                      tsl_drift_thresholds *t) {
+    yaml_node_t *v[6];
+    char sub[256];
+    tsl_diag tmp = {0};
+    tsl_err rc;
+    double *dst[5] = {&t->psi_moderate, &t->psi_large, &t->ks_alpha, &t->ks_distance,
+                      &t->wasserstein};
+    if ((rc = read_keys(p, n, path, drift_keys, v))) return rc;
+    for (int i = 0; i < 5; i++) {
+        snprintf(sub, sizeof sub, "%s.%s", path, drift_keys[i]);
+        if (v[i] && (rc = get_double(p, v[i], sub, 1, dst[i]))) return rc;
+    }
+    if (v[5]) {
+        int mc = 0;
+        snprintf(sub, sizeof sub, "%s.min_count", path);
+        if ((rc = get_int(p, v[5], sub, 1, 100000000, &mc))) return rc;
+        t->min_count = (size_t)mc;
+    }
+    if (tsl_drift_thresholds_check(t, &tmp)) return fail(p, n, TSL_EINVAL, "%s: %s", path, tmp.msg);
+    return TSL_OK;
+}
 
 /* One monitor: the mapping n under key k. */
 static tsl_err parse_monitor(mparser *p, const yaml_node_t *k, const yaml_node_t *n,
@@ -354,19 +405,19 @@ static tsl_err parse_monitor(mparser *p, const yaml_node_t *k, const yaml_node_t
         else if (!strcmp(s, "freshness"))
             m->kind = TSL_MONITOR_FRESHNESS;
         else if (!strcmp(s, "drift"))
-            return fail(p, v[K_KIND], TSL_EUNSUPPORTED,
-                        "%s: drift monitors are not supported yet, expected accuracy or freshness",
-                        sub);
+            m->kind = TSL_MONITOR_DRIFT;
         else
-            return fail(p, v[K_KIND], TSL_EINVAL, "%s: '%s', expected accuracy or freshness", sub,
-                        s);
+            return fail(p, v[K_KIND], TSL_EINVAL, "%s: '%s', expected accuracy, freshness or drift",
+                        sub, s);
     }
-    const int *refuses = m->kind == TSL_MONITOR_ACCURACY ? accuracy_refuses : freshness_refuses;
+    const int *refuses = m->kind == TSL_MONITOR_ACCURACY    ? accuracy_refuses
+                         : m->kind == TSL_MONITOR_FRESHNESS ? freshness_refuses
+                                                            : drift_refuses;
     for (size_t i = 0; refuses[i] != K_COUNT; i++)
         if (v[refuses[i]])
             return fail(p, v[refuses[i]], TSL_EINVAL, "%s.%s: not a setting of %s monitors", path,
-                        monitor_keys[refuses[i]],
-                        m->kind == TSL_MONITOR_ACCURACY ? "accuracy" : "freshness");
+                        monitor_keys[refuses[i]], kind_names[m->kind]);
+    tsl_drift_thresholds_default(&m->drift);
 
     m->metric = TSL_METRIC_MASE;
     m->window = TSL_WINDOW_DAY;
@@ -406,6 +457,52 @@ static tsl_err parse_monitor(mparser *p, const yaml_node_t *k, const yaml_node_t
         int hib = m->metric == TSL_METRIC_COVERAGE;
         m->policy.higher_is_better = hib;
         m->rule.op = hib ? TSL_ALARM_LT : TSL_ALARM_GT;
+    } else if (m->kind == TSL_MONITOR_DRIFT) {
+        snprintf(sub, sizeof sub, "%s.endpoint", path);
+        if (!v[K_ENDPOINT])
+            return fail(p, n, TSL_EINVAL,
+                        "%s: no endpoint, expected the endpoint whose deployed version's data "
+                        "baseline new data is compared with",
+                        sub);
+        if ((rc = get_name(p, v[K_ENDPOINT], sub, &m->endpoint))) return rc;
+        snprintf(sub, sizeof sub, "%s.window", path);
+        if (v[K_WINDOW]) {
+            if ((rc = parse_window(p, v[K_WINDOW], sub, m))) return rc;
+            if (m->window != TSL_WINDOW_DAY && m->window != TSL_WINDOW_HOUR)
+                return fail(p, v[K_WINDOW], TSL_EINVAL,
+                            "%s: drift monitors compare the data of a day or an hour, expected "
+                            "day or hour",
+                            sub);
+        }
+        snprintf(sub, sizeof sub, "%s.item", path);
+        if (v[K_ITEM]) {
+            if ((rc = scalar(p, v[K_ITEM], sub, &s))) return rc;
+            if (strcmp(s, "all")) m->item = tsl_strdup(s);
+        }
+        if (v[K_STATISTIC]) {
+            snprintf(sub, sizeof sub, "%s.statistic", path);
+            if ((rc = scalar(p, v[K_STATISTIC], sub, &s))) return rc;
+            int found = 0;
+            for (int st = TSL_DRIFT_STAT_SHARE; st <= TSL_DRIFT_STAT_WASSERSTEIN; st++)
+                if (!strcmp(s, tsl_drift_statistic_name((tsl_drift_statistic)st)))
+                    m->statistic = (tsl_drift_statistic)st, found = 1;
+            if (!found)
+                return fail(p, v[K_STATISTIC], TSL_EINVAL,
+                            "%s: '%s', expected share_drifted, psi, ks or wasserstein", sub, s);
+        }
+        if (m->item && m->statistic == TSL_DRIFT_STAT_SHARE)
+            return fail(p, v[K_ITEM], TSL_EINVAL,
+                        "%s.item: share_drifted is over all items, expected psi, ks or "
+                        "wasserstein as the statistic of one item",
+                        path);
+        snprintf(sub, sizeof sub, "%s.drift_thresholds", path);
+        if (v[K_DRIFT] && (rc = parse_drift_thresholds(p, v[K_DRIFT], sub, &m->drift))) return rc;
+        /* the default threshold is the verdict's own: what drift.h calls drift */
+        m->policy.value = m->statistic == TSL_DRIFT_STAT_PSI           ? m->drift.psi_large
+                          : m->statistic == TSL_DRIFT_STAT_KS          ? m->drift.ks_distance
+                          : m->statistic == TSL_DRIFT_STAT_WASSERSTEIN ? m->drift.wasserstein
+                                                                       : 0.1;
+        m->rule.op = TSL_ALARM_GE;
     } else {
         snprintf(sub, sizeof sub, "%s.dataset", path);
         if (!v[K_DATASET])
@@ -434,6 +531,11 @@ static tsl_err parse_monitor(mparser *p, const yaml_node_t *k, const yaml_node_t
     }
     snprintf(sub, sizeof sub, "%s.threshold", path);
     if (v[K_THRESHOLD] && (rc = parse_threshold(p, v[K_THRESHOLD], sub, m))) return rc;
+    if (m->kind == TSL_MONITOR_DRIFT && m->policy.kind != TSL_THRESHOLD_FIXED)
+        return fail(p, v[K_THRESHOLD], TSL_EINVAL,
+                    "%s: a drift statistic has no backtest value to follow, expected a number or "
+                    "param:KEY",
+                    sub);
     if (v[K_COMPARISON]) {
         snprintf(sub, sizeof sub, "%s.comparison", path);
         if ((rc = scalar(p, v[K_COMPARISON], sub, &s))) return rc;

@@ -37,6 +37,9 @@
 #include <string.h>
 
 #include "tsloop/alarm.h"
+#include "tsloop/baseline.h"
+#include "tsloop/bundle.h"
+#include "tsloop/drift.h"
 #include "tsloop/mem.h"
 #include "tsloop/metrics.h"
 #include "tsloop/time.h"
@@ -566,12 +569,12 @@ static tsl_err alarm_range(tsl_store *s, const tsl_config_monitor *m, int range,
     q.monitor = m->name;
     q.item = m->item ? m->item : "";
     q.step = m->kind == TSL_MONITOR_ACCURACY ? m->step : 0;
-    q.metric = m->kind == TSL_MONITOR_ACCURACY ? tsl_metric_name(m->metric) : "missed";
+    q.metric = tsl_monitor_metric_name(m);
     q.limit = (size_t)range;
     for (int i = 0; i < range; i++) pts[i] = NAN, starts[i] = INT64_MIN;
     if ((err = tsl_store_datapoint_list(s, &q, &v, &n, d))) return err;
     if (!n) goto out;
-    if (m->kind == TSL_MONITOR_ACCURACY &&
+    if (m->kind != TSL_MONITOR_FRESHNESS &&
         (m->window == TSL_WINDOW_DAY || m->window == TSL_WINDOW_HOUR)) {
         int64_t len = window_len(m->window), last = v[n - 1].window_start;
         for (int i = 0; i < range; i++) starts[i] = last - (int64_t)(range - 1 - i) * len;
@@ -597,7 +600,7 @@ static char *change_payload(const tsl_config_monitor *m, const tsl_store_deploym
                             const tsl_alarm_rule *rule, const tsl_alarm_result *r, double value,
                             const double *pts, const int64_t *starts, int range, int64_t now_ms) {
     char buf[64];
-    static const char *const kinds[] = {"accuracy", "freshness"};
+    static const char *const kinds[] = {"accuracy", "freshness", "drift"};
     json_t *o = json_object();
     json_object_set_new(o, "monitor", json_string(m->name));
     json_object_set_new(o, "kind", json_string(kinds[m->kind]));
@@ -607,11 +610,12 @@ static char *change_payload(const tsl_config_monitor *m, const tsl_store_deploym
                         dep && dep->forecaster ? json_integer(dep->version) : json_null());
     json_object_set_new(o, "endpoint", m->endpoint ? json_string(m->endpoint) : json_null());
     if (m->dataset) json_object_set_new(o, "dataset", json_string(m->dataset));
+    json_object_set_new(o, "metric", json_string(tsl_monitor_metric_name(m)));
     json_object_set_new(
-        o, "metric",
-        json_string(m->kind == TSL_MONITOR_ACCURACY ? tsl_metric_name(m->metric) : "missed"));
-    json_object_set_new(o, "window",
-                        json_string(tsl_window_format(m->window, m->window_n, buf, sizeof buf)));
+        o, "window",
+        m->kind == TSL_MONITOR_FRESHNESS
+            ? json_null()
+            : json_string(tsl_window_format(m->window, m->window_n, buf, sizeof buf)));
     json_object_set_new(o, "item", m->item ? json_string(m->item) : json_null());
     json_object_set_new(o, "step", json_integer(m->step));
     json_object_set_new(o, "previous", json_string(tsl_alarm_value_name(r->previous)));
@@ -739,6 +743,173 @@ out:
     return err;
 }
 
+/* ---- drift ---- */
+
+const char *tsl_monitor_metric_name(const tsl_config_monitor *m) {
+    switch (m->kind) {
+    case TSL_MONITOR_ACCURACY:
+        return tsl_metric_name(m->metric);
+    case TSL_MONITOR_FRESHNESS:
+        return "missed";
+    case TSL_MONITOR_DRIFT:
+        return tsl_drift_statistic_name(m->statistic);
+    }
+    return "";
+}
+
+/* The data baseline of version (forecaster, version): its bundle's baseline.statistics. *out
+ * stays NULL when the version has none (made before baselines existed). */
+static tsl_err load_baseline(tsl_store *s, const char *forecaster, int version, tsl_baseline **out,
+                             tsl_diag *d) {
+    void *data = NULL;
+    size_t len = 0;
+    tsl_bundle *b = NULL;
+    json_t *meta = NULL;
+    char *text = NULL;
+    tsl_err err;
+    *out = NULL;
+    if ((err = tsl_store_model_artifact(s, forecaster, version, &data, &len, d))) goto out;
+    err = tsl_bundle_adopt(data, len, &b, d);
+    data = NULL; /* the bundle owns it, or freed it */
+    if (err) goto out;
+    meta = json_loadb(tsl_bundle_meta(b), tsl_bundle_meta_len(b), 0, NULL);
+    json_t *stats = json_object_get(json_object_get(meta, "baseline"), "statistics");
+    if (!stats) goto out;
+    text = json_dumps(stats, JSON_COMPACT);
+    err = tsl_baseline_from_json(text, strlen(text), out, d);
+out:
+    tsl_free(text);
+    json_decref(meta);
+    tsl_bundle_free(b);
+    return err;
+}
+
+/* Appends one drift datapoint (value NaN when fewer than the thresholds' min_count values). */
+static void put_drift(tsl_store_datapoint **v, size_t *n, size_t *cap, const tsl_config_monitor *m,
+                      const window *w, const char *item, const char *metric, double value,
+                      size_t count) {
+    if (*n == *cap) {
+        *cap = *cap ? 2 * *cap : 64;
+        *v = tsl_reallocarray(*v, *cap, sizeof **v);
+    }
+    tsl_store_datapoint *p = &(*v)[(*n)++];
+    memset(p, 0, sizeof *p);
+    p->monitor = m->name;
+    p->endpoint = m->endpoint;
+    p->window = (char *)w->key;
+    p->window_start = w->start;
+    p->window_end = w->end;
+    p->item = (char *)item;
+    p->metric = (char *)metric;
+    p->value = value;
+    p->n = count;
+}
+
+/* Drift of window w's observations (every item, or m->item) against baseline b: per item and
+ * pooled PSI, KS distance and central Wasserstein distance, and the share of items whose
+ * verdict is DRIFT. */
+static tsl_err drift_window(tsl_store *s, const tsl_config_monitor *m, const char *dataset,
+                            const tsl_baseline *b, const window *w, const tsl_store_item *items,
+                            size_t nitems, tsl_monitor_stats *st, tsl_diag *d) {
+    tsl_drift_window *win = tsl_calloc(nitems + 1, sizeof *win);
+    double **vals = tsl_calloc(nitems + 1, sizeof *vals);
+    tsl_drift_report rep = {0};
+    tsl_store_datapoint *dp = NULL;
+    size_t nw = 0, ndp = 0, dpcap = 0;
+    tsl_err err = TSL_OK;
+    for (size_t i = 0; i < nitems; i++) {
+        int64_t *t = NULL;
+        double *v = NULL;
+        size_t n = 0, k = 0;
+        if (m->item && strcmp(items[i].item_id, m->item)) continue;
+        if ((err = tsl_store_item_tail(s, dataset, items[i].item_id, w->start - 1, &t, &v, &n, d)))
+            goto out;
+        while (k < n && t[k] < w->end) k++;
+        tsl_free(t);
+        if (!k) {
+            tsl_free(v);
+            continue;
+        }
+        vals[nw] = v;
+        win[nw++] = (tsl_drift_window){items[i].item_id, v, k};
+    }
+    if (!nw) goto out; /* no observation in the window */
+    if ((err = tsl_drift_compute(b, win, nw, &m->drift, &rep, d))) goto out;
+    size_t verdicts = 0;
+    for (size_t i = 0; i < rep.nseries; i++) {
+        const tsl_drift_result *r = &rep.series[i].result;
+        int ok = r->count >= m->drift.min_count;
+        verdicts += r->level != TSL_DRIFT_INSUFFICIENT;
+        put_drift(&dp, &ndp, &dpcap, m, w, rep.series[i].item_id, "psi", ok ? r->psi : NAN,
+                  r->count);
+        put_drift(&dp, &ndp, &dpcap, m, w, rep.series[i].item_id, "ks", ok ? r->ks : NAN, r->count);
+        put_drift(&dp, &ndp, &dpcap, m, w, rep.series[i].item_id, "wasserstein",
+                  ok ? r->wasserstein_central : NAN, r->count);
+    }
+    if (!m->item) {
+        const tsl_drift_result *r = &rep.overall;
+        int ok = r->count >= m->drift.min_count;
+        put_drift(&dp, &ndp, &dpcap, m, w, "", "psi", ok ? r->psi : NAN, r->count);
+        put_drift(&dp, &ndp, &dpcap, m, w, "", "ks", ok ? r->ks : NAN, r->count);
+        put_drift(&dp, &ndp, &dpcap, m, w, "", "wasserstein", ok ? r->wasserstein_central : NAN,
+                  r->count);
+        put_drift(&dp, &ndp, &dpcap, m, w, "", "share_drifted",
+                  verdicts ? (double)rep.drifted / (double)verdicts : NAN, verdicts);
+    }
+    if ((err = tsl_store_datapoint_put(s, dp, ndp, d))) goto out;
+    if (st) {
+        st->windows++;
+        st->datapoints += ndp;
+    }
+out:
+    tsl_drift_report_release(&rep);
+    for (size_t i = 0; i < nw; i++) tsl_free(vals[i]);
+    tsl_free(vals);
+    tsl_free(win);
+    tsl_free(dp);
+    return err;
+}
+
+tsl_err tsl_monitor_drift(tsl_store *s, const tsl_config_monitor *m, const char *dataset,
+                          const tsl_store_point *touched, size_t ntouched, int64_t now_ms,
+                          tsl_monitor_stats *st, tsl_diag *d) {
+    tsl_store_deployment dep = {0};
+    tsl_store_model model = {0};
+    tsl_baseline *b = NULL;
+    tsl_store_item *items = NULL;
+    size_t nitems = 0, nw = 0, wcap = 0;
+    window *wins = NULL;
+    tsl_err err;
+    assert(m->kind == TSL_MONITOR_DRIFT);
+    err = tsl_store_endpoint_get(s, m->endpoint, &dep, d);
+    if (err == TSL_ENOTFOUND) {
+        err = TSL_OK;
+        goto out;
+    }
+    if (err || (err = tsl_store_model_get(s, dep.forecaster, dep.version, &model, d))) goto out;
+    if (!model.dataset || (dataset && strcmp(dataset, model.dataset))) goto out;
+    if ((err = load_baseline(s, dep.forecaster, dep.version, &b, d)) || !b) goto out;
+    for (size_t j = 0; j < ntouched; j++) {
+        if (m->item && strcmp(touched[j].item, m->item)) continue;
+        window w;
+        time_window(m->window, touched[j].t, &w);
+        add_window(&wins, &nw, &wcap, &w);
+    }
+    if (!nw) goto out;
+    if ((err = tsl_store_item_list(s, model.dataset, &items, &nitems, d))) goto out;
+    for (size_t i = 0; i < nw; i++)
+        if ((err = drift_window(s, m, model.dataset, b, &wins[i], items, nitems, st, d))) goto out;
+    err = tsl_monitor_alarm(s, m, now_ms, NULL, d);
+    if (!err && st) st->alarms++;
+out:
+    tsl_free(wins);
+    tsl_store_item_list_free(items, nitems);
+    tsl_baseline_free(b);
+    tsl_store_model_release(&model);
+    tsl_store_deployment_release(&dep);
+    return err;
+}
+
 /* ---- following the event log ---- */
 
 /* The ingest id and data set of a dataset.ingested payload; 0 when it has none. */
@@ -775,6 +946,9 @@ tsl_err tsl_monitor_follow(tsl_store *s, const tsl_config *cfg, size_t limit, in
                 if (cfg->monitors[k].kind == TSL_MONITOR_ACCURACY)
                     err = tsl_monitor_evaluate(s, &cfg->monitors[k], dataset, pts, npts, now_ms, st,
                                                d);
+                else if (cfg->monitors[k].kind == TSL_MONITOR_DRIFT)
+                    err =
+                        tsl_monitor_drift(s, &cfg->monitors[k], dataset, pts, npts, now_ms, st, d);
             tsl_store_point_list_free(pts, npts);
             if (err) goto out;
             if (st) st->events++;

@@ -551,6 +551,12 @@ static const char yaml_ok[] = "version: 1\n"
                               "    metric: coverage\n"
                               "    window: run\n"
                               "    threshold: param:cov/min\n"
+                              "  drifting:\n"
+                              "    kind: drift\n"
+                              "    endpoint: prod\n"
+                              "    statistic: psi\n"
+                              "    window: hour\n"
+                              "    drift_thresholds: {psi_large: 0.3, min_count: 24}\n"
                               "  fresh:\n"
                               "    kind: freshness\n"
                               "    dataset: sales\n"
@@ -570,7 +576,7 @@ static void test_config_monitors(void **state) {
     tsl_config *cfg = NULL;
     char msg[512];
     if (parse(yaml_ok, &cfg, msg, sizeof msg)) fail_msg("%s", msg);
-    assert_int_equal(cfg->nmonitors, 3);
+    assert_int_equal(cfg->nmonitors, 4);
     const tsl_config_monitor *m = tsl_config_monitor_find(cfg, "acc");
     assert_non_null(m);
     assert_int_equal(m->metric, TSL_METRIC_MAPE);
@@ -590,6 +596,16 @@ static void test_config_monitors(void **state) {
     assert_string_equal(m->threshold_param, "cov/min");
     assert_int_equal(m->rule.op, TSL_ALARM_LT); /* coverage: higher is better */
     assert_int_equal(m->actions, TSL_MONITOR_ACTION_NOTIFY);
+    m = tsl_config_monitor_find(cfg, "drifting");
+    assert_int_equal(m->kind, TSL_MONITOR_DRIFT);
+    assert_int_equal(m->statistic, TSL_DRIFT_STAT_PSI);
+    assert_int_equal(m->window, TSL_WINDOW_HOUR);
+    tu_close(m->drift.psi_large, 0.3, 0, 0, "psi_large");
+    tu_close(m->drift.psi_moderate, TSL_DRIFT_PSI_MODERATE, 0, 0, "psi_moderate default");
+    assert_int_equal(m->drift.min_count, 24);
+    tu_close(m->policy.value, 0.3, 0, 0, "threshold defaults to psi_large");
+    assert_int_equal(m->rule.op, TSL_ALARM_GE);
+    assert_string_equal(tsl_monitor_metric_name(m), "psi");
     m = tsl_config_monitor_find(cfg, "fresh");
     assert_int_equal(m->kind, TSL_MONITOR_FRESHNESS);
     assert_int_equal(m->every, 3600);
@@ -620,7 +636,20 @@ static void test_config_monitors(void **state) {
         {"version: 1\nname: p\nmonitors:\n  m:\n    kind: freshness\n    dataset: nope\n"
          "    expected_every: 1h\n",
          "monitors.m.dataset: 'nope' is not a dataset of this file"},
-        {"version: 1\nname: p\nmonitors:\n  m:\n    kind: drift\n", "not supported yet"},
+        {"version: 1\nname: p\nmonitors:\n  m:\n    kind: drift\n",
+         "monitors.m.endpoint: no endpoint"},
+        {"version: 1\nname: p\nmonitors:\n  m:\n    kind: drift\n    endpoint: prod\n"
+         "    item: a\n",
+         "t.yaml:7:11: monitors.m.item: share_drifted is over all items"},
+        {"version: 1\nname: p\nmonitors:\n  m:\n    kind: drift\n    endpoint: prod\n"
+         "    threshold: {policy: baseline}\n",
+         "monitors.m.threshold: a drift statistic has no backtest value to follow"},
+        {"version: 1\nname: p\nmonitors:\n  m:\n    kind: drift\n    endpoint: prod\n"
+         "    metric: mape\n",
+         "t.yaml:7:13: monitors.m.metric: not a setting of drift monitors"},
+        {"version: 1\nname: p\nmonitors:\n  m:\n    kind: drift\n    endpoint: prod\n"
+         "    drift_thresholds: {psi_large: 0.05}\n",
+         "monitors.m.drift_thresholds:"},
         {"version: 1\nname: p\nmonitors:\n  m:\n    endpoint: prod\n    threshold: 1\n"
          "    treat_missing_data: zero\n",
          "t.yaml:7:25: monitors.m.treat_missing_data:"},
