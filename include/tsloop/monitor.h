@@ -77,7 +77,7 @@ tsl_err tsl_monitor_alarm(tsl_store *s, const tsl_config_monitor *m, int64_t now
 
 /* Checks freshness monitor m at now_ms: the datapoint of the current slot (now divided into
  * periods of m->every) is the number of expected arrivals missed since the data set last
- * received observations; then the alarm. */
+ * received observations; when it moved, it is stored and the alarm evaluated. */
 tsl_err tsl_monitor_freshness(tsl_store *s, const tsl_config_monitor *m, int64_t now_ms,
                               tsl_monitor_stats *st, tsl_diag *d);
 

@@ -735,6 +735,21 @@ tsl_err tsl_monitor_freshness(tsl_store *s, const tsl_config_monitor *m, int64_t
     p.metric = "missed";
     p.value = (double)missed;
     p.n = 1;
+    /* Checked every second: write only when the slot's count moved, since the alarm's range,
+     * and so its outcome, is the same otherwise. */
+    tsl_store_datapoint_query q;
+    tsl_store_datapoint *cur = NULL;
+    size_t ncur = 0;
+    tsl_store_datapoint_query_init(&q);
+    q.monitor = m->name;
+    q.window = key;
+    q.metric = "missed";
+    q.item = "";
+    q.step = 0;
+    if ((err = tsl_store_datapoint_list(s, &q, &cur, &ncur, d))) goto out;
+    int same = ncur == 1 && cur[0].value == p.value;
+    tsl_store_datapoint_list_free(cur, ncur);
+    if (same) goto out;
     if ((err = tsl_store_datapoint_put(s, &p, 1, d))) goto out;
     if (st) st->datapoints++, st->alarms++;
     err = tsl_monitor_alarm(s, m, now_ms, NULL, d);

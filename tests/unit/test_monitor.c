@@ -5,7 +5,7 @@
  * never counting twice; which of several captures counts; each treatment of missing data
  * end to end through stored datapoints; flapping (every change recorded once, with its event);
  * the threshold policies read from the registry and parameters; the alarm's compare-and-set;
- * and the monitors section of tsloop.yaml.
+ * freshness (missed arrivals on a clock); and the monitors section of tsloop.yaml.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -528,6 +528,48 @@ static void test_alarm_compare_and_set(void **state) {
     assert_int_equal(tsl_store_alarm_put(f->s, &a, 1, NULL, NULL, &d), TSL_OK);
 }
 
+static void test_freshness(void **state) {
+    fixture *f = *state;
+    tsl_diag d = {TSL_OK, {0}};
+    tsl_config_monitor m;
+    memset(&m, 0, sizeof m);
+    m.name = "fresh";
+    m.kind = TSL_MONITOR_FRESHNESS;
+    m.dataset = "sales";
+    m.every = 3600;
+    m.missing_after = 2;
+    m.policy.kind = TSL_THRESHOLD_FIXED;
+    m.policy.value = 2;
+    m.policy.factor = 1;
+    tsl_alarm_rule_init(&m.rule, 2, TSL_ALARM_GE, 1);
+    history(f); /* the data set is updated at the store's clock, f->now */
+    int64_t t0 = f->now;
+    tsl_store_alarm a;
+    int found = 0;
+    tsl_monitor_stats st = {0};
+    assert_int_equal(tsl_monitor_freshness(f->s, &m, t0 + 1800 * 1000, &st, &d), TSL_OK);
+    assert_int_equal(tsl_store_alarm_get(f->s, "fresh", &a, &found, &d), TSL_OK);
+    assert_int_equal(a.state.value, TSL_ALARM_OK);
+    tsl_store_alarm_release(&a);
+    /* checked again in the same slot with the same count: nothing written */
+    assert_int_equal(tsl_monitor_freshness(f->s, &m, t0 + 1801 * 1000, &st, &d), TSL_OK);
+    assert_int_equal(st.datapoints, 1);
+    /* two and a half hours without data: two expected arrivals missed */
+    assert_int_equal(tsl_monitor_freshness(f->s, &m, t0 + 9000 * 1000, &st, &d), TSL_OK);
+    assert_int_equal(tsl_store_alarm_get(f->s, "fresh", &a, &found, &d), TSL_OK);
+    assert_int_equal(a.state.value, TSL_ALARM_ALARM);
+    tu_close(a.value, 2, 0, 0, "missed arrivals");
+    tsl_store_alarm_release(&a);
+    /* data arrives: OK again */
+    f->now = t0 + 9500 * 1000;
+    ingest(f, (const char *[]){"a"}, (int[]){10}, (double[]){10}, 1);
+    assert_int_equal(tsl_monitor_freshness(f->s, &m, t0 + 9600 * 1000, &st, &d), TSL_OK);
+    assert_int_equal(tsl_store_alarm_get(f->s, "fresh", &a, &found, &d), TSL_OK);
+    assert_int_equal(a.state.value, TSL_ALARM_OK);
+    assert_int_equal(a.state.changes, 3);
+    tsl_store_alarm_release(&a);
+}
+
 static const char yaml_ok[] = "version: 1\n"
                               "name: p\n"
                               "datasets:\n"
@@ -671,6 +713,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_flapping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threshold_policies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alarm_compare_and_set, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_freshness, setup, teardown),
         cmocka_unit_test(test_config_monitors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
