@@ -838,7 +838,7 @@ tsl_err tsl_store_job_finish(tsl_store *s, int64_t id, const char *result, const
 /* One metric datapoint. */
 typedef struct tsl_store_datapoint {
     char *monitor;  /* the monitor whose evaluation made it */
-    char *endpoint; /* the endpoint (or data set, for drift) it is about */
+    char *endpoint; /* the endpoint it is about (the data set, for freshness) */
     char *window;   /* the window's key: "2024-05-01", "2024-05-01T13", "run:ID", "last:24" */
     int64_t window_start, window_end; /* data time, seconds, [start, end) */
     char *item;                       /* "" for the aggregate over items */
