@@ -910,8 +910,7 @@ tsl_err tsl_store_alarm_list(tsl_store *s, tsl_store_alarm **out, size_t *n, tsl
  * the event `alarm.state_changed` (subject "monitor:NAME", the given payload) is recorded
  * in the same transaction. */
 tsl_err tsl_store_alarm_put(tsl_store *s, const tsl_store_alarm *a, uint64_t expect_changes,
-                            const tsl_store_alarm_change *change, const char *payload,
-                            tsl_diag *d);
+                            const tsl_store_alarm_change *change, const char *payload, tsl_diag *d);
 
 /* The changes of monitor (NULL: every monitor), newest first, at most limit (0: all). */
 tsl_err tsl_store_alarm_history(tsl_store *s, const char *monitor, size_t limit,

@@ -1049,16 +1049,14 @@ static void test_endpoints(void **state) {
     assert_null(tsl_config_endpoint_find(cfg, "nope"));
     expect_roundtrip(cfg);
     char *text = normalized(cfg);
-    assert_non_null(strstr(text,
-                           "  \"staging\":\n    forecaster: \"f\"\n    requires_approval: false\n"
-                           "    auto_deploy: \"on_register\"\n"));
+    assert_non_null(strstr(text, "  \"staging\":\n    forecaster: \"f\"\n    requires_approval: false\n"
+                                 "    auto_deploy: \"on_register\"\n"));
     tsl_free(text);
     tsl_config_free(cfg);
 
     snprintf(yaml, sizeof yaml, "%sendpoints:\n  prod: {forecaster: g}\n", base);
-    expect_error(yaml, TSL_EINVAL,
-                 "tsloop.yaml:7:22: endpoints.prod.forecaster: \"g\", expected "
-                 "one of the forecasters defined under forecasters:");
+    expect_error(yaml, TSL_EINVAL, "tsloop.yaml:7:22: endpoints.prod.forecaster: \"g\", expected "
+                                   "one of the forecasters defined under forecasters:");
     snprintf(yaml, sizeof yaml, "%sendpoints:\n  prod: {auto_deploy: on_approval}\n", base);
     expect_error(yaml, TSL_EINVAL,
                  "tsloop.yaml:7:23: endpoints.prod.auto_deploy: automatic deployment needs to "
@@ -1068,8 +1066,8 @@ static void test_endpoints(void **state) {
     expect_error(yaml, TSL_EINVAL,
                  "tsloop.yaml:7:38: endpoints.prod.auto_deploy: \"always\", expected off, "
                  "on_approval or on_register");
-    snprintf(yaml, sizeof yaml, "%sendpoints:\n  prod: {forecaster: f, auto_deploy: on_register}\n",
-             base);
+    snprintf(yaml, sizeof yaml,
+             "%sendpoints:\n  prod: {forecaster: f, auto_deploy: on_register}\n", base);
     expect_error(yaml, TSL_EINVAL,
                  "tsloop.yaml:7:38: endpoints.prod.auto_deploy: on_register deploys versions "
                  "before anyone approves them, expected requires_approval: false with it (or "
@@ -1092,19 +1090,12 @@ static void test_endpoints(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_key),
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_store_forms),
-        cmocka_unit_test(test_endpoints),
-        cmocka_unit_test(test_interpolation),
-        cmocka_unit_test(test_aliases),
-        cmocka_unit_test(test_yaml_errors),
-        cmocka_unit_test(test_schema_errors),
-        cmocka_unit_test(test_forecaster_errors),
-        cmocka_unit_test(test_caps),
-        cmocka_unit_test(test_template),
-        cmocka_unit_test(test_hashes),
-        cmocka_unit_test(test_load),
+        cmocka_unit_test(test_every_key),     cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_store_forms), cmocka_unit_test(test_endpoints),   cmocka_unit_test(test_interpolation),
+        cmocka_unit_test(test_aliases),       cmocka_unit_test(test_yaml_errors),
+        cmocka_unit_test(test_schema_errors), cmocka_unit_test(test_forecaster_errors),
+        cmocka_unit_test(test_caps),          cmocka_unit_test(test_template),
+        cmocka_unit_test(test_hashes),        cmocka_unit_test(test_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
