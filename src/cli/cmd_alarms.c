@@ -99,7 +99,8 @@ int cmd_alarms(int argc, char **argv) {
         goto out;
     }
     if (json) {
-        cli_json_print(out);
+        cli_json_print(out); /* takes the reference */
+        out = NULL;
         goto out;
     }
     printf("%-24s %-17s %12s %12s  %-20s %s\n", "MONITOR", "STATE", "VALUE", "THRESHOLD", "SINCE",

@@ -142,7 +142,8 @@ int cmd_metrics(int argc, char **argv) {
         goto out;
     }
     if (json) {
-        cli_json_print(out);
+        cli_json_print(out); /* takes the reference */
+        out = NULL;
         goto out;
     }
     json_t *arr = json_object_get(out, "datapoints");
