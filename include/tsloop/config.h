@@ -33,8 +33,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tsloop/alarm.h"
 #include "tsloop/buf.h"
 #include "tsloop/cron.h"
+#include "tsloop/drift.h"
 #include "tsloop/err.h"
 #include "tsloop/metrics.h"
 #include "tsloop/model.h"
@@ -204,6 +206,8 @@ typedef struct tsl_config {
      * holds secrets. */
     struct tsl_config_notify *notify;
     tsl_config_server server;
+    struct tsl_config_monitor *monitors; /* in file order */
+    size_t nmonitors;
 } tsl_config;
 
 typedef struct tsl_config_opts {
@@ -255,6 +259,73 @@ void tsl_config_hash(const tsl_config *cfg, char hex[TSL_CONFIG_HASH_HEX + 1]);
  * display time zone or the inbox. f must belong to cfg. */
 void tsl_config_forecaster_hash(const tsl_config *cfg, const tsl_config_forecaster *f,
                                 char hex[TSL_CONFIG_HASH_HEX + 1]);
+
+/* ---- monitors (src/ops/config_monitors.c; docs/config.md#monitors) ---- */
+
+#define TSL_CONFIG_MAX_MONITORS 1000
+
+typedef enum tsl_monitor_kind {
+    TSL_MONITOR_ACCURACY = 0, /* a forecast metric of an endpoint's captures against actuals */
+    TSL_MONITOR_FRESHNESS,    /* ground truth of a data set stopped arriving */
+    TSL_MONITOR_DRIFT         /* new data against the deployed version's data baseline */
+} tsl_monitor_kind;
+
+/* What a drift monitor's alarm watches (each is also stored for every window). */
+typedef enum tsl_drift_statistic {
+    TSL_DRIFT_STAT_SHARE = 0,  /* "share_drifted": share of items with a DRIFT verdict */
+    TSL_DRIFT_STAT_PSI,        /* "psi" */
+    TSL_DRIFT_STAT_KS,         /* "ks": the KS distance */
+    TSL_DRIFT_STAT_WASSERSTEIN /* "wasserstein": the central normalised distance */
+} tsl_drift_statistic;
+
+/* "share_drifted", "psi", "ks", "wasserstein": the datapoints' metric names. */
+const char *tsl_drift_statistic_name(tsl_drift_statistic s);
+
+/* How captured forecasts are grouped into evaluation windows (docs/monitoring.md). */
+typedef enum tsl_window_kind {
+    TSL_WINDOW_DAY = 0, /* target times in one UTC day */
+    TSL_WINDOW_HOUR,    /* target times in one UTC hour */
+    TSL_WINDOW_RUN,     /* one forecast run: the captures of one inference id */
+    TSL_WINDOW_LAST     /* the last N target times that have actuals (window_n) */
+} tsl_window_kind;
+
+/* What happens when a monitor's alarm goes to ALARM (bits). The retrain and notify parts read
+ * them; the monitor itself only records the change. */
+#define TSL_MONITOR_ACTION_RETRAIN 1u
+#define TSL_MONITOR_ACTION_NOTIFY  2u
+
+typedef struct tsl_config_monitor {
+    char *name;
+    int line;
+    tsl_monitor_kind kind;
+    char *endpoint; /* accuracy, drift: the endpoint watched */
+    char *dataset;  /* freshness: the data set watched */
+    /* accuracy */
+    tsl_metric metric;      /* default MASE */
+    tsl_window_kind window; /* default day */
+    int window_n;           /* last:N: N */
+    int step;               /* horizon step watched, 0 = all steps (default) */
+    char *item;             /* item watched, NULL = the aggregate over items (default) */
+    tsl_threshold_policy policy;
+    char *threshold_param; /* fixed: the parameter holding the threshold, or NULL */
+    /* freshness: an actual is expected every `every` seconds; the datapoint is the number of
+     * expected arrivals missed, and the threshold defaults to `missing_after` */
+    int64_t every;
+    int missing_after;
+    /* drift: the statistic alarmed on (window, item and the alarm as for accuracy) and the
+     * verdicts' thresholds */
+    tsl_drift_statistic statistic;
+    tsl_drift_thresholds drift;
+    /* the alarm rule; its threshold comes from the policy at each evaluation */
+    tsl_alarm_rule rule;
+    unsigned actions; /* TSL_MONITOR_ACTION_* bits; default notify */
+} tsl_config_monitor;
+
+/* The monitor of that name, or NULL. */
+const tsl_config_monitor *tsl_config_monitor_find(const tsl_config *cfg, const char *name);
+
+/* "day", "hour", "run", "last:N" into buf (cap >= 24). */
+const char *tsl_window_format(tsl_window_kind w, int n, char *buf, size_t cap);
 
 #ifdef __cplusplus
 }

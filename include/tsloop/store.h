@@ -39,6 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tsloop/alarm.h"
 #include "tsloop/csv.h"
 #include "tsloop/dataset.h"
 #include "tsloop/err.h"
@@ -958,6 +959,112 @@ tsl_err tsl_store_notify_fail(tsl_store *s, const char *channel, int64_t event_i
  * recorded exactly when the cursor passes it. */
 tsl_err tsl_store_notify_advance(tsl_store *s, const char *channel, int64_t event_id,
                                  const char *type, const char *payload, tsl_diag *d);
+/* ---- monitoring: metric datapoints, alarms, evaluation cursors ----
+ * What the evaluator (include/tsloop/monitor.h) keeps: one datapoint per (monitor, window,
+ * item, horizon step, metric), replaced when the window is evaluated again, so re-evaluating
+ * never counts anything twice; each monitor's alarm state and its history of changes; and
+ * named cursors over the event log. docs/store.md describes the tables. */
+
+/* One metric datapoint. */
+typedef struct tsl_store_datapoint {
+    char *monitor;  /* the monitor whose evaluation made it */
+    char *endpoint; /* the endpoint it is about (the data set, for freshness) */
+    char *window;   /* the window's key: "2024-05-01", "2024-05-01T13", "run:ID", "last:24" */
+    int64_t window_start, window_end; /* data time, seconds, [start, end) */
+    char *item;                       /* "" for the aggregate over items */
+    int step;                         /* horizon step (1-based), 0 for all steps */
+    char *metric;                     /* "mase", "psi", ... */
+    double value;                     /* NaN when undefined (no point counted, zero scale) */
+    uint64_t n;                       /* points counted */
+    int64_t computed_ms;              /* when it was (re)computed */
+} tsl_store_datapoint;
+
+void tsl_store_datapoint_list_free(tsl_store_datapoint *list, size_t n);
+
+/* Writes n datapoints in one transaction, each replacing the stored one with the same
+ * (monitor, window, item, step, metric). computed_ms 0 means now. */
+tsl_err tsl_store_datapoint_put(tsl_store *s, const tsl_store_datapoint *v, size_t n, tsl_diag *d);
+
+/* Filters of a datapoint listing; NULL or -1 fields match everything. */
+typedef struct tsl_store_datapoint_query {
+    const char *monitor, *endpoint, *item, *metric, *window;
+    int step;      /* -1: any step */
+    int64_t since; /* window_start >= since (seconds); INT64_MIN: no bound */
+    size_t limit;  /* the latest `limit` windows' rows (0: all) */
+} tsl_store_datapoint_query;
+
+/* A query that matches everything. */
+void tsl_store_datapoint_query_init(tsl_store_datapoint_query *q);
+
+/* The datapoints matching q, oldest window first (then item, step, metric). */
+tsl_err tsl_store_datapoint_list(tsl_store *s, const tsl_store_datapoint_query *q,
+                                 tsl_store_datapoint **out, size_t *n, tsl_diag *d);
+
+/* A monitor's alarm as persisted: the alarm.h state, the threshold policy's state, and the
+ * last evaluation's outcome. */
+typedef struct tsl_store_alarm {
+    char *monitor;
+    tsl_alarm_state state;
+    tsl_threshold_state threshold;
+    double value; /* the latest datapoint evaluated, NaN when none */
+    char *reason; /* the last evaluation's reason */
+} tsl_store_alarm;
+
+/* One change of an alarm's state. */
+typedef struct tsl_store_alarm_change {
+    int64_t id; /* increasing in commit order */
+    char *monitor;
+    tsl_alarm_value previous, value;
+    double datapoint, threshold;
+    char *reason;
+    int64_t at_ms;
+    int64_t event_id; /* the alarm.state_changed event recorded with it */
+} tsl_store_alarm_change;
+
+void tsl_store_alarm_release(tsl_store_alarm *a);
+void tsl_store_alarm_list_free(tsl_store_alarm *list, size_t n);
+void tsl_store_alarm_change_list_free(tsl_store_alarm_change *list, size_t n);
+
+/* The alarm of monitor; *found is 0 (and *out zeroed) when it was never evaluated. */
+tsl_err tsl_store_alarm_get(tsl_store *s, const char *monitor, tsl_store_alarm *out, int *found,
+                            tsl_diag *d);
+
+/* Every persisted alarm, by monitor name. */
+tsl_err tsl_store_alarm_list(tsl_store *s, tsl_store_alarm **out, size_t *n, tsl_diag *d);
+
+/* Saves a->monitor's alarm in one transaction, provided the stored one has made exactly
+ * `expect_changes` changes (0 when none is stored) - the compare-and-set that keeps two
+ * evaluators of one monitor from both acting on one change: TSL_ECONFLICT otherwise, and the
+ * caller evaluates again from the stored state. When change is not NULL its fields (id,
+ * event_id and at_ms ignored; at_ms is a->state.changed_at) are appended to the history and
+ * the event `alarm.state_changed` (subject "monitor:NAME", the given payload) is recorded
+ * in the same transaction. */
+tsl_err tsl_store_alarm_put(tsl_store *s, const tsl_store_alarm *a, uint64_t expect_changes,
+                            const tsl_store_alarm_change *change, const char *payload, tsl_diag *d);
+
+/* The changes of monitor (NULL: every monitor), newest first, at most limit (0: all). */
+tsl_err tsl_store_alarm_history(tsl_store *s, const char *monitor, size_t limit,
+                                tsl_store_alarm_change **out, size_t *n, tsl_diag *d);
+
+/* A named cursor (1-64 bytes as data set names) over the event log: the last event id its
+ * reader has handled, 0 when never set. */
+tsl_err tsl_store_cursor_get(tsl_store *s, const char *name, int64_t *value, tsl_diag *d);
+tsl_err tsl_store_cursor_set(tsl_store *s, const char *name, int64_t value, tsl_diag *d);
+
+/* One observation an ingest wrote. */
+typedef struct tsl_store_point {
+    char *item;
+    int64_t t;
+    double value; /* NaN when missing */
+} tsl_store_point;
+
+void tsl_store_point_list_free(tsl_store_point *list, size_t n);
+
+/* The observations whose current value ingest `ingest_id` wrote (new points and corrected
+ * ones; not those a later ingest replaced since), by item then time: what the evaluator
+ * re-evaluates after an ingest. */
+tsl_err tsl_store_ingest_points(tsl_store *s, int64_t ingest_id, tsl_store_point **out, size_t *n,
+                                tsl_diag *d);
 
 #ifdef __cplusplus
 }

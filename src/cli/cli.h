@@ -47,6 +47,8 @@ int cmd_serve(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_retrain(int argc, char **argv);
 int cmd_inbox(int argc, char **argv);
+int cmd_metrics(int argc, char **argv);
+int cmd_alarms(int argc, char **argv);
 
 /* Prints "tsloop: <msg>" to stderr and returns CLI_ERR. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -16,6 +16,7 @@
 
 #include "cli/cli.h"
 #include "tsloop/ingest.h"
+#include "tsloop/monitor.h"
 #include "tsloop/mem.h"
 #include "tsloop/project.h"
 
@@ -27,10 +28,12 @@ static const char usage_text[] =
     "counted twice; a changed value replaces the stored one and the old one is kept. Prints a\n"
     "receipt per file: rows read, inserted, updated, unchanged and rejected (with line and\n"
     "reason). A file that cannot be used at all changes nothing. Exits 1 when a file failed.\n"
+    "Then the monitors tsloop.yaml declares are evaluated on what the files changed.\n"
     "\n"
     "  -d, --dataset NAME      the data set (default: the only one tsloop.yaml declares)\n"
     "      --project DIR       the project's directory, instead of searching upwards\n"
     "      --max-rejects N     fail a file once more than N of its rows are rejected\n"
+    "      --no-evaluate       leave evaluating the monitors to the daemon (tsloop serve)\n"
     "      --json              the receipts as JSON on stdout\n"
     "      --quiet             no progress, and no receipts unless --json\n"
     "  -h, --help              this help\n"
@@ -38,11 +41,12 @@ static const char usage_text[] =
     "FILE is CSV or TSV with a header, .gz, or a .zip holding TTS.csv; - is standard input.\n"
     "example: tsloop ingest sales-2026-05.csv --dataset sales\n";
 
-enum { OPT_MAX_REJECTS = CLI_OPT_OWN };
+enum { OPT_MAX_REJECTS = CLI_OPT_OWN, OPT_NO_EVALUATE };
 
 static const struct option long_opts[] = {{"dataset", required_argument, NULL, 'd'},
                                           {"project", required_argument, NULL, CLI_OPT_PROJECT},
                                           {"max-rejects", required_argument, NULL, OPT_MAX_REJECTS},
+                                          {"no-evaluate", no_argument, NULL, OPT_NO_EVALUATE},
                                           {"json", no_argument, NULL, CLI_OPT_JSON},
                                           {"quiet", no_argument, NULL, CLI_OPT_QUIET},
                                           {"help", no_argument, NULL, 'h'},
@@ -127,7 +131,7 @@ static void receipt_print(const char *file, const char *dataset, const tsl_store
 int cmd_ingest(int argc, char **argv) {
     const char *project = NULL, *dataset = NULL;
     long max_rejects = 0;
-    int json = 0, quiet = 0, c, rc = CLI_OK;
+    int json = 0, quiet = 0, evaluate = 1, c, rc = CLI_OK;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:h", long_opts, NULL)) != -1) {
         switch (c) {
@@ -140,6 +144,9 @@ int cmd_ingest(int argc, char **argv) {
         case OPT_MAX_REJECTS:
             if (cli_parse_long("ingest", "--max-rejects", optarg, 1, 1000000000, &max_rejects))
                 return CLI_USAGE;
+            break;
+        case OPT_NO_EVALUATE:
+            evaluate = 0;
             break;
         case CLI_OPT_JSON:
             json = 1;
@@ -220,6 +227,17 @@ int cmd_ingest(int argc, char **argv) {
         tsl_store_receipt_release(&r);
     }
     if (all) cli_json_print(all);
+    if (evaluate && cfg->nmonitors) {
+        /* Evaluate at once what the new ground truth touched (the daemon's follower would too,
+         * from the same cursor; evaluating twice is harmless). A failure here does not undo
+         * the ingest, which is committed: it is reported, and the daemon retries it. */
+        tsl_diag d = {TSL_OK, {0}};
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        if (tsl_monitor_follow(s, cfg, 0, now, NULL, &d))
+            cli_warn("evaluating the monitors: %s", tsl_diag_msg(&d));
+    }
 out:
     tsl_store_close(s);
     tsl_project_free(p);

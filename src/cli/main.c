@@ -26,6 +26,8 @@ static const cli_command commands[] = {
     {"retrain", "request a retraining, or run one round of the retrain trigger", cmd_retrain},
     {"params", "versioned parameters: get, set, history, list", cmd_params},
     {"events", "the event log, optionally followed as it grows", cmd_events},
+    {"metrics", "metric datapoints per evaluation window, from forecasts and actuals", cmd_metrics},
+    {"alarms", "every monitor's alarm state, or one alarm's history", cmd_alarms},
     {"migrate", "the store's schema migrations: list, apply", cmd_migrate},
     {"forecast", "fit models per series and write the forecast CSV", cmd_forecast},
     {"backtest", "rolling-origin backtest of candidate models; print the leaderboard",

@@ -257,5 +257,22 @@ uint64_t tsl_scheduler_fires(tsl_scheduler *sc);
 /* Stops the thread after its current tick, releases the lock when held, frees sc. NULL is a
  * no-op. */
 void tsl_scheduler_stop(tsl_scheduler *sc);
+/* The evaluator thread (evaluator.c): follows the event log on its own handle of the store at
+ * url and evaluates cfg's monitors (which must outlive it). *out stays NULL when cfg has no
+ * monitor. */
+typedef struct tsl_evaluator tsl_evaluator;
+tsl_err tsl_evaluator_start(const char *url, const tsl_config *cfg, FILE *log, tsl_evaluator **out,
+                            tsl_diag *d);
+/* Stops the thread after its current evaluation and frees e; NULL is a no-op. */
+void tsl_evaluator_stop(tsl_evaluator *e);
+
+/* The bodies of GET /v1/metrics (query: monitor, endpoint, item, metric, step, since, limit)
+ * and GET /v1/alarms[/NAME] (monitor_routes.c): TSL_EINVAL for a bad query argument,
+ * TSL_ENOTFOUND for an unknown monitor. */
+struct MHD_Connection;
+struct json_t;
+tsl_err tsl_route_metrics(tsl_store *s, struct MHD_Connection *c, struct json_t **out, tsl_diag *d);
+tsl_err tsl_route_alarms(tsl_store *s, const tsl_config *cfg, const char *name,
+                         struct MHD_Connection *c, struct json_t **out, tsl_diag *d);
 
 #endif

@@ -113,6 +113,9 @@ enum route {
     R_EVENTS,
     R_EVENT_STREAM,
     R_JOB_RESULT,
+    R_METRICS_QUERY,
+    R_ALARMS,
+    R_ALARM,
     R_OTHER,
     R_COUNT
 };
@@ -150,6 +153,9 @@ static const struct route_def {
     {"/v1/events", 0, TSL_ROLE_READER},
     {"/v1/events/stream", 0, TSL_ROLE_READER},
     {"/v1/jobs/{id}/result", 0, TSL_ROLE_READER},
+    {"/v1/metrics", 0, TSL_ROLE_READER},
+    {"/v1/alarms", 0, TSL_ROLE_READER},
+    {"/v1/alarms/{name}", 0, TSL_ROLE_READER},
     {"other", 0, 0},
 };
 
@@ -220,6 +226,7 @@ struct tsl_daemon {
     char *outdir; /* the output folder, absolute, symbolic links resolved */
     tsl_pipeworkers *pipeworkers;
     tsl_scheduler *sched;
+    tsl_evaluator *evaluator;
     atomic_ullong jobs[4], execs[6]; /* by status, as of the last poll */
     atomic_long inflight;
     atomic_ullong forecasts, forecast_items, item_errors, switches;
@@ -1352,6 +1359,13 @@ static enum route route_of(const char *url, const char *method, req *r) {
     if (!strcmp(url, "/v1/endpoints")) return R_ENDPOINTS;
     if (!strncmp(url, "/v1/models", 10)) return model_route(url, r);
     if (!strcmp(url, "/v1/jobs")) return R_JOBS;
+    if (!strcmp(url, "/v1/metrics")) return R_METRICS_QUERY;
+    if (!strcmp(url, "/v1/alarms")) return R_ALARMS;
+    if (!strncmp(url, "/v1/alarms/", 11) && url[11] && strlen(url + 11) <= TSL_STORE_NAME_MAX &&
+        !strchr(url + 11, '/')) {
+        tsl_strlcpy(r->name, url + 11, sizeof r->name);
+        return R_ALARM;
+    }
     if (!strncmp(url, "/v1/jobs/", 9)) {
         char *end = NULL;
         errno = 0;
@@ -1464,6 +1478,26 @@ static enum MHD_Result route_mgmt(tsl_daemon *dm, struct MHD_Connection *c, req 
     return ret;
 }
 
+/* GET /v1/metrics, /v1/alarms, /v1/alarms/NAME (monitor_routes.c builds the bodies). */
+static enum MHD_Result route_monitoring(tsl_daemon *dm, struct MHD_Connection *c, req *r) {
+    json_t *body = NULL;
+    tsl_diag d = {TSL_OK, {0}};
+    pthread_mutex_lock(&dm->admin_mu);
+    tsl_err err = r->route == R_METRICS_QUERY
+                      ? tsl_route_metrics(dm->admin, c, &body, &d)
+                      : tsl_route_alarms(dm->admin, dm->cfg, r->route == R_ALARM ? r->name : NULL,
+                                         c, &body, &d);
+    pthread_mutex_unlock(&dm->admin_mu);
+    if (err == TSL_EINVAL)
+        return respond_error(c, r, MHD_HTTP_BAD_REQUEST, "invalid_argument", "%s",
+                             tsl_diag_msg(&d));
+    if (err) {
+        int st = store_status(err);
+        return respond_error(c, r, st, store_code(st), "%s", tsl_diag_msg(&d));
+    }
+    return respond_json(c, r, MHD_HTTP_OK, body);
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **con_cls) {
@@ -1561,6 +1595,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return route_mgmt(dm, c, r, who);
     case R_JOB_RESULT:
         return route_job_result(dm, c, r);
+    case R_METRICS_QUERY:
+    case R_ALARMS:
+    case R_ALARM:
+        return route_monitoring(dm, c, r);
     case R_OTHER:
     case R_COUNT:
         break;
@@ -1785,6 +1823,7 @@ tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_dae
     if ((err = tsl_retrainer_start(dm->url, p->config_path, dm->log, &dm->retrainer, d))) goto fail;
     if ((err = tsl_watcher_start(p, dm->log, &dm->watcher, d))) goto fail;
     if ((err = tsl_notifier_start(p, dm->log, &dm->notifier, d))) goto fail;
+    if ((err = tsl_evaluator_start(dm->url, p->cfg, dm->log, &dm->evaluator, d))) goto fail;
 
     struct sockaddr_storage addr;
     memset(&addr, 0, sizeof addr);
@@ -1860,6 +1899,7 @@ fail:
     tsl_watcher_stop(dm->watcher);
     tsl_scheduler_stop(dm->sched);
     tsl_pipeworkers_stop(dm->pipeworkers, 0);
+    tsl_evaluator_stop(dm->evaluator);
     tsl_workers_stop(dm->workers);
     tsl_capq_stop(dm->capq, NULL);
     teardown(dm);
@@ -1916,6 +1956,8 @@ tsl_err tsl_daemon_stop(tsl_daemon *dm, int drain_ms, tsl_diag *d) {
     dm->workers = NULL;
     tsl_pipeworkers_stop(dm->pipeworkers, drain_ms);
     dm->pipeworkers = NULL;
+    tsl_evaluator_stop(dm->evaluator);
+    dm->evaluator = NULL;
     tsl_err err = tsl_capq_stop(dm->capq, d);
     dm->capq = NULL;
     tsl_daemon_log(dm->log, err ? "error" : "info", "stopped", "{s:I}", "requests_cut_short",

@@ -35,6 +35,7 @@
 #include "core/text.h"
 #include "ops/config_impl.h"
 #include "tsloop/notify.h"
+#include "ops/config_monitors.h"
 #include "tsloop/backtest.h"
 #include "tsloop/mem.h"
 
@@ -51,7 +52,7 @@
 typedef tsl_cfg_parser parser;
 
 /* The top-level sections that are reserved for later and refused with "not supported yet". */
-static const char *const reserved_sections[] = {"monitors", "parameters", NULL};
+static const char *const reserved_sections[] = {"parameters", NULL};
 
 /* ------------------------------------------------------------------------------------------ */
 /* Messages                                                                                   */
@@ -1329,14 +1330,14 @@ out:
     return rc;
 }
 
-static const char *const root_keys[] = {"version",       "name",        "store",
-                                        "datasets",      "forecasters", "endpoints",
-                                        "notifications", "server",      NULL};
+static const char *const root_keys[] = {"version",     "name",      "store",    "datasets",
+                                        "forecasters", "endpoints", "monitors", "notifications",
+                                        "server",      NULL};
 
 /* The whole file: top-level keys, then datasets, then forecasters (which refer to them).
  * cfg may be partly filled on failure; tsl_config_free releases it. */
 static tsl_err parse_root(parser *p, const yaml_node_t *root, tsl_config *cfg) {
-    yaml_node_t *v[8], *k[8];
+    yaml_node_t *v[9], *k[9];
     yaml_node_pair_t *pairs;
     size_t np;
     char *name = NULL;
@@ -1403,8 +1404,9 @@ static tsl_err parse_root(parser *p, const yaml_node_t *root, tsl_config *cfg) {
                                  &cfg->endpoints[i])))
             return rc;
     }
-    if ((rc = tsl_config_notify_parse(p, v[6], &cfg->notify))) return rc;
-    return tsl_cfg_parse_server(p, v[7], &cfg->server);
+    if ((rc = tsl_config_monitors_parse(&p->doc, v[6], p->file, cfg, p->d))) return rc;
+    if ((rc = tsl_config_notify_parse(p, v[7], &cfg->notify))) return rc;
+    return tsl_cfg_parse_server(p, v[8], &cfg->server);
 }
 
 /* First pass: refuses input nested deeper than MAX_DEPTH or with more than MAX_NODES nodes,
@@ -1486,6 +1488,7 @@ void tsl_config_free(tsl_config *cfg) {
     tsl_free(cfg->endpoints);
     tsl_config_notify_free(cfg->notify);
     tsl_cfg_server_release(&cfg->server);
+    tsl_config_monitors_free(cfg);
     tsl_free(cfg);
 }
 

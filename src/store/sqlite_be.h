@@ -213,10 +213,8 @@ tsl_err tsl_sq_status_counts(tsl_store *s, uint64_t jobs[4], uint64_t executions
 tsl_err tsl_sq_lock_acquire(tsl_store *s, const char *name, int64_t lease_ms, int *held,
                             char *holder, size_t cap, tsl_diag *d);
 tsl_err tsl_sq_lock_release(tsl_store *s, const char *name, tsl_diag *d);
-tsl_err tsl_sq_schedule_last(tsl_store *s, const char *key, int64_t *at, int *found,
-                             tsl_diag *d);
-tsl_err tsl_sq_schedule_claim(tsl_store *s, const char *key, int64_t at, int *first,
-                              tsl_diag *d);
+tsl_err tsl_sq_schedule_last(tsl_store *s, const char *key, int64_t *at, int *found, tsl_diag *d);
+tsl_err tsl_sq_schedule_claim(tsl_store *s, const char *key, int64_t at, int *first, tsl_diag *d);
 tsl_err tsl_sq_capture_add(tsl_store *s, const tsl_store_capture_new *v, size_t n, tsl_diag *d);
 tsl_err tsl_sq_capture_list(tsl_store *s, const char *endpoint, const char *inference_id,
                             int64_t after_id, size_t limit, tsl_store_capture **out, size_t *n,
@@ -239,5 +237,20 @@ tsl_err tsl_sq_notify_fail(tsl_store *s, const char *channel, int64_t event_id, 
                            int64_t next_ms, const char *error, tsl_diag *d);
 tsl_err tsl_sq_notify_advance(tsl_store *s, const char *channel, int64_t event_id, const char *type,
                               const char *payload, tsl_diag *d);
+/* Monitoring (sqlite_monitor.c). */
+tsl_err tsl_sq_datapoint_put(tsl_store *s, const tsl_store_datapoint *v, size_t n, tsl_diag *d);
+tsl_err tsl_sq_datapoint_list(tsl_store *s, const tsl_store_datapoint_query *q,
+                              tsl_store_datapoint **out, size_t *n, tsl_diag *d);
+tsl_err tsl_sq_alarm_get(tsl_store *s, const char *monitor, tsl_store_alarm *out, int *found,
+                         tsl_diag *d);
+tsl_err tsl_sq_alarm_list(tsl_store *s, tsl_store_alarm **out, size_t *n, tsl_diag *d);
+tsl_err tsl_sq_alarm_put(tsl_store *s, const tsl_store_alarm *a, uint64_t expect_changes,
+                         const tsl_store_alarm_change *change, const char *payload, tsl_diag *d);
+tsl_err tsl_sq_alarm_history(tsl_store *s, const char *monitor, size_t limit,
+                             tsl_store_alarm_change **out, size_t *n, tsl_diag *d);
+tsl_err tsl_sq_cursor_get(tsl_store *s, const char *name, int64_t *value, tsl_diag *d);
+tsl_err tsl_sq_cursor_set(tsl_store *s, const char *name, int64_t value, tsl_diag *d);
+tsl_err tsl_sq_ingest_points(tsl_store *s, int64_t ingest_id, tsl_store_point **out, size_t *n,
+                             tsl_diag *d);
 
 #endif

@@ -580,6 +580,15 @@ static const tsl_store_vt sqlite_vt = {
     .notify_get = tsl_sq_notify_get,
     .notify_fail = tsl_sq_notify_fail,
     .notify_advance = tsl_sq_notify_advance,
+    .datapoint_put = tsl_sq_datapoint_put,
+    .datapoint_list = tsl_sq_datapoint_list,
+    .alarm_get = tsl_sq_alarm_get,
+    .alarm_list = tsl_sq_alarm_list,
+    .alarm_put = tsl_sq_alarm_put,
+    .alarm_history = tsl_sq_alarm_history,
+    .cursor_get = tsl_sq_cursor_get,
+    .cursor_set = tsl_sq_cursor_set,
+    .ingest_points = tsl_sq_ingest_points,
 };
 
 tsl_err tsl_sto_sqlite_open(tsl_store *s, const char *path, const tsl_store_opts *opts,

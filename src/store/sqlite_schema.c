@@ -386,6 +386,59 @@ static const char M9[] =
     "  last_fire INTEGER NOT NULL,\n" /* seconds since the epoch, a whole minute */
     "  fired_ms INTEGER NOT NULL\n"
     ");\n";
+
+/* Migration 10: monitoring - metric datapoints (one per monitor, window, item, step and metric,
+ * replaced on re-evaluation), alarm states and their history, the evaluator's cursors over the
+ * event log, and the index that finds the observations an ingest wrote (the windows it
+ * touches). */
+static const char M10[] =
+    "CREATE TABLE metric_datapoints (\n"
+    "  monitor TEXT NOT NULL,\n"
+    "  win TEXT NOT NULL,\n"
+    "  item TEXT NOT NULL,\n" /* '' = the aggregate */
+    "  step INTEGER NOT NULL,\n" /* 0 = all steps */
+    "  metric TEXT NOT NULL,\n"
+    "  endpoint TEXT NOT NULL,\n"
+    "  win_start INTEGER NOT NULL,\n"
+    "  win_end INTEGER NOT NULL,\n"
+    "  value REAL,\n"
+    "  n INTEGER NOT NULL,\n"
+    "  computed_ms INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (monitor, win, item, step, metric)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE INDEX metric_datapoints_time ON metric_datapoints(monitor, win_start);\n"
+    "CREATE INDEX metric_datapoints_endpoint ON metric_datapoints(endpoint, win_start);\n"
+    "CREATE TABLE alarms (\n"
+    "  monitor TEXT PRIMARY KEY,\n"
+    "  state TEXT NOT NULL,\n"
+    "  changed_at INTEGER NOT NULL,\n"
+    "  evaluated_at INTEGER NOT NULL,\n"
+    "  changes INTEGER NOT NULL,\n"
+    "  threshold REAL,\n"
+    "  threshold_metric REAL,\n"
+    "  value REAL,\n"
+    "  reason TEXT NOT NULL\n"
+    ");\n"
+    "CREATE TABLE alarm_history (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  monitor TEXT NOT NULL,\n"
+    "  previous TEXT NOT NULL,\n"
+    "  state TEXT NOT NULL,\n"
+    "  value REAL,\n"
+    "  threshold REAL,\n"
+    "  reason TEXT NOT NULL,\n"
+    "  at_ms INTEGER NOT NULL,\n"
+    "  event_id INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX alarm_history_monitor ON alarm_history(monitor, id);\n"
+    "CREATE TRIGGER alarm_history_append_only BEFORE UPDATE ON alarm_history\n"
+    "  BEGIN SELECT RAISE(ABORT, 'alarm history is append-only'); END;\n"
+    "CREATE TABLE eval_cursors (\n"
+    "  name TEXT PRIMARY KEY,\n"
+    "  value INTEGER NOT NULL,\n"
+    "  updated_ms INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX observations_ingest ON observations(ingest_id);\n";
 // clang-format on
 
 const sq_migration tsl_sq_migrations[] = {
@@ -398,6 +451,7 @@ const sq_migration tsl_sq_migrations[] = {
     {7, "retraining triggers: decisions and the reactor's cursor", M7},
     {8, "inbox files handled and notification channel cursors", M8},
     {9, "the scheduler's lock and schedules' last fire times", M9},
+    {10, "metric datapoints, alarms, alarm history, evaluation cursors", M10},
 };
 
 const size_t tsl_sq_nmigrations = sizeof tsl_sq_migrations / sizeof tsl_sq_migrations[0];

@@ -274,6 +274,21 @@ struct tsl_store_vt {
                            int64_t next_ms, const char *error, tsl_diag *d);
     tsl_err (*notify_advance)(tsl_store *s, const char *channel, int64_t event_id, const char *type,
                               const char *payload, tsl_diag *d);
+    /* Monitoring (sqlite_monitor.c). */
+    tsl_err (*datapoint_put)(tsl_store *s, const tsl_store_datapoint *v, size_t n, tsl_diag *d);
+    tsl_err (*datapoint_list)(tsl_store *s, const tsl_store_datapoint_query *q,
+                              tsl_store_datapoint **out, size_t *n, tsl_diag *d);
+    tsl_err (*alarm_get)(tsl_store *s, const char *monitor, tsl_store_alarm *out, int *found,
+                         tsl_diag *d);
+    tsl_err (*alarm_list)(tsl_store *s, tsl_store_alarm **out, size_t *n, tsl_diag *d);
+    tsl_err (*alarm_put)(tsl_store *s, const tsl_store_alarm *a, uint64_t expect_changes,
+                         const tsl_store_alarm_change *change, const char *payload, tsl_diag *d);
+    tsl_err (*alarm_history)(tsl_store *s, const char *monitor, size_t limit,
+                             tsl_store_alarm_change **out, size_t *n, tsl_diag *d);
+    tsl_err (*cursor_get)(tsl_store *s, const char *name, int64_t *value, tsl_diag *d);
+    tsl_err (*cursor_set)(tsl_store *s, const char *name, int64_t value, tsl_diag *d);
+    tsl_err (*ingest_points)(tsl_store *s, int64_t ingest_id, tsl_store_point **out, size_t *n,
+                             tsl_diag *d);
 };
 
 /* The SQLite back end: opens path for s (s->vt, s->be set on success). */

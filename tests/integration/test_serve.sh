@@ -316,6 +316,9 @@ PUT /v1/parameters/k admin [
 GET /v1/events reader -
 GET /v1/events/stream reader -
 GET /v1/jobs/1/result reader -
+GET /v1/metrics reader -
+GET /v1/alarms reader -
+GET /v1/alarms/nothing reader -
 ROUTES
 check "auth matrix over every route and role" test "$matrix_fail" = 0
 

@@ -418,7 +418,7 @@ static void test_interpolation(void **state) {
     /* Keys are never interpolated. */
     expect_error_env("name: a\n${PROJECT}: 1\n", env, TSL_EINVAL,
                      "tsloop.yaml:2:1: unknown key \"${PROJECT}\", expected one of version, name, "
-                     "store, datasets, forecasters, endpoints, notifications, server");
+                     "store, datasets, forecasters, endpoints, monitors, notifications, server");
     /* A value that grows past the cap through its variables. */
     char *big = tsl_malloc(TSL_CONFIG_MAX_VALUE + 2);
     memset(big, 'x', TSL_CONFIG_MAX_VALUE + 1);
@@ -476,21 +476,21 @@ static void test_yaml_errors(void **state) {
                  "document");
     expect_error("- name: a\n", TSL_EINVAL,
                  "tsloop.yaml:1:1: the file holds a list, expected a mapping with keys version, "
-                 "name, store, datasets, forecasters, endpoints, notifications, server");
+                 "name, store, datasets, forecasters, endpoints, monitors, notifications, server");
     expect_error("just text\n", TSL_EINVAL,
                  "tsloop.yaml:1:1: the file holds a value, expected a mapping with keys version, "
-                 "name, store, datasets, forecasters, endpoints, notifications, server");
+                 "name, store, datasets, forecasters, endpoints, monitors, notifications, server");
     expect_error("name: a\nname: b\n", TSL_EINVAL,
                  "tsloop.yaml:2:1: duplicate key 'name' (first at line 1), expected each key "
                  "once");
     expect_error("name: a\n[x]: 1\n", TSL_EINVAL,
                  "tsloop.yaml:2:1: got a list as a key, expected one of version, name, store, "
-                 "datasets, forecasters, endpoints, notifications, server");
+                 "datasets, forecasters, endpoints, monitors, notifications, server");
 }
 
 static void test_schema_errors(void **state) {
     (void)state;
-    const char *root_keys = "expected one of version, name, store, datasets, forecasters, endpoints, notifications, server";
+    const char *root_keys = "expected one of version, name, store, datasets, forecasters, endpoints, monitors, notifications, server";
     char want[TSL_DIAG_MAX];
     snprintf(want, sizeof want,
              "tsloop.yaml:2:1: unknown key \"dataset\" (did you mean "
@@ -499,9 +499,8 @@ static void test_schema_errors(void **state) {
     expect_error("name: a\ndataset: {}\n", TSL_EINVAL, want);
     snprintf(want, sizeof want, "tsloop.yaml:2:1: unknown key \"color\", %s", root_keys);
     expect_error("name: a\ncolor: blue\n", TSL_EINVAL, want);
-    snprintf(want, sizeof want, "tsloop.yaml:2:1: section 'monitors' is not supported yet, %s",
-             root_keys);
-    expect_error("name: a\nmonitors: []\n", TSL_EUNSUPPORTED, want);
+    expect_error("name: a\nmonitors: []\n", TSL_EINVAL,
+                 "tsloop.yaml:2:11: monitors: expected a mapping of monitor names");
     snprintf(want, sizeof want, "tsloop.yaml:3:1: section 'parameters' is not supported yet, %s",
              root_keys);
     expect_error("name: a\n\nparameters:\n  x: 1\n", TSL_EUNSUPPORTED, want);

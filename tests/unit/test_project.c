@@ -207,7 +207,7 @@ static void test_find_and_open(void **state) {
     assert_int_equal(tsl_project_open(tmp, NULL, &p, &d), TSL_EINVAL);
     snprintf(want, sizeof want,
              "%s:2:1: unknown key \"horizon\", expected one of version, name, store, datasets, "
-             "forecasters, endpoints, notifications, server",
+             "forecasters, endpoints, monitors, notifications, server",
              cfg_path);
     assert_string_equal(d.msg, want);
 
