@@ -32,7 +32,11 @@
 #include "tsloop/notify.h"
 
 #define POLL_MS 200
-#define BATCH   256
+/* A channel delivers only while its daemon holds the channel's lock in the store, so that two
+ * daemons on one project (one of them serving only) never both send a message; the other takes
+ * over once the lease runs out. */
+#define LOCK_LEASE_MS 15000
+#define BATCH         256
 
 typedef struct chan_thread {
     struct tsl_notifier *n;
@@ -40,6 +44,8 @@ typedef struct chan_thread {
     tsl_store *s;
     pthread_t thread;
     int started;
+    char lock[80]; /* "notify.CHANNEL" */
+    int held;      /* this thread holds it (as of its last round) */
 } chan_thread;
 
 struct tsl_notifier {
@@ -170,6 +176,18 @@ static void *channel_main(void *arg) {
     int64_t wait = 0;
     while (!stopping(t->n)) {
         tsl_diag d = {TSL_OK, {0}};
+        int was = t->held;
+        if (tsl_store_lock_acquire(t->s, t->lock, LOCK_LEASE_MS, &t->held, NULL, 0, &d)) {
+            t->held = 0;
+        } else if (t->held != was) {
+            tsl_daemon_log(t->n->log, "info",
+                           t->held ? "notifier channel taken" : "notifier channel lost", "{s:s}",
+                           "channel", t->c->name);
+        }
+        if (!t->held) {
+            if (nap(t->n, 1000)) break;
+            continue;
+        }
         if (round_once(t, &wait, &d)) {
             tsl_daemon_log(t->n->log, "error", "notifier", "{s:s, s:s}", "channel", t->c->name,
                            "error", tsl_diag_msg(&d));
@@ -188,6 +206,10 @@ void tsl_notifier_stop(tsl_notifier *n) {
     pthread_mutex_unlock(&n->mu);
     for (size_t i = 0; i < n->nch; i++) {
         if (n->ch[i].started) pthread_join(n->ch[i].thread, NULL);
+        if (n->ch[i].held) {
+            tsl_diag d = {TSL_OK, {0}};
+            tsl_store_lock_release(n->ch[i].s, n->ch[i].lock, &d); /* the next daemon at once */
+        }
         tsl_store_close(n->ch[i].s);
     }
     tsl_free(n->ch);
@@ -214,6 +236,7 @@ tsl_err tsl_notifier_start(const tsl_project *p, FILE *log, tsl_notifier **out, 
         chan_thread *t = &n->ch[i];
         t->n = n;
         t->c = &cfg->channels[i];
+        snprintf(t->lock, sizeof t->lock, "notify.%s", t->c->name);
         if ((rc = tsl_store_open(p->store_path, NULL, &t->s, d))) goto fail;
         /* The channel's cursor is placed (at the end of the log, for a new channel) now, so
          * that events recorded from here on reach it even when its thread starts late. */

@@ -13,7 +13,7 @@ tsl_err tsl_store_lock_acquire(tsl_store *s, const char *name, int64_t lease_ms,
     tsl_err err;
     *held = 0;
     if (holder && cap) holder[0] = '\0';
-    if ((err = tsl_sto_ready(s, d)) || (err = tsl_sto_check_name(d, "lock", name, 64, 0)))
+    if ((err = tsl_sto_ready(s, d)) || (err = tsl_sto_check_name(d, "lock", name, 128, 0)))
         return err;
     if (lease_ms < 1)
         return tsl_diag_set(d, TSL_EINVAL, "lock %s: lease %lld ms, expected at least 1", name,
@@ -23,7 +23,7 @@ tsl_err tsl_store_lock_acquire(tsl_store *s, const char *name, int64_t lease_ms,
 
 tsl_err tsl_store_lock_release(tsl_store *s, const char *name, tsl_diag *d) {
     tsl_err err;
-    if ((err = tsl_sto_ready(s, d)) || (err = tsl_sto_check_name(d, "lock", name, 64, 0)))
+    if ((err = tsl_sto_ready(s, d)) || (err = tsl_sto_check_name(d, "lock", name, 128, 0)))
         return err;
     return s->vt->lock_release(s, name, d);
 }

@@ -155,6 +155,27 @@ check "the retrain event delivered" wait_for 10 sh -c "grep -q retrain.requested
 sleep 1
 check "exactly one more webhook request" test "$(lines "$tmp/hook.jsonl")" = $((before + 1))
 check "no e-mail again" test "$(lines "$tmp/smtp.jsonl")" = "$mails"
+
+# Two daemons on the project: each channel is sent from one of them only (its lock).
+port2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$TSLOOP" serve "${P[@]}" --listen "127.0.0.1:$port2" --threads 1 --pipeline-workers 0 2>>"$tmp/serve2.log" &
+dpid2=$!
+pids+=($dpid2)
+check "second daemon up" wait_for 10 curl -sf "http://127.0.0.1:$port2/readyz" -o /dev/null
+sleep 1.5 # the second daemon's channel threads have tried the locks by now
+before=$(lines "$tmp/hook.jsonl")
+append retrain.requested forecaster:daily '{"forecaster":"daily","trigger":"alarm","reason":"alarm solar-mase","execution_id":13}'
+check "two daemons: delivered" wait_for 10 sh -c "grep -q '\"execution_id\": 13' '$tmp/hook.jsonl'"
+sleep 1.5
+check "two daemons: exactly once" test "$(lines "$tmp/hook.jsonl")" = $((before + 1))
+check "the second daemon did not take the channel" test "$(grep -c 'notifier channel taken' "$tmp/serve2.log")" = 0
+# The first one stops and gives its locks up: the second takes the channels over at once.
+kill -TERM $dpid; wait $dpid
+append retrain.requested forecaster:daily '{"forecaster":"daily","trigger":"alarm","reason":"alarm solar-mase","execution_id":14}'
+check "takeover: delivered by the second daemon" wait_for 10 sh -c "grep -q '\"execution_id\": 14' '$tmp/hook.jsonl'"
+check "takeover: logged" grep -q 'notifier channel taken' "$tmp/serve2.log"
+check "takeover: exactly once" test "$(lines "$tmp/hook.jsonl")" = $((before + 2))
+dpid=$dpid2
 kill -TERM $dpid; wait $dpid
 check "the daemon logged JSON only" python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$tmp/serve.log"
 finish
