@@ -81,8 +81,9 @@ expect_exit 0 "stop the dead execution" "$TSLOOP" runs stop "$id" "${P[@]}" --wh
 check "stopped at once (its worker is gone)" grep -q "execution $id: Stopped" "$tmp/out"
 expect_exit 0 "resume finds nothing to do" "$TSLOOP" runs resume daily "${P[@]}"
 
-# 4. A second train while one runs: queued once, run after it by the second process.
-TSLOOP_TEST_STEP_DELAY="automl:1500" "$TSLOOP" train daily "${P[@]}" --quiet >"$tmp/a.out" 2>&1 &
+# 4. A second train while one runs: queued once, run after it by the second process. The first
+# waits 5 s in automl, room for the second to start on a loaded machine.
+TSLOOP_TEST_STEP_DELAY="automl:5000" "$TSLOOP" train daily "${P[@]}" --quiet >"$tmp/a.out" 2>&1 &
 first=$!
 for _ in $(seq 300); do
   "$TSLOOP" runs list daily "${P[@]}" --json | python3 -c \
