@@ -126,6 +126,7 @@ typedef struct story {
     json_t *summary;
 } story;
 
+/* Monotonic seconds, for time-outs and the demo's own wall time. */
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -566,6 +567,7 @@ static int set_up(story *s) {
     printf("), hourly output in kW.\n  %d days of history -> %s\n", DEMO_HISTORY_DAYS, path);
 
     unsigned char key[24];
+    if (sodium_init() < 0) return cli_fail("libsodium cannot be initialised");
     randombytes_buf(key, sizeof key);
     sodium_bin2hex(s->secret, sizeof s->secret, key, sizeof key);
     /* the configuration names the secret; the daemon reads it from the environment (its default

@@ -70,6 +70,7 @@ static void record(demo_hook *h, const char *body, size_t len, int ok) {
     pthread_mutex_unlock(&h->mu);
 }
 
+/* Queues an empty answer with status. */
 static enum MHD_Result answer(struct MHD_Connection *c, unsigned status) {
     struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     enum MHD_Result ret = MHD_queue_response(c, status, r);
