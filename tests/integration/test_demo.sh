@@ -14,7 +14,7 @@ trap '[ -n "${KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"' EXIT
 . "$(dirname "$0")/lib.sh"
 S="$tmp/summary.json"
 
-expect_exit 0 "tsloop demo" "$TSLOOP" demo --engine --dir "$tmp/demo" --summary "$S"
+expect_exit 0 "tsloop demo" "$TSLOOP" demo --dir "$tmp/demo" --summary "$S"
 [ -s "$S" ] || { echo "FAIL: no summary"; cat "$tmp/err"; exit 1; }
 echo "measured: the demo took $(jq_py "$S" "round(d['seconds'], 1)") s"
 check "the story completed" test "$(jq_py "$S" "d['ok']")" = True
