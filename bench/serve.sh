@@ -20,7 +20,7 @@ command -v wrk >/dev/null || { echo "serve.sh: wrk is missing (scripts/deps.sh -
 tmp=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-"$TSLOOP" demo --dir "$tmp/demo" --sites "$sites" --days 60 >/dev/null 2>&1
+"$TSLOOP" demo --engine --dir "$tmp/demo" --sites "$sites" --days 60 >/dev/null 2>&1
 "$TSLOOP" init "$tmp/p" >/dev/null
 cat >"$tmp/p/tsloop.yaml" <<'YAML'
 version: 1

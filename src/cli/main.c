@@ -32,7 +32,8 @@ static const cli_command commands[] = {
     {"forecast", "fit models per series and write the forecast CSV", cmd_forecast},
     {"backtest", "rolling-origin backtest of candidate models; print the leaderboard",
      cmd_backtest},
-    {"demo", "generate solar-power data, backtest it and forecast the next day", cmd_demo},
+    {"demo", "the closed loop as a story: alarm, retraining, approval (--engine: the engine)",
+     cmd_demo},
     {"version", "print the version", cmd_version},
 };
 

@@ -116,7 +116,7 @@ expect_exit 0 "zip with TTS.csv" "$TSLOOP" forecast -i "$tmp/upload.zip" -H 2 -o
 check "zip gives the same forecast" cmp -s "$tmp/gz.csv" "$tmp/zip.csv"
 
 # The demo, small.
-expect_exit 0 "demo" "$TSLOOP" demo --dir "$tmp/demo" --days 30 --sites 2 -j 2
+expect_exit 0 "demo --engine" "$TSLOOP" demo --engine --dir "$tmp/demo" --days 30 --sites 2 -j 2
 check "demo wrote data" test -s "$tmp/demo/solar.csv"
 check "demo forecast rows" test "$(tail -n +2 "$tmp/demo/forecast.csv" | wc -l)" = 48
 check "demo leaderboard" grep -q "tomorrow at" "$tmp/out"

@@ -21,8 +21,8 @@ trap cleanup EXIT
 . "$(dirname "$0")/lib.sh"
 P=(--project "$tmp/solar")
 
-"$TSLOOP" demo --dir "$tmp/demo" --sites 2 --days 30 >/dev/null 2>&1
-"$TSLOOP" demo --dir "$tmp/demo2" --sites 2 --days 32 --seed 7 >/dev/null 2>&1
+"$TSLOOP" demo --engine --dir "$tmp/demo" --sites 2 --days 30 >/dev/null 2>&1
+"$TSLOOP" demo --engine --dir "$tmp/demo2" --sites 2 --days 32 --seed 7 >/dev/null 2>&1
 "$TSLOOP" init "$tmp/solar" >/dev/null
 cat >"$tmp/solar/tsloop.yaml" <<'YAML'
 version: 1
