@@ -13,6 +13,15 @@
  * nothing, the hash lanes move by the element values that left and arrived, and the item's and
  * data set's counters follow - all in the batch's one transaction.
  *
+ * Ingest spans. The monitoring evaluator needs the points an ingest wrote (to re-evaluate the
+ * windows they fall in). An index of observations by ingest_id would answer that, at the cost
+ * of a second B-tree insert for every stored row - about 40% more ingest CPU and 60% more file.
+ * Instead each run records the time range of the points it inserted or changed and widens the
+ * (ingest, item) row of ingest_spans with it: one small upsert per item and batch, in the
+ * batch's transaction, so the spans match the committed batches whatever happens after. The
+ * reader (sqlite_monitor.c) range-reads each span by primary key and keeps the points whose
+ * ingest_id is still that ingest.
+ *
  * An ingest caches the items it has seen (their key, counts, span, dimension values) across
  * batches, which saves a lookup per item per batch. The cache is only trusted while nobody
  * else wrote to the data set: every batch bumps datasets.rev, and a batch that finds rev not
@@ -760,6 +769,10 @@ static const char SQL_OBS_INSERT_CHUNK[] =
     "INSERT INTO observations(item, t, value, ingest_id) VALUES " VALUES_32;
 static const char SQL_OBS_UPDATE[] =
     "UPDATE observations SET value = ?3, ingest_id = ?4 WHERE item = ?1 AND t = ?2";
+static const char SQL_SPAN_UPSERT[] =
+    "INSERT INTO ingest_spans(ingest_id, item, t_min, t_max) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT(ingest_id, item) DO UPDATE SET t_min = min(t_min, excluded.t_min), "
+    "t_max = max(t_max, excluded.t_max)";
 static const char SQL_REV_INSERT[] =
     "INSERT INTO revisions(item, t, old_value, new_value, ingest_id, at_ms) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
@@ -928,6 +941,22 @@ static tsl_err update_row(sq *q, const tsl_store_ingest *in, int64_t pk, const t
     return tsl_sq_exec(q, st, d);
 }
 
+/* Widens the span of item pk in ingest in (ingest_spans) to cover [lo, hi], the times of the
+ * points one item run of a batch wrote. It runs in the batch's transaction, so a batch that
+ * rolls back (or a crash before its commit) leaves the spans of the committed batches. */
+static tsl_err span_upsert(sq *q, const tsl_store_ingest *in, int64_t pk, int64_t lo, int64_t hi,
+                           tsl_diag *d) {
+    sqlite3_stmt *st;
+    tsl_err err;
+    assert(lo <= hi);
+    if ((err = tsl_sq_prepare(q, SQL_SPAN_UPSERT, &st, d))) return err;
+    tsl_sq_bind_int(q, st, 1, in->id);
+    tsl_sq_bind_int(q, st, 2, pk);
+    tsl_sq_bind_int(q, st, 3, lo);
+    tsl_sq_bind_int(q, st, 4, hi);
+    return tsl_sq_exec(q, st, d);
+}
+
 /* Rejects row r for being off its item's grid. */
 static void reject_off_grid(tsl_store_ingest *in, const tsl_ingest_item *it,
                             const tsl_ingest_row *r, int64_t origin) {
@@ -972,8 +1001,8 @@ static tsl_err apply_item(sq *q, tsl_store_ingest *in, size_t bi, batch_state *b
             if ((err = read_range(q, c, pk, rows[a].t, rows[b - 1].t, &rn, d))) return err;
         }
     }
-    int have_prev = 0;
-    int64_t prev_t = 0;
+    int have_prev = 0, wrote = 0;
+    int64_t prev_t = 0, w_min = 0, w_max = 0; /* the span of the points written, when wrote */
     double prev_v = 0;
     for (size_t j = first; j < end; j++) {
         const tsl_ingest_row *r = &rows[j];
@@ -1030,11 +1059,17 @@ static tsl_err apply_item(sq *q, tsl_store_ingest *in, size_t bi, batch_state *b
             tsl_sto_obs_hash(it->key, r->t, r->v, h);
             tsl_sto_hash_add(bs->acc, h);
         }
+        if (!exists || !same_value(old, r->v)) {
+            if (!wrote || r->t < w_min) w_min = r->t;
+            if (!wrote || r->t > w_max) w_max = r->t;
+            wrote = 1;
+        }
         have_prev = 1;
         prev_t = r->t;
         prev_v = r->v;
     }
     if ((err = flush_inserts(q, in, d))) return err;
+    if (wrote && (err = span_upsert(q, in, pk, w_min, w_max, d))) return err;
     const cent *e = &c->ents[ei];
     if (e->n > 0) {
         if (!bs->has_span || e->t_min < bs->t_min) bs->t_min = e->t_min;

@@ -12,6 +12,10 @@
  * view was current writes; the other gets TSL_ECONFLICT and evaluates again from the stored
  * state, so a change is recorded, and its event emitted, once. The history row and the event
  * are written in the same transaction as the state.
+ *
+ * The observations of an ingest are found through its spans (ingest_spans, kept by the ingest
+ * in sqlite_data.c): a primary-key range read per item, filtered by the ingest id that each
+ * observation carries, rather than an index on that id, which would slow every ingest.
  */
 #include "store/sqlite_be.h"
 
@@ -412,9 +416,13 @@ tsl_err tsl_sq_cursor_set(tsl_store *s, const char *name, int64_t value, tsl_dia
 
 /* ---- the observations of an ingest ---- */
 
+/* The ingest's spans drive the join (CROSS JOIN fixes the order): each is a range read of
+ * observations by primary key, of which the points a later ingest rewrote are filtered out. */
 static const char SQL_INGEST_POINTS[] =
-    "SELECT i.item_id, o.t, o.value FROM observations o JOIN items i ON i.id = o.item "
-    "WHERE o.ingest_id = ?1 ORDER BY i.item_id, o.t";
+    "SELECT i.item_id, o.t, o.value FROM ingest_spans s CROSS JOIN observations o "
+    "JOIN items i ON i.id = s.item "
+    "WHERE s.ingest_id = ?1 AND o.item = s.item AND o.t BETWEEN s.t_min AND s.t_max "
+    "AND o.ingest_id = ?1 ORDER BY i.item_id, o.t";
 
 typedef struct points_ctx {
     int64_t ingest;

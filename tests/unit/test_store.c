@@ -3,13 +3,17 @@
  * data sets, upsert semantics and receipts, rejected rows, revisions, the content hash (it
  * changes exactly when the state does, whatever the order and batching), loading (the same
  * data set the file reader builds), the model registry and its audit log, parameters and
- * events. The pinned hash comes from tests/data/store/hash_reference.py. Executions are in
- * test_store_exec.c, several processes at once in test_store_concurrency.c.
+ * events, and the ingest spans (per ingest and item, the range of the points it wrote) after
+ * fresh, unchanged, corrected, partly rejected, rolled-back and crashed ingests. The pinned hash
+ * comes from tests/data/store/hash_reference.py. Executions are in test_store_exec.c, several
+ * processes at once in test_store_concurrency.c.
  */
 #include "testutil.h"
 
+#include <math.h>
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -565,6 +569,204 @@ static void test_rejected_rows(void **state) {
     tsl_store_ingest_info_list_free(ing, n);
 }
 
+/* ---- ingest spans ---- */
+
+/* The spans of ingest id, read from the file, as "item:lo-hi ..." in hours since 2024-01-01. */
+static void spans_of(const char *path, int64_t id, char *out, size_t cap) {
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int64_t base = ts("2024-01-01 00:00");
+    size_t len = 0;
+    out[0] = '\0';
+    if (sqlite3_open(path, &db) != SQLITE_OK) fail_msg("raw open %s", path);
+    if (sqlite3_prepare_v2(db,
+                           "SELECT i.item_id, s.t_min, s.t_max FROM ingest_spans s JOIN items i "
+                           "ON i.id = s.item WHERE s.ingest_id = ?1 ORDER BY i.item_id",
+                           -1, &st, NULL) != SQLITE_OK)
+        fail_msg("spans: %s", sqlite3_errmsg(db));
+    sqlite3_bind_int64(st, 1, id);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int w = snprintf(out + len, cap - len, "%s%s:%lld-%lld", len ? " " : "",
+                         (const char *)sqlite3_column_text(st, 0),
+                         (long long)((sqlite3_column_int64(st, 1) - base) / 3600),
+                         (long long)((sqlite3_column_int64(st, 2) - base) / 3600));
+        assert_true(w > 0 && (size_t)w < cap - len);
+        len += (size_t)w;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+/* Checks tsl_store_ingest_points(id) against a full scan of observations by ingest_id (what
+ * the spans replace), in the same order; returns the number of points. */
+static size_t points_match_scan(tsl_store *s, const char *path, int64_t id) {
+    tsl_store_point *p = NULL;
+    size_t n = 0, k = 0;
+    tsl_diag d = {TSL_OK, {0}};
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    if (tsl_store_ingest_points(s, id, &p, &n, &d)) fail_msg("points: %s", d.msg);
+    if (sqlite3_open(path, &db) != SQLITE_OK) fail_msg("raw open %s", path);
+    if (sqlite3_prepare_v2(db,
+                           "SELECT i.item_id, o.t, o.value FROM observations o JOIN items i ON "
+                           "i.id = o.item WHERE o.ingest_id = ?1 ORDER BY i.item_id, o.t",
+                           -1, &st, NULL) != SQLITE_OK)
+        fail_msg("scan: %s", sqlite3_errmsg(db));
+    sqlite3_bind_int64(st, 1, id);
+    for (; sqlite3_step(st) == SQLITE_ROW; k++) {
+        assert_true(k < n);
+        assert_string_equal(p[k].item, (const char *)sqlite3_column_text(st, 0));
+        assert_int_equal(p[k].t, sqlite3_column_int64(st, 1));
+        if (sqlite3_column_type(st, 2) == SQLITE_NULL)
+            assert_true(isnan(p[k].value));
+        else
+            assert_true(p[k].value == sqlite3_column_double(st, 2));
+    }
+    assert_int_equal(k, n);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    tsl_store_point_list_free(p, n);
+    return n;
+}
+
+/* The id of the latest ingest into dataset. */
+static int64_t last_ingest(tsl_store *s, const char *dataset) {
+    tsl_store_ingest_info *ing = NULL;
+    size_t n = 0;
+    tsl_diag d = {TSL_OK, {0}};
+    if (tsl_store_ingest_list(s, dataset, 1, &ing, &n, &d) || n != 1)
+        fail_msg("ingest list: %s", d.msg);
+    int64_t id = ing[0].id;
+    tsl_store_ingest_info_list_free(ing, n);
+    return id;
+}
+
+/* The child of test_ingest_spans' crash: ingests 10 hours of item d in batches of 4 rows and
+ * dies without ending the ingest (or closing the store), so 8 rows are committed. */
+static int crash_ingester(const char *path) {
+    tsl_store *s = NULL;
+    tsl_store_ingest *in = NULL;
+    tsl_diag d = {TSL_OK, {0}};
+    tsl_store_ingest_opts o;
+    memset(&o, 0, sizeof o);
+    o.batch_rows = 4;
+    if (tsl_store_open(path, NULL, &s, &d) || tsl_store_ingest_begin(s, "h", NULL, 0, &o, &in, &d))
+        return 1;
+    for (int k = 0; k < 10; k++) {
+        tsl_csv_row row = {"d",
+                           1,
+                           ts("2024-01-01 00:00") + 3600 * (int64_t)k,
+                           1.0 + k,
+                           NULL,
+                           NULL,
+                           (uint64_t)k + 2};
+        if (tsl_store_ingest_add(in, &row, &d)) return 2;
+    }
+    _exit(0);
+}
+
+static void test_ingest_spans(void **state) {
+    fixture *f = *state;
+    tsl_store_receipt r;
+    char got[512];
+    create_ds(f->s, "h", "H");
+
+    /* Fresh: every point written. */
+    const char *fresh = "item_id,timestamp,target_value\n"
+                        "a,2024-01-01 00:00,1\n"
+                        "a,2024-01-01 01:00,2\n"
+                        "a,2024-01-01 02:00,3.5\n"
+                        "a,2024-01-01 04:00,NA\n"
+                        "b,2024-01-01 01:00,1\n"
+                        "b,2024-01-01 02:00,2\n";
+    ingest_text(f->s, "h", fresh, NULL, &r);
+    int64_t first = r.ingest_id;
+    tsl_store_receipt_release(&r);
+    spans_of(f->path, first, got, sizeof got);
+    assert_string_equal(got, "a:0-4 b:1-2");
+    assert_int_equal(points_match_scan(f->s, f->path, first), 6);
+
+    /* Unchanged: nothing written, no span. */
+    ingest_text(f->s, "h", fresh, NULL, &r);
+    int64_t same = r.ingest_id;
+    assert_int_equal(r.unchanged, 6);
+    tsl_store_receipt_release(&r);
+    spans_of(f->path, same, got, sizeof got);
+    assert_string_equal(got, "");
+    assert_int_equal(points_match_scan(f->s, f->path, same), 0);
+
+    /* Corrected: a changed value and a new point widen only their own items' spans; the
+     * unchanged rows around them do not. The first ingest keeps its span, but its rewritten
+     * point is no longer its own. */
+    ingest_text(f->s, "h",
+                "item_id,timestamp,target_value\n"
+                "a,2024-01-01 00:00,1\n"
+                "a,2024-01-01 01:00,20\n"
+                "a,2024-01-01 04:00,NA\n"
+                "b,2024-01-01 01:00,1\n"
+                "b,2024-01-01 03:00,3\n"
+                "b,2024-01-01 05:00,5\n",
+                NULL, &r);
+    int64_t fix = r.ingest_id;
+    assert_int_equal(r.updated, 1);
+    assert_int_equal(r.inserted, 2);
+    tsl_store_receipt_release(&r);
+    spans_of(f->path, fix, got, sizeof got);
+    assert_string_equal(got, "a:1-1 b:3-5");
+    assert_int_equal(points_match_scan(f->s, f->path, fix), 3);
+    spans_of(f->path, first, got, sizeof got);
+    assert_string_equal(got, "a:0-4 b:1-2");
+    assert_int_equal(points_match_scan(f->s, f->path, first), 5);
+
+    /* Partly rejected: rows off a's grid (at either end) or unreadable are not in the span. */
+    ingest_text(f->s, "h",
+                "item_id,timestamp,target_value\n"
+                "a,2024-01-01 05:00,1\n"
+                "a,2024-01-01 00:30,9\n"
+                "a,2024-01-01 03:00,oops\n"
+                "a,2024-01-01 06:00,2\n"
+                "a,2024-01-01 07:30,9\n",
+                NULL, &r);
+    int64_t partial = r.ingest_id;
+    assert_int_equal(r.inserted, 2);
+    assert_int_equal(r.rejected, 3);
+    tsl_store_receipt_release(&r);
+    spans_of(f->path, partial, got, sizeof got);
+    assert_string_equal(got, "a:5-6");
+    assert_int_equal(points_match_scan(f->s, f->path, partial), 2);
+
+    /* A rolled-back batch (past max_rejects) leaves no span. */
+    tsl_store_ingest_opts o;
+    memset(&o, 0, sizeof o);
+    o.max_rejects = 1;
+    ingest_fails(f->s, "h",
+                 "item_id,timestamp,target_value\n"
+                 "c,2024-01-01 07:00,1\n"
+                 "e,2024-01-01 00:00,1\n"
+                 "c,x,2\n"
+                 "c,y,3\n",
+                 &o, TSL_EPARSE, "more than 1 rows rejected");
+    int64_t failed = last_ingest(f->s, "h");
+    assert_true(failed > partial);
+    spans_of(f->path, failed, got, sizeof got);
+    assert_string_equal(got, "");
+    assert_int_equal(points_match_scan(f->s, f->path, failed), 0);
+
+    /* A crash between batches: the spans are those of the committed batches, merged. */
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) _exit(crash_ingester(f->path));
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    int64_t crashed = last_ingest(f->s, "h");
+    assert_true(crashed > failed);
+    spans_of(f->path, crashed, got, sizeof got);
+    assert_string_equal(got, "d:0-7");
+    assert_int_equal(points_match_scan(f->s, f->path, crashed), 8);
+}
+
 /* ---- the content hash ---- */
 
 /* n rows of `items` daily items, value i*1000+k, as CSV; in file order when reverse is 0,
@@ -1026,6 +1228,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_upsert_semantics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upsert_through_the_row_api, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rejected_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest_spans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hash_order_independent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dimensions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load, setup, teardown),
