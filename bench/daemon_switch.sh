@@ -5,15 +5,16 @@
 # first 1,000 series are ingested; the daemon's poller loads the version again with them while
 # the old one still serves, and switches. Prints the daemon's resident memory (VmRSS) and peak
 # (VmHWM) when ready and after the switch, and the log line of the reload.
-#   bench/daemon_switch.sh TSLOOP PROJECT
-# Each run adds one day (recorded in PROJECT/.tsloop/switch_day), so a later
-# bench/daemon_memory.sh run on the same project also updates those series when it loads.
+#   bench/daemon_switch.sh TSLOOP PROJECT [LENGTH]
+# LENGTH is the days of the project's series (daemon_memory.sh's, 28 by default): the first run
+# adds day LENGTH + 1, each later one the next (recorded in PROJECT/.tsloop/switch_day), so a
+# later bench/daemon_memory.sh run on the same project also updates those series when it loads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TSLOOP=$(realpath "$1")
 proj=$2
 [ -f "$proj/.tsloop/deployed" ] || { echo "daemon_switch.sh: run bench/daemon_memory.sh with $proj first" >&2; exit 2; }
-day=$(cat "$proj/.tsloop/switch_day" 2>/dev/null || echo 28)
+day=$(cat "$proj/.tsloop/switch_day" 2>/dev/null || echo "${3:-28}")
 echo $((day + 1)) >"$proj/.tsloop/switch_day"
 tmp=$(mktemp -d)
 pid=
@@ -36,8 +37,10 @@ with open(sys.argv[1], "w") as f:
     f.writelines("s%06d,%s,50.00\n" % (i, d) for i in range(1000))
 PY
 "$TSLOOP" ingest --project "$proj" "$tmp/new.csv" --quiet >/dev/null
+waited=0
 until grep -q '"new observations' "$tmp/serve.log"; do
   kill -0 "$pid" 2>/dev/null || { cat "$tmp/serve.log" >&2; exit 1; }
+  [ $((waited += 1)) -lt 1500 ] || { echo "daemon_switch.sh: no reload within 5 minutes" >&2; exit 1; }
   sleep 0.2
 done
 curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$port/v1/endpoints/prod/forecast" \
