@@ -115,6 +115,17 @@ const void *tsl_bundle_model_bytes(const tsl_bundle *b, size_t i, size_t *len);
  * the first damaged item. */
 tsl_err tsl_bundle_verify(const tsl_bundle *b, tsl_diag *d);
 
+/* Frees the bundle's bytes (the serialized models and the metadata), keeping its index: for a
+ * reader that has decoded what it needs and still looks items up (a served version). Afterwards
+ * count, entry_at and find work as before, tsl_bundle_meta is "" (length 0), and
+ * tsl_bundle_load, tsl_bundle_model_bytes and tsl_bundle_verify must not be called (asserted).
+ * Idempotent. */
+void tsl_bundle_drop_bytes(tsl_bundle *b);
+
+/* Frees only the metadata (tsl_bundle_meta is "" afterwards); the models stay loadable. For a
+ * reader done with the metadata before it decodes the models. Idempotent. */
+void tsl_bundle_drop_meta(tsl_bundle *b);
+
 #ifdef __cplusplus
 }
 #endif

@@ -15,7 +15,18 @@
  * never the whole history. Decoding every model up front rather than lazily keeps the request
  * path free of locks and allocation: a forecast only reads an immutable model. Memory is the
  * price, measured by bench/bench_served.c (about 2 KiB per series).
+ *
+ * Memory while loading. The version's JSON documents are large: the bundle's metadata carries
+ * the data set's baseline statistics (per item: about 700 bytes of text for each series) and
+ * the choices about 300 bytes per series. Parsed into jansson trees they cost six times their
+ * text (a 75 MB metadata became 440 MB of nodes for 100,000 series, which was the daemon's
+ * peak), yet a load needs two small things from them: the settings and each series' training
+ * end. So they are not parsed: a scanner (jscan.c) walks the text, skipping values it does not
+ * need, and only the settings object - a few hundred bytes - goes to jansson. Once every model
+ * is decoded the bundle's bytes (serialized models, metadata) are dropped and only its index
+ * stays, for the item lookups of the request path. bench/daemon_memory.sh measures the whole.
  */
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -46,11 +57,15 @@ void tsl_served_unref(tsl_served *sv) {
     if (atomic_fetch_sub_explicit(&sv->refs, 1, memory_order_acq_rel) == 1) served_free(sv);
 }
 
-/* The version's settings from its bundle's metadata: frequency, horizon, levels. */
+/* ---- loading ---- */
+
+/* The version's settings from its bundle's metadata: frequency, horizon, levels. Only the
+ * "settings" member is parsed (see the top of the file). */
 static tsl_err read_settings(tsl_served *sv, tsl_diag *d) {
-    json_error_t je;
-    json_t *meta = json_loads(tsl_bundle_meta(sv->bundle), 0, &je);
-    json_t *st = json_object_get(meta, "settings");
+    const char *text = tsl_bundle_meta(sv->bundle), *v = NULL, *vend = NULL;
+    json_t *st = NULL;
+    if (tsl_jscan_member(text, text + tsl_bundle_meta_len(sv->bundle), "settings", &v, &vend) == 1)
+        st = json_loadb(v, (size_t)(vend - v), 0, NULL);
     const char *freq = json_string_value(json_object_get(st, "frequency"));
     json_int_t h = json_integer_value(json_object_get(st, "horizon"));
     json_t *lv = json_object_get(st, "levels");
@@ -68,8 +83,48 @@ static tsl_err read_settings(tsl_served *sv, tsl_diag *d) {
     for (size_t i = 0; i < sv->nq; i++) sv->levels[i] = json_number_value(json_array_get(lv, i));
     err = tsl_quantile_levels_check(sv->levels, sv->nq, TSL_METRICS_MAX_LEVELS, d);
 out:
-    json_decref(meta);
+    json_decref(st);
     return err;
+}
+
+/* Each series' training end from the version's choices text (items.<item>.end, an integer):
+ * ends[i] and has_end[i] by bundle entry. Walks the text; anything it cannot read (no choices,
+ * a malformed document, an item without an integer end) leaves that series without an end,
+ * which catch_up handles. */
+static void read_ends(const tsl_served *sv, const char *choices, int64_t *ends, char *has_end) {
+    const char *end = choices + strlen(choices), *items = NULL, *iend = NULL;
+    if (tsl_jscan_member(choices, end, "items", &items, &iend) != 1 || *items != '{') return;
+    const char *p = items + 1, *key = NULL, *v = NULL, *vend = NULL;
+    size_t klen = 0;
+    while (tsl_jscan_next(&p, iend, &key, &klen, &v, &vend) == 1) {
+        char id[TSL_BUNDLE_MAX_KEY + 1];
+        const char *e = NULL, *eend = NULL;
+        if (klen > TSL_BUNDLE_MAX_KEY) continue;
+        if (memchr(key, '\\', klen)) {
+            /* An escaped key (quotes, control characters): jansson decodes it. */
+            json_t *k = json_loadb(key - 1, klen + 2, JSON_DECODE_ANY, NULL);
+            const char *ks = json_string_value(k);
+            if (ks) tsl_strlcpy(id, ks, sizeof id);
+            json_decref(k);
+            if (!ks) continue;
+        } else {
+            memcpy(id, key, klen);
+            id[klen] = '\0';
+        }
+        long at = tsl_bundle_find(sv->bundle, id);
+        if (at < 0 || tsl_jscan_member(v, vend, "end", &e, &eend) != 1) continue;
+        char num[32];
+        size_t nlen = (size_t)(eend - e);
+        if (nlen == 0 || nlen >= sizeof num) continue;
+        memcpy(num, e, nlen);
+        num[nlen] = '\0';
+        char *stop = NULL;
+        errno = 0;
+        long long x = strtoll(num, &stop, 10);
+        if (errno || *stop) continue; /* not an integer (a real, null, a string) */
+        ends[at] = (int64_t)x;
+        has_end[at] = 1;
+    }
 }
 
 /* Brings model i up to date. item is the data set's record of its series (NULL: the data set
@@ -121,7 +176,6 @@ tsl_err tsl_served_load(tsl_store *s, const tsl_store_deployment *dp, tsl_served
     tsl_store_model m = {0};
     tsl_store_item *il = NULL; /* the data set's items, by item id like the bundle */
     size_t nil = 0, j = 0;
-    json_t *choices = NULL;
     int64_t *ends = NULL; /* by bundle entry: the training end from the choices */
     char *has_end = NULL;
     void *art = NULL;
@@ -133,12 +187,16 @@ tsl_err tsl_served_load(tsl_store *s, const tsl_store_deployment *dp, tsl_served
     sv->version = dp->version;
     sv->deployment_id = dp->id;
     sv->model_id = dp->model_id;
-    if ((err = tsl_store_model_get(s, dp->forecaster, dp->version, &m, d))) goto out;
+    /* The order keeps the large texts apart: the artifact with its metadata copy first, the
+     * metadata (mostly baseline statistics, as large as the models) dropped once the settings
+     * are read, and only then the choices. */
     if ((err = tsl_store_model_artifact(s, dp->forecaster, dp->version, &art, &len, d))) goto out;
     err = tsl_bundle_adopt(art, len, &sv->bundle, d);
     art = NULL; /* adopted, or freed on failure */
     if (err) goto out;
     if ((err = read_settings(sv, d))) goto out;
+    tsl_bundle_drop_meta(sv->bundle);
+    if ((err = tsl_store_model_get(s, dp->forecaster, dp->version, &m, d))) goto out;
     sv->n = tsl_bundle_count(sv->bundle);
     sv->models = tsl_calloc(sv->n ? sv->n : 1, sizeof *sv->models);
     sv->origin = tsl_calloc(sv->n ? sv->n : 1, sizeof *sv->origin);
@@ -157,25 +215,13 @@ tsl_err tsl_served_load(tsl_store *s, const tsl_store_deployment *dp, tsl_served
         if (err == TSL_ENOTFOUND) err = TSL_OK; /* no data (any more): served as trained */
         if (err) goto out;
     }
-    /* Each series' training end, taken out of the choices before any model is decoded: the
-     * choices as a JSON tree take about 1 KiB per series, and dropping the tree (and its text)
-     * first means it is not held while the models are decoded. */
-    json_error_t je;
-    choices = json_loads(m.choices ? m.choices : "{}", 0, &je);
-    tsl_free(m.choices);
-    m.choices = NULL;
-    json_t *items = json_object_get(choices, "items");
+    /* The training ends, read from the choices text before the models take their room; the
+     * text goes at once. */
     ends = tsl_calloc(sv->n ? sv->n : 1, sizeof *ends);
     has_end = tsl_calloc(sv->n ? sv->n : 1, 1);
-    for (size_t i = 0; i < sv->n; i++) {
-        tsl_bundle_entry e;
-        tsl_bundle_entry_at(sv->bundle, i, &e);
-        json_t *endj = json_object_get(json_object_get(items, e.item_id), "end");
-        has_end[i] = json_is_integer(endj);
-        ends[i] = (int64_t)json_integer_value(endj);
-    }
-    json_decref(choices);
-    choices = NULL;
+    read_ends(sv, m.choices ? m.choices : "{}", ends, has_end);
+    tsl_free(m.choices);
+    m.choices = NULL;
     for (size_t i = 0; i < sv->n; i++) {
         tsl_bundle_entry e;
         tsl_bundle_entry_at(sv->bundle, i, &e);
@@ -187,9 +233,10 @@ tsl_err tsl_served_load(tsl_store *s, const tsl_store_deployment *dp, tsl_served
         const tsl_store_item *it = j < nil && !strcmp(il[j].item_id, e.item_id) ? &il[j] : NULL;
         catch_up(sv, i, s, it, has_end[i], ends[i]);
     }
+    /* Every model is decoded: the bytes they came from would only double their memory. */
+    tsl_bundle_drop_bytes(sv->bundle);
     tsl_diag_clear(d);
 out:
-    json_decref(choices);
     tsl_free(ends);
     tsl_free(has_end);
     tsl_store_item_list_free(il, nil);

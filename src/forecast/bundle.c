@@ -387,12 +387,14 @@ long tsl_bundle_find(const tsl_bundle *b, const char *item_id) {
 
 const void *tsl_bundle_model_bytes(const tsl_bundle *b, size_t i, size_t *len) {
     assert(i < b->n);
+    assert(b->data);
     *len = b->e[i].len;
     return b->e[i].model;
 }
 
 tsl_err tsl_bundle_load(const tsl_bundle *b, size_t i, tsl_model **out, tsl_diag *d) {
     assert(i < b->n);
+    assert(b->data); /* not after tsl_bundle_drop_bytes */
     const rentry *e = &b->e[i];
     *out = NULL;
     if (tsl_crc32(0, e->model, e->len) != e->crc)
@@ -405,6 +407,7 @@ tsl_err tsl_bundle_load(const tsl_bundle *b, size_t i, tsl_model **out, tsl_diag
 }
 
 tsl_err tsl_bundle_verify(const tsl_bundle *b, tsl_diag *d) {
+    assert(b->data || b->n == 0);
     for (size_t i = 0; i < b->n; i++)
         if (tsl_crc32(0, b->e[i].model, b->e[i].len) != b->e[i].crc)
             return tsl_diag_set(d, TSL_ECORRUPT,
@@ -412,4 +415,19 @@ tsl_err tsl_bundle_verify(const tsl_bundle *b, tsl_diag *d) {
                                 "(damaged)",
                                 b->e[i].item);
     return TSL_OK;
+}
+
+void tsl_bundle_drop_bytes(tsl_bundle *b) {
+    /* The index lives in its own allocations (strings, e): only the pointers into data go. */
+    tsl_free(b->data);
+    b->data = NULL;
+    b->len = 0;
+    for (size_t i = 0; i < b->n; i++) b->e[i].model = NULL;
+    tsl_bundle_drop_meta(b);
+}
+
+void tsl_bundle_drop_meta(tsl_bundle *b) {
+    tsl_free(b->meta);
+    b->meta = tsl_strdup("");
+    b->meta_len = 0;
 }

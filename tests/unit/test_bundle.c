@@ -310,11 +310,59 @@ static void test_ten_thousand(void **state) {
     tsl_wbuf_release(&out);
 }
 
+/* Dropping the metadata keeps the models loadable; dropping the bytes keeps the index: the same
+ * entries in the same order, found the same, while the metadata is gone; a second drop changes
+ * nothing. */
+static void test_drop_bytes(void **state) {
+    (void)state;
+    tsl_model *models[NKINDS];
+    for (size_t i = 0; i < NKINDS; i++) models[i] = fit(kinds[i], (unsigned)i);
+    static const size_t fwd[NKINDS] = {0, 1, 2, 3, 4};
+    tsl_wbuf a;
+    tsl_wbuf_init(&a);
+    build_five(models, fwd, &a);
+    tsl_bundle *bu = NULL, *ref = NULL;
+    tsl_diag d = {TSL_OK, {0}};
+    assert_int_equal(tsl_bundle_open(a.data, a.len, &bu, &d), TSL_OK);
+    assert_int_equal(tsl_bundle_open(a.data, a.len, &ref, &d), TSL_OK);
+    /* The metadata alone: the models still load, the same as before. */
+    tsl_bundle_drop_meta(bu);
+    assert_string_equal(tsl_bundle_meta(bu), "");
+    assert_int_equal(tsl_bundle_verify(bu, &d), TSL_OK);
+    for (size_t i = 0; i < NKINDS; i++) {
+        tsl_model *m = NULL;
+        assert_int_equal(tsl_bundle_load(bu, (size_t)tsl_bundle_find(bu, items[i]), &m, &d),
+                         TSL_OK);
+        same_forecast(models[i], m);
+        tsl_model_free(m);
+    }
+    for (int round = 0; round < 2; round++) {
+        tsl_bundle_drop_bytes(bu);
+        assert_string_equal(tsl_bundle_meta(bu), "");
+        assert_int_equal(tsl_bundle_meta_len(bu), 0);
+        assert_int_equal(tsl_bundle_count(bu), NKINDS);
+        for (size_t i = 0; i < NKINDS; i++) {
+            tsl_bundle_entry e, r;
+            tsl_bundle_entry_at(bu, i, &e);
+            tsl_bundle_entry_at(ref, i, &r);
+            assert_string_equal(e.item_id, r.item_id);
+            assert_string_equal(e.group, r.group);
+            assert_int_equal(e.model_len, r.model_len);
+            assert_int_equal(e.model_crc, r.model_crc);
+            assert_int_equal(tsl_bundle_find(bu, items[i]), tsl_bundle_find(ref, items[i]));
+        }
+        assert_int_equal(tsl_bundle_find(bu, "nowhere"), -1);
+    }
+    tsl_bundle_free(bu);
+    tsl_bundle_free(ref);
+    tsl_wbuf_release(&a);
+    for (size_t i = 0; i < NKINDS; i++) tsl_model_free(models[i]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_corruption),
+        cmocka_unit_test(test_round_trip),   cmocka_unit_test(test_drop_bytes),
+        cmocka_unit_test(test_refusals),     cmocka_unit_test(test_corruption),
         cmocka_unit_test(test_ten_thousand),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
