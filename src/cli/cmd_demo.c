@@ -444,7 +444,7 @@ static int write_config(story *s, int hook_port) {
                     "    type: webhook\n"
                     "    url: http://127.0.0.1:%d/tsloop\n"
                     "    secret: ${TSLOOP_DEMO_SECRET:-set-by-tsloop-demo}\n"
-                    "    events: [alarm.state_changed, model.registered, retrain.*]\n",
+                    "    events: [alarm.state_changed, model.compared, retrain.*]\n",
                     hook_port);
     char path[4300];
     snprintf(path, sizeof path, "%s/tsloop.yaml", s->project);
@@ -648,7 +648,7 @@ static int handle_alarm(story *s, size_t from) {
                json_is_true(json_object_get(p, "better")) ? "better" : "not better");
         json_object_set(s->summary, "comparison", p);
     }
-    if ((rc = wait_hook(s, "model.registered", NULL))) return rc;
+    if ((rc = wait_hook(s, "model.compared", NULL))) return rc;
     char path[128], body[256];
     snprintf(path, sizeof path, "/v1/models/dayahead/%lld/approve", (long long)v);
     snprintf(body, sizeof body,

@@ -171,13 +171,24 @@ static tsl_err register_body(sq *q, void *vctx, tsl_diag *d) {
              audit(q, c->id, NULL, m->status, m->who ? m->who : "", m->why ? m->why : "", now, d)))
         return err;
     snprintf(subject, sizeof subject, "model:%s/%d", m->forecaster, c->version);
-    return tsl_sq_event_own(q, "model.registered", subject,
-                            tsl_sto_json("{s:s, s:i, s:s, s:s?, s:s?, s:I, s:I, s:s}", "forecaster",
-                                         m->forecaster, "version", c->version, "status",
-                                         tsl_model_status_name(m->status), "dataset", m->dataset,
-                                         "dataset_hash", m->dataset_hash, "execution",
-                                         (json_int_t)m->execution_id, "artifact_len",
-                                         (json_int_t)m->artifact_len, "artifact_sha256", c->sha),
+    if ((err = tsl_sq_event_own(
+             q, "model.registered", subject,
+             tsl_sto_json("{s:s, s:i, s:s, s:s?, s:s?, s:I, s:I, s:s}", "forecaster", m->forecaster,
+                          "version", c->version, "status", tsl_model_status_name(m->status),
+                          "dataset", m->dataset, "dataset_hash", m->dataset_hash, "execution",
+                          (json_int_t)m->execution_id, "artifact_len", (json_int_t)m->artifact_len,
+                          "artifact_sha256", c->sha),
+             d)))
+        return err;
+    /* The status it starts in is announced as any later change is (from null), so that a
+     * channel routing model.pending hears of every version waiting for a person, and one
+     * routing model.approved of every auto-approved one. */
+    static const char *const status_type[] = {"model.pending", "model.approved", "model.rejected"};
+    return tsl_sq_event_own(q, status_type[m->status], subject,
+                            tsl_sto_json("{s:s, s:i, s:n, s:s, s:s, s:s}", "forecaster",
+                                         m->forecaster, "version", c->version, "from", "to",
+                                         tsl_model_status_name(m->status), "who",
+                                         m->who ? m->who : "", "why", m->why ? m->why : ""),
                             d);
 }
 

@@ -30,7 +30,7 @@ check "no healthy site ever over the threshold" test "$(jq_py "$S" \
 check "exactly one retraining, requested by the alarm" test "$(jq_py "$S" \
   "d['retrain_requested'], d['retrain_by_alarm'], d['retrain_trigger']")" = "1 1 alarm"
 check "webhook: the alarm and the new version, every signature valid" test "$(jq_py "$S" \
-  "all(m['signature_ok'] for m in d['webhook']) and {'alarm.state_changed', 'model.registered'} <= {m['type'] for m in d['webhook']}")" = True
+  "all(m['signature_ok'] for m in d['webhook']) and {'alarm.state_changed', 'model.compared'} <= {m['type'] for m in d['webhook']}")" = True
 check "the challenger compared with the champion on recent mornings" test "$(jq_py "$S" \
   "d['comparison']['champion_version'], d['comparison']['better']")" = "1 True"
 check "after the approval prod serves the new version" test "$(jq_py "$S" \
