@@ -272,13 +272,30 @@ typedef enum tsl_monitor_kind {
 
 /* What a drift monitor's alarm watches (each is also stored for every window). */
 typedef enum tsl_drift_statistic {
-    TSL_DRIFT_STAT_SHARE = 0,  /* "share_drifted": share of items with a DRIFT verdict */
-    TSL_DRIFT_STAT_PSI,        /* "psi" */
-    TSL_DRIFT_STAT_KS,         /* "ks": the KS distance */
-    TSL_DRIFT_STAT_WASSERSTEIN /* "wasserstein": the central normalised distance */
+    TSL_DRIFT_STAT_SHARE = 0,   /* "share_drifted": share of items with a DRIFT verdict */
+    TSL_DRIFT_STAT_PSI,         /* "psi" */
+    TSL_DRIFT_STAT_KS,          /* "ks": the KS distance */
+    TSL_DRIFT_STAT_WASSERSTEIN, /* "wasserstein": the central normalised distance */
+    /* Residual detectors (docs/monitoring.md, "Residual detectors"): the share of items whose
+     * detector on the deployed model's one-step-ahead residuals signalled in the window (per
+     * item 0 or 1). */
+    TSL_DRIFT_STAT_CUSUM,       /* "cusum": two-sided CUSUM */
+    TSL_DRIFT_STAT_PAGE_HINKLEY /* "page_hinkley": Page-Hinkley test */
 } tsl_drift_statistic;
 
-/* "share_drifted", "psi", "ks", "wasserstein": the datapoints' metric names. */
+/* Whether a drift statistic is a residual detector's (fed from captures, not the data). */
+#define TSL_DRIFT_STAT_IS_RESIDUAL(st)                                                             \
+    ((st) == TSL_DRIFT_STAT_CUSUM || (st) == TSL_DRIFT_STAT_PAGE_HINKLEY)
+
+/* The residual detectors' parameters, in units of the residuals' sigma (drift.h's defaults). */
+typedef struct tsl_detector_params {
+    double k, h;          /* CUSUM: allowance and decision interval */
+    double delta, lambda; /* Page-Hinkley: tolerance and alarm level */
+    int min_n;            /* Page-Hinkley: no signal before this many residuals */
+} tsl_detector_params;
+
+/* "share_drifted", "psi", "ks", "wasserstein", "cusum", "page_hinkley": the datapoints'
+ * metric names. */
 const char *tsl_drift_statistic_name(tsl_drift_statistic s);
 
 /* How captured forecasts are grouped into evaluation windows (docs/monitoring.md). */
@@ -316,6 +333,7 @@ typedef struct tsl_config_monitor {
      * verdicts' thresholds */
     tsl_drift_statistic statistic;
     tsl_drift_thresholds drift;
+    tsl_detector_params detector; /* statistic cusum or page_hinkley */
     /* the alarm rule; its threshold comes from the policy at each evaluation */
     tsl_alarm_rule rule;
     unsigned actions; /* TSL_MONITOR_ACTION_* bits; default notify */

@@ -59,10 +59,26 @@ tsl_err tsl_monitor_evaluate(tsl_store *s, const tsl_config_monitor *m, const ch
  * (tsl_drift_compute with m->drift) and stores per item and pooled "psi", "ks" and
  * "wasserstein" (the central normalised distance; each NaN below min_count values) and the
  * pooled "share_drifted" (items with a DRIFT verdict among those with a verdict); then the
- * alarm. A version without a baseline, or another data set, does nothing. */
+ * alarm. A version without a baseline, or another data set, does nothing. A monitor whose
+ * statistic is cusum or page_hinkley is tsl_monitor_residuals's. */
 tsl_err tsl_monitor_drift(tsl_store *s, const tsl_config_monitor *m, const char *dataset,
                           const tsl_store_point *touched, size_t ntouched, int64_t now_ms,
                           tsl_monitor_stats *st, tsl_diag *d);
+
+/* Evaluates residual detector monitor m (kind TSL_MONITOR_DRIFT, statistic cusum or
+ * page_hinkley; tsl_monitor_drift passes such monitors here): for each item of the
+ * observations touched[0..ntouched) of `dataset` (touched NULL: every item the deployed
+ * version has captures of), feeds the item's detector, in time order, the one-step-ahead
+ * residuals (actual minus the deployed version's capture with the latest origin before the
+ * target) of the actuals after the last target fed, in units of the version's backtest
+ * residual sd; stores per day or hour window and item 1 when the detector signalled there
+ * (then reset) else 0, and the share of such items (m->item NULL); the detector states and
+ * the datapoints in one transaction; then the alarm. Never feeds a target twice: late actuals
+ * before the last fed target and corrections of fed ones are not fed (src/ops/residuals.c,
+ * docs/monitoring.md). An item without a known sigma has no detector. */
+tsl_err tsl_monitor_residuals(tsl_store *s, const tsl_config_monitor *m, const char *dataset,
+                              const tsl_store_point *touched, size_t ntouched, int64_t now_ms,
+                              tsl_monitor_stats *st, tsl_diag *d);
 
 /* The metric name of m's alarm series: the accuracy metric, "missed" (freshness) or the
  * drift statistic. */

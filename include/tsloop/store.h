@@ -1066,6 +1066,38 @@ void tsl_store_point_list_free(tsl_store_point *list, size_t n);
 tsl_err tsl_store_ingest_points(tsl_store *s, int64_t ingest_id, tsl_store_point **out, size_t *n,
                                 tsl_diag *d);
 
+/* ---- residual detectors' states ----
+ * One row per (monitor, endpoint, item): the CUSUM or Page-Hinkley state of the item's
+ * one-step-ahead residuals under the endpoint's deployed version (docs/monitoring.md,
+ * "Residual detectors"), and the target time of the last residual fed, which keeps a
+ * re-evaluation from feeding a residual twice. */
+typedef struct tsl_store_detector {
+    char *monitor, *endpoint, *item;
+    char *forecaster; /* the version the state belongs to: a new deployment starts afresh */
+    int version;
+    int64_t last_t;   /* target time (seconds) of the last residual fed */
+    uint64_t fed;     /* residuals fed since the state was created */
+    uint64_t signals; /* signals given since then (each followed by a reset) */
+    char *state;      /* the detector's state as a JSON object (src/ops/residuals.c) */
+    int64_t updated_ms;
+    /* put only: the last_t the caller read (INT64_MIN: no row), compared and set */
+    int64_t expect_last_t;
+} tsl_store_detector;
+
+void tsl_store_detector_list_free(tsl_store_detector *list, size_t n);
+
+/* The states of monitor on endpoint, by item. */
+tsl_err tsl_store_detector_list(tsl_store *s, const char *monitor, const char *endpoint,
+                                tsl_store_detector **out, size_t *n, tsl_diag *d);
+
+/* Replaces the n states (by their key) and writes the ndp datapoints in one transaction, so
+ * a residual's effect on the detector and on the monitor's datapoints is stored together or
+ * not at all. Compare-and-set: when a state's row does not hold expect_last_t (INT64_MIN: no
+ * row) - another evaluator fed it in between - nothing is written and the call fails with
+ * TSL_ECONFLICT (read again and redo). */
+tsl_err tsl_store_detector_put(tsl_store *s, const tsl_store_detector *v, size_t n,
+                               const tsl_store_datapoint *dp, size_t ndp, tsl_diag *d);
+
 #ifdef __cplusplus
 }
 #endif

@@ -16,6 +16,11 @@
  *         evaluation_range: 5
  *         treat_missing_data: missing
  *         actions: [retrain, notify]
+ *       prod-residuals:
+ *         kind: drift
+ *         endpoint: prod
+ *         statistic: cusum          # or page_hinkley: detectors on one-step-ahead residuals
+ *         detector: {k: 0.5, h: 5}  # page_hinkley: {delta: 0.5, lambda: 5, min_n: 30}
  *
  * Strict as the rest of the file: unknown keys, wrong kinds and out-of-range values are errors
  * at FILE:LINE:COL naming what was expected. The section's own small scalar helpers live here
@@ -304,6 +309,7 @@ enum {
     K_MISSING_AFTER,
     K_STATISTIC,
     K_DRIFT,
+    K_DETECTOR,
     K_COUNT
 };
 
@@ -325,13 +331,14 @@ static const char *const monitor_keys[] = {"kind",
                                            "missing_after",
                                            "statistic",
                                            "drift_thresholds",
+                                           "detector",
                                            NULL};
 
 /* The keys each kind refuses (K_COUNT ends the list). */
-static const int accuracy_refuses[] = {K_DATASET,   K_EVERY, K_MISSING_AFTER,
-                                       K_STATISTIC, K_DRIFT, K_COUNT};
-static const int freshness_refuses[] = {K_ENDPOINT, K_METRIC,    K_WINDOW, K_STEP,
-                                        K_ITEM,     K_STATISTIC, K_DRIFT,  K_COUNT};
+static const int accuracy_refuses[] = {K_DATASET, K_EVERY,    K_MISSING_AFTER, K_STATISTIC,
+                                       K_DRIFT,   K_DETECTOR, K_COUNT};
+static const int freshness_refuses[] = {K_ENDPOINT,  K_METRIC, K_WINDOW,   K_STEP, K_ITEM,
+                                        K_STATISTIC, K_DRIFT,  K_DETECTOR, K_COUNT};
 static const int drift_refuses[] = {K_DATASET, K_METRIC, K_STEP, K_EVERY, K_MISSING_AFTER, K_COUNT};
 
 static const char *const kind_names[] = {"accuracy", "freshness", "drift"};
@@ -346,6 +353,10 @@ const char *tsl_drift_statistic_name(tsl_drift_statistic st) {
         return "ks";
     case TSL_DRIFT_STAT_WASSERSTEIN:
         return "wasserstein";
+    case TSL_DRIFT_STAT_CUSUM:
+        return "cusum";
+    case TSL_DRIFT_STAT_PAGE_HINKLEY:
+        return "page_hinkley";
     }
     return "share_drifted";
 }
@@ -375,6 +386,39 @@ static tsl_err parse_drift_thresholds(mparser *p, const yaml_node_t *n, const ch
         t->min_count = (size_t)mc;
     }
     if (tsl_drift_thresholds_check(t, &tmp)) return fail(p, n, TSL_EINVAL, "%s: %s", path, tmp.msg);
+    return TSL_OK;
+}
+
+static const char *const detector_keys[] = {"k", "h", "delta", "lambda", "min_n", NULL};
+
+/* detector: {k, h} for cusum, {delta, lambda, min_n} for page_hinkley, in sigma units, each
+ * defaulting to drift.h's value. A key of the other detector is refused, since it would be
+ * silently ignored. */
+static tsl_err parse_detector(mparser *p, const yaml_node_t *n, const char *path,
+                              tsl_drift_statistic st, tsl_detector_params *t) {
+    yaml_node_t *v[5];
+    char sub[256];
+    tsl_err rc;
+    double *dst[4] = {&t->k, &t->h, &t->delta, &t->lambda};
+    int cusum = st == TSL_DRIFT_STAT_CUSUM;
+    if ((rc = read_keys(p, n, path, detector_keys, v))) return rc;
+    for (int i = 0; i < 5; i++) {
+        if (!v[i]) continue;
+        snprintf(sub, sizeof sub, "%s.%s", path, detector_keys[i]);
+        if (cusum != (i < 2))
+            return fail(p, v[i], TSL_EINVAL, "%s: not a setting of %s, expected %s", sub,
+                        tsl_drift_statistic_name(st), cusum ? "k or h" : "delta, lambda or min_n");
+        if (i == 4) {
+            if ((rc = get_int(p, v[i], sub, 1, 1000000, &t->min_n))) return rc;
+        } else if (i == 0 || i == 2) {
+            /* an allowance of 0 is allowed: a plain cumulative sum */
+            if ((rc = get_double(p, v[i], sub, 0, dst[i]))) return rc;
+            if (*dst[i] < 0)
+                return fail(p, v[i], TSL_EINVAL, "%s: %g, expected a number >= 0", sub, *dst[i]);
+        } else if ((rc = get_double(p, v[i], sub, 1, dst[i]))) {
+            return rc;
+        }
+    }
     return TSL_OK;
 }
 
@@ -418,6 +462,8 @@ static tsl_err parse_monitor(mparser *p, const yaml_node_t *k, const yaml_node_t
             return fail(p, v[refuses[i]], TSL_EINVAL, "%s.%s: not a setting of %s monitors", path,
                         monitor_keys[refuses[i]], kind_names[m->kind]);
     tsl_drift_thresholds_default(&m->drift);
+    m->detector = (tsl_detector_params){TSL_DRIFT_CUSUM_K, TSL_DRIFT_CUSUM_H, TSL_DRIFT_PH_DELTA,
+                                        TSL_DRIFT_PH_LAMBDA, TSL_DRIFT_PH_MIN_N};
 
     m->metric = TSL_METRIC_MASE;
     m->window = TSL_WINDOW_DAY;
@@ -483,13 +529,24 @@ static tsl_err parse_monitor(mparser *p, const yaml_node_t *k, const yaml_node_t
             snprintf(sub, sizeof sub, "%s.statistic", path);
             if ((rc = scalar(p, v[K_STATISTIC], sub, &s))) return rc;
             int found = 0;
-            for (int st = TSL_DRIFT_STAT_SHARE; st <= TSL_DRIFT_STAT_WASSERSTEIN; st++)
+            for (int st = TSL_DRIFT_STAT_SHARE; st <= TSL_DRIFT_STAT_PAGE_HINKLEY; st++)
                 if (!strcmp(s, tsl_drift_statistic_name((tsl_drift_statistic)st)))
                     m->statistic = (tsl_drift_statistic)st, found = 1;
             if (!found)
                 return fail(p, v[K_STATISTIC], TSL_EINVAL,
-                            "%s: '%s', expected share_drifted, psi, ks or wasserstein", sub, s);
+                            "%s: '%s', expected share_drifted, psi, ks, wasserstein, cusum or "
+                            "page_hinkley",
+                            sub, s);
         }
+        snprintf(sub, sizeof sub, "%s.detector", path);
+        if (v[K_DETECTOR] && !TSL_DRIFT_STAT_IS_RESIDUAL(m->statistic))
+            return fail(p, v[K_DETECTOR], TSL_EINVAL,
+                        "%s: a setting of the residual detectors, expected statistic cusum or "
+                        "page_hinkley",
+                        sub);
+        if (v[K_DETECTOR] &&
+            (rc = parse_detector(p, v[K_DETECTOR], sub, m->statistic, &m->detector)))
+            return rc;
         if (m->item && m->statistic == TSL_DRIFT_STAT_SHARE)
             return fail(p, v[K_ITEM], TSL_EINVAL,
                         "%s.item: share_drifted is over all items, expected psi, ks or "
@@ -503,6 +560,12 @@ static tsl_err parse_monitor(mparser *p, const yaml_node_t *k, const yaml_node_t
                           : m->statistic == TSL_DRIFT_STAT_WASSERSTEIN ? m->drift.wasserstein
                                                                        : 0.1;
         m->rule.op = TSL_ALARM_GE;
+        if (TSL_DRIFT_STAT_IS_RESIDUAL(m->statistic)) {
+            /* any signal in the window: a detector's signal is already a decision at a false
+             * alarm rate its h (lambda) sets, so a second threshold on top would only delay */
+            m->policy.value = 0;
+            m->rule.op = TSL_ALARM_GT;
+        }
     } else {
         snprintf(sub, sizeof sub, "%s.dataset", path);
         if (!v[K_DATASET])

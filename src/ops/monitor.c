@@ -896,6 +896,8 @@ tsl_err tsl_monitor_drift(tsl_store *s, const tsl_config_monitor *m, const char 
     window *wins = NULL;
     tsl_err err;
     assert(m->kind == TSL_MONITOR_DRIFT);
+    if (TSL_DRIFT_STAT_IS_RESIDUAL(m->statistic))
+        return tsl_monitor_residuals(s, m, dataset, touched, ntouched, now_ms, st, d);
     err = tsl_store_endpoint_get(s, m->endpoint, &dep, d);
     if (err == TSL_ENOTFOUND) {
         err = TSL_OK;

@@ -239,6 +239,13 @@ tsl_err tsl_sq_notify_advance(tsl_store *s, const char *channel, int64_t event_i
                               const char *payload, tsl_diag *d);
 /* Monitoring (sqlite_monitor.c). */
 tsl_err tsl_sq_datapoint_put(tsl_store *s, const tsl_store_datapoint *v, size_t n, tsl_diag *d);
+/* Writes (upserts) n datapoints inside the caller's transaction. */
+tsl_err tsl_sq_datapoint_write(sq *q, const tsl_store_datapoint *v, size_t n, tsl_diag *d);
+/* Residual detectors' states (sqlite_detector.c). */
+tsl_err tsl_sq_detector_list(tsl_store *s, const char *monitor, const char *endpoint,
+                             tsl_store_detector **out, size_t *n, tsl_diag *d);
+tsl_err tsl_sq_detector_put(tsl_store *s, const tsl_store_detector *v, size_t n,
+                            const tsl_store_datapoint *dp, size_t ndp, tsl_diag *d);
 tsl_err tsl_sq_datapoint_list(tsl_store *s, const tsl_store_datapoint_query *q,
                               tsl_store_datapoint **out, size_t *n, tsl_diag *d);
 tsl_err tsl_sq_alarm_get(tsl_store *s, const char *monitor, tsl_store_alarm *out, int *found,

@@ -588,6 +588,8 @@ static const tsl_store_vt sqlite_vt = {
     .alarm_history = tsl_sq_alarm_history,
     .cursor_get = tsl_sq_cursor_get,
     .cursor_set = tsl_sq_cursor_set,
+    .detector_list = tsl_sq_detector_list,
+    .detector_put = tsl_sq_detector_put,
     .ingest_points = tsl_sq_ingest_points,
 };
 

@@ -51,14 +51,12 @@ typedef struct dp_put_ctx {
     size_t n;
 } dp_put_ctx;
 
-/* The transaction of tsl_sq_datapoint_put. */
-static tsl_err dp_put_body(sq *q, void *vctx, tsl_diag *d) {
-    dp_put_ctx *c = vctx;
+tsl_err tsl_sq_datapoint_write(sq *q, const tsl_store_datapoint *v, size_t n, tsl_diag *d) {
     sqlite3_stmt *st;
     tsl_err err;
     int64_t now = tsl_sto_now(q->s);
-    for (size_t i = 0; i < c->n; i++) {
-        const tsl_store_datapoint *p = &c->v[i];
+    for (size_t i = 0; i < n; i++) {
+        const tsl_store_datapoint *p = &v[i];
         if ((err = tsl_sq_prepare(q, SQL_DP_PUT, &st, d))) return err;
         tsl_sq_bind_text(q, st, 1, p->monitor);
         tsl_sq_bind_text(q, st, 2, p->window);
@@ -74,6 +72,12 @@ static tsl_err dp_put_body(sq *q, void *vctx, tsl_diag *d) {
         if ((err = tsl_sq_exec(q, st, d))) return err;
     }
     return TSL_OK;
+}
+
+/* The transaction of tsl_sq_datapoint_put. */
+static tsl_err dp_put_body(sq *q, void *vctx, tsl_diag *d) {
+    dp_put_ctx *c = vctx;
+    return tsl_sq_datapoint_write(q, c->v, c->n, d);
 }
 
 tsl_err tsl_sq_datapoint_put(tsl_store *s, const tsl_store_datapoint *v, size_t n, tsl_diag *d) {

@@ -449,6 +449,24 @@ static const char M10[] =
     "  t_max INTEGER NOT NULL,\n"
     "  PRIMARY KEY (ingest_id, item)\n"
     ") WITHOUT ROWID;\n";
+
+/* Migration 11: the residual detectors' states, one per (monitor, endpoint, item): the
+ * CUSUM or Page-Hinkley state as JSON, the version it belongs to, and the target time of the
+ * last residual fed (what keeps re-evaluation from feeding a residual twice). */
+static const char M11[] =
+    "CREATE TABLE detector_states (\n"
+    "  monitor TEXT NOT NULL,\n"
+    "  endpoint TEXT NOT NULL,\n"
+    "  item TEXT NOT NULL,\n"
+    "  forecaster TEXT NOT NULL,\n"
+    "  version INTEGER NOT NULL,\n"
+    "  last_t INTEGER NOT NULL,\n"
+    "  fed INTEGER NOT NULL,\n"
+    "  signals INTEGER NOT NULL,\n"
+    "  state TEXT NOT NULL,\n"
+    "  updated_ms INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (monitor, endpoint, item)\n"
+    ") WITHOUT ROWID;\n";
 // clang-format on
 
 const sq_migration tsl_sq_migrations[] = {
@@ -462,6 +480,7 @@ const sq_migration tsl_sq_migrations[] = {
     {8, "inbox files handled and notification channel cursors", M8},
     {9, "the scheduler's lock and schedules' last fire times", M9},
     {10, "metric datapoints, alarms, alarm history, evaluation cursors, ingest spans", M10},
+    {11, "residual detectors' states", M11},
 };
 
 const size_t tsl_sq_nmigrations = sizeof tsl_sq_migrations / sizeof tsl_sq_migrations[0];

@@ -287,6 +287,10 @@ struct tsl_store_vt {
                              tsl_store_alarm_change **out, size_t *n, tsl_diag *d);
     tsl_err (*cursor_get)(tsl_store *s, const char *name, int64_t *value, tsl_diag *d);
     tsl_err (*cursor_set)(tsl_store *s, const char *name, int64_t value, tsl_diag *d);
+    tsl_err (*detector_list)(tsl_store *s, const char *monitor, const char *endpoint,
+                             tsl_store_detector **out, size_t *n, tsl_diag *d);
+    tsl_err (*detector_put)(tsl_store *s, const tsl_store_detector *v, size_t n,
+                            const tsl_store_datapoint *dp, size_t ndp, tsl_diag *d);
     tsl_err (*ingest_points)(tsl_store *s, int64_t ingest_id, tsl_store_point **out, size_t *n,
                              tsl_diag *d);
 };
