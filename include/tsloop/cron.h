@@ -23,7 +23,7 @@
  *    Across a spring-forward nothing is run for the skipped wall-clock times and across a
  *    fall-back the repeated hour's times fire twice, so the firings keep their elapsed spacing
  *    ("0 * * * *" fires every 60 minutes of real time through both changes of Berlin; on Lord
- *    Howe, whose clock moves by 30 minutes, the hour around the change is 30 or 90 minutes).
+ *    Howe, whose clock moves by 30 minutes, the hour across either change lasts 90 minutes).
  *  - Every other schedule (a fixed time: "30 2 * * *", "0 9-17 * * 1-5", "0 0-23/2 * * *")
  *    fires once per matching wall-clock time: at that time's first occurrence when the
  *    fall-back repeats it, and at the first instant after the gap (the change itself) when the
