@@ -39,7 +39,7 @@
 #include "tsloop/tz.h"
 
 #ifdef __cplusplus
-    extern "C" {
+extern "C" {
 #endif
 
 /* Longest expression tsl_cron_parse reads (bytes, without the terminator). */
@@ -49,38 +49,38 @@
 #define TSL_CRON_MDAY_STAR 1u
 #define TSL_CRON_WDAY_STAR 2u
 
-    /* A parsed expression: bit i of a mask set = value i allowed. */
-    typedef struct tsl_cron {
-        uint64_t minutes; /* bits 0..59 */
-        uint32_t hours;   /* bits 0..23 */
-        uint32_t mdays;   /* bits 1..31 */
-        uint16_t months;  /* bits 1..12 */
-        uint8_t wdays;    /* bits 0..6, 0 = Sunday */
-        uint8_t flags;    /* TSL_CRON_MDAY_STAR | TSL_CRON_WDAY_STAR */
-    } tsl_cron;
+/* A parsed expression: bit i of a mask set = value i allowed. */
+typedef struct tsl_cron {
+    uint64_t minutes; /* bits 0..59 */
+    uint32_t hours;   /* bits 0..23 */
+    uint32_t mdays;   /* bits 1..31 */
+    uint16_t months;  /* bits 1..12 */
+    uint8_t wdays;    /* bits 0..6, 0 = Sunday */
+    uint8_t flags;    /* TSL_CRON_MDAY_STAR | TSL_CRON_WDAY_STAR */
+} tsl_cron;
 
-    /* Parses a NUL-terminated expression (surrounding spaces ignored). Fails with TSL_EINVAL and a
-     * message naming the field, what was wrong in it and what was expected; also when the
-     * expression can never fire ("0 0 31 4 *": April has no 31st). */
-    tsl_err tsl_cron_parse(const char *expr, tsl_cron *out, tsl_diag *d);
+/* Parses a NUL-terminated expression (surrounding spaces ignored). Fails with TSL_EINVAL and a
+ * message naming the field, what was wrong in it and what was expected; also when the
+ * expression can never fire ("0 0 31 4 *": April has no 31st). */
+tsl_err tsl_cron_parse(const char *expr, tsl_cron *out, tsl_diag *d);
 
-    /* Canonical text of c: five fields, each `*`, `*` with a step, or a list of values and ranges
-     * ("0 9-17 * * 1-5"); names become numbers, day-of-week 0-6. A day field
-     * without its star flag is never written with a `*`, so parsing the text gives back c exactly.
-     * As snprintf: returns the length the text needs; buf is terminated when cap > 0. */
-    size_t tsl_cron_format(const tsl_cron *c, char *buf, size_t cap);
+/* Canonical text of c: five fields, each `*`, `*` with a step, or a list of values and ranges
+ * ("0 9-17 * * 1-5"); names become numbers, day-of-week 0-6. A day field
+ * without its star flag is never written with a `*`, so parsing the text gives back c exactly.
+ * As snprintf: returns the length the text needs; buf is terminated when cap > 0. */
+size_t tsl_cron_format(const tsl_cron *c, char *buf, size_t cap);
 
-    /* The first firing time strictly after `after` (seconds since the epoch, UTC), reading the
-     * schedule on the wall clock of UTC + utc_offset seconds (|utc_offset| <= 18 h; 0 = UTC).
-     * Firing times fall on whole minutes. Fails with TSL_EINVAL when utc_offset is out of range
-     * or no firing time exists up to TSL_TIME_MAX (9999-12-31). */
-    tsl_err tsl_cron_next(const tsl_cron *c, int64_t after, int32_t utc_offset, int64_t *next,
-                          tsl_diag *d);
+/* The first firing time strictly after `after` (seconds since the epoch, UTC), reading the
+ * schedule on the wall clock of UTC + utc_offset seconds (|utc_offset| <= 18 h; 0 = UTC).
+ * Firing times fall on whole minutes. Fails with TSL_EINVAL when utc_offset is out of range
+ * or no firing time exists up to TSL_TIME_MAX (9999-12-31). */
+tsl_err tsl_cron_next(const tsl_cron *c, int64_t after, int32_t utc_offset, int64_t *next,
+                      tsl_diag *d);
 
-    /* The first firing time strictly after `after` (UTC seconds), reading the schedule on the
-     * wall clock of zone tz by the rules of the header. Fails as tsl_cron_next. */
-    tsl_err tsl_cron_next_tz(const tsl_cron *c, int64_t after, const tsl_tz *tz, int64_t *next,
-                             tsl_diag *d);
+/* The first firing time strictly after `after` (UTC seconds), reading the schedule on the
+ * wall clock of zone tz by the rules of the header. Fails as tsl_cron_next. */
+tsl_err tsl_cron_next_tz(const tsl_cron *c, int64_t after, const tsl_tz *tz, int64_t *next,
+                         tsl_diag *d);
 
 #ifdef __cplusplus
 }
