@@ -8,7 +8,7 @@ set -euo pipefail
 
 packages=(gcc make cmake pkg-config libnlopt-dev libarchive-dev zlib1g-dev libjansson-dev
           libsqlite3-dev libyaml-dev libsodium-dev libxgboost-dev libcmocka-dev
-          libmicrohttpd-dev libcurl4-openssl-dev curl python3 gzip zip openssl)
+          libmicrohttpd-dev libcurl4-openssl-dev curl python3 gzip zip openssl tzdata)
 for arg in "$@"; do
   case "$arg" in
     --bench) packages+=(r-cran-forecast time wrk) ;;

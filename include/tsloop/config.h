@@ -137,9 +137,13 @@ typedef struct tsl_config_forecaster {
     double margin;    /* AUTO: relative improvement a challenger needs, in [0, 1); MANUAL: 0 */
     char **approvers; /* e-mail addresses told about new versions */
     size_t napprovers;
-    /* Schedules (UTC): the expression as written, NULL = none, and its parsed form. */
+    /* Schedules: the expression as written, NULL = none, and its parsed form, read on the wall
+     * clock of schedule_timezone (schedule.timezone as written, "UTC" by default), whose zone
+     * schedule_tz the configuration owns (NULL only in a hand-built struct: UTC). */
     char *retrain_cron, *forecast_cron;
     tsl_cron retrain, forecast;
+    char *schedule_timezone;
+    tsl_tz *schedule_tz;
     tsl_config_retrain triggers; /* retrain: */
     /* compare: champion against challenger on recent ground truth - the last compare_windows
      * forecast origins of the champion's captures (default 7), scored by compare_metric

@@ -15,11 +15,19 @@
  * matches if EITHER does ("0 0 1 * MON" fires on the 1st and on every Monday); otherwise the
  * day must match both.
  *
- * Time zones. Schedules are evaluated on a fixed offset from UTC, 0 by default: tsloop's
- * configuration states schedules in UTC, as EventBridge rules (the seeds' scheduler) do. A
- * fixed offset never skips or repeats a firing, which is what a wall-clock zone with daylight
- * saving does twice a year (the 02:30 of a spring-forward night does not exist); a schedule
- * meant to follow local summer time has to be moved by hand at the change.
+ * Time zones. tsl_cron_next reads the schedule on a fixed offset from UTC; tsl_cron_next_tz
+ * reads it on a zone's wall clock (tz.h), which jumps at daylight-saving changes. The rules, as
+ * Vixie cron (Debian's crontab(5)) states them, made exact:
+ *  - A schedule whose hour field allows every hour (`*`, `*` with no step, `0-23`: hourly and
+ *    finer) is scheduled normally: it fires at every instant whose wall-clock time matches.
+ *    Across a spring-forward nothing is run for the skipped wall-clock times and across a
+ *    fall-back the repeated hour's times fire twice, so the firings keep their elapsed spacing
+ *    ("0 * * * *" fires every 60 minutes of real time through both changes of Berlin; on Lord
+ *    Howe, whose clock moves by 30 minutes, the hour across either change lasts 90 minutes).
+ *  - Every other schedule (a fixed time: "30 2 * * *", "0 9-17 * * 1-5", "0 0-23/2 * * *")
+ *    fires once per matching wall-clock time: at that time's first occurrence when the
+ *    fall-back repeats it, and at the first instant after the gap (the change itself) when the
+ *    spring-forward skips it; several skipped times of one gap fire once, at the change.
  */
 #ifndef TSLOOP_CRON_H
 #define TSLOOP_CRON_H
@@ -28,6 +36,7 @@
 #include <stdint.h>
 
 #include "tsloop/err.h"
+#include "tsloop/tz.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -67,6 +76,11 @@ size_t tsl_cron_format(const tsl_cron *c, char *buf, size_t cap);
  * or no firing time exists up to TSL_TIME_MAX (9999-12-31). */
 tsl_err tsl_cron_next(const tsl_cron *c, int64_t after, int32_t utc_offset, int64_t *next,
                       tsl_diag *d);
+
+/* The first firing time strictly after `after` (UTC seconds), reading the schedule on the
+ * wall clock of zone tz by the rules of the header. Fails as tsl_cron_next. */
+tsl_err tsl_cron_next_tz(const tsl_cron *c, int64_t after, const tsl_tz *tz, int64_t *next,
+                         tsl_diag *d);
 
 #ifdef __cplusplus
 }

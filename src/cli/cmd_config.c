@@ -35,6 +35,11 @@ static const struct option long_opts[] = {{"project", required_argument, NULL, C
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
 
+/* The zone f's schedules are read in ("UTC" when none was configured). */
+static const char *schedule_zone(const tsl_config_forecaster *f) {
+    return f->schedule_timezone ? f->schedule_timezone : "UTC";
+}
+
 /* The summary as a new JSON object (the caller decrefs): never the PostgreSQL URI. */
 static json_t *summary_json(const tsl_project *p) {
     const tsl_config *cfg = p->cfg;
@@ -67,6 +72,20 @@ static json_t *summary_json(const tsl_project *p) {
         json_object_set_new(o, "approval",
                             json_string(f->approval == TSL_APPROVAL_AUTO ? "auto" : "manual"));
         json_object_set_new(o, "hash", json_string(hash));
+        if (f->retrain_cron || f->forecast_cron) {
+            char cron[160];
+            json_t *sch = json_object();
+            if (f->retrain_cron) {
+                tsl_cron_format(&f->retrain, cron, sizeof cron);
+                json_object_set_new(sch, "retrain", json_string(cron));
+            }
+            if (f->forecast_cron) {
+                tsl_cron_format(&f->forecast, cron, sizeof cron);
+                json_object_set_new(sch, "forecast", json_string(cron));
+            }
+            json_object_set_new(sch, "timezone", json_string(schedule_zone(f)));
+            json_object_set_new(o, "schedule", sch);
+        }
         json_array_append_new(fs, o);
     }
     json_object_set_new(root, "forecasters", fs);
@@ -97,6 +116,13 @@ static void summary_print(const tsl_project *p) {
         tsl_config_forecaster_hash(cfg, f, hash);
         printf("  %-20s dataset %s, horizon %d, %s approval, settings hash %.12s\n", f->name,
                f->dataset, f->horizon, f->approval == TSL_APPROVAL_AUTO ? "auto" : "manual", hash);
+        if (f->retrain_cron || f->forecast_cron) {
+            char r[160] = "none", fc[160] = "none";
+            if (f->retrain_cron) tsl_cron_format(&f->retrain, r, sizeof r);
+            if (f->forecast_cron) tsl_cron_format(&f->forecast, fc, sizeof fc);
+            printf("  %-20s schedule retrain %s, forecast %s, time zone %s\n", "", r, fc,
+                   schedule_zone(f));
+        }
     }
 }
 

@@ -1,17 +1,19 @@
 /*
  * scheduler.c - the daemon's scheduler: each forecaster's `schedule.forecast` and
- * `schedule.retrain` (five-field cron, UTC), run by one daemon per project.
+ * `schedule.retrain` (five-field cron on the wall clock of `schedule.timezone`, UTC by
+ * default; tsl_cron_next_tz's daylight-saving rules), run by one daemon per project.
  *
  * One scheduler per store. Every daemon runs this thread, but it schedules only while it
  * holds the store's lock row "scheduler" (tsl_store_lock_acquire), renewed every tick under a
  * lease: a second daemon on the same project serves but waits, and takes over when the
  * holder's lease ends or its process is gone. /readyz and /metrics say which is which.
  *
- * Fire times run once. Each schedule's last fire time is kept in the store; a fire time is run
- * only by the daemon whose claim raised it (tsl_store_schedule_claim, a conditional update), so
- * neither a restart nor a second daemon taking over runs it again. A claimed fire time whose
- * run is interrupted is not retried: at most once, as a cron job. Missed fire times - while no
- * daemon scheduled - follow one rule: of those after the schedule's last recorded fire time,
+ * Fire times run once. Fire times are UTC instants whatever the zone (a fall-back's repeated
+ * 02:30 is two different instants), and each schedule's last fire time is kept in the store; a fire
+ * time is run only by the daemon whose claim raised it (tsl_store_schedule_claim, a conditional
+ * update), so neither a restart nor a second daemon taking over runs it again. A claimed fire time
+ * whose run is interrupted is not retried: at most once, as a cron job. Missed fire times - while
+ * no daemon scheduled - follow one rule: of those after the schedule's last recorded fire time,
  * only the latest runs, at once, and only when it is less than one period old (the interval
  * between it and the fire time before it). For a regular schedule the latest missed fire time
  * always is (its next one has not come yet); for an irregular one ("0 10 * * 1-5") a Friday
@@ -168,8 +170,8 @@ static void fire_retrain(tsl_scheduler *sc, tsl_store *s, const tsl_config *cfg,
 }
 
 /* The fire time of cron c due now for schedule key (0: none), by the rule of the header. */
-static tsl_err due(tsl_scheduler *sc, tsl_store *s, const tsl_cron *c, const char *key, int64_t now,
-                   int64_t *out, int *stale, tsl_diag *d) {
+static tsl_err due(tsl_scheduler *sc, tsl_store *s, const tsl_cron *c, const tsl_tz *tz,
+                   const char *key, int64_t now, int64_t *out, int *stale, tsl_diag *d) {
     int64_t last = 0, t, prev = 0, f = 0;
     int found = 0;
     tsl_err err;
@@ -181,7 +183,10 @@ static tsl_err due(tsl_scheduler *sc, tsl_store *s, const tsl_cron *c, const cha
     if (found) prev = t; /* the fire time before the first one found below */
     for (;;) {
         int64_t next = 0;
-        if (tsl_cron_next(c, t, 0, &next, d)) return TSL_OK; /* never again */
+        tsl_diag nd = {TSL_OK, {0}};
+        tsl_err nrc =
+            tz ? tsl_cron_next_tz(c, t, tz, &next, &nd) : tsl_cron_next(c, t, 0, &next, &nd);
+        if (nrc) return TSL_OK; /* never again */
         if (next > now) break;
         prev = f;
         f = next;
@@ -206,7 +211,8 @@ static void tick(tsl_scheduler *sc, tsl_store *s, const tsl_config *cfg) {
             int64_t at = 0;
             int stale = 0, first = 0;
             tsl_diag d = {TSL_OK, {0}};
-            if (due(sc, s, kind ? &fc->retrain : &fc->forecast, key, now, &at, &stale, &d) ||
+            if (due(sc, s, kind ? &fc->retrain : &fc->forecast, fc->schedule_tz, key, now, &at,
+                    &stale, &d) ||
                 (at && tsl_store_schedule_claim(s, key, at, &first, &d))) {
                 tsl_daemon_log(sc->o.log, "error", "scheduler: store error", "{s:s, s:s}",
                                "schedule", key, "error", tsl_diag_msg(&d));

@@ -960,14 +960,22 @@ out:
     return rc;
 }
 
-static const char *const schedule_keys[] = {"retrain", "forecast", NULL};
+static const char *const schedule_keys[] = {"retrain", "forecast", "timezone", NULL};
 
 static tsl_err parse_schedule(parser *p, const yaml_node_t *n, const char *path,
                               tsl_config_forecaster *f) {
     char sub[PATH_CAP];
-    yaml_node_t *v[2], *k[2];
+    yaml_node_t *v[3], *k[3];
     tsl_err rc = read_map(p, n, path, schedule_keys, NULL, v, k);
     if (rc) return rc;
+    /* The zone is loaded now, so that an unknown one is refused at load, with its position. */
+    join_path(sub, path, "timezone");
+    if (v[2] && (rc = get_text(p, v[2], sub, &f->schedule_timezone))) return rc;
+    if (!f->schedule_timezone) f->schedule_timezone = tsl_strdup("UTC");
+    tsl_diag zd = {TSL_OK, {0}};
+    if (tsl_tz_load(f->schedule_timezone, &f->schedule_tz, &zd))
+        return v[2] ? fail_at(p, v[2], zd.code, "%s: %s", sub, zd.msg)
+                    : tsl_diag_set(p->d, zd.code, "%s: %s", sub, zd.msg);
     char **text[2] = {&f->retrain_cron, &f->forecast_cron};
     tsl_cron *cron[2] = {&f->retrain, &f->forecast};
     for (int i = 0; i < 2; i++) {
@@ -1470,6 +1478,8 @@ static void forecaster_release(tsl_config_forecaster *f) {
     free_strings(f->approvers, f->napprovers);
     tsl_free(f->retrain_cron);
     tsl_free(f->forecast_cron);
+    tsl_free(f->schedule_timezone);
+    tsl_tz_free(f->schedule_tz);
     free_strings(f->triggers.monitors, f->triggers.nmonitors);
 }
 
@@ -1720,9 +1730,17 @@ static void put_forecaster(tsl_wbuf *b, const char *ind, const tsl_config_foreca
     char sub[32];
     snprintf(sub, sizeof sub, "%s  ", ind);
     put_list(b, sub, "approvers", f->approvers, f->napprovers);
-    if (f->retrain_cron || f->forecast_cron) {
+    /* The zone is written only when not UTC, so that configurations without one keep their
+     * hash. */
+    int zoned = f->schedule_timezone && strcmp(f->schedule_timezone, "UTC");
+    if (f->retrain_cron || f->forecast_cron || zoned) {
         char cron[160];
         tsl_wbuf_printf(b, "%sschedule:\n", ind);
+        if (zoned) {
+            tsl_wbuf_printf(b, "%s  timezone: ", ind);
+            put_str(b, f->schedule_timezone);
+            tsl_wbuf_putc(b, '\n');
+        }
         if (f->retrain_cron) {
             tsl_cron_format(&f->retrain, cron, sizeof cron);
             tsl_wbuf_printf(b, "%s  retrain: \"%s\"\n", ind, cron);

@@ -1,5 +1,5 @@
 /*
- * cron.c - crontab expressions (see cron.h for the accepted syntax and the time-zone rule).
+ * cron.c - crontab expressions (see cron.h for the accepted syntax and the time-zone rules).
  *
  * A parsed expression is five bit masks, so matching a minute is five bit tests and the
  * expression needs no memory. tsl_cron_next walks the calendar from the largest field down:
@@ -418,4 +418,62 @@ tsl_err tsl_cron_next(const tsl_cron *c, int64_t after, int32_t utc_offset, int6
     tsl_cron_format(c, q, sizeof q);
     return tsl_diag_set(d, TSL_EINVAL, "schedule \"%s\" does not fire before %d", q,
                         y > 9999 ? 10000 : last_year);
+}
+
+/* Hourly and finer: the hour field allows every hour (see cron.h for why this decides). */
+#define ALL_HOURS 0xFFFFFFu
+
+/* Elapsed-time rule: the first instant after `after` whose wall clock matches. Within a stretch
+ * of constant offset the zone is a fixed offset, so tsl_cron_next answers there; a firing past
+ * the stretch's end is discarded and the next stretch tried. */
+static tsl_err next_elapsed(const tsl_cron *c, int64_t after, const tsl_tz *tz, int64_t *next,
+                            tsl_diag *d) {
+    int64_t s = after + 1;
+    for (;;) {
+        int32_t o = tsl_tz_offset(tz, s);
+        int64_t e = tsl_tz_next_change(tz, s), cand = 0;
+        tsl_err rc = tsl_cron_next(c, s - 1, o, &cand, d);
+        if (rc) return rc;
+        if (cand < e) {
+            *next = cand;
+            return TSL_OK;
+        }
+        s = e;
+    }
+}
+
+/* Fixed-time rule: wall-clock candidates in order, each mapped to its first occurrence or to
+ * the end of the gap that skipped it; the first mapped instant after `after`. The mapping is
+ * non-decreasing in the wall-clock time, so the walk can start where the wall clock stood at
+ * `after`, less the zone's largest fall-back (a time repeated after `after` may read earlier). */
+static tsl_err next_fixed(const tsl_cron *c, int64_t after, const tsl_tz *tz, int64_t *next,
+                          tsl_diag *d) {
+    int64_t local = after + tsl_tz_offset(tz, after) - tsl_tz_max_fallback(tz) - 1;
+    /* A real zone needs a few dozen candidates at most (the minutes of its largest fall-back);
+     * the cap stops a zone whose offsets contradict themselves, as a fuzzer's can. */
+    for (long k = 0; k < 100000; k++) {
+        int64_t cand = 0;
+        tsl_err rc = tsl_cron_next(c, local, 0, &cand, d);
+        if (rc) return rc;
+        tsl_tz_local m;
+        tsl_tz_from_local(tz, cand, &m);
+        int64_t t = m.n ? m.utc[0] : m.gap_end;
+        if (t > after && t <= TSL_TIME_MAX) {
+            *next = t;
+            return TSL_OK;
+        }
+        if (t > TSL_TIME_MAX) return tsl_diag_set(d, TSL_EINVAL, "no firing time after 9999-12-31");
+        local = cand;
+    }
+    return tsl_diag_set(d, TSL_EINVAL, "zone %s: wall-clock times do not map forward in time",
+                        tsl_tz_name(tz));
+}
+
+tsl_err tsl_cron_next_tz(const tsl_cron *c, int64_t after, const tsl_tz *tz, int64_t *next,
+                         tsl_diag *d) {
+    if (after >= TSL_TIME_MAX)
+        return tsl_diag_set(d, TSL_EINVAL, "no firing time after 9999-12-31");
+    if (after < TSL_TIME_MIN) after = TSL_TIME_MIN;
+    if ((c->hours & ALL_HOURS) == ALL_HOURS) return next_elapsed(c, after, tz, next, d);
+    return next_fixed(c, after, tz, next, d);
 }

@@ -125,6 +125,7 @@ static const char full_yaml[] = "# A configuration that uses every key.\n"
                                 "    schedule:\n"
                                 "      retrain: \"0 3 1 * *\"\n"
                                 "      forecast: 30 6 * * MON-FRI\n"
+                                "      timezone: Europe/Berlin\n"
                                 "  energy_day_ahead:\n"
                                 "    dataset: energy\n"
                                 "    horizon: 96\n"
@@ -252,6 +253,7 @@ static void test_every_key(void **state) {
         "      margin: 0.05\n"
         "      approvers: [\"ana@example.com\", \"ops.team+fc@corp.example.org\"]\n"
         "    schedule:\n"
+        "      timezone: \"Europe/Berlin\"\n"
         "      retrain: \"0 3 1 * *\"\n"
         "      forecast: \"30 6 * * 1-5\"\n";
     assert_string_equal(text, want);
@@ -749,10 +751,17 @@ static void test_forecaster_errors(void **state) {
                             "years");
     expect_forecaster_error("horizon: 3, schedule: {daily: '0 1 * * *'}", TSL_EINVAL,
                             "tsloop.yaml:4:42: forecasters.f.schedule: unknown key \"daily\", "
-                            "expected one of retrain, forecast");
+                            "expected one of retrain, forecast, timezone");
     expect_forecaster_error("horizon: 3, schedule: '0 1 * * *'", TSL_EINVAL,
                             "tsloop.yaml:4:41: forecasters.f.schedule: got a value, expected a "
-                            "mapping with keys retrain, forecast");
+                            "mapping with keys retrain, forecast, timezone");
+    expect_forecaster_error("horizon: 3, schedule: {timezone: Europe/Nowhere}", TSL_ENOTFOUND,
+                            "tsloop.yaml:4:52: forecasters.f.schedule.timezone: unknown time zone "
+                            "\"Europe/Nowhere\": no file Europe/Nowhere in the zoneinfo folder "
+                            "/usr/share/zoneinfo");
+    expect_forecaster_error("horizon: 3, schedule: {timezone: ../../etc/passwd}", TSL_EINVAL,
+                            "tsloop.yaml:4:52: forecasters.f.schedule.timezone: time zone "
+                            "\"../../etc/passwd\": a \"..\" component is not allowed");
 
     for (const char *const *ok = (const char *const[]){"a@b.co", "first.last+tag@sub.example.org",
                                                        "x_y-z@ex-ample.com", NULL};
@@ -965,6 +974,13 @@ static void test_hashes(void **state) {
         {"name: a\ndatasets: {s: {}, t: {frequency: D}}\nforecasters: {f: {dataset: s, horizon: "
          "3, schedule: {retrain: '@daily'}}}\n",
          1, 0},
+        /* A schedule's zone counts as the schedule does; UTC is the default, written or not. */
+        {"name: a\ndatasets: {s: {}, t: {frequency: D}}\nforecasters: {f: {dataset: s, horizon: "
+         "3, schedule: {timezone: America/New_York}}}\n",
+         1, 0},
+        {"name: a\ndatasets: {s: {}, t: {frequency: D}}\nforecasters: {f: {dataset: s, horizon: "
+         "3, schedule: {timezone: UTC}}}\n",
+         0, 0},
         {"name: a\ndatasets: {s: {}, t: {frequency: D}}\nforecasters: {f: {dataset: s, horizon: "
          "3}, g: {dataset: s, horizon: 3}}\n",
          1, 0},
@@ -1000,7 +1016,7 @@ static void test_load(void **state) {
     assert_int_equal(tsl_config_load(path, NULL, &cfg, &d), TSL_EINVAL);
     char want[512];
     snprintf(want, sizeof want,
-             "%s:42:5: forecasters.energy_day_ahead: duplicate key 'horizon' (first at line 39), "
+             "%s:43:5: forecasters.energy_day_ahead: duplicate key 'horizon' (first at line 40), "
              "expected each key once",
              path);
     assert_string_equal(d.msg, want);
