@@ -18,7 +18,7 @@ trap cleanup EXIT
 . "$(dirname "$0")/lib.sh"
 P=(--project "$tmp/p")
 
-"$TSLOOP" demo --dir "$tmp/demo" --sites 2 --days 30 >/dev/null 2>&1
+"$TSLOOP" demo --engine --dir "$tmp/demo" --sites 2 --days 30 >/dev/null 2>&1
 "$TSLOOP" init "$tmp/p" >/dev/null
 write_config() {
   cat >"$tmp/p/tsloop.yaml" <<YAML
