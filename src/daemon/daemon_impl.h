@@ -108,6 +108,14 @@ void tsl_workers_kick(tsl_workers *w);
 /* Stops the workers after the jobs they are running, and frees w; NULL is a no-op. */
 void tsl_workers_stop(tsl_workers *w);
 
+/* ---- a thread's own copy of the configuration (cfgwatch.c) ---- */
+
+/* Loads the configuration at path into *cfg when *cfg is NULL or the file's modification time
+ * differs from *seen (updated); a file that does not load keeps *cfg as it was and is logged
+ * under who. Returns 1 when *cfg was (re)loaded. */
+int tsl_daemon_config_refresh(const char *path, FILE *log, const char *who, tsl_config **cfg,
+                              int64_t *seen);
+
 /* ---- the retrain trigger (retrainer.c) ---- */
 
 typedef struct tsl_retrainer tsl_retrainer;
@@ -274,11 +282,11 @@ uint64_t tsl_scheduler_fires(tsl_scheduler *sc);
  * no-op. */
 void tsl_scheduler_stop(tsl_scheduler *sc);
 /* The evaluator thread (evaluator.c): follows the event log on its own handle of the store at
- * url and evaluates cfg's monitors (which must outlive it). *out stays NULL when cfg has no
- * monitor. */
+ * url and evaluates the monitors of its own copy of the configuration at config_path, loaded
+ * again when the file changes (monitors added later are evaluated from then on). */
 typedef struct tsl_evaluator tsl_evaluator;
-tsl_err tsl_evaluator_start(const char *url, const tsl_config *cfg, FILE *log, tsl_evaluator **out,
-                            tsl_diag *d);
+tsl_err tsl_evaluator_start(const char *url, const char *config_path, FILE *log,
+                            tsl_evaluator **out, tsl_diag *d);
 /* Stops the thread after its current evaluation and frees e; NULL is a no-op. */
 void tsl_evaluator_stop(tsl_evaluator *e);
 

@@ -9,7 +9,9 @@
  * time from the breaching data's commit to its alarm well under the one-second bar, with the
  * evaluation itself taking a few milliseconds. Freshness monitors are checked once a second,
  * on the wall clock. Errors are logged and retried on the next poll: the cursor only moves
- * past what was handled.
+ * past what was handled. The thread keeps its own copy of tsloop.yaml, loaded again when the
+ * file changes (cfgwatch.c), so a monitor added or edited is evaluated from the next ingest
+ * on without a restart.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -27,7 +29,7 @@
 
 struct tsl_evaluator {
     char *url;
-    const tsl_config *cfg;
+    char *config_path;
     FILE *log;
     pthread_t thread;
     int started;
@@ -47,7 +49,8 @@ static void *evaluator_main(void *arg) {
     tsl_evaluator *e = arg;
     tsl_store *s = NULL;
     tsl_diag d = {TSL_OK, {0}};
-    int64_t next_fresh = 0;
+    int64_t next_fresh = 0, seen = 0;
+    tsl_config *cfg = NULL;
     if (tsl_store_open(e->url, NULL, &s, &d)) {
         tsl_daemon_log(e->log, "error", "evaluator: cannot open the store", "{s:s}", "error",
                        tsl_diag_msg(&d));
@@ -58,24 +61,27 @@ static void *evaluator_main(void *arg) {
         int stop = e->stop;
         pthread_mutex_unlock(&e->mu);
         if (stop) break;
+        tsl_daemon_config_refresh(e->config_path, e->log, "evaluator", &cfg, &seen);
         tsl_monitor_stats st = {0};
         int64_t now = wall_ms();
         d = (tsl_diag){TSL_OK, {0}};
-        if (tsl_monitor_follow(s, e->cfg, EVENTS_PER_POLL, now, &st, &d))
+        if (!cfg) {
+            /* no configuration yet: wait for a file that loads */
+        } else if (tsl_monitor_follow(s, cfg, EVENTS_PER_POLL, now, &st, &d))
             tsl_daemon_log(e->log, "error", "evaluator: evaluating the monitors failed", "{s:s}",
                            "error", tsl_diag_msg(&d));
         else if (st.events)
             tsl_daemon_log(e->log, "info", "evaluated", "{s:I, s:I, s:I, s:I}", "ingests",
                            (json_int_t)st.events, "windows", (json_int_t)st.windows, "datapoints",
                            (json_int_t)st.datapoints, "ms", (json_int_t)(wall_ms() - now));
-        if (now >= next_fresh) {
+        if (cfg && now >= next_fresh) {
             next_fresh = now + FRESHNESS_EVERY_MS;
-            for (size_t i = 0; i < e->cfg->nmonitors; i++) {
-                if (e->cfg->monitors[i].kind != TSL_MONITOR_FRESHNESS) continue;
+            for (size_t i = 0; i < cfg->nmonitors; i++) {
+                if (cfg->monitors[i].kind != TSL_MONITOR_FRESHNESS) continue;
                 d = (tsl_diag){TSL_OK, {0}};
-                if (tsl_monitor_freshness(s, &e->cfg->monitors[i], now, NULL, &d))
+                if (tsl_monitor_freshness(s, &cfg->monitors[i], now, NULL, &d))
                     tsl_daemon_log(e->log, "error", "evaluator: freshness check failed",
-                                   "{s:s, s:s}", "monitor", e->cfg->monitors[i].name, "error",
+                                   "{s:s, s:s}", "monitor", cfg->monitors[i].name, "error",
                                    tsl_diag_msg(&d));
             }
         }
@@ -90,17 +96,17 @@ static void *evaluator_main(void *arg) {
             if (pthread_cond_timedwait(&e->cv, &e->mu, &until) == ETIMEDOUT) break;
         pthread_mutex_unlock(&e->mu);
     }
+    tsl_config_free(cfg);
     tsl_store_close(s);
     return NULL;
 }
 
-tsl_err tsl_evaluator_start(const char *url, const tsl_config *cfg, FILE *log, tsl_evaluator **out,
-                            tsl_diag *d) {
+tsl_err tsl_evaluator_start(const char *url, const char *config_path, FILE *log,
+                            tsl_evaluator **out, tsl_diag *d) {
     *out = NULL;
-    if (!cfg->nmonitors) return TSL_OK; /* nothing to evaluate */
     tsl_evaluator *e = tsl_calloc(1, sizeof *e);
     e->url = tsl_strdup(url);
-    e->cfg = cfg;
+    e->config_path = tsl_strdup(config_path);
     e->log = log;
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);
@@ -123,5 +129,6 @@ void tsl_evaluator_stop(tsl_evaluator *e) {
     pthread_mutex_destroy(&e->mu);
     pthread_cond_destroy(&e->cv);
     tsl_free(e->url);
+    tsl_free(e->config_path);
     tsl_free(e);
 }

@@ -14,7 +14,6 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "daemon/daemon_impl.h"
@@ -32,31 +31,6 @@ struct tsl_retrainer {
     pthread_cond_t cv;
     int stop;
 };
-
-/* The file's modification time in nanoseconds, 0 when it cannot be read. */
-static int64_t mtime_ns(const char *path) {
-    struct stat sb;
-    if (stat(path, &sb)) return 0;
-    return (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
-}
-
-/* Loads the configuration again when its file changed since *seen; keeps the old one (and
- * logs why) when the new text does not parse. */
-static void refresh(tsl_retrainer *r, tsl_config **cfg, int64_t *seen) {
-    int64_t m = mtime_ns(r->config_path);
-    if (*cfg && m == *seen) return;
-    tsl_config *fresh = NULL;
-    tsl_diag d = {TSL_OK, {0}};
-    if (tsl_config_load(r->config_path, NULL, &fresh, &d)) {
-        tsl_daemon_log(r->log, "error", "the retrain trigger cannot load the configuration",
-                       "{s:s}", "error", tsl_diag_msg(&d));
-        *seen = m;
-        return;
-    }
-    tsl_config_free(*cfg);
-    *cfg = fresh;
-    *seen = m;
-}
 
 /* The thread: polls until stopped. */
 static void *retrainer_main(void *arg) {
@@ -78,7 +52,7 @@ static void *retrainer_main(void *arg) {
         int stop = r->stop;
         pthread_mutex_unlock(&r->mu);
         if (stop) break;
-        refresh(r, &cfg, &seen);
+        tsl_daemon_config_refresh(r->config_path, r->log, "retrain trigger", &cfg, &seen);
         tsl_retrain_stats st;
         if (cfg) {
             if (tsl_retrain_poll(s, cfg, &o, 0, &st, &d))

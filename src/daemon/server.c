@@ -1823,7 +1823,7 @@ tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_dae
     if ((err = tsl_retrainer_start(dm->url, p->config_path, dm->log, &dm->retrainer, d))) goto fail;
     if ((err = tsl_watcher_start(p, dm->log, &dm->watcher, d))) goto fail;
     if ((err = tsl_notifier_start(p, dm->log, &dm->notifier, d))) goto fail;
-    if ((err = tsl_evaluator_start(dm->url, p->cfg, dm->log, &dm->evaluator, d))) goto fail;
+    if ((err = tsl_evaluator_start(dm->url, p->config_path, dm->log, &dm->evaluator, d))) goto fail;
 
     struct sockaddr_storage addr;
     memset(&addr, 0, sizeof addr);

@@ -173,6 +173,22 @@ check "a row per day" test "$(grep -c "prod-mape" "$tmp/out")" = 2
 expect_exit 2 "metrics: --monitor and --endpoint" "$TSLOOP" metrics --monitor a --endpoint b "${P[@]}"
 expect_exit 1 "alarms: unknown monitor" "$TSLOOP" alarms nothing "${P[@]}"
 
+# A monitor added to tsloop.yaml while the daemon runs is evaluated from the next ingest on:
+# the evaluator loads the file again when it changes (monitors is the file's last section).
+cat >>"$tmp/shop/tsloop.yaml" <<'YAML'
+  added-mae:
+    endpoint: prod
+    metric: mae
+    window: day
+    threshold: 0.000001
+    evaluation_periods: 1
+YAML
+sleep 0.5
+gen "$tmp/day62.csv" 3 1 0 62
+expect_exit 0 "ingest day 62 (daemon evaluates)" "$TSLOOP" ingest --no-evaluate "${P[@]}" "$tmp/day62.csv"
+check "the added monitor was evaluated by the running daemon" wait_state added-mae ALARM
+check "the daemon said it loaded the configuration again" grep -q '"configuration loaded again","thread":"evaluator"' "$tmp/serve.log"
+
 kill -TERM "$pid"
 wait "$pid"
 rc=$?
