@@ -28,57 +28,20 @@
 
 #define DAY 86400
 
-typedef struct fixture {
-    char *dir;
-    tsl_store *s;
-    int64_t now;
-} fixture;
-
-static int64_t fake_clock(void *ctx) {
-    return ((fixture *)ctx)->now;
-}
+typedef tu_store_fx fixture;
 
 static int setup(void **state) {
-    fixture *f = tsl_calloc(1, sizeof *f);
-    char path[4096];
-    tsl_diag d = {TSL_OK, {0}};
-    tsl_store_opts o = {0};
-    f->dir = tu_tmpdir();
-    f->now = 1700000000000;
-    o.clock_ms = fake_clock;
-    o.clock_ctx = f;
-    snprintf(path, sizeof path, "%s/store.db", f->dir);
-    if (tsl_store_open(path, &o, &f->s, &d)) fail_msg("opening %s: %s", path, d.msg);
-    tsl_freq freq;
-    if (tsl_freq_parse("D", &freq, &d)) fail_msg("%s", d.msg);
-    if (tsl_store_dataset_create(f->s, "sales", freq, NULL, 0, NULL, &d)) fail_msg("%s", d.msg);
-    *state = f;
-    return 0;
+    return tu_store_fx_setup(state);
 }
 
 static int teardown(void **state) {
-    fixture *f = *state;
-    tsl_store_close(f->s);
-    tu_rmtree(f->dir);
-    tsl_free(f->dir);
-    tsl_free(f);
-    return 0;
+    return tu_store_fx_teardown(state);
 }
 
-/* Ingests value v at day `day` for each of the n items. */
-static void ingest(fixture *f, const char *const *items, const int *days, const double *v,
-                   size_t n) {
-    tsl_store_ingest *in = NULL;
-    tsl_store_receipt r;
-    tsl_diag d = {TSL_OK, {0}};
-    if (tsl_store_ingest_begin(f->s, "sales", NULL, 0, NULL, &in, &d)) fail_msg("%s", d.msg);
-    for (size_t i = 0; i < n; i++) {
-        tsl_csv_row row = {items[i], strlen(items[i]), (int64_t)days[i] * DAY, v[i], NULL, NULL,
-                           i + 2};
-        if (tsl_store_ingest_add(in, &row, &d)) fail_msg("%s", d.msg);
-    }
-    if (tsl_store_ingest_end(in, &r, &d)) fail_msg("%s", d.msg);
-    tsl_store_receipt_release(&r);
+/* Ingests n (item, day, value) points into "sales"; returns the ingest id. */
+static int64_t ingest(fixture *f, const char *const *items, const int *days, const double *v,
+                      size_t n) {
+    return tu_store_fx_ingest(f, items, days, v, n);
 }
 
 /* Registers a version of "fc" on "sales" and returns its model id. */

@@ -10,6 +10,7 @@
 
 #include "tsloop/mem.h"
 #include "tsloop/model.h"
+#include "tsloop/store.h"
 
 const char *tu_path(const char *rel) {
     static char bufs[4][4096];
@@ -197,4 +198,52 @@ void tu_model_blob_robust(const tsl_model *m, size_t stride) {
             fail_msg("%s: a blob truncated to %zu bytes was accepted", tsl_model_name(m), len);
     }
     tsl_wbuf_release(&b);
+}
+
+static int64_t fx_clock(void *ctx) {
+    return ((tu_store_fx *)ctx)->now;
+}
+
+int tu_store_fx_setup(void **state) {
+    tu_store_fx *f = tsl_calloc(1, sizeof *f);
+    char path[4096];
+    tsl_diag d = {TSL_OK, {0}};
+    tsl_store_opts o = {0};
+    f->dir = tu_tmpdir();
+    f->now = 1700000000000;
+    o.clock_ms = fx_clock;
+    o.clock_ctx = f;
+    snprintf(path, sizeof path, "%s/store.db", f->dir);
+    if (tsl_store_open(path, &o, &f->s, &d)) fail_msg("opening %s: %s", path, d.msg);
+    tsl_freq freq;
+    if (tsl_freq_parse("D", &freq, &d)) fail_msg("%s", d.msg);
+    if (tsl_store_dataset_create(f->s, "sales", freq, NULL, 0, NULL, &d)) fail_msg("%s", d.msg);
+    *state = f;
+    return 0;
+}
+
+int tu_store_fx_teardown(void **state) {
+    tu_store_fx *f = *state;
+    tsl_store_close(f->s);
+    tu_rmtree(f->dir);
+    tsl_free(f->dir);
+    tsl_free(f);
+    return 0;
+}
+
+int64_t tu_store_fx_ingest(tu_store_fx *f, const char *const *items, const int *days,
+                           const double *v, size_t n) {
+    tsl_store_ingest *in = NULL;
+    tsl_store_receipt r;
+    tsl_diag d = {TSL_OK, {0}};
+    if (tsl_store_ingest_begin(f->s, "sales", NULL, 0, NULL, &in, &d)) fail_msg("%s", d.msg);
+    for (size_t i = 0; i < n; i++) {
+        tsl_csv_row row = {items[i], strlen(items[i]), (int64_t)days[i] * 86400, v[i], NULL, NULL,
+                           i + 2};
+        if (tsl_store_ingest_add(in, &row, &d)) fail_msg("%s", d.msg);
+    }
+    if (tsl_store_ingest_end(in, &r, &d)) fail_msg("%s", d.msg);
+    int64_t id = r.ingest_id;
+    tsl_store_receipt_release(&r);
+    return id;
 }

@@ -54,4 +54,21 @@ void tu_rmtree(const char *dir);
 void tu_close(double a, double e, double rtol, double atol, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* A store in a fresh temporary folder with a clock the test moves (now, ms) and a daily data
+ * set "sales": the fixture the monitoring suites share. Use as cmocka setup/teardown. */
+struct tsl_store;
+typedef struct tu_store_fx {
+    char *dir;
+    struct tsl_store *s;
+    int64_t now; /* the store's clock, ms */
+} tu_store_fx;
+
+int tu_store_fx_setup(void **state);
+int tu_store_fx_teardown(void **state);
+
+/* Ingests n (item, day, value) points into "sales" (day d at d * 86400 s); returns the ingest
+ * id. Fails the test on any error. */
+int64_t tu_store_fx_ingest(tu_store_fx *f, const char *const *items, const int *days,
+                           const double *v, size_t n);
+
 #endif
