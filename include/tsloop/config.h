@@ -40,6 +40,7 @@
 #include "tsloop/err.h"
 #include "tsloop/metrics.h"
 #include "tsloop/model.h"
+#include "tsloop/quality.h"
 #include "tsloop/time.h"
 
 #ifdef __cplusplus
@@ -271,8 +272,12 @@ void tsl_config_forecaster_hash(const tsl_config *cfg, const tsl_config_forecast
 typedef enum tsl_monitor_kind {
     TSL_MONITOR_ACCURACY = 0, /* a forecast metric of an endpoint's captures against actuals */
     TSL_MONITOR_FRESHNESS,    /* ground truth of a data set stopped arriving */
-    TSL_MONITOR_DRIFT         /* new data against the deployed version's data baseline */
+    TSL_MONITOR_DRIFT,        /* new data against the deployed version's data baseline */
+    TSL_MONITOR_QUALITY       /* data-quality checks of each ingest's new points */
 } tsl_monitor_kind;
+
+/* "accuracy", "freshness", "drift", "quality". */
+const char *tsl_monitor_kind_name(tsl_monitor_kind k);
 
 /* What a drift monitor's alarm watches (each is also stored for every window). */
 typedef enum tsl_drift_statistic {
@@ -307,7 +312,8 @@ typedef enum tsl_window_kind {
     TSL_WINDOW_DAY = 0, /* target times in one UTC day */
     TSL_WINDOW_HOUR,    /* target times in one UTC hour */
     TSL_WINDOW_RUN,     /* one forecast run: the captures of one inference id */
-    TSL_WINDOW_LAST     /* the last N target times that have actuals (window_n) */
+    TSL_WINDOW_LAST,    /* the last N target times that have actuals (window_n) */
+    TSL_WINDOW_INGEST   /* quality monitors: the points one ingest wrote */
 } tsl_window_kind;
 
 /* What happens when a monitor's alarm goes to ALARM (bits). The retrain and notify parts read
@@ -338,6 +344,12 @@ typedef struct tsl_config_monitor {
     tsl_drift_statistic statistic;
     tsl_drift_thresholds drift;
     tsl_detector_params detector; /* statistic cusum or page_hinkley */
+    /* quality: the check alarmed on (default TSL_QA_FLAGGED) and the checks' settings
+     * (range_factor, flat_points, max_listed as in tsl_quality_arrival_opts) */
+    tsl_quality_arrival_check check;
+    double range_factor;
+    int flat_points;
+    int max_listed;
     /* the alarm rule; its threshold comes from the policy at each evaluation */
     tsl_alarm_rule rule;
     unsigned actions; /* TSL_MONITOR_ACTION_* bits; default notify */

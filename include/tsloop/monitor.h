@@ -80,8 +80,21 @@ tsl_err tsl_monitor_residuals(tsl_store *s, const tsl_config_monitor *m, const c
                               const tsl_store_point *touched, size_t ntouched, int64_t now_ms,
                               tsl_monitor_stats *st, tsl_diag *d);
 
-/* The metric name of m's alarm series: the accuracy metric, "missed" (freshness) or the
- * drift statistic. */
+/* Evaluates quality monitor m (kind TSL_MONITOR_QUALITY) on ingest `ingest_id` into `dataset`,
+ * whose written points are pts[0..npts) (tsl_store_ingest_points): when m watches that data set
+ * (its dataset, or its endpoint's deployed version's) and has not evaluated this ingest yet,
+ * runs the checks of newly arrived data (tsl_quality_arrival_run, with the data set's frequency
+ * and non-negativity from cfg and the store, and the deployed version's baseline), stores one
+ * datapoint per check and "flagged" in aggregate and one per listed finding's item, in the
+ * window "ingest:ID", records the report once per (monitor, ingest) with, when anything was
+ * found, the event dataset.quality (docs/store.md), then evaluates the alarm. Evaluating an
+ * ingest again does nothing. */
+tsl_err tsl_monitor_quality(tsl_store *s, const tsl_config *cfg, const tsl_config_monitor *m,
+                            const char *dataset, int64_t ingest_id, const tsl_store_point *pts,
+                            size_t npts, int64_t now_ms, tsl_monitor_stats *st, tsl_diag *d);
+
+/* The metric name of m's alarm series: the accuracy metric, "missed" (freshness), the drift
+ * statistic or the quality check. */
 const char *tsl_monitor_metric_name(const tsl_config_monitor *m);
 
 /* Evaluates monitor m's alarm on its stored datapoints at now_ms: reads the threshold from its

@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 
+#include "tsloop/baseline.h"
 #include "tsloop/buf.h"
 #include "tsloop/dataset.h"
 #include "tsloop/err.h"
@@ -149,6 +150,97 @@ const char *tsl_quality_severity_name(tsl_quality_severity s);
 tsl_err tsl_quality_check_parse(const char *name, tsl_quality_check_type *out, tsl_diag *d);
 /* Parses "info", "warning", "error", "off" or "default". */
 tsl_err tsl_quality_severity_parse(const char *name, tsl_quality_severity *out, tsl_diag *d);
+
+/* ---- the checks on newly arrived data (src/ops/quality_arrival.c) ----
+ *
+ * A quality monitor (monitor.h, docs/monitoring.md "Quality monitors") runs these on the points
+ * one ingest wrote, per series, with the little stored context they need: the series' last
+ * timestamp before the ingest, its first one (the grid's anchor), how many points rewrote a
+ * stored value, and the deployed version's data baseline (baseline.h). Each check gives an
+ * aggregate value (a share) and findings per item, listed worst first and bounded by
+ * max_listed per check like the report above. Pure computation. */
+
+typedef enum tsl_quality_arrival_check {
+    TSL_QA_MISSING = 0,  /* "missing": missing targets among the new points */
+    TSL_QA_NEGATIVE,     /* "negative": rows refused as negative in a non-negative data set */
+    TSL_QA_OUT_OF_RANGE, /* "out_of_range": values outside the baseline's robust range */
+    TSL_QA_GAPS,         /* "gaps": grid steps missing since the series' previous last point */
+    TSL_QA_OFF_GRID,     /* "off_grid": timestamps off the series' frequency grid */
+    TSL_QA_LATE,         /* "late": points at or before the previous last one (late, corrected) */
+    TSL_QA_STALE,        /* "stale": the version's items that received nothing */
+    TSL_QA_NEW_ITEMS,    /* "new_items": items the version (or the data set) did not know */
+    TSL_QA_FLATLINE,     /* "flatline": series whose last flat_points new values are identical */
+    TSL_QA_COUNT,
+    /* Not a check: the share of the items concerned with a warning or an error, the metric a
+     * quality monitor alarms on by default ("flagged"). */
+    TSL_QA_FLAGGED = TSL_QA_COUNT
+} tsl_quality_arrival_check;
+
+/* One series' new points and its stored context. */
+typedef struct tsl_quality_arrival_series {
+    const char *item_id;
+    const int64_t *t; /* the points the ingest wrote, in time order, distinct */
+    const double *v;  /* NaN = missing */
+    size_t n;
+    int64_t prev_last; /* its last timestamp before the ingest; INT64_MIN: none (a new item) */
+    int64_t first;     /* its first stored timestamp (the grid's anchor); INT64_MIN: t[0] */
+    size_t corrected;  /* of the n points, those that replaced a stored value */
+} tsl_quality_arrival_series;
+
+typedef struct tsl_quality_arrival_opts {
+    tsl_freq freq;             /* the data set's; unit NONE: no gaps and off_grid checks */
+    int non_negative;          /* the data set declares the target non-negative */
+    size_t negatives_rejected; /* rows the ingest refused as negative */
+    /* The deployed version's data baseline; NULL: no out_of_range and stale checks, and new
+     * items are those new to the data set (prev_last INT64_MIN). */
+    const tsl_baseline *baseline;
+    double range_factor; /* k of the robust range; default 1.5 */
+    size_t flat_points;  /* 0: the frequency's default season length, at least 3 */
+    size_t max_listed;   /* findings listed per check; default 20 */
+} tsl_quality_arrival_opts;
+
+typedef struct tsl_quality_arrival_finding {
+    tsl_quality_arrival_check check;
+    tsl_quality_severity severity;
+    char *item_id;     /* NULL: the whole ingest */
+    size_t count;      /* points, steps or items it counts */
+    double value;      /* the share (or the flat run's value for flatline) */
+    char *description; /* one sentence with the numbers */
+} tsl_quality_arrival_finding;
+
+typedef struct tsl_quality_arrival_report {
+    size_t points; /* points written */
+    size_t items;  /* items written to */
+    /* Per check and TSL_QA_FLAGGED: the aggregate share; NaN when the check does not apply. */
+    double value[TSL_QA_COUNT + 1];
+    size_t count[TSL_QA_COUNT + 1];        /* what the share counts: points, steps or items */
+    size_t found[TSL_QA_COUNT];            /* items with a finding (findings for negative) */
+    tsl_quality_arrival_finding *findings; /* by check, then worst first */
+    size_t nfindings;
+    tsl_quality_severity worst; /* 0 (DEFAULT) when nothing was found */
+} tsl_quality_arrival_report;
+
+/* The defaults above; nothing declared. */
+void tsl_quality_arrival_opts_init(tsl_quality_arrival_opts *o);
+
+/* Runs every check over series[0..n) (each item once). *out is overwritten; release it with
+ * tsl_quality_arrival_release. TSL_EINVAL on invalid options (range_factor not finite or
+ * negative). */
+tsl_err tsl_quality_arrival_run(const tsl_quality_arrival_series *series, size_t n,
+                                const tsl_quality_arrival_opts *o, tsl_quality_arrival_report *out,
+                                tsl_diag *d);
+
+/* Releases r's findings and zeroes it; NULL is a no-op. */
+void tsl_quality_arrival_release(tsl_quality_arrival_report *r);
+
+/* "missing", ..., "flatline", "flagged" (TSL_QA_FLAGGED), or "unknown". */
+const char *tsl_quality_arrival_name(tsl_quality_arrival_check c);
+
+/* Parses a name as tsl_quality_arrival_name writes it ("flagged" included). */
+tsl_err tsl_quality_arrival_parse(const char *name, tsl_quality_arrival_check *out, tsl_diag *d);
+
+/* The severity a finding of check c has (docs/monitoring.md says why). */
+tsl_quality_severity tsl_quality_arrival_severity(tsl_quality_arrival_check c);
 
 #ifdef __cplusplus
 }

@@ -1066,6 +1066,52 @@ void tsl_store_point_list_free(tsl_store_point *list, size_t n);
 tsl_err tsl_store_ingest_points(tsl_store *s, int64_t ingest_id, tsl_store_point **out, size_t *n,
                                 tsl_diag *d);
 
+/* ---- quality monitors: the context of an ingest and the reports of its checks ---- */
+
+/* What the data-quality checks of newly arrived data need to know about one item an ingest
+ * wrote to, beyond its new points (tsl_store_ingest_points). */
+typedef struct tsl_store_ingest_item {
+    char *item;
+    int64_t prev_last;  /* its last timestamp stored before the ingest; INT64_MIN: none */
+    int64_t first;      /* its first stored timestamp */
+    uint64_t corrected; /* points of the ingest that replaced a stored value */
+} tsl_store_ingest_item;
+
+void tsl_store_ingest_item_list_free(tsl_store_ingest_item *list, size_t n);
+
+/* The items ingest `ingest_id` wrote to, by item id, each with its context. The previous last
+ * timestamp is the latest of the item's points whose current value an earlier ingest wrote, or
+ * that this ingest corrected (a point rewritten later by a later ingest is not seen: read soon
+ * after the ingest, as the evaluator does, it is exact). */
+tsl_err tsl_store_ingest_items(tsl_store *s, int64_t ingest_id, tsl_store_ingest_item **out,
+                               size_t *n, tsl_diag *d);
+
+/* The record that quality monitor `monitor` evaluated ingest `ingest_id`. */
+typedef struct tsl_store_quality {
+    char *monitor;
+    int64_t ingest_id;
+    char *dataset;
+    char *worst;      /* "clean", "info", "warning" or "error" */
+    char *summary;    /* one line for people ("" when clean) */
+    int64_t event_id; /* the dataset.quality event, 0 when none (clean) */
+    int64_t at_ms;
+} tsl_store_quality;
+
+void tsl_store_quality_list_free(tsl_store_quality *list, size_t n);
+
+/* Records q (q->event_id and q->at_ms are ignored) once per (monitor, ingest): when no record
+ * exists, inserts it and, when payload is not NULL, appends the event dataset.quality with
+ * subject "dataset:DATASET" and that payload in the same transaction, and sets *recorded to 1;
+ * when one exists already, changes nothing and sets *recorded to 0. So two evaluators racing
+ * on one ingest emit one event. */
+tsl_err tsl_store_quality_put(tsl_store *s, const tsl_store_quality *q, const char *payload,
+                              int *recorded, tsl_diag *d);
+
+/* The records of ingest `ingest_id` (every monitor), by monitor; with monitor not NULL, only
+ * that monitor's (0 or 1). */
+tsl_err tsl_store_quality_list(tsl_store *s, int64_t ingest_id, const char *monitor,
+                               tsl_store_quality **out, size_t *n, tsl_diag *d);
+
 /* ---- residual detectors' states ----
  * One row per (monitor, endpoint, item): the CUSUM or Page-Hinkley state of the item's
  * one-step-ahead residuals under the endpoint's deployed version (docs/monitoring.md,

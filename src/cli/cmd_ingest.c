@@ -128,6 +128,22 @@ static void receipt_print(const char *file, const char *dataset, const tsl_store
     if (r->hash[0]) fprintf(f, "data set %s: content hash %s\n", dataset, r->hash);
 }
 
+/* One line per quality monitor that found something in these ingests (whoever evaluated
+ * them: this command or the daemon). */
+static void quality_print(tsl_store *s, const int64_t *ingests, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        tsl_store_quality *q = NULL;
+        size_t nq = 0;
+        tsl_diag d = {TSL_OK, {0}};
+        if (tsl_store_quality_list(s, ingests[i], NULL, &q, &nq, &d)) continue;
+        for (size_t k = 0; k < nq; k++)
+            if (strcmp(q[k].worst, "clean"))
+                printf("quality (%s, ingest %lld): %s\n", q[k].monitor, (long long)ingests[i],
+                       q[k].summary);
+        tsl_store_quality_list_free(q, nq);
+    }
+}
+
 int cmd_ingest(int argc, char **argv) {
     const char *project = NULL, *dataset = NULL;
     long max_rejects = 0;
@@ -191,6 +207,8 @@ int cmd_ingest(int argc, char **argv) {
     }
     if ((rc = cli_store_open(p, NULL, &s))) goto out;
     json_t *all = json ? json_array() : NULL;
+    int64_t *ingests = tsl_calloc((size_t)(argc - optind) + 1, sizeof *ingests);
+    size_t ningests = 0;
     for (int i = optind; i < argc; i++) {
         const char *file = argv[i];
         ingest_progress prog = {!quiet && isatty(STDERR_FILENO), file, wall_seconds()};
@@ -221,6 +239,7 @@ int cmd_ingest(int argc, char **argv) {
             }
             rc = CLI_ERR;
         } else {
+            if (r.ingest_id) ingests[ningests++] = r.ingest_id;
             if (!quiet && !json) receipt_print(file, ds->name, &r, created, seconds);
             if (all) json_array_append_new(all, receipt_json(file, &r, created, seconds));
         }
@@ -237,7 +256,10 @@ int cmd_ingest(int argc, char **argv) {
         int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
         if (tsl_monitor_follow(s, cfg, 0, now, NULL, &d))
             cli_warn("evaluating the monitors: %s", tsl_diag_msg(&d));
+        else if (!quiet && !json)
+            quality_print(s, ingests, ningests);
     }
+    tsl_free(ingests);
 out:
     tsl_store_close(s);
     tsl_project_free(p);

@@ -27,7 +27,8 @@ static const char usage_text[] =
     "      --monitor M      the monitor's datapoints\n"
     "      --endpoint E     the datapoints about endpoint E (every monitor of it)\n"
     "      --item I         item I instead of the aggregate ('*': every item and the aggregate)\n"
-    "      --metric m       one metric (mae, rmse, mape, smape, mase, wape, mean_wql, coverage)\n"
+    "      --metric m       one metric (mae, rmse, mape, smape, mase, wape, mean_wql, coverage;\n"
+    "                       missed; a drift statistic; a quality check such as flagged)\n"
     "      --step K         horizon step K (1-based) instead of all steps ('*': every step)\n"
     "      --since T        windows starting at or after T (ISO-8601 date or time)\n"
     "      --limit N        the last N windows (default 20; 0: all)\n"
@@ -71,6 +72,15 @@ static void print_row(json_t *p) {
            (long long)json_integer_value(json_object_get(p, "n")));
 }
 
+/* Whether name is a datapoint metric of a freshness, drift or quality monitor. */
+static int monitor_metric(const char *name) {
+    tsl_quality_arrival_check c;
+    if (!strcmp(name, "missed") || tsl_quality_arrival_parse(name, &c, NULL) == TSL_OK) return 1;
+    for (int st = TSL_DRIFT_STAT_SHARE; st <= TSL_DRIFT_STAT_PAGE_HINKLEY; st++)
+        if (!strcmp(name, tsl_drift_statistic_name((tsl_drift_statistic)st))) return 1;
+    return 0;
+}
+
 int cmd_metrics(int argc, char **argv) {
     const char *project = NULL;
     tsl_store_datapoint_query q;
@@ -96,8 +106,10 @@ int cmd_metrics(int argc, char **argv) {
         case OPT_METRIC: {
             tsl_metric m;
             tsl_diag d = {TSL_OK, {0}};
-            if (strcmp(optarg, "missed") && tsl_metric_parse(optarg, &m, &d))
-                return cli_usage_error("metrics", "--metric: %s", tsl_diag_msg(&d));
+            if (!monitor_metric(optarg) && tsl_metric_parse(optarg, &m, &d))
+                return cli_usage_error("metrics", "--metric: %s, or a drift statistic or quality "
+                                                  "check",
+                                       tsl_diag_msg(&d));
             q.metric = optarg;
             break;
         }

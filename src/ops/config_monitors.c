@@ -177,6 +177,9 @@ const char *tsl_window_format(tsl_window_kind w, int n, char *buf, size_t cap) {
     case TSL_WINDOW_LAST:
         snprintf(buf, cap, "last:%d", n);
         break;
+    case TSL_WINDOW_INGEST:
+        snprintf(buf, cap, "ingest");
+        break;
     }
     return buf;
 }
@@ -310,6 +313,8 @@ enum {
     K_STATISTIC,
     K_DRIFT,
     K_DETECTOR,
+    K_CHECK,
+    K_QUALITY,
     K_COUNT
 };
 
@@ -332,16 +337,50 @@ static const char *const monitor_keys[] = {"kind",
                                            "statistic",
                                            "drift_thresholds",
                                            "detector",
+                                           "check",
+                                           "quality",
                                            NULL};
 
 /* The keys each kind refuses (K_COUNT ends the list). */
-static const int accuracy_refuses[] = {K_DATASET, K_EVERY,    K_MISSING_AFTER, K_STATISTIC,
-                                       K_DRIFT,   K_DETECTOR, K_COUNT};
-static const int freshness_refuses[] = {K_ENDPOINT,  K_METRIC, K_WINDOW,   K_STEP, K_ITEM,
-                                        K_STATISTIC, K_DRIFT,  K_DETECTOR, K_COUNT};
-static const int drift_refuses[] = {K_DATASET, K_METRIC, K_STEP, K_EVERY, K_MISSING_AFTER, K_COUNT};
+static const int accuracy_refuses[] = {K_DATASET,  K_EVERY, K_MISSING_AFTER, K_STATISTIC, K_DRIFT,
+                                       K_DETECTOR, K_CHECK, K_QUALITY,       K_COUNT};
+static const int freshness_refuses[] = {K_ENDPOINT, K_METRIC,    K_WINDOW, K_STEP,
+                                        K_ITEM,     K_STATISTIC, K_DRIFT,  K_DETECTOR,
+                                        K_CHECK,    K_QUALITY,   K_COUNT};
+static const int drift_refuses[] = {K_DATASET,       K_METRIC, K_STEP,    K_EVERY,
+                                    K_MISSING_AFTER, K_CHECK,  K_QUALITY, K_COUNT};
+/* A quality monitor is evaluated per ingest and over all items (its findings name the items). */
+static const int quality_refuses[] = {K_METRIC,        K_WINDOW,    K_STEP,  K_ITEM,     K_EVERY,
+                                      K_MISSING_AFTER, K_STATISTIC, K_DRIFT, K_DETECTOR, K_COUNT};
 
-static const char *const kind_names[] = {"accuracy", "freshness", "drift"};
+static const char *const kind_names[] = {"accuracy", "freshness", "drift", "quality"};
+
+const char *tsl_monitor_kind_name(tsl_monitor_kind k) {
+    return (unsigned)k < sizeof kind_names / sizeof kind_names[0] ? kind_names[k] : "unknown";
+}
+
+static const char *const quality_keys[] = {"range_factor", "flat_points", "max_listed", NULL};
+
+/* quality: {range_factor, flat_points, max_listed}, each defaulting to quality.h's value. */
+static tsl_err parse_quality(mparser *p, const yaml_node_t *n, const char *path,
+                             tsl_config_monitor *m) {
+    yaml_node_t *v[3];
+    char sub[256];
+    tsl_err rc;
+    if ((rc = read_keys(p, n, path, quality_keys, v))) return rc;
+    if (v[0]) {
+        snprintf(sub, sizeof sub, "%s.range_factor", path);
+        if ((rc = get_double(p, v[0], sub, 0, &m->range_factor))) return rc;
+        if (m->range_factor < 0)
+            return fail(p, v[0], TSL_EINVAL, "%s: %g, expected a number >= 0", sub,
+                        m->range_factor);
+    }
+    snprintf(sub, sizeof sub, "%s.flat_points", path);
+    if (v[1] && (rc = get_int(p, v[1], sub, 2, 1000000, &m->flat_points))) return rc;
+    snprintf(sub, sizeof sub, "%s.max_listed", path);
+    if (v[2] && (rc = get_int(p, v[2], sub, 1, 1000, &m->max_listed))) return rc;
+    return TSL_OK;
+}
 
 const char *tsl_drift_statistic_name(tsl_drift_statistic st) {
     switch (st) {
@@ -450,13 +489,16 @@ static tsl_err parse_monitor(mparser *p, const yaml_node_t *k, const yaml_node_t
             m->kind = TSL_MONITOR_FRESHNESS;
         else if (!strcmp(s, "drift"))
             m->kind = TSL_MONITOR_DRIFT;
+        else if (!strcmp(s, "quality"))
+            m->kind = TSL_MONITOR_QUALITY;
         else
-            return fail(p, v[K_KIND], TSL_EINVAL, "%s: '%s', expected accuracy, freshness or drift",
-                        sub, s);
+            return fail(p, v[K_KIND], TSL_EINVAL,
+                        "%s: '%s', expected accuracy, freshness, drift or quality", sub, s);
     }
     const int *refuses = m->kind == TSL_MONITOR_ACCURACY    ? accuracy_refuses
                          : m->kind == TSL_MONITOR_FRESHNESS ? freshness_refuses
-                                                            : drift_refuses;
+                         : m->kind == TSL_MONITOR_DRIFT     ? drift_refuses
+                                                            : quality_refuses;
     for (size_t i = 0; refuses[i] != K_COUNT; i++)
         if (v[refuses[i]])
             return fail(p, v[refuses[i]], TSL_EINVAL, "%s.%s: not a setting of %s monitors", path,
@@ -465,6 +507,9 @@ static tsl_err parse_monitor(mparser *p, const yaml_node_t *k, const yaml_node_t
     m->detector = (tsl_detector_params){TSL_DRIFT_CUSUM_K, TSL_DRIFT_CUSUM_H, TSL_DRIFT_PH_DELTA,
                                         TSL_DRIFT_PH_LAMBDA, TSL_DRIFT_PH_MIN_N};
 
+    m->check = TSL_QA_FLAGGED;
+    m->range_factor = 1.5;
+    m->max_listed = 20;
     m->metric = TSL_METRIC_MASE;
     m->window = TSL_WINDOW_DAY;
     m->actions = TSL_MONITOR_ACTION_NOTIFY;
@@ -566,6 +611,39 @@ static tsl_err parse_monitor(mparser *p, const yaml_node_t *k, const yaml_node_t
             m->policy.value = 0;
             m->rule.op = TSL_ALARM_GT;
         }
+    } else if (m->kind == TSL_MONITOR_QUALITY) {
+        /* what it watches: an endpoint's deployed version (its data set, baseline and items) or
+         * a data set directly (no baseline: no out_of_range or stale checks) */
+        if (!v[K_ENDPOINT] == !v[K_DATASET])
+            return fail(p, v[K_DATASET] ? v[K_DATASET] : n, TSL_EINVAL,
+                        "%s: %s, expected either endpoint (the deployed version's data set, "
+                        "baseline and items) or dataset",
+                        path,
+                        v[K_ENDPOINT] ? "both endpoint and dataset"
+                                      : "neither endpoint "
+                                        "nor dataset");
+        if (v[K_ENDPOINT]) {
+            snprintf(sub, sizeof sub, "%s.endpoint", path);
+            if ((rc = get_name(p, v[K_ENDPOINT], sub, &m->endpoint))) return rc;
+        } else {
+            snprintf(sub, sizeof sub, "%s.dataset", path);
+            if ((rc = get_name(p, v[K_DATASET], sub, &m->dataset))) return rc;
+            if (!tsl_config_dataset_find(cfg, m->dataset))
+                return fail(p, v[K_DATASET], TSL_EINVAL, "%s: '%s' is not a dataset of this file",
+                            sub, m->dataset);
+        }
+        m->window = TSL_WINDOW_INGEST;
+        if (v[K_CHECK]) {
+            snprintf(sub, sizeof sub, "%s.check", path);
+            if ((rc = scalar(p, v[K_CHECK], sub, &s))) return rc;
+            if (tsl_quality_arrival_parse(s, &m->check, &tmp))
+                return fail(p, v[K_CHECK], TSL_EINVAL, "%s: %s", sub, tmp.msg);
+        }
+        snprintf(sub, sizeof sub, "%s.quality", path);
+        if (v[K_QUALITY] && (rc = parse_quality(p, v[K_QUALITY], sub, m))) return rc;
+        /* any finding alarms: a share above zero means something to look at (docs) */
+        m->policy.value = 0;
+        m->rule.op = TSL_ALARM_GT;
     } else {
         snprintf(sub, sizeof sub, "%s.dataset", path);
         if (!v[K_DATASET])
@@ -599,6 +677,11 @@ static tsl_err parse_monitor(mparser *p, const yaml_node_t *k, const yaml_node_t
                     "%s: a drift statistic has no backtest value to follow, expected a number or "
                     "param:KEY",
                     sub);
+    if (m->kind == TSL_MONITOR_QUALITY && m->policy.kind != TSL_THRESHOLD_FIXED)
+        return fail(p, v[K_THRESHOLD], TSL_EINVAL,
+                    "%s: a data-quality share has no backtest value to follow (policy %s), "
+                    "expected a number or param:KEY",
+                    sub, tsl_threshold_kind_name(m->policy.kind));
     if (v[K_COMPARISON]) {
         snprintf(sub, sizeof sub, "%s.comparison", path);
         if ((rc = scalar(p, v[K_COMPARISON], sub, &s))) return rc;

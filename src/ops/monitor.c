@@ -44,6 +44,8 @@
 #include "tsloop/metrics.h"
 #include "tsloop/time.h"
 
+#include "ops/monitor_internal.h"
+
 /* ---- actuals ---- */
 
 /* One item's stored observations, loaded once per evaluation. */
@@ -557,6 +559,20 @@ out:
 
 /* ---- alarms ---- */
 
+/* The ingest id of an "ingest:ID" window key, 0 for another. */
+static int64_t ingest_window_id(const char *key) {
+    if (strncmp(key, "ingest:", 7)) return 0;
+    return strtoll(key + 7, NULL, 10);
+}
+
+/* Ingest windows by start, then ingest id. */
+static int cmp_ingest_window(const void *pa, const void *pb) {
+    const tsl_store_datapoint *a = pa, *b = pb;
+    if (a->window_start != b->window_start) return a->window_start < b->window_start ? -1 : 1;
+    int64_t ia = ingest_window_id(a->window), ib = ingest_window_id(b->window);
+    return ia < ib ? -1 : ia > ib;
+}
+
 /* The monitor's evaluation range, oldest first, NaN for missing slots, into pts (range
  * slots), and each slot's window start into starts (INT64_MIN when unknown). */
 static tsl_err alarm_range(tsl_store *s, const tsl_config_monitor *m, int range, double *pts,
@@ -583,7 +599,9 @@ static tsl_err alarm_range(tsl_store *s, const tsl_config_monitor *m, int range,
             if (back >= 0 && back < range) pts[range - 1 - back] = v[k].value;
         }
     } else {
-        /* the latest `range` datapoints: the query returns the latest windows, one row each */
+        /* the latest `range` datapoints: the query returns the latest windows, one row each;
+         * ingest windows that started in the same second go in ingest order */
+        if (m->window == TSL_WINDOW_INGEST) qsort(v, n, sizeof *v, cmp_ingest_window);
         size_t from = n > (size_t)range ? n - (size_t)range : 0;
         for (size_t k = from; k < n; k++) {
             pts[(size_t)range - (n - k)] = v[k].value;
@@ -600,10 +618,9 @@ static char *change_payload(const tsl_config_monitor *m, const tsl_store_deploym
                             const tsl_alarm_rule *rule, const tsl_alarm_result *r, double value,
                             const double *pts, const int64_t *starts, int range, int64_t now_ms) {
     char buf[64];
-    static const char *const kinds[] = {"accuracy", "freshness", "drift"};
     json_t *o = json_object();
     json_object_set_new(o, "monitor", json_string(m->name));
-    json_object_set_new(o, "kind", json_string(kinds[m->kind]));
+    json_object_set_new(o, "kind", json_string(tsl_monitor_kind_name(m->kind)));
     json_object_set_new(o, "forecaster",
                         dep && dep->forecaster ? json_string(dep->forecaster) : json_null());
     json_object_set_new(o, "version",
@@ -768,14 +785,14 @@ const char *tsl_monitor_metric_name(const tsl_config_monitor *m) {
         return "missed";
     case TSL_MONITOR_DRIFT:
         return tsl_drift_statistic_name(m->statistic);
+    case TSL_MONITOR_QUALITY:
+        return tsl_quality_arrival_name(m->check);
     }
     return "";
 }
 
-/* The data baseline of version (forecaster, version): its bundle's baseline.statistics. *out
- * stays NULL when the version has none (made before baselines existed). */
-static tsl_err load_baseline(tsl_store *s, const char *forecaster, int version, tsl_baseline **out,
-                             tsl_diag *d) {
+tsl_err tsl_monitor_load_baseline(tsl_store *s, const char *forecaster, int version,
+                                  tsl_baseline **out, tsl_diag *d) {
     void *data = NULL;
     size_t len = 0;
     tsl_bundle *b = NULL;
@@ -905,7 +922,7 @@ tsl_err tsl_monitor_drift(tsl_store *s, const tsl_config_monitor *m, const char 
     }
     if (err || (err = tsl_store_model_get(s, dep.forecaster, dep.version, &model, d))) goto out;
     if (!model.dataset || (dataset && strcmp(dataset, model.dataset))) goto out;
-    if ((err = load_baseline(s, dep.forecaster, dep.version, &b, d)) || !b) goto out;
+    if ((err = tsl_monitor_load_baseline(s, dep.forecaster, dep.version, &b, d)) || !b) goto out;
     for (size_t j = 0; j < ntouched; j++) {
         if (m->item && strcmp(touched[j].item, m->item)) continue;
         window w;
@@ -966,6 +983,9 @@ tsl_err tsl_monitor_follow(tsl_store *s, const tsl_config *cfg, size_t limit, in
                 else if (cfg->monitors[k].kind == TSL_MONITOR_DRIFT)
                     err =
                         tsl_monitor_drift(s, &cfg->monitors[k], dataset, pts, npts, now_ms, st, d);
+                else if (cfg->monitors[k].kind == TSL_MONITOR_QUALITY)
+                    err = tsl_monitor_quality(s, cfg, &cfg->monitors[k], dataset, ingest, pts, npts,
+                                              now_ms, st, d);
             tsl_store_point_list_free(pts, npts);
             if (err) goto out;
             if (st) st->events++;

@@ -60,7 +60,6 @@ tsl_err tsl_monitor_metrics_json(tsl_store *s, const tsl_store_datapoint_query *
 /* One alarm's object: the monitor's settings (m may be NULL) and the stored state (a may be
  * NULL: never evaluated). */
 static json_t *alarm_json(const tsl_config_monitor *m, const tsl_store_alarm *a, const char *name) {
-    static const char *const kinds[] = {"accuracy", "freshness", "drift"};
     static const char *const ops[] = {"GreaterThanThreshold", "GreaterThanOrEqualToThreshold",
                                       "LessThanThreshold", "LessThanOrEqualToThreshold"};
     char buf[32];
@@ -68,7 +67,7 @@ static json_t *alarm_json(const tsl_config_monitor *m, const tsl_store_alarm *a,
     json_object_set_new(o, "monitor", json_string(name));
     json_object_set_new(o, "configured", json_boolean(m != NULL));
     if (m) {
-        json_object_set_new(o, "kind", json_string(kinds[m->kind]));
+        json_object_set_new(o, "kind", json_string(tsl_monitor_kind_name(m->kind)));
         json_object_set_new(o, "endpoint", m->endpoint ? json_string(m->endpoint) : json_null());
         json_object_set_new(o, "dataset", m->dataset ? json_string(m->dataset) : json_null());
         json_object_set_new(o, "metric", json_string(tsl_monitor_metric_name(m)));

@@ -216,6 +216,51 @@ static void render_ingested(json_t *o, tsl_wbuf *out) {
     if (str(o, "source")) tsl_wbuf_printf(out, "source: %s\n", str(o, "source"));
 }
 
+/* dataset.quality: what the checks found in one ingest, the worst first, and where to look. */
+static void render_quality(json_t *o, tsl_wbuf *out) {
+    char b[32];
+    const char *ds = str(o, "dataset"), *mon = str(o, "monitor"), *worst = str(o, "worst");
+    json_t *ingest = json_object_get(o, "ingest_id");
+    long long id = json_is_integer(ingest) ? (long long)json_integer_value(ingest) : 0;
+    tsl_wbuf_printf(out, "Data quality of %s: %s in ingest %lld\n\n", ds ? ds : "?",
+                    worst ? worst : "?", id);
+    if (mon) tsl_wbuf_printf(out, "Monitor: %s (quality)\n", mon);
+    if (str(o, "endpoint"))
+        tsl_wbuf_printf(out, "Endpoint: %s (%s/%s)\n", str(o, "endpoint"),
+                        str(o, "forecaster") ? str(o, "forecaster") : "?",
+                        num(o, "version", b, sizeof b) ? b : "?");
+    json_t *pts = json_object_get(o, "points"), *items = json_object_get(o, "items");
+    if (json_is_integer(pts) && json_is_integer(items))
+        tsl_wbuf_printf(out, "New points: %lld in %lld items\n", (long long)json_integer_value(pts),
+                        (long long)json_integer_value(items));
+    json_t *checks = json_object_get(o, "checks");
+    if (json_object_size(checks)) {
+        tsl_wbuf_printf(out, "Checks (share of the points or items concerned):\n");
+        const char *k;
+        json_t *v;
+        json_object_foreach(checks, k, v) {
+            if (json_is_number(v))
+                tsl_wbuf_printf(out, "  %-13s %.4g%%\n", k, 100 * json_number_value(v));
+        }
+    }
+    json_t *viol = json_object_get(o, "violations");
+    if (json_array_size(viol)) {
+        tsl_wbuf_printf(out, "Found (worst first):\n");
+        size_t i;
+        json_t *x;
+        json_array_foreach(viol, i, x) {
+            const char *sev = str(x, "severity"), *desc = str(x, "description");
+            tsl_wbuf_printf(out, "  [%s] %s: %s\n", sev ? sev : "?",
+                            str(x, "check") ? str(x, "check") : "?", desc ? desc : "");
+        }
+    }
+    tsl_wbuf_printf(out,
+                    "\nTo look at it:\n  tsloop metrics --monitor %s\n  tsloop datasets show %s\n",
+                    mon ? mon : "MONITOR", ds ? ds : "DATASET");
+    if (id)
+        tsl_wbuf_printf(out, "  tsloop datasets show %s --ingest %lld\n", ds ? ds : "DATASET", id);
+}
+
 static void render_failed(json_t *o, tsl_wbuf *out) {
     const char *ch = str(o, "channel"), *et = str(o, "event_type"), *err = str(o, "error");
     json_t *id = json_object_get(o, "event_id"), *att = json_object_get(o, "attempts");
@@ -254,6 +299,8 @@ void tsl_notify_render(const tsl_store_event *e, const char *project, tsl_wbuf *
         render_retrain(e->type, o, out);
     else if (!strcmp(e->type, "dataset.ingested"))
         render_ingested(o, out);
+    else if (!strcmp(e->type, "dataset.quality"))
+        render_quality(o, out);
     else if (!strcmp(e->type, "notification.failed"))
         render_failed(o, out);
     else

@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "core/text.h"
+#include "ops/quality_grid.h"
 #include "tsloop/backtest.h"
 #include "tsloop/mem.h"
 
@@ -147,8 +148,9 @@ static int64_t floor_mod(int64_t a, int64_t b) {
     return r < 0 ? r + b : r;
 }
 
-/* The phase of a grid through t: which of the frequency's possible grids t lies on. */
-static int64_t grid_phase(tsl_freq f, int64_t t) {
+/* The phase of a grid through t: which of the frequency's possible grids t lies on. Shared
+ * with the checks on arriving data (quality_grid.h). */
+int64_t tsl_quality_grid_phase(tsl_freq f, int64_t t) {
     if (f.unit < TSL_FREQ_MONTH) return floor_mod(t, freq_step(f));
     int y, m, dd, hh, mi, ss;
     tsl_time_civil(t, &y, &m, &dd, &hh, &mi, &ss);
@@ -159,8 +161,8 @@ static int64_t grid_phase(tsl_freq f, int64_t t) {
 }
 
 /* Whole steps of f from a to b (a <= b), or an estimate from the step's nominal length when b
- * is not on a's grid. */
-static int64_t steps_between(tsl_freq f, int64_t a, int64_t b) {
+ * is not on a's grid. Shared with the checks on arriving data (quality_grid.h). */
+int64_t tsl_quality_steps_between(tsl_freq f, int64_t a, int64_t b) {
     int64_t k;
     if (tsl_freq_steps(f, a, b, &k) == TSL_OK) return k;
     int64_t nominal = f.unit < TSL_FREQ_MONTH ? freq_step(f) : freq_step(f) * 2629746;
@@ -198,7 +200,7 @@ static void series_facts(const tsl_dataset *ds, const tsl_series *s, facts *f) {
         f->last = i;
     }
     if (f->observed < 2) f->constant = 0;
-    f->phase = grid_phase(ds->freq, s->start);
+    f->phase = tsl_quality_grid_phase(ds->freq, s->start);
     if (f->observed) f->last_time = tsl_dataset_time(ds, s, f->last);
 }
 
@@ -668,7 +670,7 @@ static void check_series(ctx *c) {
     if (check_on(c, TSL_QC_STALE)) {
         for (size_t i = 0; i < n; i++) {
             if (!c->fx[i].observed) continue;
-            int64_t lag = steps_between(ds->freq, c->fx[i].last_time, c->newest);
+            int64_t lag = tsl_quality_steps_between(ds->freq, c->fx[i].last_time, c->newest);
             if (lag > (int64_t)c->stale_after)
                 series_hit(c, TSL_QC_STALE, i, TSL_QUALITY_WARNING, (size_t)lag, (double)lag,
                            (double)lag);

@@ -259,5 +259,11 @@ tsl_err tsl_sq_cursor_get(tsl_store *s, const char *name, int64_t *value, tsl_di
 tsl_err tsl_sq_cursor_set(tsl_store *s, const char *name, int64_t value, tsl_diag *d);
 tsl_err tsl_sq_ingest_points(tsl_store *s, int64_t ingest_id, tsl_store_point **out, size_t *n,
                              tsl_diag *d);
+tsl_err tsl_sq_ingest_items(tsl_store *s, int64_t ingest_id, tsl_store_ingest_item **out, size_t *n,
+                            tsl_diag *d);
+tsl_err tsl_sq_quality_put(tsl_store *s, const tsl_store_quality *q, const char *payload,
+                           int *recorded, tsl_diag *d);
+tsl_err tsl_sq_quality_list(tsl_store *s, int64_t ingest_id, const char *monitor,
+                            tsl_store_quality **out, size_t *n, tsl_diag *d);
 
 #endif

@@ -591,6 +591,9 @@ static const tsl_store_vt sqlite_vt = {
     .detector_list = tsl_sq_detector_list,
     .detector_put = tsl_sq_detector_put,
     .ingest_points = tsl_sq_ingest_points,
+    .ingest_items = tsl_sq_ingest_items,
+    .quality_put = tsl_sq_quality_put,
+    .quality_list = tsl_sq_quality_list,
 };
 
 tsl_err tsl_sto_sqlite_open(tsl_store *s, const char *path, const tsl_store_opts *opts,

@@ -467,6 +467,21 @@ static const char M11[] =
     "  updated_ms INTEGER NOT NULL,\n"
     "  PRIMARY KEY (monitor, endpoint, item)\n"
     ") WITHOUT ROWID;\n";
+
+/* Migration 12: quality monitors' reports, one per (monitor, ingest): that the monitor
+ * evaluated the ingest, what it found in a line, and its dataset.quality event (what keeps an
+ * event from being emitted twice for one ingest). */
+static const char M12[] =
+    "CREATE TABLE quality_reports (\n"
+    "  monitor TEXT NOT NULL,\n"
+    "  ingest_id INTEGER NOT NULL,\n"
+    "  dataset TEXT NOT NULL,\n"
+    "  worst TEXT NOT NULL,\n"
+    "  summary TEXT NOT NULL,\n"
+    "  event_id INTEGER NOT NULL,\n" /* 0: clean, no event */
+    "  at_ms INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (ingest_id, monitor)\n"
+    ") WITHOUT ROWID;\n";
 // clang-format on
 
 const sq_migration tsl_sq_migrations[] = {
@@ -481,6 +496,7 @@ const sq_migration tsl_sq_migrations[] = {
     {9, "the scheduler's lock and schedules' last fire times", M9},
     {10, "metric datapoints, alarms, alarm history, evaluation cursors, ingest spans", M10},
     {11, "residual detectors' states", M11},
+    {12, "quality monitors' reports per ingest", M12},
 };
 
 const size_t tsl_sq_nmigrations = sizeof tsl_sq_migrations / sizeof tsl_sq_migrations[0];

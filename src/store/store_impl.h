@@ -293,6 +293,12 @@ struct tsl_store_vt {
                             const tsl_store_datapoint *dp, size_t ndp, tsl_diag *d);
     tsl_err (*ingest_points)(tsl_store *s, int64_t ingest_id, tsl_store_point **out, size_t *n,
                              tsl_diag *d);
+    tsl_err (*ingest_items)(tsl_store *s, int64_t ingest_id, tsl_store_ingest_item **out, size_t *n,
+                            tsl_diag *d);
+    tsl_err (*quality_put)(tsl_store *s, const tsl_store_quality *q, const char *payload,
+                           int *recorded, tsl_diag *d);
+    tsl_err (*quality_list)(tsl_store *s, int64_t ingest_id, const char *monitor,
+                            tsl_store_quality **out, size_t *n, tsl_diag *d);
 };
 
 /* The SQLite back end: opens path for s (s->vt, s->be set on success). */

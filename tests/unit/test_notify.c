@@ -261,6 +261,27 @@ static void test_render(void **state) {
     HAS(s, "Why not: cooldown");
     tsl_free(s);
 
+    s = render("dataset.quality",
+               "{\"dataset\":\"solar\",\"monitor\":\"solar-quality\",\"ingest_id\":7,"
+               "\"endpoint\":\"prod\",\"forecaster\":\"solar\",\"version\":3,\"points\":72,"
+               "\"items\":3,\"checks\":{\"missing\":0.0416666,\"flatline\":0.3333333,"
+               "\"flagged\":0.6666666},\"violations\":[{\"check\":\"missing\",\"severity\":"
+               "\"warning\",\"item\":\"site-2\",\"count\":3,\"value\":0.125,\"description\":"
+               "\"3 of 24 new points of site-2 are missing (12.5%)\"},{\"check\":\"flatline\","
+               "\"severity\":\"warning\",\"item\":\"site-3\",\"count\":24,\"value\":0,"
+               "\"description\":\"the last 24 new values of site-3 are all 0\"}],\"worst\":"
+               "\"warning\"}");
+    HAS(s, "Data quality of solar: warning in ingest 7\n\n");
+    HAS(s, "Monitor: solar-quality (quality)\n");
+    HAS(s, "Endpoint: prod (solar/3)\n");
+    HAS(s, "New points: 72 in 3 items\n");
+    HAS(s, "  flatline      33.33%\n");
+    HAS(s, "  [warning] missing: 3 of 24 new points of site-2 are missing (12.5%)\n");
+    HAS(s, "  [warning] flatline: the last 24 new values of site-3 are all 0\n");
+    HAS(s, "tsloop metrics --monitor solar-quality");
+    HAS(s, "tsloop datasets show solar --ingest 7");
+    tsl_free(s);
+
     s = render("notification.failed", "{\"channel\":\"hook\",\"event_id\":9,\"event_type\":"
                                       "\"model.pending\",\"attempts\":6,\"error\":\"HTTP 500\"}");
     HAS(s, "Notification channel hook gave up");
