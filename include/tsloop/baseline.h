@@ -122,6 +122,15 @@ tsl_err tsl_baseline_to_json(const tsl_baseline *b, int indent, tsl_wbuf *out, t
  * for a document of the wrong shape, the diag naming the field. */
 tsl_err tsl_baseline_from_json(const char *text, size_t len, tsl_baseline **out, tsl_diag *d);
 
+/* As tsl_baseline_from_json, but the text is read piece by piece (a parsed tree of one series at
+ * a time, never of the whole document: memory stays near the result's size) and only the series
+ * whose item_id is in want[0..nwant) (sorted bytewise; want NULL: every series) get their
+ * statistics; the others keep their item_id with empty statistics (n and count 0, NaN values,
+ * no profile), so the version's item list stays whole. Every part read is checked as by
+ * tsl_baseline_from_json; a series not wanted is checked for its item_id only. */
+tsl_err tsl_baseline_from_json_items(const char *text, size_t len, const char *const *want,
+                                     size_t nwant, tsl_baseline **out, tsl_diag *d);
+
 /* Appends the constraints derived from b, in the constraints.json spirit: per series and
  * overall, completeness (1 - missing share), is_non_negative (min >= 0) and the observed value
  * range, plus the drift thresholds docs/baseline.md recommends. */

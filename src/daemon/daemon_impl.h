@@ -128,22 +128,6 @@ tsl_err tsl_retrainer_start(const char *url, const char *config_path, FILE *log,
 
 /* Stops it after the round in progress and frees r; NULL is a no-op. */
 void tsl_retrainer_stop(tsl_retrainer *r);
-/* ---- scanning JSON text without parsing it (jscan.c) ---- */
-
-/* One member of a JSON object being walked: *at is where the walk stands (just after the '{',
- * or after the member before). Sets the key's bytes between its quotes (escapes left as they
- * are) and the value's bounds [*v, *vend). 1: a member; 0: the object ended (*at past its
- * '}'); -1: malformed or truncated. Brackets inside values are matched by counting, not checked
- * for their grammar: what a caller keeps of a value it parses with jansson. */
-int tsl_jscan_next(const char **at, const char *end, const char **key, size_t *klen, const char **v,
-                   const char **vend);
-
-/* The value of member name (compared with the key's bytes as written, escapes and all) of
- * the object text [p, end): 1 found, its bounds in [*v, *vend); 0 absent; -1 malformed or not
- * an object. The first of duplicate keys wins. */
-int tsl_jscan_member(const char *p, const char *end, const char *name, const char **v,
-                     const char **vend);
-
 /* ---- NDJSON observations (ndjson.c) ---- */
 
 typedef struct tsl_ndjson tsl_ndjson;

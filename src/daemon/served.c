@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/jscan.h"
 #include "daemon/daemon_impl.h"
 #include "tsloop/mem.h"
 

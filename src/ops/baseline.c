@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/jscan.h"
 #include "core/text.h"
 #include "tsloop/mem.h"
 
@@ -851,6 +852,155 @@ static tsl_err parse_dataset(json_t *o, tsl_baseline *b, size_t *nitems, tsl_dia
         return corrupt(d, &w, "period", "an integer from 1 to 10000");
     b->period = (int)json_integer_value(p);
     return get_count(o, &w, "item_count", nitems, d);
+}
+
+/* Parses the JSON value [v, vend) (a scalar too): a new reference, or NULL with the message. */
+static json_t *load_part(const char *v, const char *vend, const char *what, tsl_err *rc,
+                         tsl_diag *d) {
+    json_error_t je;
+    json_t *j = json_loadb(v, (size_t)(vend - v), JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
+    if (!j)
+        *rc = tsl_diag_set(d, TSL_EPARSE, "baseline JSON: %s: column %d: %s", what, je.column,
+                           je.text);
+    return j;
+}
+
+/* Whether item is among want[0..nwant) (sorted bytewise). */
+static int wanted(const char *const *want, size_t nwant, const char *item) {
+    size_t lo = 0, hi = nwant;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(want[mid], item);
+        if (!c) return 1;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+/* Empty statistics: no point, NaN wherever a value would be. */
+static void empty_stats(tsl_baseline_stats *s) {
+    memset(s, 0, sizeof *s);
+    s->mean = s->sd = s->min = s->max = s->missing_share = s->zero_share = NAN;
+    for (int k = 0; k < ND; k++) s->deciles[k] = NAN;
+}
+
+/* Reads the top-level members of the statistics document [text, end) into b: version and kind
+ * checked, dataset and overall parsed, and the bounds of the series array in *arr, *arr_end. */
+static tsl_err read_head(const char *text, const char *end, tsl_baseline *b, size_t *nitems,
+                         const char **arr, const char **arr_end, tsl_diag *d) {
+    static const char *const names[] = {"version", "kind", "dataset", "overall", "series"};
+    const char *at[5] = {0}, *at_end[5] = {0}, *p = text, *key, *v, *vend;
+    size_t klen;
+    int r;
+    tsl_err rc = TSL_OK;
+    where top = {"document"};
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++;
+    if (p >= end || *p != '{') return corrupt(d, &top, NULL, "an object");
+    p++;
+    while ((r = tsl_jscan_next(&p, end, &key, &klen, &v, &vend)) == 1)
+        for (int i = 0; i < 5; i++)
+            if (strlen(names[i]) == klen && !memcmp(names[i], key, klen) && !at[i])
+                at[i] = v, at_end[i] = vend;
+    if (r < 0) return tsl_diag_set(d, TSL_EPARSE, "baseline JSON: a truncated or malformed text");
+    json_t *j = NULL;
+    if (!at[0] || !(j = load_part(at[0], at_end[0], "version", &rc, d)) || !json_is_integer(j)) {
+        json_decref(j);
+        return rc ? rc : corrupt(d, &top, "version", "an integer");
+    }
+    json_int_t version = json_integer_value(j);
+    json_decref(j);
+    if (version != TSL_BASELINE_FORMAT)
+        return tsl_diag_set(d, TSL_EVERSION,
+                            "baseline JSON: format version %" JSON_INTEGER_FORMAT
+                            " is not known: expected %d",
+                            version, TSL_BASELINE_FORMAT);
+    j = at[1] ? load_part(at[1], at_end[1], "kind", &rc, d) : NULL;
+    int kind_ok = json_is_string(j) && !strcmp(json_string_value(j), "tsloop.baseline.statistics");
+    json_decref(j);
+    if (rc) return rc;
+    if (!kind_ok) return corrupt(d, &top, "kind", "\"tsloop.baseline.statistics\"");
+    j = at[2] ? load_part(at[2], at_end[2], "dataset", &rc, d) : NULL;
+    if (!rc) rc = parse_dataset(j, b, nitems, d);
+    json_decref(j);
+    if (rc) return rc;
+    where ov = {"overall"};
+    j = at[3] ? load_part(at[3], at_end[3], "overall", &rc, d) : NULL;
+    if (!rc) rc = parse_stats(j, &ov, b->period, &b->overall, d);
+    json_decref(j);
+    if (rc) return rc;
+    if (!at[4] || *at[4] != '[')
+        return corrupt(d, &top, "series", "an array of dataset.item_count objects");
+    *arr = at[4] + 1;
+    *arr_end = at_end[4];
+    return TSL_OK;
+}
+
+/* Contract in baseline.h. The text is walked with the scanner of core/jscan.h, and each part
+ * kept is parsed and checked by jansson as tsl_baseline_from_json does; only one series' tree
+ * exists at a time. */
+tsl_err tsl_baseline_from_json_items(const char *text, size_t len, const char *const *want,
+                                     size_t nwant, tsl_baseline **out, tsl_diag *d) {
+    assert(out && (text || len == 0));
+    tsl_baseline *b = tsl_calloc(1, sizeof *b);
+    const char *end = (text ? text : "") + len, *p = NULL, *arr_end = NULL, *v, *vend;
+    size_t nitems = 0, cap = 0;
+    json_t *j = NULL;
+    int r;
+    tsl_err rc;
+    *out = NULL;
+    if ((rc = read_head(text ? text : "", end, b, &nitems, &p, &arr_end, d))) goto out;
+    while ((r = tsl_jscan_element(&p, arr_end, &v, &vend)) == 1) {
+        where w;
+        const char *iv, *ivend;
+        snprintf(w.at, sizeof w.at, "series[%zu]", b->nseries);
+        if (b->nseries == nitems) break; /* too many: refused below */
+        if (tsl_jscan_member(v, vend, "item_id", &iv, &ivend) != 1) {
+            rc = corrupt(d, &w, "item_id", "a string");
+            goto out;
+        }
+        if (!(j = load_part(iv, ivend, w.at, &rc, d))) goto out;
+        if (!json_is_string(j)) {
+            rc = corrupt(d, &w, "item_id", "a string");
+            goto out;
+        }
+        const char *id = json_string_value(j);
+        if (b->nseries && strcmp(b->series[b->nseries - 1].item_id, id) >= 0) {
+            rc = corrupt(d, &w, "item_id", "ids sorted bytewise and distinct");
+            goto out;
+        }
+        if (b->nseries == cap) {
+            cap = cap ? 2 * cap : 64;
+            if (cap > nitems) cap = nitems;
+            b->series = tsl_reallocarray(b->series, cap, sizeof *b->series);
+        }
+        tsl_baseline_series *x = &b->series[b->nseries++];
+        x->item_id = tsl_strdup(id);
+        json_decref(j);
+        j = NULL;
+        empty_stats(&x->stats);
+        if (want && !wanted(want, nwant, x->item_id)) continue;
+        if (!(j = load_part(v, vend, w.at, &rc, d))) goto out;
+        if ((rc = parse_stats(j, &w, b->period, &x->stats, d))) goto out;
+        json_decref(j);
+        j = NULL;
+    }
+    if (r < 0 || b->nseries != nitems || (r == 1 && b->nseries == nitems)) {
+        where top = {"document"};
+        rc = r < 0 ? tsl_diag_set(d, TSL_EPARSE,
+                                  "baseline JSON: series: a truncated or "
+                                  "malformed array")
+                   : corrupt(d, &top, "series", "an array of dataset.item_count objects");
+        goto out;
+    }
+    *out = b;
+    b = NULL;
+out:
+    json_decref(j);
+    tsl_baseline_free(b);
+    return rc;
 }
 
 /* Parses and checks a statistics document; nothing is returned on failure. */

@@ -44,6 +44,7 @@
 #include "tsloop/metrics.h"
 #include "tsloop/time.h"
 
+#include "core/jscan.h"
 #include "ops/monitor_internal.h"
 
 /* ---- actuals ---- */
@@ -792,26 +793,25 @@ const char *tsl_monitor_metric_name(const tsl_config_monitor *m) {
 }
 
 tsl_err tsl_monitor_load_baseline(tsl_store *s, const char *forecaster, int version,
-                                  tsl_baseline **out, tsl_diag *d) {
+                                  const char *const *want, size_t nwant, tsl_baseline **out,
+                                  tsl_diag *d) {
     void *data = NULL;
     size_t len = 0;
     tsl_bundle *b = NULL;
-    json_t *meta = NULL;
-    char *text = NULL;
+    const char *v, *vend, *st, *stend;
     tsl_err err;
     *out = NULL;
     if ((err = tsl_store_model_artifact(s, forecaster, version, &data, &len, d))) goto out;
     err = tsl_bundle_adopt(data, len, &b, d);
     data = NULL; /* the bundle owns it, or freed it */
     if (err) goto out;
-    meta = json_loadb(tsl_bundle_meta(b), tsl_bundle_meta_len(b), 0, NULL);
-    json_t *stats = json_object_get(json_object_get(meta, "baseline"), "statistics");
-    if (!stats) goto out;
-    text = json_dumps(stats, JSON_COMPACT);
-    err = tsl_baseline_from_json(text, strlen(text), out, d);
+    const char *meta = tsl_bundle_meta(b), *end = meta + tsl_bundle_meta_len(b);
+    /* the metadata is mostly the baseline: scanned, not parsed whole (core/jscan.h) */
+    if (tsl_jscan_member(meta, end, "baseline", &v, &vend) != 1 ||
+        tsl_jscan_member(v, vend, "statistics", &st, &stend) != 1)
+        goto out;
+    err = tsl_baseline_from_json_items(st, (size_t)(stend - st), want, nwant, out, d);
 out:
-    tsl_free(text);
-    json_decref(meta);
     tsl_bundle_free(b);
     return err;
 }
@@ -922,7 +922,8 @@ tsl_err tsl_monitor_drift(tsl_store *s, const tsl_config_monitor *m, const char 
     }
     if (err || (err = tsl_store_model_get(s, dep.forecaster, dep.version, &model, d))) goto out;
     if (!model.dataset || (dataset && strcmp(dataset, model.dataset))) goto out;
-    if ((err = tsl_monitor_load_baseline(s, dep.forecaster, dep.version, &b, d)) || !b) goto out;
+    if ((err = tsl_monitor_load_baseline(s, dep.forecaster, dep.version, NULL, 0, &b, d)) || !b)
+        goto out;
     for (size_t j = 0; j < ntouched; j++) {
         if (m->item && strcmp(touched[j].item, m->item)) continue;
         window w;

@@ -10,9 +10,12 @@
 #include "tsloop/err.h"
 #include "tsloop/store.h"
 
-/* The data baseline of version (forecaster, version): its bundle's baseline.statistics. *out
- * stays NULL when the version has none (made before baselines existed). */
+/* The data baseline of version (forecaster, version): its bundle's baseline.statistics, with
+ * the statistics of the items want[0..nwant) only (sorted bytewise; NULL: all), read without
+ * parsing the rest of the metadata (tsl_baseline_from_json_items). *out stays NULL when the
+ * version has none (made before baselines existed). */
 tsl_err tsl_monitor_load_baseline(tsl_store *s, const char *forecaster, int version,
-                                  tsl_baseline **out, tsl_diag *d);
+                                  const char *const *want, size_t nwant, tsl_baseline **out,
+                                  tsl_diag *d);
 
 #endif

@@ -168,7 +168,8 @@ tsl_err tsl_monitor_quality(tsl_store *s, const tsl_config *cfg, const tsl_confi
     int64_t *ts = NULL;
     double *vs = NULL;
     char *payload = NULL;
-    size_t nitems = 0, nseen = 0, nser = 0, ndp = 0, dpcap = 0;
+    const char **want = NULL;
+    size_t nitems = 0, nseen = 0, nser = 0, ndp = 0, dpcap = 0, nwant = 0;
     tsl_wbuf line;
     tsl_err err = TSL_OK;
     tsl_wbuf_init(&line);
@@ -185,7 +186,13 @@ tsl_err tsl_monitor_quality(tsl_store *s, const tsl_config *cfg, const tsl_confi
     if (!watched || !dataset || strcmp(dataset, watched)) goto out;
     if ((err = tsl_store_quality_list(s, ingest_id, m->name, &seen, &nseen, d)) || nseen)
         goto out; /* evaluated before: once per ingest */
-    if (m->endpoint && (err = tsl_monitor_load_baseline(s, dep.forecaster, dep.version, &b, d)))
+    /* the baseline's statistics of the items that received points (pts are by item), and the
+     * ids of the others (the stale check) */
+    want = tsl_calloc(npts + 1, sizeof *want);
+    for (size_t i = 0; i < npts; i++)
+        if (!nwant || strcmp(want[nwant - 1], pts[i].item)) want[nwant++] = pts[i].item;
+    if (m->endpoint &&
+        (err = tsl_monitor_load_baseline(s, dep.forecaster, dep.version, want, nwant, &b, d)))
         goto out;
     if ((err = tsl_store_dataset_get(s, dataset, &ds, d))) goto out;
     if ((err = tsl_store_ingest_get(s, ingest_id, &info, d))) goto out;
@@ -274,6 +281,7 @@ out:
     tsl_free(ts);
     tsl_free(vs);
     tsl_baseline_free(b);
+    tsl_free(want);
     tsl_store_quality_list_free(seen, nseen);
     tsl_store_ingest_item_list_free(items, nitems);
     tsl_store_ingest_info_release(&info);

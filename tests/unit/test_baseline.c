@@ -406,6 +406,35 @@ static void test_json_roundtrip(void **state) {
         tsl_diag d = {0};
         if (tsl_baseline_from_json(text, len, &back, &d)) fail_msg("from_json: %s", d.msg);
         assert_baselines_identical(b, back);
+        /* piecewise, every series: the same to the bit */
+        tsl_baseline *part = NULL;
+        if (tsl_baseline_from_json_items(text, len, NULL, 0, &part, &d))
+            fail_msg("from_json_items: %s", d.msg);
+        assert_baselines_identical(b, part);
+        tsl_baseline_free(part);
+        /* only series "b": the others keep their ids, with empty statistics */
+        part = NULL;
+        const char *want_b[] = {"b"};
+        if (tsl_baseline_from_json_items(text, len, want_b, 1, &part, &d))
+            fail_msg("from_json_items: %s", d.msg);
+        assert_int_equal(part->nseries, b->nseries);
+        for (size_t i = 0; i < b->nseries; i++) {
+            assert_string_equal(part->series[i].item_id, b->series[i].item_id);
+            const tsl_baseline_stats *x = &part->series[i].stats;
+            if (!strcmp(b->series[i].item_id, "b")) {
+                assert_int_equal(x->count, b->series[i].stats.count);
+                assert_memory_equal(x->deciles, b->series[i].stats.deciles, sizeof x->deciles);
+                assert_int_equal(x->period, b->series[i].stats.period);
+            } else {
+                assert_int_equal(x->count, 0);
+                assert_int_equal(x->n, 0);
+                assert_true(isnan(x->deciles[5]) && isnan(x->mean));
+                assert_null(x->profile);
+            }
+        }
+        assert_int_equal(part->overall.count, b->overall.count);
+        assert_int_equal(part->period, b->period);
+        tsl_baseline_free(part);
         size_t len2;
         char *again = to_json(back, indent, &len2);
         assert_int_equal(len, len2);
@@ -461,8 +490,8 @@ static void test_json_without_profile(void **state) {
     tsl_dataset_free(ds);
 }
 
-/* Parses the document, applies edit to it, and expects from_json to fail with code and a
- * message containing part. */
+/* Parses the document, applies edit to it, and expects from_json, and the piecewise
+ * from_json_items reading every series, to fail with code and a message containing part. */
 static void expect_refused(const char *text, size_t len, void (*edit)(json_t *root), tsl_err code,
                            const char *part) {
     json_t *root = json_loadb(text, len, 0, NULL);
@@ -473,10 +502,14 @@ static void expect_refused(const char *text, size_t len, void (*edit)(json_t *ro
     tsl_baseline *b = NULL;
     tsl_diag d = {0};
     tsl_err rc = tsl_baseline_from_json(bad, strlen(bad), &b, &d);
-    free(bad);
     if (rc != code) fail_msg("expected code %d, got %d (%s)", code, rc, d.msg);
     assert_null(b);
     if (!strstr(d.msg, part)) fail_msg("message '%s' lacks '%s'", d.msg, part);
+    rc = tsl_baseline_from_json_items(bad, strlen(bad), NULL, 0, &b, &d);
+    free(bad);
+    if (rc != code) fail_msg("items: expected code %d, got %d (%s)", code, rc, d.msg);
+    assert_null(b);
+    if (!strstr(d.msg, part)) fail_msg("items: message '%s' lacks '%s'", d.msg, part);
 }
 
 static json_t *first_series(json_t *root) {
@@ -545,9 +578,15 @@ static void test_json_refusals(void **state) {
     assert_non_null(strstr(d.msg, "baseline JSON: line 1"));
     assert_int_equal(tsl_baseline_from_json("[]", 2, &out, &d), TSL_ECORRUPT);
     assert_int_equal(tsl_baseline_from_json("", 0, &out, &d), TSL_EPARSE);
+    assert_int_equal(tsl_baseline_from_json_items("{\"version\": 1,", 14, NULL, 0, &out, &d),
+                     TSL_EPARSE);
+    assert_int_equal(tsl_baseline_from_json_items("[]", 2, NULL, 0, &out, &d), TSL_ECORRUPT);
+    assert_int_equal(tsl_baseline_from_json_items("", 0, NULL, 0, &out, &d), TSL_ECORRUPT);
     /* Truncated anywhere: refused, never crashed on. */
-    for (size_t cut = 0; cut < len; cut += 97)
+    for (size_t cut = 0; cut < len; cut += 97) {
         assert_int_not_equal(tsl_baseline_from_json(text, cut, &out, NULL), TSL_OK);
+        assert_int_not_equal(tsl_baseline_from_json_items(text, cut, NULL, 0, &out, NULL), TSL_OK);
+    }
     assert_null(out);
     tsl_free(text);
     tsl_baseline_free(b);

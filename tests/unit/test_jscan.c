@@ -1,5 +1,5 @@
 /*
- * test_jscan.c - the JSON scanner of served versions (src/daemon/jscan.c): members are found
+ * test_jscan.c - the JSON scanner of served versions (src/core/jscan.c): members are found
  * past values that hold brackets, quotes and escapes inside strings, the first of duplicate
  * keys wins, truncated or malformed text is refused rather than read past its end, and on a
  * choices-like document written by jansson the scanner finds the same "end" of every item as
@@ -15,7 +15,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "daemon/daemon_impl.h"
+#include "core/jscan.h"
 #include "tsloop/mem.h"
 
 /* The member name of text as a new string ("" when absent, "!" when malformed). */
@@ -125,8 +125,35 @@ static void test_walk_matches_jansson(void **state) {
     json_decref(root);
 }
 
+/* Arrays are walked element by element, scalars, strings with brackets and nested values
+ * alike; a truncated array is refused. */
+static void test_elements(void **state) {
+    (void)state;
+    const char *text = "[1, \"a]\", {\"k\": [2, 3]}, [], null ]";
+    const char *end = text + strlen(text), *p = text + 1, *v = NULL, *vend = NULL;
+    static const char *const want[] = {"1", "\"a]\"", "{\"k\": [2, 3]}", "[]", "null"};
+    size_t n = 0;
+    int r;
+    while ((r = tsl_jscan_element(&p, end, &v, &vend)) == 1) {
+        assert_true(n < 5);
+        assert_int_equal((size_t)(vend - v), strlen(want[n]));
+        assert_memory_equal(v, want[n], strlen(want[n]));
+        n++;
+    }
+    assert_int_equal(r, 0);
+    assert_int_equal(n, 5);
+    assert_ptr_equal(p, end);
+    const char *cut = "[1, {\"k\": 2";
+    p = cut + 1;
+    assert_int_equal(tsl_jscan_element(&p, cut + strlen(cut), &v, &vend), 1);
+    assert_int_equal(tsl_jscan_element(&p, cut + strlen(cut), &v, &vend), -1);
+    p = "[]" + 1;
+    assert_int_equal(tsl_jscan_element(&p, p + 1, &v, &vend), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_elements),
         cmocka_unit_test(test_members),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_walk_matches_jansson),

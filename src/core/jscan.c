@@ -3,7 +3,8 @@
  *
  * A served version needs two small things from two large documents: the settings from the
  * bundle's metadata (which also carries the data set's baseline statistics, about 700 bytes
- * of text per series) and each series' training end from the version's choices. jansson would
+ * of text per series) and each series' training end from the version's choices; a monitor
+ * needs the baseline out of that metadata, and of it perhaps only a few series. jansson would
  * build a tree of the whole text first, at about six times its size (440 MB of nodes for the
  * 75 MB metadata of 100,000 series: the daemon's memory peak while loading, see
  * docs/daemon-status.md). These functions walk the text in place instead, skipping values by
@@ -14,7 +15,7 @@
 #include <assert.h>
 #include <string.h>
 
-#include "daemon/daemon_impl.h"
+#include "core/jscan.h"
 
 /* p past JSON white space (at most up to end). */
 static const char *js_ws(const char *p, const char *end) {
@@ -63,7 +64,7 @@ static const char *js_skip(const char *p, const char *end) {
     return NULL;
 }
 
-/* Contract in daemon_impl.h. A ',' before the member is taken as the separator. */
+/* Contract in jscan.h. A ',' before the member is taken as the separator. */
 int tsl_jscan_next(const char **at, const char *end, const char **key, size_t *klen, const char **v,
                    const char **vend) {
     const char *p = js_ws(*at, end);
@@ -84,7 +85,21 @@ int tsl_jscan_next(const char **at, const char *end, const char **key, size_t *k
     return 1;
 }
 
-/* Contract in daemon_impl.h. */
+/* Contract in jscan.h. A ',' before the element is taken as the separator. */
+int tsl_jscan_element(const char **at, const char *end, const char **v, const char **vend) {
+    const char *p = js_ws(*at, end);
+    if (p < end && *p == ',') p = js_ws(p + 1, end);
+    if (p < end && *p == ']') {
+        *at = p + 1;
+        return 0;
+    }
+    *v = p;
+    if (p >= end || !(*vend = js_skip(p, end))) return -1;
+    *at = *vend;
+    return 1;
+}
+
+/* Contract in jscan.h. */
 int tsl_jscan_member(const char *p, const char *end, const char *name, const char **v,
                      const char **vend) {
     p = js_ws(p, end);
