@@ -3,7 +3,9 @@
  * from the store (tsloop/baseline.h). Whatever the input: no crash, no leak; a refusal leaves
  * nothing behind and says why; what is accepted must write back to JSON that parses to the
  * same baseline, to the bit, and whose text is then stable; the drift statistics and the
- * constraints document must run on every accepted series without failing.
+ * constraints document must run on every accepted series without failing. The piecewise
+ * reader tsl_baseline_from_json_items gets the same input, whole and with one series wanted:
+ * no crash, no leak, a refusal says why, and where both readers accept they agree to the bit.
  */
 #include <math.h>
 #include <stdint.h>
@@ -45,13 +47,42 @@ static void run_drift(const tsl_baseline_stats *s) {
     if (tsl_baseline_wasserstein(s, x, 6, &v, &w, NULL) != want) abort();
 }
 
+/* The piecewise reader on the same input; b is what tsl_baseline_from_json accepted, or NULL. */
+static void run_items(const uint8_t *data, size_t size, const tsl_baseline *b) {
+    tsl_baseline *p = NULL;
+    tsl_diag d = {0};
+    if (tsl_baseline_from_json_items((const char *)data, size, NULL, 0, &p, &d) != TSL_OK) {
+        if (p || !d.msg[0]) abort();
+        return;
+    }
+    if (b) {
+        if (p->nseries != b->nseries || p->period != b->period) abort();
+        check_same_stats(&b->overall, &p->overall);
+        for (size_t i = 0; i < b->nseries; i++) {
+            if (strcmp(b->series[i].item_id, p->series[i].item_id)) abort();
+            check_same_stats(&b->series[i].stats, &p->series[i].stats);
+        }
+    }
+    tsl_baseline *one = NULL;
+    const char *want = p->nseries ? p->series[0].item_id : "";
+    if (tsl_baseline_from_json_items((const char *)data, size, &want, 1, &one, NULL) != TSL_OK ||
+        one->nseries != p->nseries)
+        abort();
+    for (size_t i = 1; i < one->nseries; i++)
+        if (one->series[i].stats.count || one->series[i].stats.profile) abort();
+    tsl_baseline_free(one);
+    tsl_baseline_free(p);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     tsl_baseline *b = NULL;
     tsl_diag d = {0};
     if (tsl_baseline_from_json((const char *)data, size, &b, &d) != TSL_OK) {
         if (b || !d.msg[0]) abort();
+        run_items(data, size, NULL);
         return 0;
     }
+    run_items(data, size, b);
     tsl_wbuf w1, w2;
     tsl_wbuf_init(&w1);
     tsl_wbuf_init(&w2);
