@@ -24,7 +24,6 @@
  */
 #include "tsloop/quality.h"
 
-#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +55,7 @@ static const tsl_quality_severity severities[TSL_QA_COUNT] = {
     [TSL_QA_FLATLINE] = TSL_QUALITY_WARNING,
 };
 
+/* Contracts of the public functions in quality.h. */
 const char *tsl_quality_arrival_name(tsl_quality_arrival_check c) {
     if ((unsigned)c > TSL_QA_FLAGGED) return "unknown";
     return names[c];
@@ -102,6 +102,7 @@ static int cmp_hit(const void *pa, const void *pb) {
     return strcmp(a->item, b->item);
 }
 
+/* The sentence of finding h of check c, with its numbers, into buf. */
 static void describe(tsl_quality_arrival_check c, const hit *h, size_t flat_points, char *buf,
                      size_t cap) {
     switch (c) {
@@ -176,6 +177,7 @@ static int known(const tsl_baseline *b, const char *item) {
     return tsl_baseline_find(b, item) >= 0;
 }
 
+/* k of n as a share, NaN when there is nothing to share. */
 static double share(size_t k, size_t n) {
     return n ? (double)k / (double)n : NAN;
 }

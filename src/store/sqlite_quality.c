@@ -36,6 +36,7 @@ typedef struct items_ctx {
     size_t n, cap;
 } items_ctx;
 
+/* Drops a partial listing after a rollback. */
 static void items_clear(void *vctx) {
     items_ctx *c = vctx;
     tsl_store_ingest_item_list_free(c->v, c->n);
@@ -136,6 +137,7 @@ typedef struct list_ctx {
     size_t n, cap;
 } list_ctx;
 
+/* Drops a partial listing after a rollback. */
 static void list_clear(void *vctx) {
     list_ctx *c = vctx;
     tsl_store_quality_list_free(c->v, c->n);
