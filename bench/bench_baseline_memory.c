@@ -3,14 +3,14 @@
  * baseline: the peak resident memory of a drift monitor's and a quality monitor's evaluation of
  * one small ingest against a deployed version of SERIES series.
  *
- *   build/bench/bench_baseline_memory [SERIES [PERIOD]]
- *       (default 100,000 daily series, seasonal profiles of 7)
+ *   build/bench/bench_baseline_memory [SERIES [PERIOD [ITEMS]]]
+ *       (default 100,000 daily series, seasonal profiles of 7, an ingest of 10 items)
  *
  * A store in a temporary folder gets a data set of SERIES items (one observation each, so that
  * the store stays small), a registered and deployed version whose bundle holds only metadata:
  * settings and the data baseline of SERIES series as the training pipeline writes it (deciles,
- * bucket counts and a seasonal profile per series: about 700 bytes of JSON each, 75 MB for
- * 100,000), and one ingest of 10 items x 7 days. Each evaluation then runs in a fresh process
+ * bucket counts and a seasonal profile per series: about 600 bytes of JSON each, 59 MB for
+ * 100,000), and one ingest of ITEMS items x 7 days. Each evaluation then runs in a fresh process
  * (this program again, "eval DIR drift|quality"), so that its peak resident memory (VmHWM) is
  * its own: the process's peak after opening the store, and after the monitor's evaluation.
  */
@@ -126,7 +126,7 @@ static void baseline_json(size_t n, int period, tsl_wbuf *out) {
 }
 
 /* Makes the store in dir: data set, deployed version with the baseline, one small ingest. */
-static void setup(const char *dir, size_t n, int period) {
+static void setup(const char *dir, size_t n, int period, size_t items) {
     char path[4096];
     tsl_store *s = NULL;
     tsl_diag d = {TSL_OK, {0}};
@@ -165,7 +165,7 @@ static void setup(const char *dir, size_t n, int period) {
     if (tsl_store_model_register(s, &m, &id, &version, &d) ||
         tsl_store_deploy(s, "prod", "fc", version, 0, "bench", "", NULL, &d))
         die("register", &d);
-    ingest(s, 10, 1, 7);
+    ingest(s, items < n ? items : n, 1, 7);
     tsl_bundle_builder_free(bb);
     tsl_wbuf_release(&js);
     tsl_wbuf_release(&meta);
@@ -239,13 +239,14 @@ int main(int argc, char **argv) {
     if (argc == 4 && !strcmp(argv[1], "eval")) return eval(argv[2], argv[3]);
     size_t n = arg_size(argc, argv, 1, 100000);
     int period = (int)arg_size(argc, argv, 2, 7);
+    size_t items = arg_size(argc, argv, 3, 10);
     char dir[] = "/tmp/bench_baseline_memory.XXXXXX";
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
         return 1;
     }
     double t0 = now();
-    setup(dir, n, period);
+    setup(dir, n, period, items);
     printf("setup: %.1f s\n", now() - t0);
     static const char *const modes[] = {"drift", "quality"};
     for (int i = 0; i < 2; i++) {

@@ -177,6 +177,11 @@ static int known(const tsl_baseline *b, const char *item) {
     return tsl_baseline_find(b, item) >= 0;
 }
 
+/* Item ids (const char *) in bytewise order. */
+static int cmp_id(const void *pa, const void *pb) {
+    return strcmp(*(const char *const *)pa, *(const char *const *)pb);
+}
+
 /* k of n as a share, NaN when there is nothing to share. */
 static double share(size_t k, size_t n) {
     return n ? (double)k / (double)n : NAN;
@@ -369,15 +374,20 @@ tsl_err tsl_quality_arrival_run(const tsl_quality_arrival_series *series, size_t
     /* stale: the version's items that received nothing while these did */
     size_t concerned = out->items;
     if (o.baseline) {
+        /* the ids that received points, sorted, so that each baseline item is a lookup */
+        const char **got_ids = tsl_calloc(n + 1, sizeof *got_ids);
+        size_t ngot = 0;
+        for (size_t i = 0; i < n; i++)
+            if (series[i].n) got_ids[ngot++] = series[i].item_id;
+        qsort(got_ids, ngot, sizeof *got_ids, cmp_id);
         nh = 0;
         for (size_t b = 0; b < o.baseline->nseries; b++) {
             const char *item = o.baseline->series[b].item_id;
-            int got = 0;
-            for (size_t i = 0; i < n && !got; i++)
-                got = series[i].n && !strcmp(series[i].item_id, item);
+            int got = bsearch(&item, got_ids, ngot, sizeof *got_ids, cmp_id) != NULL;
             if (!got)
                 hits[nh++] = (hit){.series = n + b, .item = item, .count = 1, .of = 1, .value = 1};
         }
+        tsl_free(got_ids);
         out->value[TSL_QA_STALE] = out->items ? share(nh, o.baseline->nseries) : NAN;
         out->count[TSL_QA_STALE] = out->items ? nh : 0;
         if (!out->items) nh = 0;
