@@ -299,4 +299,13 @@ tsl_err tsl_route_metrics(tsl_store *s, struct MHD_Connection *c, struct json_t 
 tsl_err tsl_route_alarms(tsl_store *s, const tsl_config *cfg, const char *name,
                          struct MHD_Connection *c, struct json_t **out, tsl_diag *d);
 
+/* The bodies of GET, PUT and DELETE /v1/endpoints/NAME/shadow (shadow_routes.c): op is one of
+ * TSL_SHADOW_ROUTE_*, body the PUT's {"forecaster", "version", "windows", "why"} or DELETE's
+ * {"why"} (len bytes). TSL_EPARSE / TSL_EINVAL for a bad body, the store's errors otherwise
+ * (TSL_ENOTFOUND, TSL_ECONFLICT). *out is the JSON to answer with. */
+enum { TSL_SHADOW_ROUTE_GET, TSL_SHADOW_ROUTE_PUT, TSL_SHADOW_ROUTE_DELETE };
+tsl_err tsl_route_shadow(tsl_store *s, const tsl_config *cfg, int op, const char *endpoint,
+                         const char *body, size_t len, const char *who, struct json_t **out,
+                         tsl_diag *d);
+
 #endif

@@ -116,13 +116,16 @@ enum route {
     R_METRICS_QUERY,
     R_ALARMS,
     R_ALARM,
+    R_SHADOW,
+    R_SHADOW_PUT,
+    R_SHADOW_DELETE,
     R_OTHER,
     R_COUNT
 };
 
-/* Every route: its pattern (the metrics label), method (0 GET, 1 POST, 2 PUT) and minimum
- * role (0: open). */
-static const char *const methods[] = {"GET", "POST", "PUT"};
+/* Every route: its pattern (the metrics label), method (0 GET, 1 POST, 2 PUT, 3 DELETE) and
+ * minimum role (0: open). */
+static const char *const methods[] = {"GET", "POST", "PUT", "DELETE"};
 static const struct route_def {
     const char *name;
     int post;
@@ -156,6 +159,9 @@ static const struct route_def {
     {"/v1/metrics", 0, TSL_ROLE_READER},
     {"/v1/alarms", 0, TSL_ROLE_READER},
     {"/v1/alarms/{name}", 0, TSL_ROLE_READER},
+    {"/v1/endpoints/{name}/shadow", 0, TSL_ROLE_READER},
+    {"/v1/endpoints/{name}/shadow (PUT)", 2, TSL_ROLE_APPROVER},
+    {"/v1/endpoints/{name}/shadow (DELETE)", 3, TSL_ROLE_APPROVER},
     {"other", 0, 0},
 };
 
@@ -1386,7 +1392,34 @@ static enum route route_of(const char *url, const char *method, req *r) {
     if (!strcmp(slash, "/forecast")) return R_FORECAST;
     if (!strcmp(slash, "/deploy")) return R_DEPLOY;
     if (!strcmp(slash, "/rollback")) return R_ROLLBACK;
+    if (!strcmp(slash, "/shadow"))
+        return !strcmp(method, "PUT")      ? R_SHADOW_PUT
+               : !strcmp(method, "DELETE") ? R_SHADOW_DELETE
+                                           : R_SHADOW;
     return R_OTHER;
+}
+
+/* GET, PUT and DELETE /v1/endpoints/NAME/shadow (shadow_routes.c builds the bodies); a change
+ * wakes the poller, which loads or drops the shadow version. */
+static enum MHD_Result route_shadow(tsl_daemon *dm, struct MHD_Connection *c, req *r,
+                                    const char *who) {
+    json_t *body = NULL;
+    tsl_diag d = {TSL_OK, {0}};
+    int op = r->route == R_SHADOW_PUT      ? TSL_SHADOW_ROUTE_PUT
+             : r->route == R_SHADOW_DELETE ? TSL_SHADOW_ROUTE_DELETE
+                                           : TSL_SHADOW_ROUTE_GET;
+    pthread_mutex_lock(&dm->admin_mu);
+    tsl_err err = tsl_route_shadow(dm->admin, dm->cfg, op, r->name, (const char *)r->body.data,
+                                   r->body.len, who, &body, &d);
+    pthread_mutex_unlock(&dm->admin_mu);
+    if (err == TSL_EPARSE)
+        return respond_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_json", "%s", tsl_diag_msg(&d));
+    if (err) {
+        int st = store_status(err);
+        return respond_error(c, r, st, store_code(st), "%s", tsl_diag_msg(&d));
+    }
+    if (op != TSL_SHADOW_ROUTE_GET) kick_poller(dm);
+    return respond_json(c, r, MHD_HTTP_OK, body);
 }
 
 /* The role of the request's token, 0 when it has none or an unknown one (no response). */
@@ -1599,6 +1632,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     case R_ALARMS:
     case R_ALARM:
         return route_monitoring(dm, c, r);
+    case R_SHADOW:
+    case R_SHADOW_PUT:
+    case R_SHADOW_DELETE:
+        return route_shadow(dm, c, r, who);
     case R_OTHER:
     case R_COUNT:
         break;
