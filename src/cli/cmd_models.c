@@ -101,12 +101,21 @@ static void vs_champion(json_t *ch, char *buf, size_t cap) {
     }
 }
 
-/* The recent comparison a version was registered with (docs/retraining.md), as one line:
- * "mase 0.81 vs 1.12 of prod's version 2 (-27.7%) at 7 origins, 168 points"; "" when none. */
-static void recent_text(const json_t *metrics, char *buf, size_t cap) {
-    const json_t *r = json_object_get(metrics, "recent");
+/* The comparison under key of a version's metrics (docs/retraining.md) as one line: "recent",
+ * the refit comparison it was registered with, or "shadow", the paired comparison of its run
+ * in shadow (with_shadow): "mase 0.81 vs 1.12 of prod's version 2 (-27.7%) at 7 origins, 168
+ * points"; "" when none. */
+static void recent_text(const json_t *metrics, const char *key, char *buf, size_t cap) {
+    const json_t *r = json_object_get(metrics, key);
     buf[0] = '\0';
     if (!json_is_object(r)) return;
+    if (json_is_true(json_object_get(r, "running"))) {
+        snprintf(buf, cap, "running in shadow on %s: %lld of %lld windows evaluated",
+                 json_string_value(json_object_get(r, "endpoint")),
+                 (long long)json_integer_value(json_object_get(r, "progress")),
+                 (long long)json_integer_value(json_object_get(r, "windows")));
+        return;
+    }
     long long origins = (long long)json_integer_value(json_object_get(r, "origins"));
     const char *ep = json_string_value(json_object_get(r, "endpoint"));
     long long cv = (long long)json_integer_value(json_object_get(r, "champion_version"));
@@ -125,6 +134,32 @@ static void recent_text(const json_t *metrics, char *buf, size_t cap) {
     snprintf(buf, cap, "%s %s vs %s of %s's version %lld%s at %lld origins, %lld points",
              json_string_value(json_object_get(r, "metric")), x, y, ep ? ep : "?", cv, rel, origins,
              (long long)json_integer_value(json_object_get(r, "points")));
+}
+
+/* Adds to metrics (a version's, parsed) the comparison of its newest shadow run as "shadow"
+ * ({"source": "shadow", ...} once completed; {"running": true, "endpoint", "windows",
+ * "progress"} while it runs), and marks the registration's "recent" comparison as "source":
+ * "refit". The shadow's comparison lives in the store's shadow record, since a version's
+ * metrics never change after registration. */
+static void with_shadow(tsl_store *s, const tsl_store_model *m, json_t *metrics) {
+    json_t *recent = json_object_get(metrics, "recent");
+    if (json_is_object(recent) && !json_object_get(recent, "source"))
+        json_object_set_new(recent, "source", json_string("refit"));
+    tsl_store_shadow *v = NULL;
+    size_t n = 0;
+    if (!metrics || tsl_store_shadow_list(s, NULL, m->forecaster, m->version, 0, 0, &v, &n, NULL))
+        return;
+    json_t *got = NULL;
+    for (size_t i = 0; i < n && !got; i++) {
+        if (v[i].outcome == TSL_SHADOW_COMPLETED && v[i].comparison)
+            got = json_loads(v[i].comparison, 0, NULL);
+        else if (v[i].outcome == TSL_SHADOW_RUNNING)
+            got =
+                json_pack("{s:s, s:b, s:s, s:i, s:i}", "source", "shadow", "running", 1, "endpoint",
+                          v[i].endpoint, "windows", v[i].windows, "progress", v[i].progress);
+    }
+    if (got) json_object_set_new(metrics, "shadow", got);
+    tsl_store_shadow_list_free(v, n);
 }
 
 /* The version as JSON for --json output (metrics and choices parsed). */
@@ -278,6 +313,7 @@ static int models_show(tsl_store *s, const char *ref, const models_opts *mo) {
     json_t *items = json_object_get(choices, "items");
     if (mo->json) {
         json_t *o = version_json(&m, champ), *aj = json_array();
+        with_shadow(s, &m, json_object_get(o, "metrics"));
         json_object_set(o, "choices", choices ? choices : json_null());
         for (size_t i = 0; i < na; i++) {
             char at[40];
@@ -327,8 +363,11 @@ static int models_show(tsl_store *s, const char *ref, const models_opts *mo) {
             printf("champion     none when it was registered\n");
         }
         char rt[256];
-        recent_text(metrics, rt, sizeof rt);
+        with_shadow(s, &m, metrics);
+        recent_text(metrics, "recent", rt, sizeof rt);
         if (rt[0]) printf("recent       %s\n", rt);
+        recent_text(metrics, "shadow", rt, sizeof rt);
+        if (rt[0]) printf("shadow       %s\n", rt);
         printf("lineage      data set %s, hash %s\n", m.dataset ? m.dataset : "-",
                m.dataset_hash ? m.dataset_hash : "-");
         printf("             config hash %s, tsloop %s\n", m.config_hash ? m.config_hash : "-",
@@ -521,6 +560,8 @@ static int models_diff(tsl_store *s, int argc, char **argv, const models_opts *m
         json_t *o = json_object(), *ms = json_array(), *rows = json_array();
         json_object_set_new(o, "a", version_json(&df.a, is_champion(s, &df.a)));
         json_object_set_new(o, "b", version_json(&df.b, is_champion(s, &df.b)));
+        with_shadow(s, &df.a, json_object_get(json_object_get(o, "a"), "metrics"));
+        with_shadow(s, &df.b, json_object_get(json_object_get(o, "b"), "metrics"));
         for (size_t i = 0; i < df.nmetrics; i++) {
             json_t *m = json_object();
             json_object_set_new(m, "name", json_string(df.metrics[i].name));
@@ -576,8 +617,11 @@ static int models_diff(tsl_store *s, int argc, char **argv, const models_opts *m
             const tsl_store_model *v = k ? &df.b : &df.a;
             json_t *mj = cli_json_parse(v->metrics);
             char rt[256];
-            recent_text(mj, rt, sizeof rt);
+            with_shadow(s, v, mj);
+            recent_text(mj, "recent", rt, sizeof rt);
             if (rt[0]) printf("recent comparison of %s: %s\n", k ? b : a, rt);
+            recent_text(mj, "shadow", rt, sizeof rt);
+            if (rt[0]) printf("shadow comparison of %s: %s\n", k ? b : a, rt);
             json_decref(mj);
         }
         printf("series: %zu same, %zu changed, %zu only in %s, %zu only in %s\n", df.same,

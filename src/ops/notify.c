@@ -167,9 +167,17 @@ static void render_compared(json_t *o, tsl_wbuf *out) {
     const char *m = num(o, "margin", b3, sizeof b3);
     if (m) tsl_wbuf_printf(out, "Required margin: %s\n", m);
     json_t *orig = json_object_get(o, "origins"), *pts = json_object_get(o, "points");
-    if (json_is_integer(orig) || json_is_integer(pts))
+    const char *src = str(o, "source");
+    if (src && !strcmp(src, "shadow"))
+        tsl_wbuf_printf(out,
+                        "Scored in shadow on endpoint %s: the same forecasts at %lld origins, "
+                        "%lld points\n",
+                        str(o, "endpoint") ? str(o, "endpoint") : "?",
+                        (long long)json_integer_value(orig), (long long)json_integer_value(pts));
+    else if (json_is_integer(orig) || json_is_integer(pts))
         tsl_wbuf_printf(out, "Scored on the same recent data: %lld origins, %lld points\n",
                         (long long)json_integer_value(orig), (long long)json_integer_value(pts));
+    if (str(o, "decision")) tsl_wbuf_printf(out, "Decision: %s\n", str(o, "decision"));
     if (r) approval_howto(out, r);
 }
 
