@@ -7,7 +7,8 @@
 # captures only and the shadow's go to "prod-mape@shadow"; after two windows of actuals the
 # comparison is made (model.compared with source shadow), and with approval auto and a margin
 # the challenger is Approved and deployed (auto_deploy on_approval); `tsloop models show`
-# shows the comparison; --stop ends a shadow.
+# shows the comparison; --stop ends a shadow; with compare.shadow a retrained version waits
+# pending, running in shadow.
 # usage: test_shadow.sh PATH/TO/tsloop   (ctest passes it)
 set -uo pipefail
 TSLOOP=$(cd "$(dirname "$1")" && pwd -P)/$(basename "$1")
@@ -212,4 +213,18 @@ check "windows default to compare.windows (7)" grep -q "for 7 windows" "$tmp/out
 expect_exit 0 "stop it" "$TSLOOP" deploy --endpoint prod --shadow --stop --why "enough" "${P[@]}"
 check "stopped" test "$(sql "select outcome from shadows order by id desc limit 1")" = stopped
 check "DELETE: nothing runs any more: 404" test "$(code DELETE /v1/endpoints/prod/shadow "${A[@]}")" = 404
+
+# compare.shadow: a retrained version with a champion on prod runs there in shadow first
+python3 - "$tmp/shop/tsloop.yaml" <<'PY'
+import sys
+p = sys.argv[1]
+s = open(p).read().replace("compare: {metric: mae}", "compare: {metric: mae, shadow: {endpoint: prod, windows: 3}}")
+open(p, "w").write(s)
+PY
+expect_exit 0 "the configuration with compare.shadow" "$TSLOOP" config "${P[@]}"
+expect_exit 0 "retrain: version 3" "$TSLOOP" train daily "${P[@]}"
+check "version 3 pending despite policy auto" test "$(sql "select status from models where forecaster='daily' and version=3")" = PendingManualApproval
+check "its audit says it awaits its shadow" test "$(sql "select count(*) from model_audit a join models m on m.id=a.model_id where m.version=3 and a.why like '%awaiting shadow of 3 windows on endpoint prod against version 2%'")" = 1
+check "it runs in shadow on prod" test "$(sql "select m.version || '/' || s.windows || '/' || s.champion_version from shadows s join models m on m.id=s.model_id where s.ended_ms is null")" = 3/3/2
+check "the daemon loads it" wait_endpoints "d['endpoints'][0]['shadow'] is not None and d['endpoints'][0]['shadow']['version'] == 3"
 finish
