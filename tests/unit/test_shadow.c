@@ -1,7 +1,8 @@
 /*
  * test_shadow.c - shadow deployments: the store's rules (who may run in shadow, one per
  * endpoint, superseding, ending once, deploying the shadow ends it), captures flagged shadow
- * kept apart from live ones, and the paired comparison against hand-computed numbers.
+ * kept apart from live ones, the paired comparison against hand-computed numbers, and the
+ * compare.shadow key.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -13,6 +14,7 @@
 #include <cmocka.h>
 
 #include "testutil.h"
+#include "tsloop/config.h"
 #include "tsloop/mem.h"
 #include "tsloop/shadow.h"
 #include "tsloop/store.h"
@@ -337,12 +339,62 @@ static void test_paired_comparison(void **state) {
     assert_int_equal(sc.ready, 0);
 }
 
+/* Parses yaml as tsloop.yaml: the error code, and the configuration when it parsed. */
+static tsl_err parse(const char *yaml, tsl_config **cfg, tsl_diag *d) {
+    *cfg = NULL;
+    return tsl_config_parse(yaml, strlen(yaml), "tsloop.yaml", NULL, cfg, d);
+}
+
+/* A configuration whose forecaster f has compare: COMPARE, and a forecaster g without. */
+static void yaml_with(char *buf, size_t cap, const char *compare) {
+    snprintf(buf, cap,
+             "name: a\ndatasets: {s: }\nforecasters:\n  f: {dataset: s, horizon: 3, compare: "
+             "%s}\n  g: {dataset: s, horizon: 3}\n",
+             compare);
+}
+
+static void test_config_compare_shadow(void **state) {
+    (void)state;
+    tsl_config *cfg = NULL;
+    tsl_diag d = {TSL_OK, {0}};
+    char yaml[512];
+    yaml_with(yaml, sizeof yaml, "{windows: 5, shadow: {endpoint: prod, windows: 3}}");
+    assert_int_equal(parse(yaml, &cfg, &d), TSL_OK);
+    const tsl_config_forecaster *f = tsl_shadow_forecaster_of(cfg, "f");
+    assert_non_null(f);
+    assert_string_equal(f->name, "f");
+    assert_string_equal(f->shadow_endpoint, "prod");
+    assert_int_equal(f->shadow_windows, 3);
+    assert_int_equal(f->compare_windows, 5);
+    assert_ptr_equal(tsl_shadow_forecaster_of(cfg, "f.north"), f); /* a split_by group's entry */
+    assert_null(tsl_shadow_forecaster_of(cfg, "fx"));
+    assert_null(tsl_shadow_forecaster_of(cfg, "g")->shadow_endpoint);
+    tsl_config_free(cfg);
+    yaml_with(yaml, sizeof yaml, "{shadow: {endpoint: prod}}");
+    assert_int_equal(parse(yaml, &cfg, &d), TSL_OK);
+    assert_int_equal(tsl_shadow_forecaster_of(cfg, "f")->shadow_windows, 0); /* compare.windows */
+    tsl_config_free(cfg);
+    yaml_with(yaml, sizeof yaml, "{shadow: {windows: 3}}");
+    assert_int_equal(parse(yaml, &cfg, &d), TSL_EINVAL);
+    assert_non_null(strstr(d.msg, "forecasters.f.compare.shadow: the endpoint"));
+    yaml_with(yaml, sizeof yaml, "{shadow: {endpoint: prod, windows: 0}}");
+    assert_int_equal(parse(yaml, &cfg, &d), TSL_EINVAL);
+    assert_non_null(strstr(d.msg, "forecasters.f.compare.shadow.windows"));
+    yaml_with(yaml, sizeof yaml, "{shadow: {endpoint: 'no/such', windows: 2}}");
+    assert_int_equal(parse(yaml, &cfg, &d), TSL_EINVAL);
+    assert_non_null(strstr(d.msg, "forecasters.f.compare.shadow.endpoint"));
+    yaml_with(yaml, sizeof yaml, "{shadow: {endpoint: prod, window: 2}}");
+    assert_int_equal(parse(yaml, &cfg, &d), TSL_EINVAL);
+    assert_non_null(strstr(d.msg, "unknown key"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_start_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_completed_records_comparison, setup, teardown),
         cmocka_unit_test_setup_teardown(test_captures_kept_apart, setup, teardown),
         cmocka_unit_test(test_paired_comparison),
+        cmocka_unit_test(test_config_compare_shadow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
