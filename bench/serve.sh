@@ -42,7 +42,7 @@ P=(--project "$tmp/p")
 "$TSLOOP" train solar "${P[@]}" >/dev/null 2>&1
 "$TSLOOP" deploy solar/1 --endpoint prod "${P[@]}" >/dev/null
 if [ "${SHADOW:-0}" = 1 ]; then
-  sed -i 's/candidates: \[snaive, theta, ets\]/candidates: [snaive]/; s/policy: auto/policy: manual/' "$tmp/p/tsloop.yaml"
+  sed -i 's/candidates: \[snaive, theta, ets\]/candidates: [snaive]/; s/approval: {policy: auto, margin: 0}/approval: manual/' "$tmp/p/tsloop.yaml"
   "$TSLOOP" train solar "${P[@]}" >/dev/null 2>&1
   "$TSLOOP" deploy solar/2 --endpoint prod --shadow --windows 7 "${P[@]}" >/dev/null
 fi
