@@ -2,7 +2,7 @@
  * test_shadow.c - shadow deployments: the store's rules (who may run in shadow, one per
  * endpoint, superseding, ending once, deploying the shadow ends it), captures flagged shadow
  * kept apart from live ones, the paired comparison against hand-computed numbers, and the
- * compare.shadow key.
+ * compare.shadow key and the notifier's text of the shadow's events.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -15,7 +15,9 @@
 
 #include "testutil.h"
 #include "tsloop/config.h"
+#include "tsloop/buf.h"
 #include "tsloop/mem.h"
+#include "tsloop/notify.h"
 #include "tsloop/shadow.h"
 #include "tsloop/store.h"
 
@@ -388,6 +390,34 @@ static void test_config_compare_shadow(void **state) {
     assert_non_null(strstr(d.msg, "unknown key"));
 }
 
+static void test_notify_text(void **state) {
+    (void)state;
+    tsl_store_event e = {7, 0, "model.compared", "model:solar/4",
+                         "{\"entry\":\"solar\",\"version\":4,\"champion_version\":3,"
+                         "\"endpoint\":\"prod\",\"metric\":\"mase\",\"champion\":1.4,"
+                         "\"challenger\":0.9,\"origins\":7,\"points\":168,\"items\":1,"
+                         "\"margin\":0.05,\"better\":true,\"source\":\"shadow\","
+                         "\"decision\":\"approved by policy auto\"}"};
+    tsl_wbuf b;
+    tsl_wbuf_init(&b);
+    tsl_notify_render(&e, NULL, &b);
+    const char *t = tsl_wbuf_cstr(&b);
+    assert_non_null(strstr(t, "Challenger solar/4 beats the champion"));
+    assert_non_null(strstr(t, "Scored in shadow on endpoint prod: the same forecasts at 7 "
+                              "origins, 168 points"));
+    assert_non_null(strstr(t, "Decision: approved by policy auto"));
+    tsl_wbuf_reset(&b);
+    tsl_store_event e2 = {8, 0, "model.shadow_started", "model:solar/4",
+                          "{\"entry\":\"solar\",\"version\":4,\"endpoint\":\"prod\","
+                          "\"champion_version\":3,\"windows\":7}"};
+    tsl_notify_render(&e2, NULL, &b);
+    t = tsl_wbuf_cstr(&b);
+    assert_non_null(strstr(t, "Model solar/4 runs in shadow"));
+    assert_non_null(strstr(t, "Beside: version 3"));
+    assert_non_null(strstr(t, "Windows: 7"));
+    tsl_wbuf_release(&b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_start_rules, setup, teardown),
@@ -395,6 +425,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_captures_kept_apart, setup, teardown),
         cmocka_unit_test(test_paired_comparison),
         cmocka_unit_test(test_config_compare_shadow),
+        cmocka_unit_test(test_notify_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
