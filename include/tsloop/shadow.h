@@ -88,6 +88,17 @@ tsl_err tsl_shadow_poll(tsl_store *s, const tsl_config *cfg, int64_t now_ms, tsl
 tsl_err tsl_shadow_stop(tsl_store *s, const char *endpoint, const char *who, const char *why,
                         tsl_store_shadow *out, tsl_diag *d);
 
+struct json_t;
+
+/* Adds to metrics (version `version` of entry's metrics, parsed) the comparison of its newest
+ * shadow run as "shadow" ({"source": "shadow", ...} once completed; {"source": "shadow",
+ * "running": true, "endpoint", "windows", "progress"} while it runs; nothing when it never ran
+ * in shadow or the store cannot say), and marks the registration's "recent" comparison
+ * "source": "refit". The shadow's comparison lives in the store's shadow record because a
+ * version's metrics never change after registration; this is how the views show them
+ * together (`tsloop models show/diff`, GET /v1/models/ENTRY/V). */
+void tsl_shadow_metrics_merge(tsl_store *s, const char *entry, int version, struct json_t *metrics);
+
 /* The forecaster of cfg whose registry entry is entry (its own, or a split_by group's
  * "NAME.VALUES"), or NULL. */
 const tsl_config_forecaster *tsl_shadow_forecaster_of(const tsl_config *cfg, const char *entry);

@@ -18,6 +18,7 @@
 #include "tsloop/mem.h"
 #include "tsloop/project.h"
 #include "tsloop/registry.h"
+#include "tsloop/shadow.h"
 #include "tsloop/store.h"
 
 static const char usage_text[] =
@@ -136,30 +137,9 @@ static void recent_text(const json_t *metrics, const char *key, char *buf, size_
              (long long)json_integer_value(json_object_get(r, "points")));
 }
 
-/* Adds to metrics (a version's, parsed) the comparison of its newest shadow run as "shadow"
- * ({"source": "shadow", ...} once completed; {"running": true, "endpoint", "windows",
- * "progress"} while it runs), and marks the registration's "recent" comparison as "source":
- * "refit". The shadow's comparison lives in the store's shadow record, since a version's
- * metrics never change after registration. */
+/* The version's newest shadow comparison merged into its parsed metrics (shadow.h). */
 static void with_shadow(tsl_store *s, const tsl_store_model *m, json_t *metrics) {
-    json_t *recent = json_object_get(metrics, "recent");
-    if (json_is_object(recent) && !json_object_get(recent, "source"))
-        json_object_set_new(recent, "source", json_string("refit"));
-    tsl_store_shadow *v = NULL;
-    size_t n = 0;
-    if (!metrics || tsl_store_shadow_list(s, NULL, m->forecaster, m->version, 0, 0, &v, &n, NULL))
-        return;
-    json_t *got = NULL;
-    for (size_t i = 0; i < n && !got; i++) {
-        if (v[i].outcome == TSL_SHADOW_COMPLETED && v[i].comparison)
-            got = json_loads(v[i].comparison, 0, NULL);
-        else if (v[i].outcome == TSL_SHADOW_RUNNING)
-            got =
-                json_pack("{s:s, s:b, s:s, s:i, s:i}", "source", "shadow", "running", 1, "endpoint",
-                          v[i].endpoint, "windows", v[i].windows, "progress", v[i].progress);
-    }
-    if (got) json_object_set_new(metrics, "shadow", got);
-    tsl_store_shadow_list_free(v, n);
+    tsl_shadow_metrics_merge(s, m->forecaster, m->version, metrics);
 }
 
 /* The version as JSON for --json output (metrics and choices parsed). */

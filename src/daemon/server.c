@@ -48,6 +48,7 @@
 #include "tsloop/deploy.h"
 #include "tsloop/mem.h"
 #include "tsloop/registry.h"
+#include "tsloop/shadow.h"
 
 #define MAX_ENDPOINTS 1024
 #define MAX_VALUES    1000000 /* items x horizon of one request */
@@ -1203,6 +1204,9 @@ static enum MHD_Result route_model(tsl_daemon *dm, struct MHD_Connection *c, req
     json_t *j = model_json(&m), *audit = json_array();
     json_error_t je;
     json_t *metrics = json_loads(m.metrics ? m.metrics : "{}", 0, &je);
+    pthread_mutex_lock(&dm->admin_mu);
+    tsl_shadow_metrics_merge(dm->admin, m.forecaster, m.version, metrics);
+    pthread_mutex_unlock(&dm->admin_mu);
     json_object_set_new(j, "metrics", metrics ? metrics : json_object());
     for (size_t i = 0; i < na; i++)
         json_array_append_new(audit,

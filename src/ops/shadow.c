@@ -425,3 +425,24 @@ tsl_err tsl_shadow_stop(tsl_store *s, const char *endpoint, const char *who, con
         tsl_store_shadow_release(&sh);
     return err;
 }
+
+void tsl_shadow_metrics_merge(tsl_store *s, const char *entry, int version, json_t *metrics) {
+    if (!json_is_object(metrics)) return;
+    json_t *recent = json_object_get(metrics, "recent");
+    if (json_is_object(recent) && !json_object_get(recent, "source"))
+        json_object_set_new(recent, "source", json_string("refit"));
+    tsl_store_shadow *v = NULL;
+    size_t n = 0;
+    if (tsl_store_shadow_list(s, NULL, entry, version, 0, 0, &v, &n, NULL)) return;
+    json_t *got = NULL;
+    for (size_t i = 0; i < n && !got; i++) {
+        if (v[i].outcome == TSL_SHADOW_COMPLETED && v[i].comparison)
+            got = json_loads(v[i].comparison, 0, NULL);
+        else if (v[i].outcome == TSL_SHADOW_RUNNING)
+            got =
+                json_pack("{s:s, s:b, s:s, s:i, s:i}", "source", "shadow", "running", 1, "endpoint",
+                          v[i].endpoint, "windows", v[i].windows, "progress", v[i].progress);
+    }
+    if (got) json_object_set_new(metrics, "shadow", got);
+    tsl_store_shadow_list_free(v, n);
+}

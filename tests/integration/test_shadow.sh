@@ -203,6 +203,8 @@ expect_exit 0 "models show" "$TSLOOP" models show daily/2 "${P[@]}"
 check "shows the shadow comparison" grep -q "^shadow .*mae .* at 2 origins" "$tmp/out"
 expect_exit 0 "models show --json" "$TSLOOP" models show daily/2 "${P[@]}" --json
 check "metrics.shadow has source shadow" test "$(jq_py "$tmp/out" "d['metrics']['shadow']['source']")" = shadow
+check "GET /v1/models/daily/2" test "$(code GET /v1/models/daily/2 "${R[@]}")" = 200
+check "its metrics carry the shadow comparison" test "$(jq_py "$tmp/body" "(d['metrics']['shadow']['source'], d['metrics']['shadow']['origins'], d['metrics']['shadow']['better'])")" = "('shadow', 2, True)"
 expect_exit 0 "models diff" "$TSLOOP" models diff daily/1 daily/2 "${P[@]}"
 check "diff shows it" grep -q "shadow comparison of daily/2" "$tmp/out"
 check "the daemon dropped the ended shadow" wait_endpoints "d['endpoints'][0]['shadow'] is None and d['endpoints'][0]['version'] == 2"
