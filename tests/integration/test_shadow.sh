@@ -61,6 +61,15 @@ YAML
 sql() {
   python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$DB" "$1"
 }
+# sql_is QUERY VALUE: waits up to 10 s for QUERY to give VALUE (captures are group-committed).
+sql_is() {
+  for _ in $(seq 100); do
+    [ "$(sql "$1")" = "$2" ] && return 0
+    sleep 0.1
+  done
+  echo "  $1: $(sql "$1"), expected $2"
+  return 1
+}
 
 "$TSLOOP" init "$tmp/shop" >/dev/null
 config manual naive off
@@ -124,9 +133,8 @@ check "the same body, byte for byte" cmp -s "$tmp/before" "$tmp/body"
 grep -v -i '^date:' "$tmp/headers" >"$tmp/headers_after"
 check "the same headers" cmp -s "$tmp/headers_before" "$tmp/headers_after"
 check "the live version answers" test "$(jq_py "$tmp/body" "d['model']['version']")" = 1
-sleep 1.3 # captures are group-committed
-check "live captures of the request" test "$(sql "select count(*) from captures c join models m on m.id=c.model_id where inference_id='same' and shadow=0 and m.version=1")" = 6
-check "shadow captures: same id, version 2, flagged" test "$(sql "select count(*) from captures c join models m on m.id=c.model_id where inference_id='same' and shadow=1 and m.version=2")" = 3
+check "live captures of the request" sql_is "select count(*) from captures c join models m on m.id=c.model_id where inference_id='same' and shadow=0 and m.version=1" 6
+check "shadow captures: same id, version 2, flagged" sql_is "select count(*) from captures c join models m on m.id=c.model_id where inference_id='same' and shadow=1 and m.version=2" 3
 code GET /metrics >/dev/null
 check "metrics count the shadow's requests" grep -q '^tsloop_shadow_requests_total 1$' "$tmp/body"
 check "none dropped" grep -q '^tsloop_shadow_dropped_total 0$' "$tmp/body"
@@ -165,8 +173,7 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 check "forecast from day 66" test "$(jq_py "$tmp/body" "d['forecasts'][0]['origin']")" = 2026-03-08T00:00:00Z
-sleep 1.3
-check "its shadow twins" test "$(sql "select count(*) from captures c where inference_id='w2' and shadow=1 and origin=(select max(origin) from captures where inference_id='w2' and shadow=0)")" = 3
+check "its shadow twins" sql_is "select count(*) from captures c where inference_id='w2' and shadow=1 and origin=(select max(origin) from captures where inference_id='w2' and shadow=0)" 3
 
 # window 2: days 67-73; the comparison, then the auto policy approves and deploys
 gen "$tmp/w2.csv" 3 7 0 67
