@@ -390,6 +390,67 @@ static void test_config_compare_shadow(void **state) {
     assert_non_null(strstr(d.msg, "unknown key"));
 }
 
+/* A comparison completed (a crash before the policy acted, say) is decided by the next round,
+ * once: auto with the challenger better by the margin approves it and auto_deploy deploys it. */
+static void test_poll_decides_once(void **state) {
+    fixture *f = *state;
+    tsl_diag d = {TSL_OK, {0}};
+    tsl_store_shadow sh = {0};
+    tsl_config *cfg = NULL;
+    const char *yaml = "name: a\ndatasets: {s: }\nforecasters:\n  solar: {dataset: s, horizon: 3, "
+                       "approval: {policy: auto, margin: 0.1}}\n  wind: {dataset: s, horizon: 3}\n"
+                       "endpoints:\n  prod: {forecaster: solar, auto_deploy: on_approval}\n";
+    assert_int_equal(parse(yaml, &cfg, &d), TSL_OK);
+    reg(f->s, "solar", TSL_MODEL_APPROVED);
+    reg(f->s, "solar", TSL_MODEL_PENDING);
+    reg(f->s, "wind", TSL_MODEL_APPROVED);
+    reg(f->s, "wind", TSL_MODEL_PENDING);
+    assert_int_equal(tsl_store_deploy(f->s, "prod", "solar", 1, 1, "t", "", NULL, &d), TSL_OK);
+    assert_int_equal(tsl_store_deploy(f->s, "staging", "wind", 1, 1, "t", "", NULL, &d), TSL_OK);
+    const char *better = "{\"source\":\"shadow\",\"metric\":\"mae\",\"champion\":2,"
+                         "\"challenger\":1,\"champion_version\":1,\"points\":10,\"better\":true}";
+    assert_int_equal(tsl_store_shadow_start(f->s, "prod", "solar", 2, 2, "t", "", &sh, &d), TSL_OK);
+    assert_int_equal(
+        tsl_store_shadow_end(f->s, sh.id, TSL_SHADOW_COMPLETED, "done", better, 2, NULL, &d),
+        TSL_OK);
+    tsl_store_shadow_release(&sh);
+    /* wind's policy is manual: better or not, it stays pending */
+    assert_int_equal(tsl_store_shadow_start(f->s, "staging", "wind", 2, 2, "t", "", &sh, &d),
+                     TSL_OK);
+    assert_int_equal(
+        tsl_store_shadow_end(f->s, sh.id, TSL_SHADOW_COMPLETED, "done", better, 2, NULL, &d),
+        TSL_OK);
+    tsl_store_shadow_release(&sh);
+    tsl_shadow_stats st = {0};
+    assert_int_equal(tsl_shadow_poll(f->s, cfg, 0, &st, &d), TSL_OK);
+    assert_int_equal(st.running, 0);
+    assert_int_equal(st.approved, 1);
+    assert_int_equal(st.deployed, 1);
+    tsl_store_model m = {0};
+    assert_int_equal(tsl_store_model_get(f->s, "solar", 2, &m, &d), TSL_OK);
+    assert_int_equal(m.status, TSL_MODEL_APPROVED);
+    tsl_store_model_release(&m);
+    assert_int_equal(tsl_store_model_get(f->s, "wind", 2, &m, &d), TSL_OK);
+    assert_int_equal(m.status, TSL_MODEL_PENDING);
+    tsl_store_model_release(&m);
+    tsl_store_deployment dp = {0};
+    assert_int_equal(tsl_store_endpoint_get(f->s, "prod", &dp, &d), TSL_OK);
+    assert_int_equal(dp.version, 2);
+    tsl_store_deployment_release(&dp);
+    tsl_store_shadow *v = NULL;
+    size_t n = 0;
+    assert_int_equal(tsl_store_shadow_list(f->s, NULL, NULL, 0, 0, 0, &v, &n, &d), TSL_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(v[0].decided + v[1].decided, 2);
+    tsl_store_shadow_list_free(v, n);
+    /* again: nothing left to decide */
+    memset(&st, 0, sizeof st);
+    assert_int_equal(tsl_shadow_poll(f->s, cfg, 0, &st, &d), TSL_OK);
+    assert_int_equal(st.approved + st.deployed + st.completed, 0);
+    assert_int_equal(events_of(f->s, "model.approved", NULL, 0), 3); /* 2 registered so */
+    tsl_config_free(cfg);
+}
+
 static void test_notify_text(void **state) {
     (void)state;
     tsl_store_event e = {7, 0, "model.compared", "model:solar/4",
@@ -426,6 +487,7 @@ int main(void) {
         cmocka_unit_test(test_paired_comparison),
         cmocka_unit_test(test_config_compare_shadow),
         cmocka_unit_test(test_notify_text),
+        cmocka_unit_test_setup_teardown(test_poll_decides_once, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
