@@ -447,8 +447,8 @@ static void test_poll_decides_once(void **state) {
     memset(&st, 0, sizeof st);
     assert_int_equal(tsl_shadow_poll(f->s, cfg, 0, &st, &d), TSL_OK);
     assert_int_equal(st.approved + st.deployed + st.completed, 0);
-    assert_int_equal(events_of(f->s, "model.approved", NULL, 0),
-                     3); /* two at registration, one by the policy */
+    /* two approvals at registration, one by the policy */
+    assert_int_equal(events_of(f->s, "model.approved", NULL, 0), 3);
     tsl_config_free(cfg);
 }
 
