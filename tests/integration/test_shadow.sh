@@ -164,7 +164,8 @@ expect_exit 0 "the shadow's accuracy by tsloop metrics" "$TSLOOP" metrics --moni
 check "lists it" python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d['datapoints'] else 1)" "$tmp/out"
 
 # a restart keeps the shadow
-kill -TERM "$pid"; wait "$pid"; pid=
+kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
+check "SIGTERM: exit 0 (a sanitizer build: no leak, no error)" test "$rc" = 0
 check "daemon restarted" serve
 check "the shadow is loaded again" wait_endpoints "d['endpoints'][0]['shadow'] is not None"
 for _ in $(seq 100); do
@@ -236,4 +237,8 @@ check "version 3 pending despite policy auto" test "$(sql "select status from mo
 check "its audit says it awaits its shadow" test "$(sql "select count(*) from model_audit a join models m on m.id=a.model_id where m.version=3 and a.why like '%awaiting shadow of 3 windows on endpoint prod against version 2%'")" = 1
 check "it runs in shadow on prod" test "$(sql "select m.version || '/' || s.windows || '/' || s.champion_version from shadows s join models m on m.id=s.model_id where s.ended_ms is null")" = 3/3/2
 check "the daemon loads it" wait_endpoints "d['endpoints'][0]['shadow'] is not None and d['endpoints'][0]['shadow']['version'] == 3"
+kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
+check "SIGTERM with a shadow loaded: exit 0" test "$rc" = 0
+if grep -q "AddressSanitizer\|runtime error" "$tmp/serve.log"; then grep -m5 "AddressSanitizer\|runtime error" "$tmp/serve.log"; fi
+check "the daemon's log holds no sanitizer report" sh -c "! grep -q 'AddressSanitizer\|runtime error' '$tmp/serve.log'"
 finish
