@@ -242,7 +242,13 @@ static tsl_err judge(tsl_store *s, const tsl_config *cfg, const tsl_store_shadow
     double margin = f && f->approval == TSL_APPROVAL_AUTO ? f->margin : 0;
     if ((err = tsl_store_model_get(s, sh->forecaster, sh->version, &m, d))) goto out;
     if (!m.dataset) goto out; /* nothing to score against */
-    if ((err = tsl_store_dataset_get(s, m.dataset, &ds, d))) goto out;
+    err = tsl_store_dataset_get(s, m.dataset, &ds, d);
+    if (err == TSL_ENOTFOUND) { /* no data (any more): nothing will complete a window */
+        tsl_diag_clear(d);
+        err = TSL_OK;
+        goto out;
+    }
+    if (err) goto out;
     if ((err = tsl_store_capture_list(s, sh->endpoint, NULL, sh->capture_after, 0, &live, &nlive,
                                       d)) ||
         (err = tsl_store_capture_list_shadow(s, sh->endpoint, sh->capture_after, 0, &shc, &nsh, d)))
