@@ -134,7 +134,7 @@ int main(int argc, char **argv) {
             }
             caps[i] = (tsl_store_capture_new){runs[k], "prod", model, ids[i],  (start - 1) * HOUR,
                                               0,       24,     2,     targets, levels,
-                                              mean,    quant};
+                                              mean,    quant,   0};
             if (tsl_store_capture_add(s, &caps[i], 1, &d)) die("capture", &d);
         }
     }

@@ -5,8 +5,11 @@
 # (hourly solar, SITES sites), trains it with auto approval, deploys, starts `tsloop serve`
 # with THREADS HTTP threads on a free loopback port, runs wrk for SECONDS with CONNS
 # connections over 2 threads, then checks that every request's capture reached the store
-# (after SIGTERM, which writes the queue) and prints the daemon's peak RSS.
-#   bench/serve.sh [TSLOOP] [SECONDS] [CONNS] [THREADS] [SITES]
+# (after SIGTERM, which writes the queue) and prints the daemon's peak RSS. With SHADOW=1, a
+# second version (seasonal naive only) runs in shadow on the endpoint during the run
+# (docs/retraining.md): the same route, plus the shadow thread's forecasts and captures; the
+# shadow's counters and captures are printed too.
+#   [SHADOW=1] bench/serve.sh [TSLOOP] [SECONDS] [CONNS] [THREADS] [SITES]
 # Note that wrk and the daemon share the machine's cores: on 2 cores the daemon gets about
 # half of them, so this measures a lower bound of what the daemon alone sustains.
 set -euo pipefail
@@ -38,12 +41,23 @@ P=(--project "$tmp/p")
 "$TSLOOP" ingest "${P[@]}" "$tmp/demo/solar.csv" >/dev/null
 "$TSLOOP" train solar "${P[@]}" >/dev/null 2>&1
 "$TSLOOP" deploy solar/1 --endpoint prod "${P[@]}" >/dev/null
+if [ "${SHADOW:-0}" = 1 ]; then
+  sed -i 's/candidates: \[snaive, theta, ets\]/candidates: [snaive]/; s/approval: {policy: auto, margin: 0}/approval: manual/' "$tmp/p/tsloop.yaml"
+  "$TSLOOP" train solar "${P[@]}" >/dev/null 2>&1
+  "$TSLOOP" deploy solar/2 --endpoint prod --shadow --windows 7 "${P[@]}" >/dev/null
+fi
 token=$("$TSLOOP" token create --name bench --role reader "${P[@]}" 2>/dev/null)
 item=$(sed -n 2p "$tmp/demo/solar.csv" | cut -d, -f1)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$TSLOOP" serve "${P[@]}" --listen "127.0.0.1:$port" --threads "$threads" 2>"$tmp/serve.log" &
 pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+if [ "${SHADOW:-0}" = 1 ]; then
+  for _ in $(seq 100); do
+    curl -s -H "Authorization: Bearer $token" "http://127.0.0.1:$port/v1/endpoints" | grep -q '"shadow":{' && break
+    sleep 0.1
+  done
+fi
 cat >"$tmp/post.lua" <<LUA
 wrk.method = "POST"
 wrk.body = '{"items":["$item"],"horizon":24}'
@@ -53,12 +67,16 @@ LUA
 echo "serve.sh: $secs s, $conns connections, daemon threads $threads, item $item" >&2
 wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$tmp/post.lua" \
   "http://127.0.0.1:$port/v1/endpoints/prod/forecast" | tee "$tmp/wrk.out"
-curl -s "http://127.0.0.1:$port/metrics" | grep -E '^tsloop_(forecasts_total|capture_queue_depth|captures_written_total|capture_failures_total)'
+curl -s "http://127.0.0.1:$port/metrics" | grep -E '^tsloop_(forecasts_total|capture_queue_depth|captures_written_total|capture_failures_total|shadow_[a-z_]+)'
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
 kill -TERM "$pid"
 wait "$pid" || true
 pid=
-caps=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from captures").fetchone()[0])' "$tmp/p/.tsloop/store.db")
+caps=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from captures where shadow = 0").fetchone()[0])' "$tmp/p/.tsloop/store.db")
 reqs=$(awk '/requests in/ {print $1}' "$tmp/wrk.out")
 echo "captures in the store after SIGTERM: $caps (wrk completed $reqs requests)"
+if [ "${SHADOW:-0}" = 1 ]; then
+  shadow=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from captures where shadow = 1").fetchone()[0])' "$tmp/p/.tsloop/store.db")
+  echo "shadow captures in the store: $shadow"
+fi
 echo "daemon peak RSS: $((rss / 1024)) MiB"

@@ -151,6 +151,11 @@ typedef struct tsl_config_forecaster {
      * (default: metric). */
     int compare_windows;
     tsl_metric compare_metric;
+    /* compare.shadow: a newly registered version with a champion on shadow_endpoint runs there
+     * in shadow for shadow_windows windows (0: compare_windows) before the approval policy
+     * decides (docs/retraining.md); NULL: decided at registration. */
+    char *shadow_endpoint;
+    int shadow_windows;
 } tsl_config_forecaster;
 
 /* What an endpoint does by itself when its forecaster gets a new version. */

@@ -85,15 +85,20 @@ typedef struct tsl_predict_result {
     char forecaster[65]; /* the registry entry and version served */
     int version;
     char inference_id[129];
-    size_t items;    /* forecast */
-    size_t unknown;  /* listed items the version has no (usable) model for */
-    size_t rows;     /* written */
-    size_t captured; /* captures committed */
+    size_t items;           /* forecast */
+    size_t unknown;         /* listed items the version has no (usable) model for */
+    size_t rows;            /* written */
+    size_t captured;        /* captures committed */
+    int shadow_version;     /* the version in shadow on the endpoint (0: none) */
+    size_t shadow_captured; /* its captures committed (flagged shadow, same inference id) */
 } tsl_predict_result;
 
 /* The batch form of the forecast route: forecasts every item (or the listed ones) of the
  * version deployed on endpoint, writes the forecast CSV of DESIGN.md to path (atomically; "-":
- * stdout), and captures every value as the daemon does, under one inference id. The models
+ * stdout), and captures every value as the daemon does, under one inference id - and, when a
+ * version runs in shadow on the endpoint, its forecasts of the same items, captured flagged
+ * shadow under the same id (never written to path; a shadow that fails to load or capture is
+ * logged to stderr and never fails the batch). The models
  * are brought up to date with the observations after their training first, as the daemon
  * does. TSL_ENOTFOUND for an endpoint without a deployment. */
 tsl_err tsl_predict(tsl_store *s, const char *endpoint, const char *path, const tsl_predict_opts *o,

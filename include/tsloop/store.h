@@ -748,6 +748,7 @@ typedef struct tsl_store_capture_new {
     const double *levels;   /* nq quantile levels */
     const double *mean;     /* steps */
     const double *quant;    /* steps * nq, row-major as model.h */
+    int shadow;             /* 1: a shadow version's forecast, never served (model_id is it) */
 } tsl_store_capture_new;
 
 typedef struct tsl_store_capture {
@@ -761,6 +762,7 @@ typedef struct tsl_store_capture {
     size_t steps, nq;
     int64_t *targets;
     double *levels, *mean, *quant;
+    int shadow; /* 1: a shadow version's forecast (tsl_store_capture_list_shadow) */
 } tsl_store_capture;
 
 void tsl_store_capture_release(tsl_store_capture *c);
@@ -769,11 +771,88 @@ void tsl_store_capture_list_free(tsl_store_capture *list, size_t n);
 /* Adds n captures in one transaction: all or none. */
 tsl_err tsl_store_capture_add(tsl_store *s, const tsl_store_capture_new *v, size_t n, tsl_diag *d);
 
-/* Captures with id > after_id of endpoint (NULL: all) and inference id (NULL: any), oldest
- * first, at most limit (0: all). */
+/* Live captures (what clients were answered; shadow captures are never listed here, so the
+ * monitors, residual detectors and the refit comparison cannot see them) with id > after_id of
+ * endpoint (NULL: all) and inference id (NULL: any), oldest first, at most limit (0: all). */
 tsl_err tsl_store_capture_list(tsl_store *s, const char *endpoint, const char *inference_id,
                                int64_t after_id, size_t limit, tsl_store_capture **out, size_t *n,
                                tsl_diag *d);
+
+/* Shadow captures of endpoint (NULL: all) with id > after_id, oldest first, at most limit
+ * (0: all). */
+tsl_err tsl_store_capture_list_shadow(tsl_store *s, const char *endpoint, int64_t after_id,
+                                      size_t limit, tsl_store_capture **out, size_t *n,
+                                      tsl_diag *d);
+
+/* ---- shadow deployments ----
+ * A shadow is a second version run beside an endpoint's live one: its forecasts are computed
+ * for every captured forecast of the endpoint and captured flagged shadow, never returned.
+ * At most one runs per endpoint; every shadow is kept (history), with how it ended. */
+
+typedef enum tsl_shadow_outcome {
+    TSL_SHADOW_RUNNING = 0,
+    TSL_SHADOW_COMPLETED, /* its comparison was made after the windows it wanted */
+    TSL_SHADOW_STOPPED,   /* ended by hand */
+    TSL_SHADOW_SUPERSEDED, /* another shadow started on the endpoint */
+    TSL_SHADOW_DEPLOYED   /* its version was deployed live on the endpoint */
+} tsl_shadow_outcome;
+
+const char *tsl_shadow_outcome_name(tsl_shadow_outcome o); /* "running", "completed", ... */
+
+typedef struct tsl_store_shadow {
+    int64_t id;
+    char *endpoint;
+    char *forecaster; /* the registry entry */
+    int version;
+    int64_t model_id;
+    int champion_version;  /* the endpoint's live version when the shadow started */
+    int windows;           /* evaluation windows wanted */
+    int progress;          /* windows evaluated, as last recorded */
+    int64_t capture_after; /* the shadow's run is the captures with a larger id */
+    char *who, *why;
+    int64_t started_ms, ended_ms; /* ended_ms 0: running */
+    tsl_shadow_outcome outcome;
+    char *end_why;    /* NULL while running */
+    char *comparison; /* the comparison's JSON text once completed, else NULL */
+    int decided;      /* the approval policy has acted on the comparison */
+} tsl_store_shadow;
+
+void tsl_store_shadow_release(tsl_store_shadow *sh);
+void tsl_store_shadow_list_free(tsl_store_shadow *list, size_t n);
+
+/* Starts a shadow of version `version` (0: the latest) of entry forecaster on endpoint for
+ * `windows` (1-10000) evaluation windows. The endpoint must have a deployment of that entry;
+ * the version must not be the live one nor Rejected (TSL_ECONFLICT; TSL_ENOTFOUND for an
+ * unknown endpoint or version). A shadow running on the endpoint ends as superseded. Records
+ * model.shadow_ended for the superseded one and model.shadow_started, in the same
+ * transaction. *out (may be NULL) gets the new shadow. */
+tsl_err tsl_store_shadow_start(tsl_store *s, const char *endpoint, const char *forecaster,
+                               int version, int windows, const char *who, const char *why,
+                               tsl_store_shadow *out, tsl_diag *d);
+
+/* Ends shadow id - only while it runs (compare-and-set: TSL_ECONFLICT when it has ended
+ * already, so two callers never both end it) - with outcome (not RUNNING), why, and for a
+ * completed one its comparison (JSON text) and progress. Records model.shadow_ended and, when
+ * compared_payload is not NULL, model.compared with that payload, in the same transaction. */
+tsl_err tsl_store_shadow_end(tsl_store *s, int64_t id, tsl_shadow_outcome outcome,
+                             const char *why, const char *comparison, int progress,
+                             const char *compared_payload, tsl_diag *d);
+
+/* Records the windows evaluated so far of running shadow id (no-op once it ended). */
+tsl_err tsl_store_shadow_progress(tsl_store *s, int64_t id, int progress, tsl_diag *d);
+
+/* Marks shadow id's comparison as acted on by the approval policy. */
+tsl_err tsl_store_shadow_decided(tsl_store *s, int64_t id, tsl_diag *d);
+
+/* The shadow running on endpoint: *found 0 when none (out then zeroed). */
+tsl_err tsl_store_shadow_get(tsl_store *s, const char *endpoint, tsl_store_shadow *out,
+                             int *found, tsl_diag *d);
+
+/* Shadows, newest first, at most limit (0: all): of endpoint (NULL: any), of entry forecaster
+ * (NULL: any) and version (0: any); running ones only when running is set. */
+tsl_err tsl_store_shadow_list(tsl_store *s, const char *endpoint, const char *forecaster,
+                              int version, int running, size_t limit, tsl_store_shadow **out,
+                              size_t *n, tsl_diag *d);
 
 /* ---- named leases and schedules' fire times ----
  * One scheduler per store: a daemon schedules only while it holds the lock row "scheduler"

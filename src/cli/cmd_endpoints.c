@@ -17,9 +17,10 @@
 static const char usage_text[] =
     "usage: tsloop endpoints [NAME] [--limit N] [--json]\n"
     "\n"
-    "Without NAME: every endpoint, the version it serves, its rules from tsloop.yaml and when\n"
-    "it last moved (endpoints declared but never deployed to show '-'). With NAME: its\n"
-    "deployment history, newest first.\n"
+    "Without NAME: every endpoint, the version it serves, when it last moved, the version\n"
+    "running in shadow there with its progress (windows evaluated of those wanted) and its\n"
+    "rules from tsloop.yaml (endpoints declared but never deployed to show '-'). With NAME:\n"
+    "its deployment history, newest first.\n"
     "\n"
     "      --limit N        history: at most N deployments (default 20)\n"
     "      --project DIR    the project's directory, instead of searching upwards\n"
@@ -57,28 +58,53 @@ static void rules_json(const tsl_config *cfg, const char *name, json_t *j) {
     if (e && e->forecaster) json_object_set_new(j, "serves", json_string(e->forecaster));
 }
 
+/* The running shadow of endpoint among sh[0..n), or NULL. */
+static const tsl_store_shadow *shadow_of(const tsl_store_shadow *sh, size_t n,
+                                         const char *endpoint) {
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(sh[i].endpoint, endpoint)) return &sh[i];
+    return NULL;
+}
+
 /* Prints every endpoint (deployed ones from the store, then declared ones never deployed). */
 static int list_all(const tsl_project *p, tsl_store *s, int json) {
     tsl_diag d = {TSL_OK, {0}};
     tsl_store_deployment *v = NULL;
-    size_t n = 0;
+    tsl_store_shadow *sh = NULL;
+    size_t n = 0, nsh = 0;
     char rules[256], at[40];
     if (tsl_store_endpoint_list(s, &v, &n, &d)) return cli_fail("%s", tsl_diag_msg(&d));
+    if (tsl_store_shadow_list(s, NULL, NULL, 0, 1, 0, &sh, &nsh, &d)) {
+        tsl_store_deployment_list_free(v, n);
+        return cli_fail("%s", tsl_diag_msg(&d));
+    }
     json_t *arr = json ? json_array() : NULL;
-    if (!json) printf("%-20s %-28s %-20s %s\n", "endpoint", "version", "since", "rules");
+    if (!json)
+        printf("%-20s %-28s %-20s %-28s %s\n", "endpoint", "version", "since", "shadow", "rules");
     for (size_t i = 0; i < n; i++) {
+        const tsl_store_shadow *x = shadow_of(sh, nsh, v[i].endpoint);
         if (json) {
             json_t *j = cli_deployment_json(&v[i]);
             rules_json(p->cfg, v[i].endpoint, j);
+            json_object_set_new(j, "shadow",
+                                x ? json_pack("{s:s, s:i, s:i, s:i, s:I}", "forecaster",
+                                              x->forecaster, "version", x->version, "windows",
+                                              x->windows, "progress", x->progress, "started_ms",
+                                              (json_int_t)x->started_ms)
+                                  : json_null());
             json_array_append_new(arr, j);
             continue;
         }
-        char ver[TSL_STORE_NAME_MAX + 16];
+        char ver[TSL_STORE_NAME_MAX + 16], shv[TSL_STORE_NAME_MAX + 48] = "-";
         snprintf(ver, sizeof ver, "%s/%d", v[i].forecaster, v[i].version);
+        if (x)
+            snprintf(shv, sizeof shv, "%s/%d (%d/%d windows)", x->forecaster, x->version,
+                     x->progress, x->windows);
         cli_format_ms(v[i].at_ms, at, sizeof at);
         rules_text(p->cfg, v[i].endpoint, rules, sizeof rules);
-        printf("%-20s %-28s %-20s %s\n", v[i].endpoint, ver, at, rules);
+        printf("%-20s %-28s %-20s %-28s %s\n", v[i].endpoint, ver, at, shv, rules);
     }
+    tsl_store_shadow_list_free(sh, nsh);
     size_t shown = n;
     for (size_t k = 0; k < p->cfg->nendpoints; k++) {
         const char *name = p->cfg->endpoints[k].name;
@@ -92,7 +118,7 @@ static int list_all(const tsl_project *p, tsl_store *s, int json) {
             json_array_append_new(arr, j);
         } else {
             rules_text(p->cfg, name, rules, sizeof rules);
-            printf("%-20s %-28s %-20s %s\n", name, "-", "-", rules);
+            printf("%-20s %-28s %-20s %-28s %s\n", name, "-", "-", "-", rules);
         }
     }
     if (json)

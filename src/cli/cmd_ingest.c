@@ -17,6 +17,7 @@
 #include "cli/cli.h"
 #include "tsloop/ingest.h"
 #include "tsloop/monitor.h"
+#include "tsloop/shadow.h"
 #include "tsloop/mem.h"
 #include "tsloop/project.h"
 
@@ -246,7 +247,7 @@ int cmd_ingest(int argc, char **argv) {
         tsl_store_receipt_release(&r);
     }
     if (all) cli_json_print(all);
-    if (evaluate && cfg->nmonitors) {
+    if (evaluate) {
         /* Evaluate at once what the new ground truth touched (the daemon's follower would too,
          * from the same cursor; evaluating twice is harmless). A failure here does not undo
          * the ingest, which is committed: it is reported, and the daemon retries it. */
@@ -254,10 +255,13 @@ int cmd_ingest(int argc, char **argv) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-        if (tsl_monitor_follow(s, cfg, 0, now, NULL, &d))
+        if (cfg->nmonitors && tsl_monitor_follow(s, cfg, 0, now, NULL, &d))
             cli_warn("evaluating the monitors: %s", tsl_diag_msg(&d));
         else if (!quiet && !json)
             quality_print(s, ingests, ningests);
+        d = (tsl_diag){TSL_OK, {0}};
+        if (tsl_shadow_poll(s, cfg, now, NULL, &d))
+            cli_warn("judging the shadow deployments: %s", tsl_diag_msg(&d));
     }
     tsl_free(ingests);
 out:

@@ -18,6 +18,7 @@
 #include "tsloop/mem.h"
 #include "tsloop/project.h"
 #include "tsloop/registry.h"
+#include "tsloop/shadow.h"
 #include "tsloop/store.h"
 
 static const char usage_text[] =
@@ -101,12 +102,21 @@ static void vs_champion(json_t *ch, char *buf, size_t cap) {
     }
 }
 
-/* The recent comparison a version was registered with (docs/retraining.md), as one line:
- * "mase 0.81 vs 1.12 of prod's version 2 (-27.7%) at 7 origins, 168 points"; "" when none. */
-static void recent_text(const json_t *metrics, char *buf, size_t cap) {
-    const json_t *r = json_object_get(metrics, "recent");
+/* The comparison under key of a version's metrics (docs/retraining.md) as one line: "recent",
+ * the refit comparison it was registered with, or "shadow", the paired comparison of its run
+ * in shadow (with_shadow): "mase 0.81 vs 1.12 of prod's version 2 (-27.7%) at 7 origins, 168
+ * points"; "" when none. */
+static void recent_text(const json_t *metrics, const char *key, char *buf, size_t cap) {
+    const json_t *r = json_object_get(metrics, key);
     buf[0] = '\0';
     if (!json_is_object(r)) return;
+    if (json_is_true(json_object_get(r, "running"))) {
+        snprintf(buf, cap, "running in shadow on %s: %lld of %lld windows evaluated",
+                 json_string_value(json_object_get(r, "endpoint")),
+                 (long long)json_integer_value(json_object_get(r, "progress")),
+                 (long long)json_integer_value(json_object_get(r, "windows")));
+        return;
+    }
     long long origins = (long long)json_integer_value(json_object_get(r, "origins"));
     const char *ep = json_string_value(json_object_get(r, "endpoint"));
     long long cv = (long long)json_integer_value(json_object_get(r, "champion_version"));
@@ -125,6 +135,11 @@ static void recent_text(const json_t *metrics, char *buf, size_t cap) {
     snprintf(buf, cap, "%s %s vs %s of %s's version %lld%s at %lld origins, %lld points",
              json_string_value(json_object_get(r, "metric")), x, y, ep ? ep : "?", cv, rel, origins,
              (long long)json_integer_value(json_object_get(r, "points")));
+}
+
+/* The version's newest shadow comparison merged into its parsed metrics (shadow.h). */
+static void with_shadow(tsl_store *s, const tsl_store_model *m, json_t *metrics) {
+    tsl_shadow_metrics_merge(s, m->forecaster, m->version, metrics);
 }
 
 /* The version as JSON for --json output (metrics and choices parsed). */
@@ -278,6 +293,7 @@ static int models_show(tsl_store *s, const char *ref, const models_opts *mo) {
     json_t *items = json_object_get(choices, "items");
     if (mo->json) {
         json_t *o = version_json(&m, champ), *aj = json_array();
+        with_shadow(s, &m, json_object_get(o, "metrics"));
         json_object_set(o, "choices", choices ? choices : json_null());
         for (size_t i = 0; i < na; i++) {
             char at[40];
@@ -327,8 +343,11 @@ static int models_show(tsl_store *s, const char *ref, const models_opts *mo) {
             printf("champion     none when it was registered\n");
         }
         char rt[256];
-        recent_text(metrics, rt, sizeof rt);
+        with_shadow(s, &m, metrics);
+        recent_text(metrics, "recent", rt, sizeof rt);
         if (rt[0]) printf("recent       %s\n", rt);
+        recent_text(metrics, "shadow", rt, sizeof rt);
+        if (rt[0]) printf("shadow       %s\n", rt);
         printf("lineage      data set %s, hash %s\n", m.dataset ? m.dataset : "-",
                m.dataset_hash ? m.dataset_hash : "-");
         printf("             config hash %s, tsloop %s\n", m.config_hash ? m.config_hash : "-",
@@ -521,6 +540,8 @@ static int models_diff(tsl_store *s, int argc, char **argv, const models_opts *m
         json_t *o = json_object(), *ms = json_array(), *rows = json_array();
         json_object_set_new(o, "a", version_json(&df.a, is_champion(s, &df.a)));
         json_object_set_new(o, "b", version_json(&df.b, is_champion(s, &df.b)));
+        with_shadow(s, &df.a, json_object_get(json_object_get(o, "a"), "metrics"));
+        with_shadow(s, &df.b, json_object_get(json_object_get(o, "b"), "metrics"));
         for (size_t i = 0; i < df.nmetrics; i++) {
             json_t *m = json_object();
             json_object_set_new(m, "name", json_string(df.metrics[i].name));
@@ -576,8 +597,11 @@ static int models_diff(tsl_store *s, int argc, char **argv, const models_opts *m
             const tsl_store_model *v = k ? &df.b : &df.a;
             json_t *mj = cli_json_parse(v->metrics);
             char rt[256];
-            recent_text(mj, rt, sizeof rt);
+            with_shadow(s, v, mj);
+            recent_text(mj, "recent", rt, sizeof rt);
             if (rt[0]) printf("recent comparison of %s: %s\n", k ? b : a, rt);
+            recent_text(mj, "shadow", rt, sizeof rt);
+            if (rt[0]) printf("shadow comparison of %s: %s\n", k ? b : a, rt);
             json_decref(mj);
         }
         printf("series: %zu same, %zu changed, %zu only in %s, %zu only in %s\n", df.same,

@@ -31,7 +31,8 @@ static const char usage_text[] =
     "--items, one per line) from its latest observations and writes the forecast CSV\n"
     "(item_id,timestamp,mean,p10,p50,p90) to FILE ('-': stdout), atomically. Every value is\n"
     "captured in the store, as online forecasts are, under one inference id. A copy is kept\n"
-    "in the project's output folder (server.output_dir, default .tsloop/outputs).\n"
+    "in the project's output folder (server.output_dir, default .tsloop/outputs). A version\n"
+    "in shadow on the endpoint forecasts the same items too, captured flagged shadow.\n"
     "\n"
     "      --endpoint NAME     the endpoint (required)\n"
     "  -o, --output FILE       where to write the forecasts (required)\n"
@@ -208,15 +209,23 @@ int cmd_predict(int argc, char **argv) {
     if (!rc) {
         if (r.unknown)
             cli_warn("%zu listed items have no model in %s/%d", r.unknown, r.forecaster, r.version);
-        if (json)
-            cli_json_print(json_pack("{s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I}", "endpoint",
+        json_t *sh = r.shadow_version ? json_pack("{s:i, s:I}", "version", r.shadow_version,
+                                                  "captured", (json_int_t)r.shadow_captured)
+                                      : json_null();
+        if (json) {
+            cli_json_print(json_pack("{s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:o}", "endpoint",
                                      endpoint, "forecaster", r.forecaster, "version", r.version,
                                      "inference_id", r.inference_id, "items", (json_int_t)r.items,
                                      "unknown", (json_int_t)r.unknown, "rows", (json_int_t)r.rows,
-                                     "captured", (json_int_t)r.captured));
-        else
+                                     "captured", (json_int_t)r.captured, "shadow", sh));
+        } else {
+            json_decref(sh);
             fprintf(stderr, "tsloop: %zu items from %s/%d: %zu rows to %s, captured as %s\n",
                     r.items, r.forecaster, r.version, r.rows, output, r.inference_id);
+            if (r.shadow_version)
+                fprintf(stderr, "tsloop: version %d in shadow on %s: %zu forecasts captured\n",
+                        r.shadow_version, endpoint, r.shadow_captured);
+        }
     }
     for (size_t i = 0; i < nitems; i++) tsl_free(items[i]);
     tsl_free(items);

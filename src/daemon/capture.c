@@ -83,6 +83,7 @@ static capq_rec *rec_new(const tsl_capq_item *x) {
     r->c.levels = levels;
     r->c.mean = mean;
     r->c.quant = quant;
+    r->c.shadow = x->shadow;
     return r;
 }
 

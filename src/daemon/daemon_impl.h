@@ -61,6 +61,7 @@ typedef struct tsl_capq_item {
     size_t steps, nq;
     const int64_t *targets;
     const double *levels, *mean, *quant;
+    int shadow; /* a shadow version's forecast (model_id is the shadow's) */
 } tsl_capq_item;
 
 /* Starts the writer thread on its own handle of the store at url, with room for cap
@@ -79,6 +80,30 @@ uint64_t tsl_capq_failed(tsl_capq *q);
 
 /* Writes everything queued, stops the writer and frees q; TSL_OK or the last write error. */
 tsl_err tsl_capq_stop(tsl_capq *q, tsl_diag *d);
+
+/* ---- the shadow queue (shadowq.c) ---- */
+
+typedef struct tsl_shadowq tsl_shadowq;
+
+/* Starts the thread that computes shadow versions' forecasts and queues their captures
+ * (flagged shadow) to capq, with room for cap requests (0: 4096). */
+tsl_err tsl_shadowq_start(tsl_capq *capq, size_t cap, tsl_shadowq **out, tsl_diag *d);
+
+/* Queues the shadow forecast of one request - items[0..nitems), h steps, levels[0..nq), the
+ * live answer's inference id - from shadow version sv (a reference is taken). Never waits:
+ * returns 0 and counts a drop when the queue is full. Everything is copied. */
+int tsl_shadowq_push(tsl_shadowq *q, tsl_served *sv, const char *const *items, size_t nitems,
+                     const char *inference_id, size_t h, const double *levels, size_t nq);
+
+/* Requests waiting; requests done; requests dropped (queue full); shadow captures queued. */
+size_t tsl_shadowq_depth(tsl_shadowq *q);
+uint64_t tsl_shadowq_done(tsl_shadowq *q);
+uint64_t tsl_shadowq_dropped(tsl_shadowq *q);
+uint64_t tsl_shadowq_captured(tsl_shadowq *q);
+
+/* Runs what is queued, stops the thread and frees q (before the capture queue stops); NULL is
+ * a no-op. */
+void tsl_shadowq_stop(tsl_shadowq *q);
 
 /* ---- jobs (jobs.c) ---- */
 
@@ -282,5 +307,14 @@ struct json_t;
 tsl_err tsl_route_metrics(tsl_store *s, struct MHD_Connection *c, struct json_t **out, tsl_diag *d);
 tsl_err tsl_route_alarms(tsl_store *s, const tsl_config *cfg, const char *name,
                          struct MHD_Connection *c, struct json_t **out, tsl_diag *d);
+
+/* The bodies of GET, PUT and DELETE /v1/endpoints/NAME/shadow (shadow_routes.c): op is one of
+ * TSL_SHADOW_ROUTE_*, body the PUT's {"forecaster", "version", "windows", "why"} or DELETE's
+ * {"why"} (len bytes). TSL_EPARSE / TSL_EINVAL for a bad body, the store's errors otherwise
+ * (TSL_ENOTFOUND, TSL_ECONFLICT). *out is the JSON to answer with. */
+enum { TSL_SHADOW_ROUTE_GET, TSL_SHADOW_ROUTE_PUT, TSL_SHADOW_ROUTE_DELETE };
+tsl_err tsl_route_shadow(tsl_store *s, const tsl_config *cfg, int op, const char *endpoint,
+                         const char *body, size_t len, const char *who, struct json_t **out,
+                         tsl_diag *d);
 
 #endif

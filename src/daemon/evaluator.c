@@ -22,6 +22,7 @@
 #include "daemon/daemon_impl.h"
 #include "tsloop/mem.h"
 #include "tsloop/monitor.h"
+#include "tsloop/shadow.h"
 
 #define EVAL_POLL_MS       100
 #define FRESHNESS_EVERY_MS 1000
@@ -50,6 +51,7 @@ static void *evaluator_main(void *arg) {
     tsl_store *s = NULL;
     tsl_diag d = {TSL_OK, {0}};
     int64_t next_fresh = 0, seen = 0;
+    int first = 1;
     tsl_config *cfg = NULL;
     if (tsl_store_open(e->url, NULL, &s, &d)) {
         tsl_daemon_log(e->log, "error", "evaluator: cannot open the store", "{s:s}", "error",
@@ -74,6 +76,20 @@ static void *evaluator_main(void *arg) {
             tsl_daemon_log(e->log, "info", "evaluated", "{s:I, s:I, s:I, s:I}", "ingests",
                            (json_int_t)st.events, "windows", (json_int_t)st.windows, "datapoints",
                            (json_int_t)st.datapoints, "ms", (json_int_t)(wall_ms() - now));
+        if (cfg && (st.events || first)) {
+            /* New actuals may complete a shadow's windows (shadow.h); the first round also
+             * decides a comparison a crash left undecided. */
+            tsl_shadow_stats ss = {0};
+            first = 0;
+            d = (tsl_diag){TSL_OK, {0}};
+            if (tsl_shadow_poll(s, cfg, now, &ss, &d))
+                tsl_daemon_log(e->log, "error", "evaluator: judging the shadows failed", "{s:s}",
+                               "error", tsl_diag_msg(&d));
+            else if (ss.completed || ss.approved || ss.deployed)
+                tsl_daemon_log(e->log, "info", "shadow compared", "{s:I, s:I, s:I}", "completed",
+                               (json_int_t)ss.completed, "approved", (json_int_t)ss.approved,
+                               "deployed", (json_int_t)ss.deployed);
+        }
         if (cfg && now >= next_fresh) {
             next_fresh = now + FRESHNESS_EVERY_MS;
             for (size_t i = 0; i < cfg->nmonitors; i++) {

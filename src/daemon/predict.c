@@ -7,9 +7,16 @@
  * output file through tsl_output_write_rows (the file appears whole or not at all), and
  * captures are committed in groups of CAPTURE_BATCH as the rows are made, so memory stays
  * bounded whatever the number of items.
+ *
+ * A version in shadow on the endpoint forecasts the same items afterwards, with the same
+ * horizon, levels and inference id, and is captured flagged shadow (docs/retraining.md). It
+ * runs after the file is written, inline: a batch has no client waiting on a socket, and doing
+ * it here rather than on the daemon's shadow thread keeps `tsloop predict` without a daemon
+ * complete. Its failures are the shadow's own and never fail the batch.
  */
 #include <math.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "daemon/daemon_impl.h"
@@ -85,6 +92,72 @@ static void predict_row(void *vctx, size_t k, tsl_wbuf *b) {
     x->quant = quant;
 }
 
+/* Forecasts the items of c->idx[0..n) (entries of the live version c->sv) with the version
+ * in shadow on endpoint, if any, and commits their captures flagged shadow; counts them in
+ * c->r. */
+static void predict_shadow(predict_ctx *c, const char *endpoint, size_t n) {
+    tsl_store_shadow sh = {0};
+    tsl_served *sv = NULL;
+    tsl_diag d = {TSL_OK, {0}};
+    int found = 0;
+    if (tsl_store_shadow_get(c->s, endpoint, &sh, &found, &d) || !found) goto out;
+    tsl_store_deployment dp = {0};
+    dp.id = sh.id;
+    dp.endpoint = sh.endpoint;
+    dp.forecaster = sh.forecaster;
+    dp.version = sh.version;
+    dp.model_id = sh.model_id;
+    if (tsl_served_load(c->s, &dp, &sv, &d)) goto out;
+    c->r->shadow_version = sv->version;
+    c->ncaps = 0;
+    for (size_t k = 0; k < n && !c->err; k++) {
+        tsl_bundle_entry e;
+        tsl_bundle_entry_at(c->sv->bundle, c->idx[k], &e);
+        long at = tsl_bundle_find(sv->bundle, e.item_id);
+        if (at < 0 || !sv->models[at]) continue;
+        if (c->ncaps == CAPTURE_BATCH) {
+            size_t before = c->r->captured;
+            flush_captures(c);
+            c->r->shadow_captured += c->r->captured - before;
+            c->r->captured = before;
+        }
+        size_t slot = c->ncaps;
+        double *mean = c->mean + slot * c->h, *quant = c->quant + slot * c->h * c->nq;
+        int64_t *targets = c->targets + slot * c->h;
+        if (tsl_model_forecast(sv->models[at], c->h, c->levels, c->nq, mean, quant, NULL)) continue;
+        int64_t origin = sv->origin[at];
+        for (size_t s = 0; s < c->h; s++)
+            targets[s] = tsl_freq_add(sv->freq, origin, (int64_t)s + 1);
+        tsl_store_capture_new *x = &c->caps[c->ncaps++];
+        memset(x, 0, sizeof *x);
+        x->inference_id = c->inference_id;
+        x->endpoint = sv->endpoint;
+        x->model_id = sv->model_id;
+        x->item = e.item_id;
+        x->origin = origin;
+        x->steps = c->h;
+        x->nq = c->nq;
+        x->targets = targets;
+        x->levels = c->levels;
+        x->mean = mean;
+        x->quant = quant;
+        x->shadow = 1;
+    }
+    size_t before = c->r->captured;
+    flush_captures(c);
+    c->r->shadow_captured += c->r->captured - before;
+    c->r->captured = before;
+    if (c->err) {
+        d = c->d;
+        c->err = TSL_OK;
+    }
+out:
+    if (d.code)
+        fprintf(stderr, "tsloop: the shadow of endpoint %s: %s\n", endpoint, tsl_diag_msg(&d));
+    tsl_served_unref(sv);
+    tsl_store_shadow_release(&sh);
+}
+
 tsl_err tsl_predict(tsl_store *s, const char *endpoint, const char *path, const tsl_predict_opts *o,
                     tsl_predict_result *r, tsl_diag *d) {
     tsl_store_deployment dp = {0};
@@ -144,6 +217,7 @@ tsl_err tsl_predict(tsl_store *s, const char *endpoint, const char *path, const 
         *d = c.d;
         tsl_diag_prefix(d, "the forecasts were written but not all captured: ");
     }
+    if (!err) predict_shadow(&c, endpoint, n);
 out:
     tsl_free(c.mean);
     tsl_free(c.quant);

@@ -48,6 +48,7 @@
 #include "tsloop/deploy.h"
 #include "tsloop/mem.h"
 #include "tsloop/registry.h"
+#include "tsloop/shadow.h"
 
 #define MAX_ENDPOINTS 1024
 #define MAX_VALUES    1000000 /* items x horizon of one request */
@@ -116,13 +117,16 @@ enum route {
     R_METRICS_QUERY,
     R_ALARMS,
     R_ALARM,
+    R_SHADOW,
+    R_SHADOW_PUT,
+    R_SHADOW_DELETE,
     R_OTHER,
     R_COUNT
 };
 
-/* Every route: its pattern (the metrics label), method (0 GET, 1 POST, 2 PUT) and minimum
- * role (0: open). */
-static const char *const methods[] = {"GET", "POST", "PUT"};
+/* Every route: its pattern (the metrics label), method (0 GET, 1 POST, 2 PUT, 3 DELETE) and
+ * minimum role (0: open). */
+static const char *const methods[] = {"GET", "POST", "PUT", "DELETE"};
 static const struct route_def {
     const char *name;
     int post;
@@ -156,6 +160,9 @@ static const struct route_def {
     {"/v1/metrics", 0, TSL_ROLE_READER},
     {"/v1/alarms", 0, TSL_ROLE_READER},
     {"/v1/alarms/{name}", 0, TSL_ROLE_READER},
+    {"/v1/endpoints/{name}/shadow", 0, TSL_ROLE_READER},
+    {"/v1/endpoints/{name}/shadow (PUT)", 2, TSL_ROLE_APPROVER},
+    {"/v1/endpoints/{name}/shadow (DELETE)", 3, TSL_ROLE_APPROVER},
     {"other", 0, 0},
 };
 
@@ -174,8 +181,10 @@ typedef struct route_metrics {
 
 typedef struct slot {
     char name[TSL_STORE_NAME_MAX + 1];
-    tsl_served *sv;     /* NULL until loaded */
-    int64_t failed_dep; /* a deployment whose load failed (not retried until it changes) */
+    tsl_served *sv;        /* NULL until loaded */
+    int64_t failed_dep;    /* a deployment whose load failed (not retried until it changes) */
+    tsl_served *shadow;    /* the version running in shadow (deployment_id: the shadow's id) */
+    int64_t failed_shadow; /* a shadow whose load failed (not retried until it changes) */
     char failed_hash[TSL_STORE_HASH_HEX + 1];
 } slot;
 
@@ -218,6 +227,7 @@ struct tsl_daemon {
     tsl_store *poll_s;
 
     tsl_capq *capq;
+    tsl_shadowq *shadowq;
     tsl_workers *workers;
     tsl_retrainer *retrainer;
     tsl_watcher *watcher;
@@ -268,12 +278,15 @@ static slot *slot_find(tsl_daemon *dm, const char *name) {
     return NULL;
 }
 
-/* A reference on the version endpoint name serves, or NULL. */
-static tsl_served *served_get(tsl_daemon *dm, const char *name) {
+/* A reference on the version endpoint name serves, or NULL; and on the version in shadow
+ * there into *shadow (NULL: none). */
+static tsl_served *served_get(tsl_daemon *dm, const char *name, tsl_served **shadow) {
     pthread_mutex_lock(&dm->ep_mu);
     slot *sl = slot_find(dm, name);
     tsl_served *sv = sl ? sl->sv : NULL;
     if (sv) tsl_served_ref(sv);
+    *shadow = sv ? sl->shadow : NULL;
+    if (*shadow) tsl_served_ref(*shadow);
     pthread_mutex_unlock(&dm->ep_mu);
     return sv;
 }
@@ -333,6 +346,108 @@ static void load_and_switch(tsl_daemon *dm, const tsl_store_deployment *dp, cons
 #endif
 }
 
+/* Loads version sh in shadow on its endpoint's slot (drop: sh NULL, the slot's shadow goes);
+ * logs either way. The slot exists (the endpoint serves a version). */
+static void shadow_switch(tsl_daemon *dm, const char *endpoint, const tsl_store_shadow *sh,
+                          const char *why) {
+    tsl_served *sv = NULL;
+    tsl_diag d = {TSL_OK, {0}};
+    tsl_err err = TSL_OK;
+    double t0 = now_s();
+    if (sh) {
+        tsl_store_deployment dp = {0};
+        dp.id = sh->id;
+        dp.endpoint = sh->endpoint;
+        dp.forecaster = sh->forecaster;
+        dp.version = sh->version;
+        dp.model_id = sh->model_id;
+        err = tsl_served_load(dm->poll_s, &dp, &sv, &d);
+    }
+    pthread_mutex_lock(&dm->ep_mu);
+    slot *sl = slot_find(dm, endpoint);
+    tsl_served *old = NULL;
+    if (sl && !err) {
+        old = sl->shadow;
+        sl->shadow = sv;
+        sl->failed_shadow = 0;
+        sv = NULL;
+    } else if (sl) {
+        sl->failed_shadow = sh->id;
+    }
+    pthread_mutex_unlock(&dm->ep_mu);
+    tsl_served_unref(sv);
+    tsl_served_unref(old); /* freed by the last queued shadow request using it */
+    if (err)
+        tsl_daemon_log(dm->log, "error", "cannot load the shadow version", "{s:s, s:s, s:i, s:s}",
+                       "endpoint", endpoint, "forecaster", sh->forecaster, "version", sh->version,
+                       "error", tsl_diag_msg(&d));
+    else if (sh)
+        tsl_daemon_log(dm->log, "info", why, "{s:s, s:s, s:i, s:I, s:f}", "endpoint", endpoint,
+                       "forecaster", sh->forecaster, "version", sh->version, "shadow",
+                       (json_int_t)sh->id, "load_s", now_s() - t0);
+    else
+        tsl_daemon_log(dm->log, "info", why, "{s:s}", "endpoint", endpoint);
+}
+
+/* Follows the running shadows: loads a new one, reloads one whose data moved, drops one that
+ * ended. */
+static tsl_err poll_shadows(tsl_daemon *dm, tsl_diag *d) {
+    tsl_store_shadow *v = NULL;
+    size_t n = 0;
+    tsl_err err = tsl_store_shadow_list(dm->poll_s, NULL, NULL, 0, 1, 0, &v, &n, d);
+    if (err) return err;
+    for (size_t i = 0; i < n; i++) {
+        int64_t have = 0, failed = 0;
+        int served = 0;
+        char hash[TSL_STORE_HASH_HEX + 1] = "";
+        char *dataset = NULL;
+        pthread_mutex_lock(&dm->ep_mu);
+        slot *sl = slot_find(dm, v[i].endpoint);
+        if (sl) {
+            served = sl->sv != NULL;
+            failed = sl->failed_shadow;
+            if (sl->shadow) {
+                have = sl->shadow->deployment_id;
+                memcpy(hash, sl->shadow->dataset_hash, sizeof hash);
+                if (sl->shadow->dataset) dataset = tsl_strdup(sl->shadow->dataset);
+            }
+        }
+        pthread_mutex_unlock(&dm->ep_mu);
+        if (!served) { /* the live version first: a shadow needs something to shadow */
+            tsl_free(dataset);
+            continue;
+        }
+        if (have != v[i].id && failed != v[i].id) {
+            shadow_switch(dm, v[i].endpoint, &v[i], "shadow loaded");
+        } else if (have == v[i].id && dataset) {
+            tsl_store_dataset ds;
+            memset(&ds, 0, sizeof ds);
+            tsl_diag dd = {TSL_OK, {0}};
+            if (!tsl_store_dataset_get(dm->poll_s, dataset, &ds, &dd) && strcmp(ds.hash, hash))
+                shadow_switch(dm, v[i].endpoint, &v[i], "new observations: shadow models updated");
+            tsl_store_dataset_release(&ds);
+        }
+        tsl_free(dataset);
+    }
+    /* shadows that ended: the slots whose shadow is not running any more */
+    char(*gone)[TSL_STORE_NAME_MAX + 1] = NULL;
+    size_t ngone = 0;
+    pthread_mutex_lock(&dm->ep_mu);
+    gone = tsl_calloc(dm->nslots ? dm->nslots : 1, sizeof *gone);
+    for (size_t k = 0; k < dm->nslots; k++) {
+        const slot *sl = &dm->slots[k];
+        int running = 0;
+        for (size_t i = 0; sl->shadow && i < n && !running; i++)
+            running = sl->shadow->deployment_id == v[i].id;
+        if (sl->shadow && !running) tsl_strlcpy(gone[ngone++], sl->name, sizeof gone[0]);
+    }
+    pthread_mutex_unlock(&dm->ep_mu);
+    for (size_t k = 0; k < ngone; k++) shadow_switch(dm, gone[k], NULL, "shadow ended: dropped");
+    tsl_free(gone);
+    tsl_store_shadow_list_free(v, n);
+    return TSL_OK;
+}
+
 /* Compares token entries by hash. */
 static int cmp_token(const void *a, const void *b) {
     return memcmp(((const token_entry *)a)->hash, ((const token_entry *)b)->hash, TSL_TOKEN_HASH);
@@ -370,6 +485,7 @@ static tsl_err poll_once(tsl_daemon *dm, tsl_diag *d) {
         tsl_free(dataset);
     }
     tsl_store_deployment_list_free(v, n);
+    if ((err = poll_shadows(dm, d))) return err;
 
     uint64_t jc[4], ec[6];
     if ((err = tsl_store_status_counts(dm->poll_s, jc, ec, d))) return err;
@@ -748,6 +864,20 @@ static enum MHD_Result route_prometheus(tsl_daemon *dm, struct MHD_Connection *c
                     (unsigned long long)tsl_capq_written(dm->capq),
                     (unsigned long long)tsl_capq_failed(dm->capq),
                     (unsigned long long)atomic_load(&dm->switches), atomic_load(&dm->inflight));
+    tsl_wbuf_printf(
+        &b,
+        "# HELP tsloop_shadow_queue_depth Requests waiting for their shadow forecasts.\n"
+        "# TYPE tsloop_shadow_queue_depth gauge\ntsloop_shadow_queue_depth %zu\n"
+        "# HELP tsloop_shadow_requests_total Requests whose shadow forecasts were made.\n"
+        "# TYPE tsloop_shadow_requests_total counter\ntsloop_shadow_requests_total %llu\n"
+        "# HELP tsloop_shadow_captures_total Shadow forecasts queued for capture.\n"
+        "# TYPE tsloop_shadow_captures_total counter\ntsloop_shadow_captures_total %llu\n"
+        "# HELP tsloop_shadow_dropped_total Requests whose shadow forecasts were dropped (shadow "
+        "queue full).\n"
+        "# TYPE tsloop_shadow_dropped_total counter\ntsloop_shadow_dropped_total %llu\n",
+        tsl_shadowq_depth(dm->shadowq), (unsigned long long)tsl_shadowq_done(dm->shadowq),
+        (unsigned long long)tsl_shadowq_captured(dm->shadowq),
+        (unsigned long long)tsl_shadowq_dropped(dm->shadowq));
     tsl_wbuf_puts(&b, "# HELP tsloop_jobs Asynchronous jobs by status (as of the last poll).\n"
                       "# TYPE tsloop_jobs gauge\n");
     for (int k = 0; k < 4; k++)
@@ -782,13 +912,17 @@ static enum MHD_Result route_endpoints(tsl_daemon *dm, struct MHD_Connection *c,
     json_t *arr = json_array();
     pthread_mutex_lock(&dm->ep_mu);
     for (size_t i = 0; i < dm->nslots; i++) {
-        const tsl_served *sv = dm->slots[i].sv;
+        const tsl_served *sv = dm->slots[i].sv, *sh = dm->slots[i].shadow;
         if (!sv) continue;
         json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:i, s:I, s:I, s:I, s:I}", "endpoint", sv->endpoint,
+            arr, json_pack("{s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:o}", "endpoint", sv->endpoint,
                            "forecaster", sv->forecaster, "version", sv->version, "deployment",
                            (json_int_t)sv->deployment_id, "items", (json_int_t)sv->n, "updated",
-                           (json_int_t)sv->updated, "horizon", (json_int_t)sv->horizon));
+                           (json_int_t)sv->updated, "horizon", (json_int_t)sv->horizon, "shadow",
+                           sh ? json_pack("{s:s, s:i, s:I, s:I}", "forecaster", sh->forecaster,
+                                          "version", sh->version, "shadow",
+                                          (json_int_t)sh->deployment_id, "items", (json_int_t)sh->n)
+                              : json_null()));
     }
     pthread_mutex_unlock(&dm->ep_mu);
     return respond_json(c, r, MHD_HTTP_OK, json_pack("{s:o}", "endpoints", arr));
@@ -850,7 +984,7 @@ static void forecast_item(tsl_daemon *dm, const tsl_served *sv, const char *item
     }
     tsl_wbuf_puts(b, "}}");
     tsl_capq_item ci = {inference_id, sv->endpoint, item,   sv->model_id, origin, h,
-                        nq,           targets,      levels, mean,         quant};
+                        nq,           targets,      levels, mean,         quant,  0};
     tsl_capq_push(dm->capq, &ci, 1);
     atomic_fetch_add_explicit(&dm->forecast_items, 1, memory_order_relaxed);
 }
@@ -866,7 +1000,8 @@ static enum MHD_Result route_forecast(tsl_daemon *dm, struct MHD_Connection *c, 
         return respond_error(c, r, parse_status(err), err == TSL_EPARSE ? "bad_json" : "invalid",
                              "%s", tsl_diag_msg(&d));
     }
-    tsl_served *sv = served_get(dm, r->name);
+    tsl_served *shadow = NULL;
+    tsl_served *sv = served_get(dm, r->name, &shadow);
     if (!sv) {
         tsl_forecast_request_release(&fr);
         return respond_error(c, r, MHD_HTTP_NOT_FOUND, "no_deployment",
@@ -913,6 +1048,10 @@ static enum MHD_Result route_forecast(tsl_daemon *dm, struct MHD_Connection *c, 
         forecast_item(dm, sv, fr.items[i], id, h, levels, nq, mean, quant, targets, &b);
     }
     tsl_wbuf_puts(&b, "]}\n");
+    /* The shadow's forecasts are made on the shadow thread, after this answer has gone. */
+    if (shadow)
+        tsl_shadowq_push(dm->shadowq, shadow, (const char *const *)fr.items, fr.nitems, id, h,
+                         levels, nq);
     tsl_free(mean);
     tsl_free(quant);
     tsl_free(targets);
@@ -921,6 +1060,7 @@ static enum MHD_Result route_forecast(tsl_daemon *dm, struct MHD_Connection *c, 
     tsl_wbuf_putc(&b, '\0');
     ret = respond(c, r, MHD_HTTP_OK, "application/json", (char *)b.data, len);
 out:
+    tsl_served_unref(shadow);
     tsl_served_unref(sv);
     tsl_forecast_request_release(&fr);
     return ret;
@@ -1064,6 +1204,9 @@ static enum MHD_Result route_model(tsl_daemon *dm, struct MHD_Connection *c, req
     json_t *j = model_json(&m), *audit = json_array();
     json_error_t je;
     json_t *metrics = json_loads(m.metrics ? m.metrics : "{}", 0, &je);
+    pthread_mutex_lock(&dm->admin_mu);
+    tsl_shadow_metrics_merge(dm->admin, m.forecaster, m.version, metrics);
+    pthread_mutex_unlock(&dm->admin_mu);
     json_object_set_new(j, "metrics", metrics ? metrics : json_object());
     for (size_t i = 0; i < na; i++)
         json_array_append_new(audit,
@@ -1386,7 +1529,34 @@ static enum route route_of(const char *url, const char *method, req *r) {
     if (!strcmp(slash, "/forecast")) return R_FORECAST;
     if (!strcmp(slash, "/deploy")) return R_DEPLOY;
     if (!strcmp(slash, "/rollback")) return R_ROLLBACK;
+    if (!strcmp(slash, "/shadow"))
+        return !strcmp(method, "PUT")      ? R_SHADOW_PUT
+               : !strcmp(method, "DELETE") ? R_SHADOW_DELETE
+                                           : R_SHADOW;
     return R_OTHER;
+}
+
+/* GET, PUT and DELETE /v1/endpoints/NAME/shadow (shadow_routes.c builds the bodies); a change
+ * wakes the poller, which loads or drops the shadow version. */
+static enum MHD_Result route_shadow(tsl_daemon *dm, struct MHD_Connection *c, req *r,
+                                    const char *who) {
+    json_t *body = NULL;
+    tsl_diag d = {TSL_OK, {0}};
+    int op = r->route == R_SHADOW_PUT      ? TSL_SHADOW_ROUTE_PUT
+             : r->route == R_SHADOW_DELETE ? TSL_SHADOW_ROUTE_DELETE
+                                           : TSL_SHADOW_ROUTE_GET;
+    pthread_mutex_lock(&dm->admin_mu);
+    tsl_err err = tsl_route_shadow(dm->admin, dm->cfg, op, r->name, (const char *)r->body.data,
+                                   r->body.len, who, &body, &d);
+    pthread_mutex_unlock(&dm->admin_mu);
+    if (err == TSL_EPARSE)
+        return respond_error(c, r, MHD_HTTP_BAD_REQUEST, "bad_json", "%s", tsl_diag_msg(&d));
+    if (err) {
+        int st = store_status(err);
+        return respond_error(c, r, st, store_code(st), "%s", tsl_diag_msg(&d));
+    }
+    if (op != TSL_SHADOW_ROUTE_GET) kick_poller(dm);
+    return respond_json(c, r, MHD_HTTP_OK, body);
 }
 
 /* The role of the request's token, 0 when it has none or an unknown one (no response). */
@@ -1599,6 +1769,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     case R_ALARMS:
     case R_ALARM:
         return route_monitoring(dm, c, r);
+    case R_SHADOW:
+    case R_SHADOW_PUT:
+    case R_SHADOW_DELETE:
+        return route_shadow(dm, c, r, who);
     case R_OTHER:
     case R_COUNT:
         break;
@@ -1646,7 +1820,10 @@ static void teardown(tsl_daemon *dm) {
         pthread_mutex_unlock(&dm->poll_mu);
         pthread_join(dm->poller, NULL);
     }
-    for (size_t i = 0; i < dm->nslots; i++) tsl_served_unref(dm->slots[i].sv);
+    for (size_t i = 0; i < dm->nslots; i++) {
+        tsl_served_unref(dm->slots[i].sv);
+        tsl_served_unref(dm->slots[i].shadow);
+    }
     tsl_free(dm->slots);
     tsl_free(dm->tokens);
     tsl_mgmt_free(dm->mgmt);
@@ -1807,6 +1984,7 @@ tsl_err tsl_daemon_start(const tsl_project *p, const tsl_daemon_opts *o, tsl_dae
     tsl_free(uploads);
     if (err) goto fail;
     if ((err = tsl_capq_start(dm->url, dm->o.capture_queue, &dm->capq, d))) goto fail;
+    if ((err = tsl_shadowq_start(dm->capq, 0, &dm->shadowq, d))) goto fail;
     /* Every file the daemon writes for a request or a schedule goes into the output folder. */
     if ((err = tsl_daemon_output_dir(p, dm->o.output_dir, &dm->outdir, d))) goto fail;
     const char *outdir = dm->outdir;
@@ -1901,6 +2079,7 @@ fail:
     tsl_pipeworkers_stop(dm->pipeworkers, 0);
     tsl_evaluator_stop(dm->evaluator);
     tsl_workers_stop(dm->workers);
+    tsl_shadowq_stop(dm->shadowq);
     tsl_capq_stop(dm->capq, NULL);
     teardown(dm);
     return err;
@@ -1958,6 +2137,8 @@ tsl_err tsl_daemon_stop(tsl_daemon *dm, int drain_ms, tsl_diag *d) {
     dm->pipeworkers = NULL;
     tsl_evaluator_stop(dm->evaluator);
     dm->evaluator = NULL;
+    tsl_shadowq_stop(dm->shadowq); /* its captures go to the capture queue, stopped next */
+    dm->shadowq = NULL;
     tsl_err err = tsl_capq_stop(dm->capq, d);
     dm->capq = NULL;
     tsl_daemon_log(dm->log, err ? "error" : "info", "stopped", "{s:I}", "requests_cut_short",

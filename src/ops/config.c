@@ -1080,13 +1080,32 @@ out:
     return rc;
 }
 
-static const char *const compare_keys[] = {"windows", "metric", NULL};
+static const char *const compare_keys[] = {"windows", "metric", "shadow", NULL};
+static const char *const shadow_keys[] = {"endpoint", "windows", NULL};
 
-/* compare: {windows: N, metric: NAME}, after the forecaster's metric (its default). */
+/* compare.shadow: {endpoint: NAME, windows: N} (windows 0: compare.windows). */
+static tsl_err parse_compare_shadow(parser *p, const yaml_node_t *n, const char *path,
+                                    tsl_config_forecaster *f) {
+    char sub[PATH_CAP];
+    yaml_node_t *v[2], *k[2];
+    tsl_err rc = read_map(p, n, path, shadow_keys, NULL, v, k);
+    if (rc) return rc;
+    join_path(sub, path, "endpoint");
+    if (!v[0])
+        return fail_at(p, n, TSL_EINVAL, "%s: the endpoint to run in shadow on is required", path);
+    if ((rc = get_text(p, v[0], sub, &f->shadow_endpoint))) return rc;
+    if (!f->shadow_endpoint || !tsl_config_name_valid(f->shadow_endpoint))
+        return fail_at(p, v[0], TSL_EINVAL, "%s: expected an endpoint name", sub);
+    join_path(sub, path, "windows");
+    return get_int(p, v[1], sub, 1, 10000, &f->shadow_windows);
+}
+
+/* compare: {windows: N, metric: NAME, shadow: {...}}, after the forecaster's metric (its
+ * default). */
 static tsl_err parse_compare(parser *p, const yaml_node_t *n, const char *path,
                              tsl_config_forecaster *f) {
     char sub[PATH_CAP];
-    yaml_node_t *v[2], *k[2];
+    yaml_node_t *v[3], *k[3];
     char *metric = NULL;
     f->compare_windows = 7;
     f->compare_metric = f->metric;
@@ -1094,6 +1113,8 @@ static tsl_err parse_compare(parser *p, const yaml_node_t *n, const char *path,
     if (rc) return rc;
     join_path(sub, path, "windows");
     if ((rc = get_int(p, v[0], sub, 1, 1000, &f->compare_windows))) goto out;
+    join_path(sub, path, "shadow");
+    if (v[2] && (rc = parse_compare_shadow(p, v[2], sub, f))) goto out;
     join_path(sub, path, "metric");
     if ((rc = get_text(p, v[1], sub, &metric)) || !metric) goto out;
     tsl_diag md = {TSL_OK, {0}};
@@ -1477,6 +1498,7 @@ static void forecaster_release(tsl_config_forecaster *f) {
     free_strings(f->split_by, f->nsplit);
     free_strings(f->approvers, f->napprovers);
     tsl_free(f->retrain_cron);
+    tsl_free(f->shadow_endpoint);
     tsl_free(f->forecast_cron);
     tsl_free(f->schedule_timezone);
     tsl_tz_free(f->schedule_tz);
@@ -1763,9 +1785,12 @@ static void put_forecaster(tsl_wbuf *b, const char *ind, const tsl_config_foreca
                         ind, on_data[r->on_new_data], ind, (long long)(r->cooldown_ms / 1000), ind,
                         r->max_per_day);
     }
-    if (f->compare_windows != 7 || f->compare_metric != f->metric)
+    if (f->compare_windows != 7 || f->compare_metric != f->metric || f->shadow_endpoint)
         tsl_wbuf_printf(b, "%scompare:\n%s  windows: %d\n%s  metric: \"%s\"\n", ind, ind,
                         f->compare_windows, ind, tsl_metric_name(f->compare_metric));
+    if (f->shadow_endpoint)
+        tsl_wbuf_printf(b, "%s  shadow:\n%s    endpoint: \"%s\"\n%s    windows: %d\n", ind, ind,
+                        f->shadow_endpoint, ind, f->shadow_windows);
 }
 
 /* qsort orders of dataset and forecaster pointers by name (bytewise). */

@@ -391,6 +391,45 @@ out:
     return err;
 }
 
+/* The version in shadow on m's endpoint (shadow.h): windows w[0..nw) recomputed on its
+ * captures, stored as the datapoints of the monitor called "NAME@shadow" ('@' is not allowed
+ * in monitor names, so no monitor has it). No alarm ever reads them: the alarm is about what
+ * clients were answered. A monitor whose name leaves no room for the suffix has none. */
+static tsl_err eval_shadow(tsl_store *s, const tsl_config_monitor *m, window *w, size_t nw,
+                           int period, actuals *act, tsl_monitor_stats *st, tsl_diag *d) {
+    tsl_store_shadow sh = {0};
+    tsl_store_capture *caps = NULL;
+    size_t ncaps = 0;
+    int found = 0;
+    char name[TSL_STORE_NAME_MAX + 1];
+    tsl_err err = TSL_OK;
+    if ((size_t)snprintf(name, sizeof name, "%s@shadow", m->name) >= sizeof name) return TSL_OK;
+    if ((err = tsl_store_shadow_get(s, m->endpoint, &sh, &found, d)) || !found) goto out;
+    if ((err =
+             tsl_store_capture_list_shadow(s, m->endpoint, sh.capture_after, 0, &caps, &ncaps, d)))
+        goto out;
+    size_t k = 0;
+    for (size_t i = 0; i < ncaps; i++) {
+        if (caps[i].model_id != sh.model_id) {
+            tsl_store_capture_release(&caps[i]);
+            continue;
+        }
+        caps[k++] = caps[i];
+    }
+    ncaps = k;
+    tsl_config_monitor sm = *m;
+    sm.name = name;
+    for (size_t i = 0; i < nw && !err; i++) {
+        window x = w[i];
+        if (m->window == TSL_WINDOW_LAST) snprintf(x.key, sizeof x.key, "last:%d", m->window_n);
+        err = eval_window(s, &sm, &x, period, caps, ncaps, act, st, d);
+    }
+out:
+    tsl_store_capture_list_free(caps, ncaps);
+    tsl_store_shadow_release(&sh);
+    return err;
+}
+
 tsl_err tsl_monitor_evaluate(tsl_store *s, const tsl_config_monitor *m, const char *dataset,
                              const tsl_store_point *touched, size_t ntouched, int64_t now_ms,
                              tsl_monitor_stats *st, tsl_diag *d) {
@@ -454,6 +493,7 @@ tsl_err tsl_monitor_evaluate(tsl_store *s, const tsl_config_monitor *m, const ch
     if (period < 1) period = 1;
     for (size_t i = 0; i < nw; i++)
         if ((err = eval_window(s, m, &wins[i], period, caps, ncaps, &act, st, d))) goto out;
+    if (nw && (err = eval_shadow(s, m, wins, nw, period, &act, st, d))) goto out;
     if (nw) err = tsl_monitor_alarm(s, m, now_ms, NULL, d);
     if (!err && nw && st) st->alarms++;
 out:

@@ -167,25 +167,44 @@ static void render_compared(json_t *o, tsl_wbuf *out) {
     const char *m = num(o, "margin", b3, sizeof b3);
     if (m) tsl_wbuf_printf(out, "Required margin: %s\n", m);
     json_t *orig = json_object_get(o, "origins"), *pts = json_object_get(o, "points");
-    if (json_is_integer(orig) || json_is_integer(pts))
+    const char *src = str(o, "source");
+    if (src && !strcmp(src, "shadow"))
+        tsl_wbuf_printf(out,
+                        "Scored in shadow on endpoint %s: the same forecasts at %lld origins, "
+                        "%lld points\n",
+                        str(o, "endpoint") ? str(o, "endpoint") : "?",
+                        (long long)json_integer_value(orig), (long long)json_integer_value(pts));
+    else if (json_is_integer(orig) || json_is_integer(pts))
         tsl_wbuf_printf(out, "Scored on the same recent data: %lld origins, %lld points\n",
                         (long long)json_integer_value(orig), (long long)json_integer_value(pts));
+    if (str(o, "decision")) tsl_wbuf_printf(out, "Decision: %s\n", str(o, "decision"));
     if (r) approval_howto(out, r);
 }
 
 static void render_model(const char *type, json_t *o, tsl_wbuf *out) {
     char ref[160];
     const char *r = model_ref(o, ref, sizeof ref);
-    const char *what = !strcmp(type, "model.pending")      ? "waits for approval"
-                       : !strcmp(type, "model.approved")   ? "was approved"
-                       : !strcmp(type, "model.rejected")   ? "was rejected"
-                       : !strcmp(type, "model.registered") ? "was registered"
-                                                           : type;
+    const char *what = !strcmp(type, "model.pending")          ? "waits for approval"
+                       : !strcmp(type, "model.approved")       ? "was approved"
+                       : !strcmp(type, "model.rejected")       ? "was rejected"
+                       : !strcmp(type, "model.registered")     ? "was registered"
+                       : !strcmp(type, "model.shadow_started") ? "runs in shadow"
+                       : !strcmp(type, "model.shadow_ended")   ? "ended its shadow run"
+                                                               : type;
     tsl_wbuf_printf(out, "Model %s %s\n\n", r ? r : "(unknown version)", what);
     if (str(o, "status")) tsl_wbuf_printf(out, "Status: %s\n", str(o, "status"));
     if (str(o, "who") && str(o, "who")[0]) tsl_wbuf_printf(out, "By: %s\n", str(o, "who"));
     if (str(o, "why") && str(o, "why")[0]) tsl_wbuf_printf(out, "Why: %s\n", str(o, "why"));
     if (str(o, "dataset")) tsl_wbuf_printf(out, "Trained on data set: %s\n", str(o, "dataset"));
+    if (!strncmp(type, "model.shadow_", 13)) {
+        json_t *w = json_object_get(o, "windows"), *cv = json_object_get(o, "champion_version");
+        if (str(o, "endpoint")) tsl_wbuf_printf(out, "Endpoint: %s\n", str(o, "endpoint"));
+        if (json_is_integer(cv))
+            tsl_wbuf_printf(out, "Beside: version %lld\n", (long long)json_integer_value(cv));
+        if (json_is_integer(w))
+            tsl_wbuf_printf(out, "Windows: %lld\n", (long long)json_integer_value(w));
+        if (str(o, "outcome")) tsl_wbuf_printf(out, "Outcome: %s\n", str(o, "outcome"));
+    }
     if (r && (!strcmp(type, "model.pending") || !strcmp(type, "model.registered")))
         approval_howto(out, r);
 }

@@ -346,6 +346,7 @@ tsl_err tsl_pl_recent(pl_ctx *c, const json_t *gj, json_t *o, tsl_diag *d) {
     double va = used ? tsl_agg_value(&ga, metric) : NAN;
     double vb = used ? tsl_agg_value(&gb, metric) : NAN;
     json_t *r = json_object();
+    json_object_set_new(r, "source", json_string("refit"));
     json_object_set_new(r, "endpoint", json_string(dp.endpoint));
     json_object_set_new(r, "champion_version", json_integer(dp.version));
     json_object_set_new(r, "metric", json_string(tsl_metric_name(metric)));

@@ -18,6 +18,12 @@
  * a comparison to go by (no series both could be scored on) it leaves the version pending: an
  * automatic approval needs evidence.
  *
+ * With compare.shadow, a new version whose champion is deployed on that endpoint is not
+ * decided here: it stays pending (the audit says it awaits its shadow) and starts running in
+ * shadow there; the shadow's paired comparison decides later, by the same policy
+ * (src/ops/shadow.c). A retried step starts the shadow of a reused version only if the version
+ * has never had one.
+ *
  * A version registered with a recent comparison gets the event model.compared right after
  * it (for the notifier: both numbers). A crash between the two loses that event - the
  * comparison itself is in the version's metrics, where `tsloop models show` finds it - rather
@@ -112,6 +118,59 @@ static tsl_model_status decide(const pl_ctx *c, const json_t *cmp, const char *m
              (long long)c->id, metric, as, version, cs, (long long)k, 100 * gain, 100 * f->margin,
              beats ? "approved" : "awaits manual approval");
     return beats ? TSL_MODEL_APPROVED : TSL_MODEL_PENDING;
+}
+
+/* Whether entry's new version should run in shadow first (compare.shadow): the endpoint
+ * serves another version of entry. *champion gets that version. */
+static int shadow_wanted(const pl_ctx *c, const char *entry, int *champion) {
+    tsl_store_deployment dp = {0};
+    int want = 0;
+    *champion = 0;
+    if (!c->f->shadow_endpoint || tsl_store_endpoint_get(c->s, c->f->shadow_endpoint, &dp, NULL))
+        return 0;
+    if (!strcmp(dp.forecaster, entry)) {
+        want = 1;
+        *champion = dp.version;
+    }
+    tsl_store_deployment_release(&dp);
+    return want;
+}
+
+/* The shadow windows compare.shadow asks for. */
+static int shadow_windows(const pl_ctx *c) {
+    return c->f->shadow_windows > 0    ? c->f->shadow_windows
+           : c->f->compare_windows > 0 ? c->f->compare_windows
+                                       : 7;
+}
+
+/* Starts version `version` of entry in shadow on compare.shadow's endpoint, unless it ran in
+ * shadow before (a retried step) or its status is no longer pending; notes it in v. An
+ * endpoint that stopped serving entry meanwhile (TSL_ECONFLICT) leaves it pending. */
+static tsl_err start_shadow(const pl_ctx *c, const char *entry, int version, json_t *v,
+                            tsl_diag *d) {
+    tsl_store_shadow *had = NULL;
+    size_t n = 0;
+    tsl_err rc = tsl_store_shadow_list(c->s, NULL, entry, version, 0, 1, &had, &n, d);
+    tsl_store_shadow_list_free(had, n);
+    if (rc || n) return rc;
+    char why[160];
+    snprintf(why, sizeof why, "compare.shadow of forecaster %s: challenger of execution %lld",
+             c->f->name, (long long)c->id);
+    const char *who = c->o->who && c->o->who[0] ? c->o->who : "tsloop";
+    tsl_store_shadow sh = {0};
+    rc = tsl_store_shadow_start(c->s, c->f->shadow_endpoint, entry, version, shadow_windows(c), who,
+                                why, &sh, d);
+    if (rc == TSL_ECONFLICT) {
+        json_object_set_new(v, "shadow_error", json_string(tsl_diag_msg(d)));
+        tsl_diag_clear(d);
+        return TSL_OK;
+    }
+    if (!rc)
+        json_object_set_new(v, "shadow",
+                            json_pack("{s:s, s:i, s:i}", "endpoint", sh.endpoint, "windows",
+                                      sh.windows, "champion_version", sh.champion_version));
+    tsl_store_shadow_release(&sh);
+    return rc;
 }
 
 /* Looks at the entry's existing versions: *version gets one this execution already
@@ -254,12 +313,12 @@ static tsl_err compared_event(const pl_ctx *c, const char *entry, int version, c
     double cs = json_number_value(json_object_get(r, "champion"));
     double as = json_number_value(json_object_get(r, "challenger"));
     json_t *p = json_pack(
-        "{s:s, s:i, s:O, s:O, s:O, s:f, s:f, s:O, s:O, s:O, s:f, s:b}", "entry", entry, "version",
-        version, "champion_version", json_object_get(r, "champion_version"), "endpoint",
+        "{s:s, s:i, s:O, s:O, s:O, s:f, s:f, s:O, s:O, s:O, s:f, s:b, s:s}", "entry", entry,
+        "version", version, "champion_version", json_object_get(r, "champion_version"), "endpoint",
         json_object_get(r, "endpoint"), "metric", json_object_get(r, "metric"), "champion", cs,
         "challenger", as, "origins", json_object_get(r, "origins"), "points",
         json_object_get(r, "points"), "items", json_object_get(r, "items"), "margin", c->f->margin,
-        "better", beats_by(as, cs, c->f->margin));
+        "better", beats_by(as, cs, c->f->margin), "source", "refit");
     char *text = tsl_pl_dump(p), subject[200];
     json_decref(p);
     snprintf(subject, sizeof subject, "model:%s/%d", entry, version);
@@ -326,7 +385,17 @@ tsl_err tsl_pl_step_register(pl_ctx *c, tsl_diag *d) {
             }
             json_t *cmp = compared(c, entry);
             char why[640];
-            status = decide(c, cmp, metric ? metric : "score", why, sizeof why);
+            int champion = 0;
+            if (shadow_wanted(c, entry, &champion)) {
+                status = TSL_MODEL_PENDING;
+                snprintf(why, sizeof why,
+                         "registered by execution %lld; awaiting shadow of %d windows on "
+                         "endpoint %s against version %d (compare.shadow), then policy %s",
+                         (long long)c->id, shadow_windows(c), c->f->shadow_endpoint, champion,
+                         c->f->approval == TSL_APPROVAL_AUTO ? "auto" : "manual");
+            } else {
+                status = decide(c, cmp, metric ? metric : "score", why, sizeof why);
+            }
             char *mj = metrics_json(c, g, detail, cmp), *cj = choices_json(detail);
             tsl_store_model_new m;
             memset(&m, 0, sizeof m);
@@ -358,6 +427,12 @@ tsl_err tsl_pl_step_register(pl_ctx *c, tsl_diag *d) {
                 goto out;
             }
             json_object_set_new(v, "models", json_integer((json_int_t)models));
+        }
+        int champion = 0;
+        if (version && status == TSL_MODEL_PENDING && shadow_wanted(c, entry, &champion) &&
+            (rc = start_shadow(c, entry, version, v, d))) {
+            json_decref(v);
+            goto out;
         }
         /* The endpoints that deploy on registration or approval follow (deploy.h); a retried
          * step repeats this harmlessly, as deploying the current version changes nothing. */

@@ -219,6 +219,22 @@ tsl_err tsl_sq_capture_add(tsl_store *s, const tsl_store_capture_new *v, size_t 
 tsl_err tsl_sq_capture_list(tsl_store *s, const char *endpoint, const char *inference_id,
                             int64_t after_id, size_t limit, tsl_store_capture **out, size_t *n,
                             tsl_diag *d);
+tsl_err tsl_sq_capture_list_shadow(tsl_store *s, const char *endpoint, int64_t after_id,
+                                   size_t limit, tsl_store_capture **out, size_t *n, tsl_diag *d);
+/* sqlite_shadow.c; tsl_sq_shadow_deployed is called inside a deploy's transaction. */
+tsl_err tsl_sq_shadow_start(tsl_store *s, const char *endpoint, const char *forecaster,
+                            int version, int windows, const char *who, const char *why,
+                            tsl_store_shadow *out, tsl_diag *d);
+tsl_err tsl_sq_shadow_end(tsl_store *s, int64_t id, tsl_shadow_outcome outcome, const char *why,
+                          const char *comparison, int progress, const char *compared_payload,
+                          tsl_diag *d);
+tsl_err tsl_sq_shadow_progress(tsl_store *s, int64_t id, int progress, tsl_diag *d);
+tsl_err tsl_sq_shadow_decided(tsl_store *s, int64_t id, tsl_diag *d);
+tsl_err tsl_sq_shadow_list(tsl_store *s, const char *endpoint, const char *forecaster, int version,
+                           int running, size_t limit, tsl_store_shadow **out, size_t *n,
+                           tsl_diag *d);
+tsl_err tsl_sq_shadow_deployed(sq *q, const char *endpoint, int64_t model_id, const char *who,
+                               tsl_diag *d);
 
 /* sqlite_retrain.c */
 tsl_err tsl_sq_retrain_decide(tsl_store *s, const tsl_store_retrain_ask *ask,

@@ -594,6 +594,12 @@ static const tsl_store_vt sqlite_vt = {
     .ingest_items = tsl_sq_ingest_items,
     .quality_put = tsl_sq_quality_put,
     .quality_list = tsl_sq_quality_list,
+    .capture_list_shadow = tsl_sq_capture_list_shadow,
+    .shadow_start = tsl_sq_shadow_start,
+    .shadow_end = tsl_sq_shadow_end,
+    .shadow_progress = tsl_sq_shadow_progress,
+    .shadow_decided = tsl_sq_shadow_decided,
+    .shadow_list = tsl_sq_shadow_list,
 };
 
 tsl_err tsl_sto_sqlite_open(tsl_store *s, const char *path, const tsl_store_opts *opts,

@@ -482,6 +482,31 @@ static const char M12[] =
     "  at_ms INTEGER NOT NULL,\n"
     "  PRIMARY KEY (ingest_id, monitor)\n"
     ") WITHOUT ROWID;\n";
+/* Migration 13: shadow deployments. A capture says whether it is a shadow's (default live:
+ * every existing capture is); shadows keeps every shadow run of a version on an endpoint, at
+ * most one running per endpoint (a partial unique index), with how it ended and, once
+ * completed, its comparison with the live version on the paired captures. */
+static const char M13[] =
+    "ALTER TABLE captures ADD COLUMN shadow INTEGER NOT NULL DEFAULT 0;\n"
+    "CREATE TABLE shadows (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  endpoint TEXT NOT NULL,\n"
+    "  model_id INTEGER NOT NULL REFERENCES models(id),\n"
+    "  champion_version INTEGER NOT NULL,\n"
+    "  windows INTEGER NOT NULL,\n"
+    "  progress INTEGER NOT NULL DEFAULT 0,\n"
+    "  capture_after INTEGER NOT NULL,\n" /* the largest capture id when it started */
+    "  who TEXT NOT NULL,\n"
+    "  why TEXT NOT NULL,\n"
+    "  started_ms INTEGER NOT NULL,\n"
+    "  ended_ms INTEGER,\n"
+    "  outcome TEXT CHECK (outcome IN ('completed', 'stopped', 'superseded', 'deployed')),\n"
+    "  end_why TEXT,\n"
+    "  comparison TEXT,\n"
+    "  decided INTEGER NOT NULL DEFAULT 0\n"
+    ");\n"
+    "CREATE UNIQUE INDEX shadows_running ON shadows(endpoint) WHERE ended_ms IS NULL;\n"
+    "CREATE INDEX shadows_model ON shadows(model_id);\n";
 // clang-format on
 
 const sq_migration tsl_sq_migrations[] = {
@@ -497,6 +522,7 @@ const sq_migration tsl_sq_migrations[] = {
     {10, "metric datapoints, alarms, alarm history, evaluation cursors, ingest spans", M10},
     {11, "residual detectors' states", M11},
     {12, "quality monitors' reports per ingest", M12},
+    {13, "shadow deployments; captures flagged shadow", M13},
 };
 
 const size_t tsl_sq_nmigrations = sizeof tsl_sq_migrations / sizeof tsl_sq_migrations[0];

@@ -129,6 +129,8 @@ static tsl_err dep_insert(sq *q, dep_ctx *c, int64_t model_id, int64_t prev, tsl
         return tsl_diag_set(d, TSL_EINTERNAL, "store %s: deployment %lld vanished", q->s->location,
                             (long long)id);
     snprintf(subject, sizeof subject, "endpoint:%s", c->endpoint);
+    /* A shadow whose version now serves live has nothing left to shadow. */
+    if ((err = tsl_sq_shadow_deployed(q, c->endpoint, model_id, c->who, d))) return err;
     return tsl_sq_event_own(q, c->rollback ? "endpoint.rolled_back" : "endpoint.deployed", subject,
                             tsl_sto_json("{s:s, s:s, s:i, s:I, s:s, s:s}", "endpoint", c->endpoint,
                                          "forecaster", c->out.forecaster, "version", c->out.version,
@@ -510,13 +512,18 @@ tsl_err tsl_sq_item_tail(tsl_store *s, const char *dataset, const char *item, in
 
 static const char SQL_CAP_INSERT[] =
     "INSERT INTO captures(inference_id, endpoint, model_id, item, origin, at_ms, steps, nq, "
-    "targets, levels, mean, quant) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+    "targets, levels, mean, quant, shadow) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+#define CAP_SELECT                                                                                 \
+    "SELECT c.id, c.inference_id, c.endpoint, m.forecaster, m.version, c.model_id, c.item, "       \
+    "c.origin, c.at_ms, c.steps, c.nq, c.targets, c.levels, c.mean, c.quant, c.shadow "            \
+    "FROM captures c LEFT JOIN models m ON m.id = c.model_id "
 static const char SQL_CAP_LIST[] =
-    "SELECT c.id, c.inference_id, c.endpoint, m.forecaster, m.version, c.model_id, c.item, "
-    "c.origin, c.at_ms, c.steps, c.nq, c.targets, c.levels, c.mean, c.quant FROM captures c "
-    "LEFT JOIN models m ON m.id = c.model_id "
-    "WHERE c.id > ?1 AND (?2 IS NULL OR c.endpoint = ?2) AND (?3 IS NULL OR c.inference_id = ?3) "
-    "ORDER BY c.id LIMIT ?4";
+    CAP_SELECT "WHERE c.id > ?1 AND (?2 IS NULL OR c.endpoint = ?2) AND "
+               "(?3 IS NULL OR c.inference_id = ?3) AND c.shadow = 0 ORDER BY c.id LIMIT ?4";
+static const char SQL_CAP_LIST_SHADOW[] =
+    CAP_SELECT "WHERE c.id > ?1 AND (?2 IS NULL OR c.endpoint = ?2) AND c.shadow = 1 "
+               "ORDER BY c.id LIMIT ?4";
 
 /* Arrays are stored little-endian: on a big-endian host bytes would need swapping, which no
  * supported platform needs; the build refuses one rather than store garbage. */
@@ -530,6 +537,7 @@ typedef struct cap_ctx {
     const char *endpoint, *inference_id;
     int64_t after;
     size_t limit;
+    int shadow; /* list shadow captures rather than live ones */
     tsl_store_capture *out;
     size_t nout, cap;
 } cap_ctx;
@@ -555,6 +563,7 @@ static tsl_err cap_add_body(sq *q, void *vctx, tsl_diag *d) {
         tsl_sq_bind_blob(q, st, 10, x->levels, x->nq * sizeof *x->levels);
         tsl_sq_bind_blob(q, st, 11, x->mean, x->steps * sizeof *x->mean);
         tsl_sq_bind_blob(q, st, 12, x->quant, x->steps * x->nq * sizeof *x->quant);
+        tsl_sq_bind_int(q, st, 13, x->shadow ? 1 : 0);
         if ((err = tsl_sq_exec(q, st, d))) return err;
     }
     return TSL_OK;
@@ -593,10 +602,11 @@ static tsl_err cap_list_body(sq *q, void *vctx, tsl_diag *d) {
     sqlite3_stmt *st;
     int row = 0;
     tsl_err err;
-    if ((err = tsl_sq_prepare(q, SQL_CAP_LIST, &st, d))) return err;
+    if ((err = tsl_sq_prepare(q, c->shadow ? SQL_CAP_LIST_SHADOW : SQL_CAP_LIST, &st, d)))
+        return err;
     tsl_sq_bind_int(q, st, 1, c->after);
     tsl_sq_bind_text(q, st, 2, c->endpoint);
-    tsl_sq_bind_text(q, st, 3, c->inference_id);
+    if (!c->shadow) tsl_sq_bind_text(q, st, 3, c->inference_id);
     tsl_sq_bind_int(q, st, 4, c->limit ? (int64_t)c->limit : -1);
     while (!(err = tsl_sq_step(q, st, &row, d)) && row) {
         c->out = sq_grow(c->out, &c->cap, c->nout, sizeof *c->out);
@@ -611,6 +621,7 @@ static tsl_err cap_list_body(sq *q, void *vctx, tsl_diag *d) {
         x->item = tsl_sq_col_str(st, 6);
         x->origin = sqlite3_column_int64(st, 7);
         x->at_ms = sqlite3_column_int64(st, 8);
+        x->shadow = sqlite3_column_int(st, 15);
         int64_t steps = sqlite3_column_int64(st, 9), nq = sqlite3_column_int64(st, 10);
         if (steps < 0 || steps > TSL_CAPTURE_MAX_STEPS || nq < 0 || nq > TSL_CAPTURE_MAX_Q) {
             sqlite3_reset(st);
@@ -636,6 +647,16 @@ tsl_err tsl_sq_capture_list(tsl_store *s, const char *endpoint, const char *infe
                             tsl_diag *d) {
     cap_ctx c = {
         .endpoint = endpoint, .inference_id = inference_id, .after = after_id, .limit = limit};
+    tsl_err err = tsl_sq_tx(sq_of(s), 0, cap_list_body, cap_clear, &c, d);
+    if (err) return err;
+    *out = c.out;
+    *n = c.nout;
+    return TSL_OK;
+}
+
+tsl_err tsl_sq_capture_list_shadow(tsl_store *s, const char *endpoint, int64_t after_id,
+                                   size_t limit, tsl_store_capture **out, size_t *n, tsl_diag *d) {
+    cap_ctx c = {.endpoint = endpoint, .after = after_id, .limit = limit, .shadow = 1};
     tsl_err err = tsl_sq_tx(sq_of(s), 0, cap_list_body, cap_clear, &c, d);
     if (err) return err;
     *out = c.out;

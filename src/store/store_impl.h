@@ -299,6 +299,20 @@ struct tsl_store_vt {
                            int *recorded, tsl_diag *d);
     tsl_err (*quality_list)(tsl_store *s, int64_t ingest_id, const char *monitor,
                             tsl_store_quality **out, size_t *n, tsl_diag *d);
+    /* Shadow deployments (sqlite_shadow.c); capture_list_shadow is capture_list's twin. */
+    tsl_err (*capture_list_shadow)(tsl_store *s, const char *endpoint, int64_t after_id,
+                                   size_t limit, tsl_store_capture **out, size_t *n, tsl_diag *d);
+    tsl_err (*shadow_start)(tsl_store *s, const char *endpoint, const char *forecaster, int version,
+                            int windows, const char *who, const char *why, tsl_store_shadow *out,
+                            tsl_diag *d);
+    tsl_err (*shadow_end)(tsl_store *s, int64_t id, tsl_shadow_outcome outcome, const char *why,
+                          const char *comparison, int progress, const char *compared_payload,
+                          tsl_diag *d);
+    tsl_err (*shadow_progress)(tsl_store *s, int64_t id, int progress, tsl_diag *d);
+    tsl_err (*shadow_decided)(tsl_store *s, int64_t id, tsl_diag *d);
+    tsl_err (*shadow_list)(tsl_store *s, const char *endpoint, const char *forecaster, int version,
+                           int running, size_t limit, tsl_store_shadow **out, size_t *n,
+                           tsl_diag *d);
 };
 
 /* The SQLite back end: opens path for s (s->vt, s->be set on success). */

@@ -319,6 +319,9 @@ GET /v1/jobs/1/result reader -
 GET /v1/metrics reader -
 GET /v1/alarms reader -
 GET /v1/alarms/nothing reader -
+GET /v1/endpoints/prod/shadow reader -
+PUT /v1/endpoints/prod/shadow approver [
+DELETE /v1/endpoints/prod/shadow approver [
 ROUTES
 check "auth matrix over every route and role" test "$matrix_fail" = 0
 

@@ -36,7 +36,7 @@ static void *push_main(void *arg) {
         double levels[1] = {0.5};
         double mean[2] = {p->k * 1000.0 + i, -1.0};
         double quant[2] = {mean[0], mean[1]};
-        tsl_capq_item it = {id, "prod", "a", p->model_id, 0, 2, 1, targets, levels, mean, quant};
+        tsl_capq_item it = {id, "prod", "a", p->model_id, 0, 2, 1, targets, levels, mean, quant, 0};
         tsl_capq_push(p->q, &it, 1);
     }
     return NULL;

@@ -80,7 +80,7 @@ static void capture(fixture *f, int64_t model, const char *run, const char *item
         q[2 * j + 1] = mean[j] + 1;
     }
     tsl_store_capture_new c = {run,     "prod", model, item, (int64_t)origin * DAY, 0, steps, 2,
-                               targets, levels, mean,  q};
+                               targets, levels, mean,  q, 0};
     tsl_diag d = {TSL_OK, {0}};
     if (tsl_store_capture_add(f->s, &c, 1, &d)) fail_msg("capture: %s", d.msg);
 }
