@@ -19,55 +19,13 @@
 #include "tsloop/mem.h"
 #include "tsloop/store.h"
 
-typedef struct fixture {
-    char *dir;
-    tsl_store *s;
-} fixture;
-
-static int setup(void **state) {
-    fixture *f = tsl_calloc(1, sizeof *f);
-    char path[4096];
-    tsl_diag d = {TSL_OK, {0}};
-    f->dir = tu_tmpdir();
-    snprintf(path, sizeof path, "%s/store.db", f->dir);
-    if (tsl_store_open(path, NULL, &f->s, &d)) fail_msg("opening %s: %s", path, d.msg);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state) {
-    fixture *f = *state;
-    tsl_store_close(f->s);
-    tu_rmtree(f->dir);
-    tsl_free(f->dir);
-    tsl_free(f);
-    return 0;
-}
-
-/* Registers the next version of fc with status st; returns its model id. */
-static int64_t reg(tsl_store *s, const char *fc, tsl_model_status st) {
-    tsl_store_model_new m;
-    memset(&m, 0, sizeof m);
-    m.forecaster = fc;
-    m.artifact = "blob";
-    m.artifact_len = 4;
-    m.status = st;
-    m.who = "test";
-    m.why = "test";
-    int64_t id = 0;
-    int version = 0;
-    tsl_diag d = {TSL_OK, {0}};
-    if (tsl_store_model_register(s, &m, &id, &version, &d)) fail_msg("register: %s", d.msg);
-    return id;
-}
-
 static void test_deploy_rules_and_rollback(void **state) {
-    fixture *f = *state;
+    tu_store_fx *f = *state;
     tsl_diag d = {TSL_OK, {0}};
     tsl_store_deployment dp;
-    int64_t m1 = reg(f->s, "solar", TSL_MODEL_APPROVED);
-    int64_t m2 = reg(f->s, "solar", TSL_MODEL_PENDING);
-    int64_t m3 = reg(f->s, "solar", TSL_MODEL_REJECTED);
+    int64_t m1 = tu_store_register(f->s, "solar", TSL_MODEL_APPROVED);
+    int64_t m2 = tu_store_register(f->s, "solar", TSL_MODEL_PENDING);
+    int64_t m3 = tu_store_register(f->s, "solar", TSL_MODEL_REJECTED);
     (void)m3;
 
     assert_int_equal(tsl_store_endpoint_get(f->s, "prod", &dp, &d), TSL_ENOTFOUND);
@@ -156,10 +114,10 @@ static void test_deploy_rules_and_rollback(void **state) {
 
 /* Rolling back twice walks back two deployments. */
 static void test_rollback_walks_back(void **state) {
-    fixture *f = *state;
+    tu_store_fx *f = *state;
     tsl_diag d = {TSL_OK, {0}};
     tsl_store_deployment dp;
-    for (int i = 0; i < 3; i++) reg(f->s, "wind", TSL_MODEL_APPROVED);
+    for (int i = 0; i < 3; i++) tu_store_register(f->s, "wind", TSL_MODEL_APPROVED);
     for (int v = 1; v <= 3; v++)
         assert_int_equal(tsl_store_deploy(f->s, "e", "wind", v, 1, "me", "", NULL, &d), TSL_OK);
     assert_int_equal(tsl_store_rollback(f->s, "e", "me", "", &dp, &d), TSL_OK);
@@ -172,7 +130,7 @@ static void test_rollback_walks_back(void **state) {
 }
 
 static void test_tokens(void **state) {
-    fixture *f = *state;
+    tu_store_fx *f = *state;
     tsl_diag d = {TSL_OK, {0}};
     char a[TSL_TOKEN_CHARS + 1], b[TSL_TOKEN_CHARS + 1];
     int64_t id = 0;
@@ -233,9 +191,9 @@ static void test_tokens(void **state) {
 }
 
 static void test_captures(void **state) {
-    fixture *f = *state;
+    tu_store_fx *f = *state;
     tsl_diag d = {TSL_OK, {0}};
-    int64_t mid = reg(f->s, "solar", TSL_MODEL_APPROVED);
+    int64_t mid = tu_store_register(f->s, "solar", TSL_MODEL_APPROVED);
     int64_t targets[3] = {3600, 7200, 10800};
     double levels[2] = {0.1, 0.9};
     double mean[3] = {1.5, -2.25, NAN};
@@ -301,7 +259,7 @@ static void test_captures(void **state) {
 
 /* The tail of a series: only the points after a time, in order, missing ones as NaN. */
 static void test_item_tail(void **state) {
-    fixture *f = *state;
+    tu_store_fx *f = *state;
     tsl_diag d = {TSL_OK, {0}};
     static const char csv[] = "item_id,timestamp,target_value\n"
                               "a,1970-01-01T03:00:00Z,3\n"
@@ -350,7 +308,7 @@ static int64_t fake_clock(void *ctx) {
 /* Jobs: queued, claimed by one handle under a lease, renewed and finished only by it, and
  * claimable again once the lease expires (a worker that died). */
 static void test_jobs(void **state) {
-    fixture *f = *state;
+    tu_store_fx *f = *state;
     tsl_diag d = {TSL_OK, {0}};
     char path[4200];
     snprintf(path, sizeof path, "%s/store.db", f->dir);
@@ -433,12 +391,14 @@ static void test_jobs(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_deploy_rules_and_rollback, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rollback_walks_back, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_captures, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_item_tail, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_jobs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deploy_rules_and_rollback, tu_store_fx_setup,
+                                        tu_store_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_rollback_walks_back, tu_store_fx_setup,
+                                        tu_store_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_tokens, tu_store_fx_setup, tu_store_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_captures, tu_store_fx_setup, tu_store_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_item_tail, tu_store_fx_setup, tu_store_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_jobs, tu_store_fx_setup, tu_store_fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,48 +23,6 @@
 
 #define DAY 86400
 
-typedef struct fixture {
-    char *dir;
-    tsl_store *s;
-} fixture;
-
-static int setup(void **state) {
-    fixture *f = tsl_calloc(1, sizeof *f);
-    char path[4096];
-    tsl_diag d = {TSL_OK, {0}};
-    f->dir = tu_tmpdir();
-    snprintf(path, sizeof path, "%s/store.db", f->dir);
-    if (tsl_store_open(path, NULL, &f->s, &d)) fail_msg("opening %s: %s", path, d.msg);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state) {
-    fixture *f = *state;
-    tsl_store_close(f->s);
-    tu_rmtree(f->dir);
-    tsl_free(f->dir);
-    tsl_free(f);
-    return 0;
-}
-
-/* Registers the next version of fc with status st; returns its model id. */
-static int64_t reg(tsl_store *s, const char *fc, tsl_model_status st) {
-    tsl_store_model_new m;
-    memset(&m, 0, sizeof m);
-    m.forecaster = fc;
-    m.artifact = "blob";
-    m.artifact_len = 4;
-    m.status = st;
-    m.who = "test";
-    m.why = "test";
-    int64_t id = 0;
-    int version = 0;
-    tsl_diag d = {TSL_OK, {0}};
-    if (tsl_store_model_register(s, &m, &id, &version, &d)) fail_msg("register: %s", d.msg);
-    return id;
-}
-
 /* How many events of type the log holds, and the last one's payload into last (cap bytes). */
 static size_t events_of(tsl_store *s, const char *type, char *last, size_t cap) {
     tsl_store_event *v = NULL;
@@ -81,13 +39,13 @@ static size_t events_of(tsl_store *s, const char *type, char *last, size_t cap) 
 }
 
 static void test_start_rules(void **state) {
-    fixture *f = *state;
+    tu_store_fx *f = *state;
     tsl_diag d = {TSL_OK, {0}};
     tsl_store_shadow sh = {0};
-    reg(f->s, "solar", TSL_MODEL_APPROVED); /* 1: live */
-    reg(f->s, "solar", TSL_MODEL_PENDING);  /* 2: the challenger */
-    reg(f->s, "solar", TSL_MODEL_REJECTED); /* 3 */
-    reg(f->s, "wind", TSL_MODEL_APPROVED);  /* another entry */
+    tu_store_register(f->s, "solar", TSL_MODEL_APPROVED); /* 1: live */
+    tu_store_register(f->s, "solar", TSL_MODEL_PENDING);  /* 2: the challenger */
+    tu_store_register(f->s, "solar", TSL_MODEL_REJECTED); /* 3 */
+    tu_store_register(f->s, "wind", TSL_MODEL_APPROVED);  /* another entry */
     assert_int_equal(tsl_store_shadow_start(f->s, "prod", "solar", 2, 3, "t", "", &sh, &d),
                      TSL_ENOTFOUND); /* no endpoint yet */
     assert_int_equal(tsl_store_deploy(f->s, "prod", "solar", 1, 1, "t", "", NULL, &d), TSL_OK);
@@ -178,11 +136,11 @@ static void test_start_rules(void **state) {
 }
 
 static void test_completed_records_comparison(void **state) {
-    fixture *f = *state;
+    tu_store_fx *f = *state;
     tsl_diag d = {TSL_OK, {0}};
     tsl_store_shadow sh = {0};
-    reg(f->s, "solar", TSL_MODEL_APPROVED);
-    reg(f->s, "solar", TSL_MODEL_PENDING);
+    tu_store_register(f->s, "solar", TSL_MODEL_APPROVED);
+    tu_store_register(f->s, "solar", TSL_MODEL_PENDING);
     assert_int_equal(tsl_store_deploy(f->s, "prod", "solar", 1, 1, "t", "", NULL, &d), TSL_OK);
     assert_int_equal(tsl_store_shadow_start(f->s, "prod", "solar", 2, 2, "t", "", &sh, &d), TSL_OK);
     assert_int_equal(tsl_store_shadow_end(f->s, sh.id, TSL_SHADOW_COMPLETED, "compared",
@@ -209,10 +167,10 @@ static void test_completed_records_comparison(void **state) {
 }
 
 static void test_captures_kept_apart(void **state) {
-    fixture *f = *state;
+    tu_store_fx *f = *state;
     tsl_diag d = {TSL_OK, {0}};
-    int64_t live = reg(f->s, "solar", TSL_MODEL_APPROVED);
-    int64_t chal = reg(f->s, "solar", TSL_MODEL_PENDING);
+    int64_t live = tu_store_register(f->s, "solar", TSL_MODEL_APPROVED);
+    int64_t chal = tu_store_register(f->s, "solar", TSL_MODEL_PENDING);
     int64_t t[2] = {DAY, 2 * DAY};
     double lv[1] = {0.5}, mean[2] = {1, 2}, q[2] = {0.9, 1.9};
     tsl_store_capture_new v[2] = {
@@ -393,7 +351,7 @@ static void test_config_compare_shadow(void **state) {
 /* A comparison completed (a crash before the policy acted, say) is decided by the next round,
  * once: auto with the challenger better by the margin approves it and auto_deploy deploys it. */
 static void test_poll_decides_once(void **state) {
-    fixture *f = *state;
+    tu_store_fx *f = *state;
     tsl_diag d = {TSL_OK, {0}};
     tsl_store_shadow sh = {0};
     tsl_config *cfg = NULL;
@@ -401,10 +359,10 @@ static void test_poll_decides_once(void **state) {
                        "approval: {policy: auto, margin: 0.1}}\n  wind: {dataset: s, horizon: 3}\n"
                        "endpoints:\n  prod: {forecaster: solar, auto_deploy: on_approval}\n";
     assert_int_equal(parse(yaml, &cfg, &d), TSL_OK);
-    reg(f->s, "solar", TSL_MODEL_APPROVED);
-    reg(f->s, "solar", TSL_MODEL_PENDING);
-    reg(f->s, "wind", TSL_MODEL_APPROVED);
-    reg(f->s, "wind", TSL_MODEL_PENDING);
+    tu_store_register(f->s, "solar", TSL_MODEL_APPROVED);
+    tu_store_register(f->s, "solar", TSL_MODEL_PENDING);
+    tu_store_register(f->s, "wind", TSL_MODEL_APPROVED);
+    tu_store_register(f->s, "wind", TSL_MODEL_PENDING);
     assert_int_equal(tsl_store_deploy(f->s, "prod", "solar", 1, 1, "t", "", NULL, &d), TSL_OK);
     assert_int_equal(tsl_store_deploy(f->s, "staging", "wind", 1, 1, "t", "", NULL, &d), TSL_OK);
     const char *better = "{\"source\":\"shadow\",\"metric\":\"mae\",\"champion\":2,"
@@ -482,13 +440,16 @@ static void test_notify_text(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_start_rules, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_completed_records_comparison, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_captures_kept_apart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_start_rules, tu_store_fx_setup, tu_store_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_completed_records_comparison, tu_store_fx_setup,
+                                        tu_store_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_captures_kept_apart, tu_store_fx_setup,
+                                        tu_store_fx_teardown),
         cmocka_unit_test(test_paired_comparison),
         cmocka_unit_test(test_config_compare_shadow),
         cmocka_unit_test(test_notify_text),
-        cmocka_unit_test_setup_teardown(test_poll_decides_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_poll_decides_once, tu_store_fx_setup,
+                                        tu_store_fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -247,3 +247,19 @@ int64_t tu_store_fx_ingest(tu_store_fx *f, const char *const *items, const int *
     tsl_store_receipt_release(&r);
     return id;
 }
+
+int64_t tu_store_register(struct tsl_store *s, const char *fc, int st) {
+    tsl_store_model_new m;
+    memset(&m, 0, sizeof m);
+    m.forecaster = fc;
+    m.artifact = "blob";
+    m.artifact_len = 4;
+    m.status = (tsl_model_status)st;
+    m.who = "test";
+    m.why = "test";
+    int64_t id = 0;
+    int version = 0;
+    tsl_diag d = {TSL_OK, {0}};
+    if (tsl_store_model_register(s, &m, &id, &version, &d)) fail_msg("register: %s", d.msg);
+    return id;
+}

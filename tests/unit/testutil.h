@@ -71,4 +71,8 @@ int tu_store_fx_teardown(void **state);
 int64_t tu_store_fx_ingest(tu_store_fx *f, const char *const *items, const int *days,
                            const double *v, size_t n);
 
+/* Registers the next version of entry fc (a 4-byte artifact, no metrics) with status st in s;
+ * returns its model id. Fails the test on any error. */
+int64_t tu_store_register(struct tsl_store *s, const char *fc, int st);
+
 #endif
