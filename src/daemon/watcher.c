@@ -11,6 +11,16 @@
  * store error (busy), and events lost to an inotify queue overflow. Scanning is cheap, since a
  * handled file leaves the folder.
  *
+ * Two daemons (or a daemon and `tsloop inbox`) on one project would both take each file: that
+ * is harmless for the data (a file is recorded by its hash, and ingesting it again changes
+ * nothing) but the second one's move fails and is logged as an error. So the folders are
+ * handled only while the watcher holds the store lock "inbox" under a lease it renews at each
+ * wake-up (at least every RESCAN_MS); a watcher without it reads and drops its inotify events,
+ * and scans every folder the moment it takes the lock over, which catches up on whatever
+ * arrived meanwhile. Stopping gives the lock up, so another watcher takes over at its next
+ * wake-up rather than after the lease. `tsloop inbox --once` does not take the lock: a person
+ * running it beside a daemon gets the harmless double handling above.
+ *
  * The thread owns its store handle. Stopping writes to a pipe the thread polls beside the
  * inotify descriptor, so stop returns within one file's work.
  */
@@ -28,8 +38,10 @@
 #include "tsloop/inbox.h"
 #include "tsloop/mem.h"
 
-#define RESCAN_MS 5000
-#define EVENT_BUF 65536
+#define RESCAN_MS     5000
+#define EVENT_BUF     65536
+#define LOCK_NAME     "inbox"
+#define LOCK_LEASE_MS 15000 /* three wake-ups: a busy store may delay one renewal */
 
 typedef struct folder {
     const tsl_config_dataset *ds;
@@ -47,6 +59,7 @@ struct tsl_watcher {
     int wake[2];
     pthread_t thread;
     int started;
+    int held; /* this watcher holds LOCK_NAME */
 };
 
 /* Logs what handling did (when it did anything) or the error. */
@@ -96,23 +109,47 @@ static void handle_events(tsl_watcher *w, const char *buf, size_t n) {
     }
 }
 
+/* Takes or renews the inbox lock; returns 1 when this watcher has just taken it (it must scan
+ * every folder: another watcher may have dropped what arrived before). Logs the changes; a
+ * store error counts as not holding it. */
+static int hold_lock(tsl_watcher *w) {
+    tsl_diag d = {TSL_OK, {0}};
+    int was = w->held;
+    char holder[128] = "";
+    if (tsl_store_lock_acquire(w->s, LOCK_NAME, LOCK_LEASE_MS, &w->held, holder, sizeof holder,
+                               &d)) {
+        w->held = 0;
+        tsl_daemon_log(w->log, "error", "inbox lock", "{s:s}", "error", tsl_diag_msg(&d));
+    }
+    if (w->held != was)
+        tsl_daemon_log(w->log, "info", w->held ? "inbox folders taken" : "inbox folders lost",
+                       "{s:s}", "holder", holder);
+    return w->held && !was;
+}
+
 static void *watcher_main(void *arg) {
     tsl_watcher *w = arg;
     /* Aligned for struct inotify_event, as inotify(7) asks. */
     static _Thread_local char buf[EVENT_BUF]
         __attribute__((aligned(__alignof__(struct inotify_event))));
-    scan_all(w);
+    if (hold_lock(w)) scan_all(w);
     for (;;) {
         struct pollfd pf[2] = {{w->ifd, POLLIN, 0}, {w->wake[0], POLLIN, 0}};
         int k = poll(pf, 2, RESCAN_MS);
         if (k < 0 && errno == EINTR) continue;
         if (pf[1].revents) break;
-        if (k == 0) {
+        ssize_t n = k > 0 ? read(w->ifd, buf, sizeof buf) : 0;
+        int taken = hold_lock(w);
+        if (!w->held) continue; /* another watcher handles the folders; its events are dropped */
+        if (k == 0 || taken)
             scan_all(w);
-            continue;
-        }
-        ssize_t n = read(w->ifd, buf, sizeof buf);
-        if (n > 0) handle_events(w, buf, (size_t)n);
+        else if (n > 0)
+            handle_events(w, buf, (size_t)n);
+    }
+    if (w->held) {
+        tsl_diag d = {TSL_OK, {0}};
+        tsl_store_lock_release(w->s, LOCK_NAME, &d); /* the next watcher at its next wake-up */
+        w->held = 0;
     }
     return NULL;
 }

@@ -6,14 +6,15 @@
 # says source inbox and the file. Then the watcher in `tsloop inbox` (and in `tsloop serve`): a
 # file written slowly is not read until it is closed, a file renamed into the folder is taken
 # at once, files that arrived while nothing ran are handled at start-up, and a restart does
-# not re-ingest.
+# not re-ingest. Two daemons on one project: one handles the folders (the inbox lock), the
+# other takes over when it stops.
 # usage: test_inbox.sh PATH/TO/tsloop   (ctest passes it)
 set -uo pipefail
 TSLOOP=$(cd "$(dirname "$1")" && pwd -P)/$(basename "$1")
 tmp=$(mktemp -d)
 tmp=$(cd "$tmp" && pwd -P)
 trap 'kill $wpid 2>/dev/null; [ -n "${KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"' EXIT
-wpid=
+wpid= bpid=
 . "$(dirname "$0")/lib.sh"
 P=(--project "$tmp/shop")
 
@@ -121,4 +122,35 @@ for _ in $(seq 100); do [ -f "$IN/processed/g.csv" ] && break; sleep 0.1; done
 check "the daemon handles what arrived meanwhile" test -f "$IN/processed/g.csv"
 kill -TERM $wpid; wait $wpid; wpid=
 check "exactly one more ingest" test "$(ingests)" = $((n + 1))
+
+# Two daemons on the project: the folders are handled by the one holding the inbox lock; the
+# other drops its events (no double ingest, no failed move). When the first stops, the second
+# takes the folders over at its next wake-up.
+newport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+"$TSLOOP" serve "${P[@]}" --listen "127.0.0.1:$(newport)" --threads 1 --pipeline-workers 0 2>"$tmp/a.log" &
+wpid=$!
+for _ in $(seq 100); do grep -qs 'inbox folders taken' "$tmp/a.log" && break; sleep 0.1; done
+check "the first daemon holds the inbox" grep -q 'inbox folders taken' "$tmp/a.log"
+"$TSLOOP" serve "${P[@]}" --listen "127.0.0.1:$(newport)" --threads 1 --pipeline-workers 0 2>"$tmp/b.log" &
+bpid=$!
+trap 'kill $wpid $bpid 2>/dev/null; [ -n "${KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"' EXIT
+for _ in $(seq 100); do grep -qs 'inbox watcher started' "$tmp/b.log" && break; sleep 0.1; done
+sleep 0.5
+n=$(ingests)
+gen "$tmp/h.csv" 3 20 0 140
+cp "$tmp/h.csv" "$IN/h.csv"
+for _ in $(seq 100); do [ -f "$IN/processed/h.csv" ] && break; sleep 0.1; done
+sleep 1
+check "two daemons: the file handled" test -f "$IN/processed/h.csv"
+check "two daemons: one ingest" test "$(ingests)" = $((n + 1))
+check "the second daemon left the inbox alone" test "$(grep -c '"inbox' "$tmp/b.log")" = 1
+check "no error in either log" test "$(cat "$tmp/a.log" "$tmp/b.log" | grep -c '"error"')" = 0
+kill -TERM $wpid; wait $wpid; wpid=
+gen "$tmp/i.csv" 3 20 0 160
+cp "$tmp/i.csv" "$IN/i.csv"
+for _ in $(seq 100); do [ -f "$IN/processed/i.csv" ] && break; sleep 0.1; done
+check "takeover: the second daemon handles the next file" test -f "$IN/processed/i.csv"
+check "takeover: logged" grep -q 'inbox folders taken' "$tmp/b.log"
+check "takeover: one more ingest" test "$(ingests)" = $((n + 2))
+kill -TERM $bpid; wait $bpid; bpid=
 finish
