@@ -778,6 +778,15 @@ tsl_err tsl_store_capture_list(tsl_store *s, const char *endpoint, const char *i
                                int64_t after_id, size_t limit, tsl_store_capture **out, size_t *n,
                                tsl_diag *d);
 
+/* The captures of endpoint, live (shadow 0) or shadow (1), that target some time in
+ * [t_from, t_to] or straddle it: every capture whose earliest target is <= t_to and whose latest
+ * is >= t_from (edges inclusive), in id order. A superset of the captures with a target in
+ * the range - exactly what an evaluation recomputing the windows of that range needs - read
+ * through an index rather than the endpoint's whole history (docs/store.md, migration 14).
+ * TSL_EINVAL when t_from > t_to. */
+tsl_err tsl_store_capture_span(tsl_store *s, const char *endpoint, int shadow, int64_t t_from,
+                               int64_t t_to, tsl_store_capture **out, size_t *n, tsl_diag *d);
+
 /* Shadow captures of endpoint (NULL: all) with id > after_id, oldest first, at most limit
  * (0: all). */
 tsl_err tsl_store_capture_list_shadow(tsl_store *s, const char *endpoint, int64_t after_id,
@@ -791,10 +800,10 @@ tsl_err tsl_store_capture_list_shadow(tsl_store *s, const char *endpoint, int64_
 
 typedef enum tsl_shadow_outcome {
     TSL_SHADOW_RUNNING = 0,
-    TSL_SHADOW_COMPLETED, /* its comparison was made after the windows it wanted */
-    TSL_SHADOW_STOPPED,   /* ended by hand */
+    TSL_SHADOW_COMPLETED,  /* its comparison was made after the windows it wanted */
+    TSL_SHADOW_STOPPED,    /* ended by hand */
     TSL_SHADOW_SUPERSEDED, /* another shadow started on the endpoint */
-    TSL_SHADOW_DEPLOYED   /* its version was deployed live on the endpoint */
+    TSL_SHADOW_DEPLOYED    /* its version was deployed live on the endpoint */
 } tsl_shadow_outcome;
 
 const char *tsl_shadow_outcome_name(tsl_shadow_outcome o); /* "running", "completed", ... */
@@ -834,9 +843,9 @@ tsl_err tsl_store_shadow_start(tsl_store *s, const char *endpoint, const char *f
  * already, so two callers never both end it) - with outcome (not RUNNING), why, and for a
  * completed one its comparison (JSON text) and progress. Records model.shadow_ended and, when
  * compared_payload is not NULL, model.compared with that payload, in the same transaction. */
-tsl_err tsl_store_shadow_end(tsl_store *s, int64_t id, tsl_shadow_outcome outcome,
-                             const char *why, const char *comparison, int progress,
-                             const char *compared_payload, tsl_diag *d);
+tsl_err tsl_store_shadow_end(tsl_store *s, int64_t id, tsl_shadow_outcome outcome, const char *why,
+                             const char *comparison, int progress, const char *compared_payload,
+                             tsl_diag *d);
 
 /* Records the windows evaluated so far of running shadow id (no-op once it ended). */
 tsl_err tsl_store_shadow_progress(tsl_store *s, int64_t id, int progress, tsl_diag *d);
@@ -845,8 +854,8 @@ tsl_err tsl_store_shadow_progress(tsl_store *s, int64_t id, int progress, tsl_di
 tsl_err tsl_store_shadow_decided(tsl_store *s, int64_t id, tsl_diag *d);
 
 /* The shadow running on endpoint: *found 0 when none (out then zeroed). */
-tsl_err tsl_store_shadow_get(tsl_store *s, const char *endpoint, tsl_store_shadow *out,
-                             int *found, tsl_diag *d);
+tsl_err tsl_store_shadow_get(tsl_store *s, const char *endpoint, tsl_store_shadow *out, int *found,
+                             tsl_diag *d);
 
 /* Shadows, newest first, at most limit (0: all): of endpoint (NULL: any), of entry forecaster
  * (NULL: any) and version (0: any); running ones only when running is set. */

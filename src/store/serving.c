@@ -267,6 +267,21 @@ tsl_err tsl_store_capture_list(tsl_store *s, const char *endpoint, const char *i
     return s->vt->capture_list(s, endpoint, inference_id, after_id, limit, out, n, d);
 }
 
+tsl_err tsl_store_capture_span(tsl_store *s, const char *endpoint, int shadow, int64_t t_from,
+                               int64_t t_to, tsl_store_capture **out, size_t *n, tsl_diag *d) {
+    tsl_err err;
+    *out = NULL;
+    *n = 0;
+    if ((err = tsl_sto_ready(s, d)) ||
+        (err = tsl_sto_check_name(d, "endpoint", endpoint, TSL_STORE_NAME_MAX, 0)))
+        return err;
+    if (t_from > t_to)
+        return tsl_diag_set(d, TSL_EINVAL,
+                            "capture span: from %lld after to %lld: expected from <= to",
+                            (long long)t_from, (long long)t_to);
+    return s->vt->capture_span(s, endpoint, shadow ? 1 : 0, t_from, t_to, out, n, d);
+}
+
 void tsl_store_capture_release(tsl_store_capture *c) {
     if (!c) return;
     tsl_free(c->inference_id);

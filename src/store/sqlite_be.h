@@ -219,12 +219,14 @@ tsl_err tsl_sq_capture_add(tsl_store *s, const tsl_store_capture_new *v, size_t 
 tsl_err tsl_sq_capture_list(tsl_store *s, const char *endpoint, const char *inference_id,
                             int64_t after_id, size_t limit, tsl_store_capture **out, size_t *n,
                             tsl_diag *d);
+tsl_err tsl_sq_capture_span(tsl_store *s, const char *endpoint, int shadow, int64_t t_from,
+                            int64_t t_to, tsl_store_capture **out, size_t *n, tsl_diag *d);
 tsl_err tsl_sq_capture_list_shadow(tsl_store *s, const char *endpoint, int64_t after_id,
                                    size_t limit, tsl_store_capture **out, size_t *n, tsl_diag *d);
 /* sqlite_shadow.c; tsl_sq_shadow_deployed is called inside a deploy's transaction. */
-tsl_err tsl_sq_shadow_start(tsl_store *s, const char *endpoint, const char *forecaster,
-                            int version, int windows, const char *who, const char *why,
-                            tsl_store_shadow *out, tsl_diag *d);
+tsl_err tsl_sq_shadow_start(tsl_store *s, const char *endpoint, const char *forecaster, int version,
+                            int windows, const char *who, const char *why, tsl_store_shadow *out,
+                            tsl_diag *d);
 tsl_err tsl_sq_shadow_end(tsl_store *s, int64_t id, tsl_shadow_outcome outcome, const char *why,
                           const char *comparison, int progress, const char *compared_payload,
                           tsl_diag *d);

@@ -483,6 +483,48 @@ static tsl_err probe_body(sq *q, void *vctx, tsl_diag *d) {
 }
 
 /* Runs a PRAGMA (constant text), retrying while the database is busy until the timeout. */
+/* ---- SQL functions ---- */
+
+/* tsl_le64_min(blob) and tsl_le64_max(blob): the least and greatest of a blob read as
+ * little-endian int64s (a capture's targets), NULL for a blob shorter than 8 bytes or not a
+ * blob. Migration 14 backfills captures' t_first and t_last with them; min and max rather
+ * than first and last element, so a capture whose targets were stored out of order still
+ * spans all of them. user data: non-NULL for max. */
+static void sqlfn_le64_extreme(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+    int want_max = sqlite3_user_data(ctx) != NULL;
+    (void)argc; /* registered with one argument */
+    if (sqlite3_value_type(argv[0]) != SQLITE_BLOB) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    const unsigned char *p = sqlite3_value_blob(argv[0]);
+    size_t n = (size_t)sqlite3_value_bytes(argv[0]) / sizeof(int64_t);
+    if (!n) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    int64_t best = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t t;
+        memcpy(&t, p + i * sizeof t, sizeof t); /* little-endian host: sqlite_serving.c */
+        if (!i || (want_max ? t > best : t < best)) best = t;
+    }
+    sqlite3_result_int64(ctx, best);
+}
+
+/* Registers the SQL functions migrations use, on q's connection. */
+static tsl_err register_functions(sq *q, tsl_diag *d) {
+    static int max_tag; /* any non-NULL pointer marks max */
+    int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
+    int rc = sqlite3_create_function(q->db, "tsl_le64_min", 1, flags, NULL, sqlfn_le64_extreme,
+                                     NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_create_function(q->db, "tsl_le64_max", 1, flags, &max_tag, sqlfn_le64_extreme,
+                                     NULL, NULL);
+    if (rc != SQLITE_OK) return tsl_sq_fail(q, rc, "registering SQL functions", d);
+    return TSL_OK;
+}
+
 static tsl_err pragma(sq *q, const char *sql, tsl_diag *d) {
     int64_t deadline = mono_ms() + q->s->busy_ms;
     for (;;) {
@@ -571,6 +613,7 @@ static const tsl_store_vt sqlite_vt = {
     .schedule_claim = tsl_sq_schedule_claim,
     .capture_add = tsl_sq_capture_add,
     .capture_list = tsl_sq_capture_list,
+    .capture_span = tsl_sq_capture_span,
     .retrain_decide = tsl_sq_retrain_decide,
     .retrain_record = tsl_sq_retrain_record,
     .retrain_cursor = tsl_sq_retrain_cursor,
@@ -622,6 +665,7 @@ tsl_err tsl_sto_sqlite_open(tsl_store *s, const char *path, const tsl_store_opts
     }
     sqlite3_extended_result_codes(q->db, 1);
     sqlite3_busy_timeout(q->db, s->busy_ms);
+    if ((err = register_functions(q, d))) goto out;
 
     /* Is this a tsloop store, a new file, or some other database? */
     probe_ctx probe = {0, 0, 0};

@@ -507,6 +507,17 @@ static const char M13[] =
     ");\n"
     "CREATE UNIQUE INDEX shadows_running ON shadows(endpoint) WHERE ended_ms IS NULL;\n"
     "CREATE INDEX shadows_model ON shadows(model_id);\n";
+/* Migration 14: a capture's span - its earliest and latest target time - so an evaluation reads
+ * only the captures that can target the times it recomputes (tsl_store_capture_span). Existing
+ * rows are backfilled from their targets blob by tsl_le64_min/tsl_le64_max, SQL functions the
+ * connection registers before migrating (sqlite_db.c). The index is nearly append-ordered for
+ * live traffic (later forecasts target later times: a new row lands at or near the right edge
+ * of its (endpoint, shadow) range), so it costs the daemon's writer little; docs/store.md. */
+static const char M14[] =
+    "ALTER TABLE captures ADD COLUMN t_first INTEGER;\n"
+    "ALTER TABLE captures ADD COLUMN t_last INTEGER;\n"
+    "UPDATE captures SET t_first = tsl_le64_min(targets), t_last = tsl_le64_max(targets);\n"
+    "CREATE INDEX captures_span ON captures(endpoint, shadow, t_last);\n";
 // clang-format on
 
 const sq_migration tsl_sq_migrations[] = {
@@ -523,6 +534,7 @@ const sq_migration tsl_sq_migrations[] = {
     {11, "residual detectors' states", M11},
     {12, "quality monitors' reports per ingest", M12},
     {13, "shadow deployments; captures flagged shadow", M13},
+    {14, "captures' first and last target times, indexed for span reads", M14},
 };
 
 const size_t tsl_sq_nmigrations = sizeof tsl_sq_migrations / sizeof tsl_sq_migrations[0];

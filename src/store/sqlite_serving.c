@@ -512,8 +512,8 @@ tsl_err tsl_sq_item_tail(tsl_store *s, const char *dataset, const char *item, in
 
 static const char SQL_CAP_INSERT[] =
     "INSERT INTO captures(inference_id, endpoint, model_id, item, origin, at_ms, steps, nq, "
-    "targets, levels, mean, quant, shadow) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+    "targets, levels, mean, quant, shadow, t_first, t_last) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
 #define CAP_SELECT                                                                                 \
     "SELECT c.id, c.inference_id, c.endpoint, m.forecaster, m.version, c.model_id, c.item, "       \
     "c.origin, c.at_ms, c.steps, c.nq, c.targets, c.levels, c.mean, c.quant, c.shadow "            \
@@ -521,6 +521,14 @@ static const char SQL_CAP_INSERT[] =
 static const char SQL_CAP_LIST[] =
     CAP_SELECT "WHERE c.id > ?1 AND (?2 IS NULL OR c.endpoint = ?2) AND "
                "(?3 IS NULL OR c.inference_id = ?3) AND c.shadow = 0 ORDER BY c.id LIMIT ?4";
+/* INDEXED BY: the planner, without statistics, may prefer captures_endpoint (it yields id
+ * order with no sort) and scan the endpoint's whole history - the very read this avoids. */
+static const char SQL_CAP_SPAN[] =
+    "SELECT c.id, c.inference_id, c.endpoint, m.forecaster, m.version, c.model_id, c.item, "
+    "c.origin, c.at_ms, c.steps, c.nq, c.targets, c.levels, c.mean, c.quant, c.shadow "
+    "FROM captures c INDEXED BY captures_span LEFT JOIN models m ON m.id = c.model_id "
+    "WHERE c.endpoint = ?1 AND c.shadow = ?2 AND c.t_last >= ?3 AND c.t_first <= ?4 "
+    "ORDER BY c.id";
 static const char SQL_CAP_LIST_SHADOW[] =
     CAP_SELECT "WHERE c.id > ?1 AND (?2 IS NULL OR c.endpoint = ?2) AND c.shadow = 1 "
                "ORDER BY c.id LIMIT ?4";
@@ -538,6 +546,8 @@ typedef struct cap_ctx {
     int64_t after;
     size_t limit;
     int shadow; /* list shadow captures rather than live ones */
+    int span;   /* tsl_sq_capture_span: [t_from, t_to] rather than after/limit */
+    int64_t t_from, t_to;
     tsl_store_capture *out;
     size_t nout, cap;
 } cap_ctx;
@@ -550,6 +560,11 @@ static tsl_err cap_add_body(sq *q, void *vctx, tsl_diag *d) {
     for (size_t i = 0; i < c->n; i++) {
         const tsl_store_capture_new *x = &c->v[i];
         sqlite3_stmt *st;
+        int64_t lo = x->targets[0], hi = x->targets[0];
+        for (size_t k = 1; k < x->steps; k++) {
+            if (x->targets[k] < lo) lo = x->targets[k];
+            if (x->targets[k] > hi) hi = x->targets[k];
+        }
         if ((err = tsl_sq_prepare(q, SQL_CAP_INSERT, &st, d))) return err;
         tsl_sq_bind_text(q, st, 1, x->inference_id);
         tsl_sq_bind_text(q, st, 2, x->endpoint);
@@ -564,6 +579,8 @@ static tsl_err cap_add_body(sq *q, void *vctx, tsl_diag *d) {
         tsl_sq_bind_blob(q, st, 11, x->mean, x->steps * sizeof *x->mean);
         tsl_sq_bind_blob(q, st, 12, x->quant, x->steps * x->nq * sizeof *x->quant);
         tsl_sq_bind_int(q, st, 13, x->shadow ? 1 : 0);
+        tsl_sq_bind_int(q, st, 14, lo);
+        tsl_sq_bind_int(q, st, 15, hi);
         if ((err = tsl_sq_exec(q, st, d))) return err;
     }
     return TSL_OK;
@@ -602,12 +619,20 @@ static tsl_err cap_list_body(sq *q, void *vctx, tsl_diag *d) {
     sqlite3_stmt *st;
     int row = 0;
     tsl_err err;
-    if ((err = tsl_sq_prepare(q, c->shadow ? SQL_CAP_LIST_SHADOW : SQL_CAP_LIST, &st, d)))
-        return err;
-    tsl_sq_bind_int(q, st, 1, c->after);
-    tsl_sq_bind_text(q, st, 2, c->endpoint);
-    if (!c->shadow) tsl_sq_bind_text(q, st, 3, c->inference_id);
-    tsl_sq_bind_int(q, st, 4, c->limit ? (int64_t)c->limit : -1);
+    if (c->span) {
+        if ((err = tsl_sq_prepare(q, SQL_CAP_SPAN, &st, d))) return err;
+        tsl_sq_bind_text(q, st, 1, c->endpoint);
+        tsl_sq_bind_int(q, st, 2, c->shadow);
+        tsl_sq_bind_int(q, st, 3, c->t_from);
+        tsl_sq_bind_int(q, st, 4, c->t_to);
+    } else {
+        if ((err = tsl_sq_prepare(q, c->shadow ? SQL_CAP_LIST_SHADOW : SQL_CAP_LIST, &st, d)))
+            return err;
+        tsl_sq_bind_int(q, st, 1, c->after);
+        tsl_sq_bind_text(q, st, 2, c->endpoint);
+        if (!c->shadow) tsl_sq_bind_text(q, st, 3, c->inference_id);
+        tsl_sq_bind_int(q, st, 4, c->limit ? (int64_t)c->limit : -1);
+    }
     while (!(err = tsl_sq_step(q, st, &row, d)) && row) {
         c->out = sq_grow(c->out, &c->cap, c->nout, sizeof *c->out);
         tsl_store_capture *x = &c->out[c->nout++];
@@ -647,6 +672,16 @@ tsl_err tsl_sq_capture_list(tsl_store *s, const char *endpoint, const char *infe
                             tsl_diag *d) {
     cap_ctx c = {
         .endpoint = endpoint, .inference_id = inference_id, .after = after_id, .limit = limit};
+    tsl_err err = tsl_sq_tx(sq_of(s), 0, cap_list_body, cap_clear, &c, d);
+    if (err) return err;
+    *out = c.out;
+    *n = c.nout;
+    return TSL_OK;
+}
+
+tsl_err tsl_sq_capture_span(tsl_store *s, const char *endpoint, int shadow, int64_t t_from,
+                            int64_t t_to, tsl_store_capture **out, size_t *n, tsl_diag *d) {
+    cap_ctx c = {.endpoint = endpoint, .shadow = shadow, .span = 1, .t_from = t_from, .t_to = t_to};
     tsl_err err = tsl_sq_tx(sq_of(s), 0, cap_list_body, cap_clear, &c, d);
     if (err) return err;
     *out = c.out;

@@ -20,11 +20,11 @@ gen "$tmp/sales.csv" 6 120
 
 # Migrations from an empty store.
 expect_exit 0 "migrate lists" "$TSLOOP" migrate "${P[@]}" --json
-check "fresh store: all pending" test "$(jq_py "$tmp/out" "d['pending'], d['schema_version']")" = "13 0"
+check "fresh store: all pending" test "$(jq_py "$tmp/out" "d['pending'], d['schema_version']")" = "14 0"
 expect_exit 0 "migrate --apply" "$TSLOOP" migrate "${P[@]}" --apply
 check "says it applied" grep -q "applied the pending migrations" "$tmp/out"
 expect_exit 0 "migrate after" "$TSLOOP" migrate "${P[@]}" --json
-check "all applied" test "$(jq_py "$tmp/out" "d['pending'], d['schema_version']")" = "0 13"
+check "all applied" test "$(jq_py "$tmp/out" "d['pending'], d['schema_version']")" = "0 14"
 
 # Ingest, twice.
 expect_exit 0 "ingest" "$TSLOOP" ingest "${P[@]}" "$tmp/sales.csv" --json
