@@ -450,12 +450,32 @@ tsl_err tsl_monitor_evaluate(tsl_store *s, const tsl_config_monitor *m, const ch
     if (err || (err = tsl_store_model_get(s, dep.forecaster, dep.version, &model, d))) goto out;
     if (!model.dataset || (dataset && strcmp(dataset, model.dataset))) goto out;
     if ((err = tsl_store_dataset_get(s, model.dataset, &ds, d))) goto out;
-    if ((err = tsl_store_capture_list(s, m->endpoint, NULL, 0, 0, &caps, &ncaps, d))) goto out;
     act.s = s;
     act.dataset = model.dataset;
 
-    /* the windows to recompute */
-    if (m->window == TSL_WINDOW_LAST) {
+    /* the windows to recompute, and the captures they need */
+    if (touched && (m->window == TSL_WINDOW_DAY || m->window == TSL_WINDOW_HOUR)) {
+        /* Only the captures that can target a touched window: a window's forecasts are its
+         * captures' targets in [start, end), so any capture contributing to it spans some of
+         * the union of the windows' ranges, and the picks (prefer) and MASE scales (first
+         * origin of the picks) of every window come out as from the full history. */
+        for (size_t j = 0; j < ntouched; j++) {
+            if (m->item && strcmp(touched[j].item, m->item)) continue;
+            window w;
+            time_window(m->window, touched[j].t, &w);
+            add_window(&wins, &nw, &wcap, &w);
+        }
+        if (!nw) goto out;
+        int64_t lo = wins[0].start, hi = wins[0].end;
+        for (size_t i = 1; i < nw; i++) {
+            if (wins[i].start < lo) lo = wins[i].start;
+            if (wins[i].end > hi) hi = wins[i].end;
+        }
+        if ((err = tsl_store_capture_span(s, m->endpoint, 0, lo, hi - 1, &caps, &ncaps, d)))
+            goto out;
+    } else if ((err = tsl_store_capture_list(s, m->endpoint, NULL, 0, 0, &caps, &ncaps, d))) {
+        goto out;
+    } else if (m->window == TSL_WINDOW_LAST) {
         window w = {0};
         snprintf(w.key, sizeof w.key, "last:%d", m->window_n);
         if (!touched || ntouched) add_window(&wins, &nw, &wcap, &w);
@@ -472,13 +492,6 @@ tsl_err tsl_monitor_evaluate(tsl_store *s, const tsl_config_monitor *m, const ch
             window w = {0};
             snprintf(w.key, sizeof w.key, "run:%s", c->inference_id);
             w.run = c->inference_id;
-            add_window(&wins, &nw, &wcap, &w);
-        }
-    } else if (touched) {
-        for (size_t j = 0; j < ntouched; j++) {
-            if (m->item && strcmp(touched[j].item, m->item)) continue;
-            window w;
-            time_window(m->window, touched[j].t, &w);
             add_window(&wins, &nw, &wcap, &w);
         }
     } else {

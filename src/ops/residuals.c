@@ -385,6 +385,14 @@ static void add_item(const char ***v, size_t *n, size_t *cap, const char *item) 
     (*v)[(*n)++] = item;
 }
 
+/* The stored state of item among states[0..n), NULL for none. */
+static const tsl_store_detector *state_of(const tsl_store_detector *states, size_t n,
+                                          const char *item) {
+    for (size_t k = 0; k < n; k++)
+        if (!strcmp(states[k].item, item)) return &states[k];
+    return NULL;
+}
+
 /* One attempt of tsl_monitor_residuals; TSL_ECONFLICT when another evaluator wrote a state
  * in between (nothing written). */
 static tsl_err residuals_once(tsl_store *s, const tsl_config_monitor *m, const char *dataset,
@@ -399,6 +407,7 @@ static tsl_err residuals_once(tsl_store *s, const tsl_config_monitor *m, const c
     size_t ncaps = 0, nstates = 0, nnext = 0, nitems = 0, icap = 0, nh = 0, hcap = 0, ndp = 0;
     const char **items = NULL;
     hit *hits = NULL;
+    double *sigmas = NULL; /* nitems: each item's sigma, NaN for none */
     json_t *metrics = NULL, *choices = NULL;
     tsl_err err;
     assert(m->kind == TSL_MONITOR_DRIFT && TSL_DRIFT_STAT_IS_RESIDUAL(m->statistic));
@@ -410,31 +419,61 @@ static tsl_err residuals_once(tsl_store *s, const tsl_config_monitor *m, const c
     if (err || (err = tsl_store_model_get(s, dep.forecaster, dep.version, &model, d))) goto out;
     if (!model.dataset || (dataset && strcmp(dataset, model.dataset))) goto out;
     if ((err = tsl_store_dataset_get(s, model.dataset, &ds, d))) goto out;
-    if ((err = tsl_store_capture_list(s, m->endpoint, NULL, 0, 0, &caps, &ncaps, d))) goto out;
-    for (size_t j = 0; j < ntouched; j++)
-        if (!m->item || !strcmp(touched[j].item, m->item))
-            add_item(&items, &nitems, &icap, touched[j].item);
-    if (!touched)
-        for (size_t i = 0; i < ncaps; i++)
-            if (caps[i].model_id == dep.model_id && (!m->item || !strcmp(caps[i].item, m->item)))
-                add_item(&items, &nitems, &icap, caps[i].item);
-    if (!nitems) goto out;
-    if ((err = tsl_store_detector_list(s, m->name, m->endpoint, &states, &nstates, d))) goto out;
     metrics = model.metrics ? json_loads(model.metrics, 0, NULL) : NULL;
     choices = model.choices ? json_loads(model.choices, 0, NULL) : NULL;
     int period = tsl_freq_default_period(ds.freq);
     if (period < 1) period = 1;
+    if (touched) {
+        /* Driven by an ingest: the touched items, and only the captures that can hold a
+         * forecast an item will be fed - a target after the item's last_t. Every such
+         * capture's latest target is past the least last_t of the items that have a detector,
+         * so the span from there on holds every candidate of every fed target, and the
+         * one-step-ahead pick (item_forecasts) is the one the full history would give. Items
+         * without a sigma have no detector and do not widen the read; an item's first
+         * evaluation (no state: last_t unbounded) reads its endpoint's whole history, once. */
+        for (size_t j = 0; j < ntouched; j++)
+            if (!m->item || !strcmp(touched[j].item, m->item))
+                add_item(&items, &nitems, &icap, touched[j].item);
+        if (!nitems) goto out;
+        if ((err = tsl_store_detector_list(s, m->name, m->endpoint, &states, &nstates, d)))
+            goto out;
+        sigmas = tsl_calloc(nitems, sizeof *sigmas);
+        int any = 0;
+        int64_t from = INT64_MAX;
+        for (size_t i = 0; i < nitems; i++) {
+            if ((err = item_sigma(s, model.dataset, period, metrics, choices, items[i], &sigmas[i],
+                                  d)))
+                goto out;
+            if (!isfinite(sigmas[i])) continue;
+            const tsl_store_detector *old = state_of(states, nstates, items[i]);
+            int64_t last_t = old ? old->last_t : INT64_MIN;
+            if (last_t < from) from = last_t;
+            any = 1;
+        }
+        if (!any) goto out;
+        if ((err = tsl_store_capture_span(s, m->endpoint, 0, from, INT64_MAX, &caps, &ncaps, d)))
+            goto out;
+    } else {
+        if ((err = tsl_store_capture_list(s, m->endpoint, NULL, 0, 0, &caps, &ncaps, d))) goto out;
+        for (size_t i = 0; i < ncaps; i++)
+            if (caps[i].model_id == dep.model_id && (!m->item || !strcmp(caps[i].item, m->item)))
+                add_item(&items, &nitems, &icap, caps[i].item);
+        if (!nitems) goto out;
+        if ((err = tsl_store_detector_list(s, m->name, m->endpoint, &states, &nstates, d)))
+            goto out;
+        sigmas = tsl_calloc(nitems, sizeof *sigmas);
+        for (size_t i = 0; i < nitems; i++)
+            if ((err = item_sigma(s, model.dataset, period, metrics, choices, items[i], &sigmas[i],
+                                  d)))
+                goto out;
+    }
     next = tsl_calloc(nitems, sizeof *next);
 
     for (size_t i = 0; i < nitems; i++) {
         const char *item = items[i];
-        const tsl_store_detector *old = NULL;
-        for (size_t k = 0; k < nstates && !old; k++)
-            if (!strcmp(states[k].item, item)) old = &states[k];
+        const tsl_store_detector *old = state_of(states, nstates, item);
         int same = old && !strcmp(old->forecaster, dep.forecaster) && old->version == dep.version;
-        double sigma;
-        if ((err = item_sigma(s, model.dataset, period, metrics, choices, item, &sigma, d)))
-            goto out;
+        double sigma = sigmas[i];
         if (!isfinite(sigma)) continue; /* no scale: no detector (design note) */
         detector x;
         if ((err = detector_load(m, sigma, same ? old->state : NULL, &x, d))) goto out;
@@ -497,6 +536,7 @@ out:
     tsl_free(dp);
     tsl_free(hits);
     tsl_free(items);
+    tsl_free(sigmas);
     json_decref(metrics);
     json_decref(choices);
     tsl_store_detector_list_free(states, nstates);
