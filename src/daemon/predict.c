@@ -14,6 +14,7 @@
  * it here rather than on the daemon's shadow thread keeps `tsloop predict` without a daemon
  * complete. Its failures are the shadow's own and never fail the batch.
  */
+#include <assert.h>
 #include <math.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -52,6 +53,27 @@ static void flush_captures(predict_ctx *c) {
     c->ncaps = 0;
 }
 
+/* Appends the capture of item's forecast by version sv (flagged shadow or live) to the batch;
+ * the arrays are the batch's slot, owned by c. */
+static void add_capture(predict_ctx *c, const tsl_served *sv, const char *item, int64_t origin,
+                        int64_t *targets, double *mean, double *quant, int shadow) {
+    assert(c->ncaps < CAPTURE_BATCH);
+    tsl_store_capture_new *x = &c->caps[c->ncaps++];
+    memset(x, 0, sizeof *x);
+    x->inference_id = c->inference_id;
+    x->endpoint = sv->endpoint;
+    x->model_id = sv->model_id;
+    x->item = item;
+    x->origin = origin;
+    x->steps = c->h;
+    x->nq = c->nq;
+    x->targets = targets;
+    x->levels = c->levels;
+    x->mean = mean;
+    x->quant = quant;
+    x->shadow = shadow;
+}
+
 /* The row writer: item k's forecast as CSV rows, and its capture. */
 static void predict_row(void *vctx, size_t k, tsl_wbuf *b) {
     predict_ctx *c = vctx;
@@ -77,19 +99,7 @@ static void predict_row(void *vctx, size_t k, tsl_wbuf *b) {
     tsl_fcsv_rows(b, e.item_id, sv->freq, targets[0], c->h, mean, quant, c->nq);
     c->r->rows += c->h;
     c->r->items++;
-    tsl_store_capture_new *x = &c->caps[c->ncaps++];
-    memset(x, 0, sizeof *x);
-    x->inference_id = c->inference_id;
-    x->endpoint = sv->endpoint;
-    x->model_id = sv->model_id;
-    x->item = e.item_id;
-    x->origin = origin;
-    x->steps = c->h;
-    x->nq = c->nq;
-    x->targets = targets;
-    x->levels = c->levels;
-    x->mean = mean;
-    x->quant = quant;
+    add_capture(c, sv, e.item_id, origin, targets, mean, quant, 0);
 }
 
 /* Forecasts the items of c->idx[0..n) (entries of the live version c->sv) with the version
@@ -128,20 +138,7 @@ static void predict_shadow(predict_ctx *c, const char *endpoint, size_t n) {
         int64_t origin = sv->origin[at];
         for (size_t s = 0; s < c->h; s++)
             targets[s] = tsl_freq_add(sv->freq, origin, (int64_t)s + 1);
-        tsl_store_capture_new *x = &c->caps[c->ncaps++];
-        memset(x, 0, sizeof *x);
-        x->inference_id = c->inference_id;
-        x->endpoint = sv->endpoint;
-        x->model_id = sv->model_id;
-        x->item = e.item_id;
-        x->origin = origin;
-        x->steps = c->h;
-        x->nq = c->nq;
-        x->targets = targets;
-        x->levels = c->levels;
-        x->mean = mean;
-        x->quant = quant;
-        x->shadow = 1;
+        add_capture(c, sv, e.item_id, origin, targets, mean, quant, 1);
     }
     size_t before = c->r->captured;
     flush_captures(c);
