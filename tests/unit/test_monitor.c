@@ -86,8 +86,8 @@ static void capture(fixture *f, int64_t model, const char *run, const char *item
         q[2 * j] = mean[j] - 1;
         q[2 * j + 1] = mean[j] + 1;
     }
-    tsl_store_capture_new c = {run,     "prod", model, item, (int64_t)origin * DAY, 0, steps, 2,
-                               targets, levels, mean,  q, 0};
+    tsl_store_capture_new c = {
+        run, "prod", model, item, (int64_t)origin * DAY, 0, steps, 2, targets, levels, mean, q, 0};
     tsl_diag d = {TSL_OK, {0}};
     if (tsl_store_capture_add(f->s, &c, 1, &d)) fail_msg("capture: %s", d.msg);
 }
@@ -567,18 +567,12 @@ static const char yaml_ok[] = "version: 1\n"
                               "    missing_after: 3\n";
 
 /* Parses text; returns the error code and the message in msg. */
-static tsl_err parse(const char *text, tsl_config **cfg, char *msg, size_t cap) {
-    tsl_diag d = {TSL_OK, {0}};
-    tsl_err err = tsl_config_parse(text, strlen(text), "t.yaml", NULL, cfg, &d);
-    snprintf(msg, cap, "%s", d.msg);
-    return err;
-}
 
 static void test_config_monitors(void **state) {
     (void)state;
     tsl_config *cfg = NULL;
     char msg[512];
-    if (parse(yaml_ok, &cfg, msg, sizeof msg)) fail_msg("%s", msg);
+    if (tu_config_parse(yaml_ok, &cfg, msg, sizeof msg)) fail_msg("%s", msg);
     assert_int_equal(cfg->nmonitors, 4);
     const tsl_config_monitor *m = tsl_config_monitor_find(cfg, "acc");
     assert_non_null(m);
@@ -615,9 +609,7 @@ static void test_config_monitors(void **state) {
     assert_int_equal(m->missing_after, 3);
     tsl_config_free(cfg);
 
-    static const struct {
-        const char *yaml, *want;
-    } bad[] = {
+    static const tu_config_case bad[] = {
         {"version: 1\nname: p\nmonitors:\n  m:\n    endpoint: prod\n    thresold: 1\n",
          "t.yaml:6:5: monitors.m: unknown key 'thresold'"},
         {"version: 1\nname: p\nmonitors:\n  m:\n    endpoint: prod\n    threshold: x\n",
@@ -657,12 +649,7 @@ static void test_config_monitors(void **state) {
          "    treat_missing_data: zero\n",
          "t.yaml:7:25: monitors.m.treat_missing_data:"},
     };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        cfg = NULL;
-        assert_int_not_equal(parse(bad[i].yaml, &cfg, msg, sizeof msg), TSL_OK);
-        if (!strstr(msg, bad[i].want)) fail_msg("case %zu: '%s' lacks '%s'", i, msg, bad[i].want);
-        tsl_config_free(cfg);
-    }
+    tu_config_refuses(bad, sizeof bad / sizeof bad[0]);
 }
 
 int main(void) {

@@ -523,13 +523,6 @@ static void test_endpoint_baseline(void **state) {
 
 /* ---- tsloop.yaml ---- */
 
-static tsl_err parse(const char *text, tsl_config **cfg, char *msg, size_t cap) {
-    tsl_diag d = {TSL_OK, {0}};
-    tsl_err err = tsl_config_parse(text, strlen(text), "t.yaml", NULL, cfg, &d);
-    snprintf(msg, cap, "%s", d.msg);
-    return err;
-}
-
 #define HEAD "version: 1\nname: p\ndatasets:\n  sales: {frequency: D}\nmonitors:\n  m:\n"
 
 static void test_config_quality(void **state) {
@@ -547,7 +540,7 @@ static void test_config_quality(void **state) {
                           "    kind: quality\n"
                           "    dataset: sales\n"
                           "    threshold: param:q/max\n";
-    if (parse(ok, &cfg, msg, sizeof msg)) fail_msg("%s", msg);
+    if (tu_config_parse(ok, &cfg, msg, sizeof msg)) fail_msg("%s", msg);
     const tsl_config_monitor *m = tsl_config_monitor_find(cfg, "m");
     assert_int_equal(m->kind, TSL_MONITOR_QUALITY);
     assert_string_equal(m->endpoint, "prod");
@@ -570,9 +563,7 @@ static void test_config_quality(void **state) {
     assert_string_equal(m->threshold_param, "q/max");
     tsl_config_free(cfg);
 
-    static const struct {
-        const char *yaml, *want;
-    } bad[] = {
+    static const tu_config_case bad[] = {
         {HEAD "    kind: quality\n",
          "monitors.m: neither endpoint nor dataset, expected either endpoint"},
         {HEAD "    kind: quality\n    endpoint: prod\n    dataset: sales\n",
@@ -603,12 +594,7 @@ static void test_config_quality(void **state) {
         {HEAD "    kind: audit\n    endpoint: prod\n",
          "expected accuracy, freshness, drift or quality"},
     };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        cfg = NULL;
-        assert_int_not_equal(parse(bad[i].yaml, &cfg, msg, sizeof msg), TSL_OK);
-        if (!strstr(msg, bad[i].want)) fail_msg("case %zu: '%s' lacks '%s'", i, msg, bad[i].want);
-        tsl_config_free(cfg);
-    }
+    tu_config_refuses(bad, sizeof bad / sizeof bad[0]);
 }
 
 int main(void) {

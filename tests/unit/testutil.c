@@ -4,10 +4,12 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "tsloop/config.h"
 #include "tsloop/mem.h"
 #include "tsloop/model.h"
 #include "tsloop/store.h"
@@ -262,4 +264,23 @@ int64_t tu_store_register(struct tsl_store *s, const char *fc, int st) {
     tsl_diag d = {TSL_OK, {0}};
     if (tsl_store_model_register(s, &m, &id, &version, &d)) fail_msg("register: %s", d.msg);
     return id;
+}
+
+int tu_config_parse(const char *text, struct tsl_config **cfg, char *msg, size_t cap) {
+    tsl_diag d = {TSL_OK, {0}};
+    tsl_err err = tsl_config_parse(text, strlen(text), "t.yaml", NULL, cfg, &d);
+    snprintf(msg, cap, "%s", d.msg);
+    return (int)err;
+}
+
+void tu_config_refuses(const tu_config_case *cases, size_t n) {
+    char msg[512];
+    for (size_t i = 0; i < n; i++) {
+        tsl_config *cfg = NULL;
+        if (tu_config_parse(cases[i].yaml, &cfg, msg, sizeof msg) == TSL_OK)
+            fail_msg("case %zu: accepted, expected '%s'", i, cases[i].want);
+        if (!strstr(msg, cases[i].want))
+            fail_msg("case %zu: '%s' lacks '%s'", i, msg, cases[i].want);
+        tsl_config_free(cfg);
+    }
 }

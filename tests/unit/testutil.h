@@ -71,6 +71,19 @@ int tu_store_fx_teardown(void **state);
 int64_t tu_store_fx_ingest(tu_store_fx *f, const char *const *items, const int *days,
                            const double *v, size_t n);
 
+/* Parses a configuration text named "t.yaml" into *cfg (NULL: the caller's pointer is left as the
+ * parser leaves it); the error message, if any, into msg (cap bytes). */
+struct tsl_config;
+int tu_config_parse(const char *text, struct tsl_config **cfg, char *msg, size_t cap);
+
+/* A configuration the parser must refuse, and a piece of the message it must give. */
+typedef struct tu_config_case {
+    const char *yaml, *want;
+} tu_config_case;
+
+/* Fails the test unless every case is refused with its message. */
+void tu_config_refuses(const tu_config_case *cases, size_t n);
+
 /* Registers the next version of entry fc (a 4-byte artifact, no metrics) with status st in s;
  * returns its model id. Fails the test on any error. */
 int64_t tu_store_register(struct tsl_store *s, const char *fc, int st);
