@@ -7,7 +7,8 @@
 #   Rscript bench/bench_arima.R [DATA_DIR] [SET] [OUT_CSV]
 # DATA_DIR defaults to ../shared/data, SET to m1 (SET_train.csv and SET_meta.csv are read; m1 or
 # m4weekly), OUT_CSV to build/bench/arima_r_SET.csv. BENCH_ONLY=PERIOD in the environment keeps
-# the series of that seasonal period only; BENCH_SHARD=K/N runs one of N shards. Made with forecast 8.20 on R 4.2.2 (Debian
+# the series of that seasonal period only; BENCH_SHARD=K/N runs one of N shards (BENCH_RESUME,
+# BENCH_DONE and BENCH_REVERSE below let shards resume and help each other). Made with forecast 8.20 on R 4.2.2 (Debian
 # r-cran-forecast); all of M4-weekly takes R about seven hours of one core (72 s per series on
 # average for the first ones, the longest).
 suppressMessages(library(forecast))
@@ -38,15 +39,33 @@ if (Sys.getenv("BENCH_RESUME", "") == "1" && file.exists(out)) {
 } else {
   cat("item_id,p,d,q,P,D,Q,constant,aicc,loglik,seconds,mean,lo80,hi80\n", file = out)
 }
-meta <- meta[!(meta$item_id %in% done_ids), ]
+# BENCH_DONE=F1,F2,... also skips the series already in those files (another shard's output),
+# and BENCH_REVERSE=1 takes the series last first: a core that finished its own shard can then
+# work through a slower shard from its other end without repeating it.
+# The other files are read again before each series, as their process goes on too.
+done_files <- Filter(nzchar, strsplit(Sys.getenv("BENCH_DONE", ""), ",", fixed = TRUE)[[1]])
+done_elsewhere <- function() {
+  ids <- character(0)
+  for (f in done_files) {
+    # The file may be mid-append: a torn last line only costs that series being done twice.
+    got <- tryCatch(read.csv(f, stringsAsFactors = FALSE)$item_id, error = function(e) NULL)
+    ids <- c(ids, got)
+  }
+  ids
+}
+meta <- meta[!(meta$item_id %in% c(done_ids, done_elsewhere())), ]
+if (Sys.getenv("BENCH_REVERSE", "") == "1") meta <- meta[rev(seq_len(nrow(meta))), ]
 total <- 0
+n_done <- 0
 for (i in seq_len(nrow(meta))) {
   id <- meta$item_id[i]
+  if (length(done_files) && id %in% done_elsewhere()) next
   y <- ts(by_id[[id]], frequency = meta$season_length[i])
   t0 <- proc.time()
   fit <- auto.arima(y)
   dt <- sum((proc.time() - t0)[c("user.self", "sys.self")])
   total <- total + dt
+  n_done <- n_done + 1
   fc <- forecast(fit, h = meta$h[i], level = 80)
   o <- arimaorder(fit)
   if (length(o) < 6) o <- c(o, 0, 0, 0)
@@ -56,5 +75,5 @@ for (i in seq_len(nrow(meta))) {
             dt, fmt(fc$mean), fmt(fc$lower[, 1]), fmt(fc$upper[, 1]), sep = ","), "\n",
       file = out, append = TRUE, sep = "")
 }
-cat(sprintf("R auto.arima(): %s, %d series in %.2f s (%.2f ms per series)\n", set, nrow(meta),
-            total, 1000 * total / nrow(meta)))
+cat(sprintf("R auto.arima(): %s, %d series in %.2f s (%.2f ms per series)\n", set, n_done,
+            total, 1000 * total / max(n_done, 1)))
