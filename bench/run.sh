@@ -9,6 +9,11 @@
 #        BENCH_R          0 to skip R even when it is installed
 #        BENCH_R_METHODS  R methods (default "ets arima thetaf comb"; comb needs the other three)
 #        BENCH_TSLOOP     tsloop methods (default "auto ets arima theta dotm"; any --models name)
+#        BENCH_R_FROM     a folder of R forecasts made earlier, DIR/<set>/r-<method>.<period>.csv
+#                         with the "seconds=" line of its run in the .rlog beside it: used instead
+#                         of running that R method again. R's auto.arima() takes about 8 hours
+#                         of one core on M4-weekly, so it is run in shards (bench_arima.R) and
+#                         turned into such a file by arima_rows.py.
 # Everything runs single-threaded (-j 1, OPENBLAS_NUM_THREADS=1) so the times compare.
 # Output: bench/out/<timestamp>/ with every forecast and results.md, also printed.
 set -euo pipefail
@@ -72,8 +77,16 @@ for set in $SETS; do
                   "$work/r-arima.$period.csv" "$work/r-thetaf.$period.csv"
                 echo "0 0" >>"$work/$method.log" ;;  # time and memory: its members'
 
-        r-*) run_timed "$work/$method.log" Rscript bench/r_forecast.R "$train" "$meta" \
-                "${method#r-}" "$fc" >>"$work/$method.rlog" ;;
+        r-*) from=${BENCH_R_FROM:-}/$set/$method.$period
+             if [ -n "${BENCH_R_FROM:-}" ] && [ -f "$from.csv" ] && [ -f "$from.rlog" ]; then
+               cp "$from.csv" "$fc"
+               grep '^seconds=' "$from.rlog" >>"$work/$method.rlog"
+               echo "0 0" >>"$work/$method.log"
+               echo "bench: $set $method $period: R's forecasts from $from.csv"
+             else
+               run_timed "$work/$method.log" Rscript bench/r_forecast.R "$train" "$meta" \
+                 "${method#r-}" "$fc" >>"$work/$method.rlog"
+             fi ;;
         *) run_timed "$work/$method.log" "$TSLOOP" forecast -i "$train" -H "$h" -m "$sl" \
                 -j 1 --quiet --models "$method" -o "$fc" ;;
       esac
