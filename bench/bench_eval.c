@@ -2,7 +2,7 @@
  * bench_eval.c - speed of the evaluator: how long after ground truth is stored its windows are
  * recomputed and the alarms evaluated.
  *
- *   build/bench/bench_eval [ITEMS [DAYS [HISTORY]]]
+ *   build/bench/bench_eval [ITEMS [DAYS [HISTORY [LAST]]]]
  *       (default 100 hourly items, 30 days of day-ahead forecasts, no older history)
  *
  * A store in a temporary folder holds ITEMS hourly series with 30 days of history, a
@@ -19,7 +19,9 @@
  * evaluation must read only the captures of the touched days (tsl_store_capture_span) to stay
  * within issue 6's one-second bar. With a history only the daily monitor runs: run windows
  * still read the endpoint's whole history (docs/monitoring.md, "Cost"), which would measure
- * that instead. The peak memory then includes the captures the evaluation loaded.
+ * that instead. The peak memory then includes the captures the evaluation loaded. LAST > 0
+ * makes that one monitor a last:LAST window instead of the daily one (the latest LAST hours
+ * with actuals, read backwards from the latest target).
  */
 #include <math.h>
 #include <stdio.h>
@@ -96,6 +98,7 @@ static void ingest(tsl_store *s, size_t items, int64_t from, int64_t to, char (*
 int main(int argc, char **argv) {
     size_t items = arg_size(argc, argv, 1, 100), days = arg_size(argc, argv, 2, 30);
     size_t history = argc > 3 && strcmp(argv[3], "0") ? arg_size(argc, argv, 3, 0) : 0;
+    size_t last = argc > 4 && strcmp(argv[4], "0") ? arg_size(argc, argv, 4, 0) : 0;
     char dir[] = "/tmp/bench_eval_XXXXXX", path[64];
     tsl_diag d = {TSL_OK, {0}};
     tsl_store *s = NULL;
@@ -179,6 +182,11 @@ int main(int argc, char **argv) {
         mons[k].policy.factor = 1;
         tsl_alarm_rule_init(&mons[k].rule, 1, TSL_ALARM_GT, 3);
     }
+    if (last) {
+        mons[0].name = "last-mae";
+        mons[0].window = TSL_WINDOW_LAST;
+        mons[0].window_n = last > 100000 ? 100000 : (int)last;
+    }
     tsl_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.monitors = mons;
@@ -204,8 +212,8 @@ int main(int argc, char **argv) {
     printf("bench_eval: %zu items, %zu daily runs of 24 steps (%zu captures)\n", items, days,
            items * days);
     if (history)
-        printf("  and %zu older daily runs (%zu captures, written in %.1f s); daily monitor only\n",
-               history, items * history, t_hist);
+        printf("  and %zu older daily runs (%zu captures, written in %.1f s); %s monitor only\n",
+               history, items * history, t_hist, last ? "last:N" : "daily");
     printf("  ingest of a day's actuals (%zu rows): %.1f ms mean\n", items * 24,
            1e3 * t_ingest / (double)days);
     printf("  evaluation after it (%zu monitor%s, windows recomputed, alarms): %.1f ms mean, "

@@ -787,6 +787,13 @@ tsl_err tsl_store_capture_list(tsl_store *s, const char *endpoint, const char *i
 tsl_err tsl_store_capture_span(tsl_store *s, const char *endpoint, int shadow, int64_t t_from,
                                int64_t t_to, tsl_store_capture **out, size_t *n, tsl_diag *d);
 
+/* The earliest and the latest "latest target" (t_last) among endpoint's live (shadow 0) or
+ * shadow (1) captures, two index seeks: every capture has a target in [*min_last, *max_last]'s
+ * reach, so tsl_store_capture_span(s, endpoint, shadow, *min_last, INT64_MAX) lists them all.
+ * *found is 0 (and the bounds untouched) when the endpoint has no such capture. */
+tsl_err tsl_store_capture_bounds(tsl_store *s, const char *endpoint, int shadow, int64_t *min_last,
+                                 int64_t *max_last, int *found, tsl_diag *d);
+
 /* Shadow captures of endpoint (NULL: all) with id > after_id, oldest first, at most limit
  * (0: all). */
 tsl_err tsl_store_capture_list_shadow(tsl_store *s, const char *endpoint, int64_t after_id,

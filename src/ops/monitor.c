@@ -430,6 +430,83 @@ out:
     return err;
 }
 
+static int cmp_i64(const void *pa, const void *pb) {
+    int64_t a = *(const int64_t *)pa, b = *(const int64_t *)pb;
+    return (a > b) - (a < b);
+}
+
+/* How many distinct target times at or after lo among caps (of m's item when set) have an
+ * actual, counting no further than want. */
+static tsl_err count_joined_since(const tsl_config_monitor *m, const tsl_store_capture *caps,
+                                  size_t ncaps, int64_t lo, size_t want, actuals *act,
+                                  size_t *count, tsl_diag *d) {
+    int64_t *ts = NULL;
+    size_t n = 0, cap = 0, distinct = 0;
+    tsl_err err = TSL_OK;
+    for (size_t i = 0; i < ncaps; i++) {
+        const tsl_store_capture *c = &caps[i];
+        const series *x;
+        if (m->item && strcmp(c->item, m->item)) continue;
+        if ((err = actuals_get(act, c->item, &x, d))) goto out;
+        for (size_t j = 0; j < c->steps; j++) {
+            if (c->targets[j] < lo || !isfinite(actual_at(x, c->targets[j]))) continue;
+            if (n == cap) {
+                cap = cap ? 2 * cap : 64;
+                ts = tsl_reallocarray(ts, cap, sizeof *ts);
+            }
+            ts[n++] = c->targets[j];
+        }
+    }
+    if (n) qsort(ts, n, sizeof *ts, cmp_i64);
+    for (size_t i = 0; i < n && distinct < want; i++)
+        if (!i || ts[i] != ts[i - 1]) distinct++;
+out:
+    tsl_free(ts);
+    *count = distinct;
+    return err;
+}
+
+/* The captures a last:N window of m needs, without the endpoint's whole history. The window is
+ * the latest N distinct target times that have an actual (window_picks). Every forecast point
+ * at or after a time lo belongs to a capture whose latest target is >= lo, so the span read
+ * from lo holds all of them; once those points alone reach N joined times, the window lies at
+ * or after lo and the picks, their preferred forecasts and the MASE scales are exactly those
+ * of a full read. lo starts N steps of the data set's frequency (N hours when it has none)
+ * before the latest target and moves back by doubling, down to the earliest capture's latest
+ * target, where the span is the whole history. */
+static tsl_err last_window_captures(tsl_store *s, const tsl_config_monitor *m, tsl_freq freq,
+                                    actuals *act, tsl_store_capture **out, size_t *nout,
+                                    tsl_diag *d) {
+    int64_t min_last = 0, max_last = 0, back;
+    int found = 0;
+    tsl_err err;
+    size_t want = m->window_n > 0 ? (size_t)m->window_n : 1;
+    *out = NULL;
+    *nout = 0;
+    if ((err = tsl_store_capture_bounds(s, m->endpoint, 0, &min_last, &max_last, &found, d)) ||
+        !found)
+        return err;
+    back = max_last - tsl_freq_add(freq, max_last, -(int64_t)want);
+    if (back <= 0) back = 3600 * (int64_t)want;
+    for (;;) {
+        int64_t lo = max_last - min_last <= back ? min_last : max_last - back;
+        size_t joined = 0;
+        if ((err = tsl_store_capture_span(s, m->endpoint, 0, lo, INT64_MAX, out, nout, d)))
+            return err;
+        if (lo == min_last) return TSL_OK; /* the whole history */
+        if ((err = count_joined_since(m, *out, *nout, lo, want, act, &joined, d))) break;
+        if (joined >= want) return TSL_OK;
+        tsl_store_capture_list_free(*out, *nout);
+        *out = NULL;
+        *nout = 0;
+        back = back > INT64_MAX / 2 ? INT64_MAX : 2 * back;
+    }
+    tsl_store_capture_list_free(*out, *nout);
+    *out = NULL;
+    *nout = 0;
+    return err;
+}
+
 tsl_err tsl_monitor_evaluate(tsl_store *s, const tsl_config_monitor *m, const char *dataset,
                              const tsl_store_point *touched, size_t ntouched, int64_t now_ms,
                              tsl_monitor_stats *st, tsl_diag *d) {
@@ -473,6 +550,12 @@ tsl_err tsl_monitor_evaluate(tsl_store *s, const tsl_config_monitor *m, const ch
         }
         if ((err = tsl_store_capture_span(s, m->endpoint, 0, lo, hi - 1, &caps, &ncaps, d)))
             goto out;
+    } else if (touched && m->window == TSL_WINDOW_LAST) {
+        window w = {0};
+        if (!ntouched) goto out;
+        if ((err = last_window_captures(s, m, ds.freq, &act, &caps, &ncaps, d))) goto out;
+        snprintf(w.key, sizeof w.key, "last:%d", m->window_n);
+        add_window(&wins, &nw, &wcap, &w);
     } else if ((err = tsl_store_capture_list(s, m->endpoint, NULL, 0, 0, &caps, &ncaps, d))) {
         goto out;
     } else if (m->window == TSL_WINDOW_LAST) {

@@ -282,6 +282,16 @@ tsl_err tsl_store_capture_span(tsl_store *s, const char *endpoint, int shadow, i
     return s->vt->capture_span(s, endpoint, shadow ? 1 : 0, t_from, t_to, out, n, d);
 }
 
+tsl_err tsl_store_capture_bounds(tsl_store *s, const char *endpoint, int shadow, int64_t *min_last,
+                                 int64_t *max_last, int *found, tsl_diag *d) {
+    tsl_err err;
+    *found = 0;
+    if ((err = tsl_sto_ready(s, d)) ||
+        (err = tsl_sto_check_name(d, "endpoint", endpoint, TSL_STORE_NAME_MAX, 0)))
+        return err;
+    return s->vt->capture_bounds(s, endpoint, shadow ? 1 : 0, min_last, max_last, found, d);
+}
+
 void tsl_store_capture_release(tsl_store_capture *c) {
     if (!c) return;
     tsl_free(c->inference_id);

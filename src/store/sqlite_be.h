@@ -221,6 +221,8 @@ tsl_err tsl_sq_capture_list(tsl_store *s, const char *endpoint, const char *infe
                             tsl_diag *d);
 tsl_err tsl_sq_capture_span(tsl_store *s, const char *endpoint, int shadow, int64_t t_from,
                             int64_t t_to, tsl_store_capture **out, size_t *n, tsl_diag *d);
+tsl_err tsl_sq_capture_bounds(tsl_store *s, const char *endpoint, int shadow, int64_t *min_last,
+                              int64_t *max_last, int *found, tsl_diag *d);
 tsl_err tsl_sq_capture_list_shadow(tsl_store *s, const char *endpoint, int64_t after_id,
                                    size_t limit, tsl_store_capture **out, size_t *n, tsl_diag *d);
 /* sqlite_shadow.c; tsl_sq_shadow_deployed is called inside a deploy's transaction. */

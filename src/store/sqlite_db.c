@@ -614,6 +614,7 @@ static const tsl_store_vt sqlite_vt = {
     .capture_add = tsl_sq_capture_add,
     .capture_list = tsl_sq_capture_list,
     .capture_span = tsl_sq_capture_span,
+    .capture_bounds = tsl_sq_capture_bounds,
     .retrain_decide = tsl_sq_retrain_decide,
     .retrain_record = tsl_sq_retrain_record,
     .retrain_cursor = tsl_sq_retrain_cursor,

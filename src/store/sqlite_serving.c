@@ -17,6 +17,7 @@
  */
 #include "store/sqlite_be.h"
 
+#include <assert.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -529,6 +530,12 @@ static const char SQL_CAP_SPAN[] =
     "FROM captures c INDEXED BY captures_span LEFT JOIN models m ON m.id = c.model_id "
     "WHERE c.endpoint = ?1 AND c.shadow = ?2 AND c.t_last >= ?3 AND c.t_first <= ?4 "
     "ORDER BY c.id";
+/* Two subqueries, so that each min/max is one seek into captures_span. */
+static const char SQL_CAP_BOUNDS[] =
+    "SELECT (SELECT min(t_last) FROM captures INDEXED BY captures_span "
+    "WHERE endpoint = ?1 AND shadow = ?2), "
+    "(SELECT max(t_last) FROM captures INDEXED BY captures_span "
+    "WHERE endpoint = ?1 AND shadow = ?2)";
 static const char SQL_CAP_LIST_SHADOW[] =
     CAP_SELECT "WHERE c.id > ?1 AND (?2 IS NULL OR c.endpoint = ?2) AND c.shadow = 1 "
                "ORDER BY c.id LIMIT ?4";
@@ -686,6 +693,46 @@ tsl_err tsl_sq_capture_span(tsl_store *s, const char *endpoint, int shadow, int6
     if (err) return err;
     *out = c.out;
     *n = c.nout;
+    return TSL_OK;
+}
+
+/* What tsl_sq_capture_bounds asks and finds. */
+typedef struct bounds_ctx {
+    const char *endpoint;
+    int shadow, found;
+    int64_t min_last, max_last;
+} bounds_ctx;
+
+/* The transaction of tsl_sq_capture_bounds. */
+static tsl_err cap_bounds_body(sq *q, void *vctx, tsl_diag *d) {
+    bounds_ctx *c = vctx;
+    sqlite3_stmt *st;
+    int row = 0;
+    tsl_err err;
+    if ((err = tsl_sq_prepare(q, SQL_CAP_BOUNDS, &st, d))) return err;
+    tsl_sq_bind_text(q, st, 1, c->endpoint);
+    tsl_sq_bind_int(q, st, 2, c->shadow);
+    if ((err = tsl_sq_step(q, st, &row, d))) return err;
+    assert(row); /* aggregates always give one row, NULLs when no capture matches */
+    c->found = sqlite3_column_type(st, 0) != SQLITE_NULL;
+    if (c->found) {
+        c->min_last = sqlite3_column_int64(st, 0);
+        c->max_last = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    return TSL_OK;
+}
+
+tsl_err tsl_sq_capture_bounds(tsl_store *s, const char *endpoint, int shadow, int64_t *min_last,
+                              int64_t *max_last, int *found, tsl_diag *d) {
+    bounds_ctx c = {.endpoint = endpoint, .shadow = shadow};
+    tsl_err err = tsl_sq_tx(sq_of(s), 0, cap_bounds_body, NULL, &c, d);
+    if (err) return err;
+    *found = c.found;
+    if (c.found) {
+        *min_last = c.min_last;
+        *max_last = c.max_last;
+    }
     return TSL_OK;
 }
 

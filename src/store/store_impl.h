@@ -259,6 +259,8 @@ struct tsl_store_vt {
                             tsl_diag *d);
     tsl_err (*capture_span)(tsl_store *s, const char *endpoint, int shadow, int64_t t_from,
                             int64_t t_to, tsl_store_capture **out, size_t *n, tsl_diag *d);
+    tsl_err (*capture_bounds)(tsl_store *s, const char *endpoint, int shadow, int64_t *min_last,
+                              int64_t *max_last, int *found, tsl_diag *d);
     /* Retraining triggers (sqlite_retrain.c). */
     tsl_err (*retrain_decide)(tsl_store *s, const tsl_store_retrain_ask *ask,
                               tsl_store_retrain *out, tsl_diag *d);

@@ -3,7 +3,8 @@
  * the captures of the endpoint and flag whose first target is at most the range's end and
  * whose last is at least its start (edges inclusive), in id order; and captures written before
  * migration 14 get their first and last target times backfilled from the targets blob, so a
- * store upgraded in place answers span reads as a new one does.
+ * store upgraded in place answers span reads as a new one does. tsl_store_capture_bounds gives
+ * the least and greatest latest target per endpoint and flag.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -92,6 +93,24 @@ static void test_span_edges_and_flags(void **state) {
     expect_span(f->s, "prod", 1, 301, 1000, NULL, 0);
     expect_span(f->s, "staging", 0, 300, 300, (const int64_t[]){dd}, 1);
     expect_span(f->s, "nowhere", 0, INT64_MIN, INT64_MAX, NULL, 0);
+
+    /* bounds: the least and the greatest latest target, per endpoint and flag */
+    int64_t lo = -1, hi = -1;
+    int found = -1;
+    assert_int_equal(tsl_store_capture_bounds(f->s, "prod", 0, &lo, &hi, &found, &d), TSL_OK);
+    assert_int_equal(found, 1);
+    assert_int_equal(lo, 300); /* a's last target; b's is 500, e's 900 */
+    assert_int_equal(hi, 900);
+    assert_int_equal(tsl_store_capture_bounds(f->s, "prod", 1, &lo, &hi, &found, &d), TSL_OK);
+    assert_int_equal(found, 1);
+    assert_int_equal(lo, 300);
+    assert_int_equal(hi, 300);
+    lo = hi = -7;
+    assert_int_equal(tsl_store_capture_bounds(f->s, "nowhere", 0, &lo, &hi, &found, &d), TSL_OK);
+    assert_int_equal(found, 0);
+    assert_int_equal(lo, -7); /* untouched */
+    assert_int_equal(tsl_store_capture_bounds(f->s, "bad name!", 0, &lo, &hi, &found, &d),
+                     TSL_EINVAL);
 
     tsl_store_capture *out = NULL;
     size_t n = 7;

@@ -326,6 +326,95 @@ static void test_which_capture_counts(void **state) {
              "last:1");
 }
 
+/* The datapoints of monitor mon in window win, in the store's order. */
+static tsl_store_datapoint *window_dps(fixture *f, const char *mon, const char *win, size_t *n) {
+    tsl_store_datapoint_query q;
+    tsl_store_datapoint *v = NULL;
+    tsl_diag d = {TSL_OK, {0}};
+    tsl_store_datapoint_query_init(&q);
+    q.monitor = mon;
+    q.window = win;
+    q.item = NULL;
+    q.step = -1;
+    if (tsl_store_datapoint_list(f->s, &q, &v, n, &d)) fail_msg("datapoints: %s", d.msg);
+    return v;
+}
+
+/* A last:N window evaluated after an ingest reads the captures backwards from the latest target
+ * in doubling spans, not the endpoint's whole history. Its datapoints must be those of a full
+ * recompute, here where the latest targets have no actual yet and the actuals have a gap, so
+ * that the window reaches well behind the first spans (and for one item's monitor too). */
+static void test_last_window_bounded_read(void **state) {
+    fixture *f = *state;
+    history(f); /* days 0..9 */
+    int64_t model = reg(f, NULL, TSL_MODEL_APPROVED);
+    deploy(f, 1);
+    for (int o = 9; o < 120; o++) { /* origins 9..119: targets up to day 122 */
+        char run[16];
+        snprintf(run, sizeof run, "r%d", o);
+        capture(f, model, run, "a", o, (double[]){o + 1.5, o + 2.5, o + 4.0}, 3);
+        capture(f, model, run, "b", o, (double[]){2.0 * o + 3, 2.0 * o + 1, 2.0 * o + 6.5}, 3);
+    }
+    /* actuals of days 10..99, then 105..109 (a gap of five days, nothing after 109) */
+    const char *items[190];
+    int days[190];
+    double v[190];
+    size_t n = 0;
+    for (int t = 10; t < 110; t++) {
+        if (t >= 100 && t < 105) continue;
+        items[n] = "a", days[n] = t, v[n++] = t;
+        items[n] = "b", days[n] = t, v[n++] = 2.0 * t + (t % 3);
+    }
+    tsl_config_monitor m[2];
+    monitor(&m[0], "lastb", TSL_METRIC_MAE, 100, 1);
+    monitor(&m[1], "lastb1", TSL_METRIC_MAE, 100, 1);
+    for (int i = 0; i < 2; i++) {
+        m[i].window = TSL_WINDOW_LAST;
+        m[i].window_n = 8;
+    }
+    m[1].item = "b";
+    tsl_config cfg = cfg_of(m, 2);
+    tsl_monitor_stats st = {0};
+    follow(f, &cfg, NULL); /* the history's ingest: no window yet */
+    ingest(f, items, days, v, n);
+    follow(f, &cfg, &st); /* touched evaluations: the bounded read */
+    assert_int_equal(st.windows, 2);
+    /* the window is days 97, 98, 99 and 105..109: eight joined times */
+    tsl_store_datapoint p = get_dp(f, "lastb", "last:8@1970-04-20T00:00:00Z", "", 0, "mae");
+    assert_int_equal(p.window_start, 97 * DAY);
+    assert_int_equal(p.window_end, 109 * DAY + 1);
+    assert_int_equal(p.n, 16);
+
+    /* the same monitors recomputed from the whole history give the same datapoints */
+    const char *full[2] = {"lastf", "lastf1"};
+    for (int i = 0; i < 2; i++) {
+        tsl_config_monitor x = m[i];
+        x.name = (char *)full[i];
+        tsl_diag d = {TSL_OK, {0}};
+        assert_int_equal(tsl_monitor_evaluate(f->s, &x, NULL, NULL, 0, f->now, NULL, &d), TSL_OK);
+        size_t nb = 0, nf = 0;
+        tsl_store_datapoint *b = window_dps(f, m[i].name, "last:8@1970-04-20T00:00:00Z", &nb);
+        tsl_store_datapoint *w = window_dps(f, full[i], "last:8@1970-04-20T00:00:00Z", &nf);
+        assert_true(nb > 0);
+        assert_int_equal(nb, nf);
+        for (size_t k = 0; k < nb; k++) {
+            assert_string_equal(b[k].item, w[k].item);
+            assert_int_equal(b[k].step, w[k].step);
+            assert_string_equal(b[k].metric, w[k].metric);
+            assert_int_equal(b[k].n, w[k].n);
+            assert_int_equal(b[k].window_start, w[k].window_start);
+            assert_int_equal(b[k].window_end, w[k].window_end);
+            if (isnan(w[k].value))
+                assert_true(isnan(b[k].value));
+            else
+                tu_close(b[k].value, w[k].value, 0, 0, "%s %s step %d %s", full[i], w[k].item,
+                         w[k].step, w[k].metric);
+        }
+        tsl_store_datapoint_list_free(b, nb);
+        tsl_store_datapoint_list_free(w, nf);
+    }
+}
+
 /* Writes datapoints for days 0..n-1 of monitor mon (NaN: none written). */
 static void put_days(fixture *f, const char *mon, const double *v, size_t n) {
     for (size_t i = 0; i < n; i++) {
@@ -657,6 +746,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_day_window_hand_computed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_late_and_corrected_actuals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_which_capture_counts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_last_window_bounded_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_data_treatments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flapping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threshold_policies, setup, teardown),
