@@ -40,7 +40,7 @@ results=$OUT/results.md
   echo "# bench run $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
   echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(getconf _NPROCESSORS_ONLN) cores," \
-       "$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); tsloop $("$TSLOOP" version)"
+       "$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); $("$TSLOOP" version)"
   echo
   echo "| set | method | series | sMAPE | MASE | p10-p90 coverage | mean wQL | seconds | max RSS MB |"
   echo "|---|---|---|---|---|---|---|---|---|"
@@ -102,7 +102,9 @@ for set in $SETS; do
       secs=$(cat "$work"/r-{ets,arima,thetaf}.rlog | sed -n 's/^seconds=//p' |
              awk '{s += $1} END {printf "%.2f", s}')
     fi
-    rss=$(awk '{if ($2 > m) m = $2} END {printf "%.0f", m / 1024}' "$work/$method.log")
+    # 0: not measured here (comb, or R forecasts reused through BENCH_R_FROM)
+    rss=$(awk '{if ($2 > m) m = $2} END {if (m > 0) printf "%.0f", m / 1024; else printf "-"}' \
+          "$work/$method.log")
     read -r n smape mase cov wql <<<"$(echo "$score" |
       sed -E 's/series=([0-9]+) missing=[0-9]+ smape=([^ ]+) mase=([^ ]+) coverage=([^ ]+) mean_wql=([^ ]+)/\1 \2 \3 \4 \5/')"
     echo "| $set | $method | $n | $smape | $mase | $cov | $wql | $secs | $rss |" >>"$results"
