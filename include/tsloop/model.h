@@ -143,7 +143,8 @@ const char *tsl_model_name(const tsl_model *m);
 tsl_model_kind tsl_model_kind_of(const tsl_model *m);
 const tsl_model_spec *tsl_model_spec_of(const tsl_model *m);
 /* The spec that refits m's chosen form without searching again: for ARIMA the orders and the
- * constant it chose; for other kinds (their searches are cheap) m's own spec. */
+ * constant it chose, for ETS its form; for other kinds (their searches are cheap) m's own
+ * spec. */
 void tsl_model_chosen_spec(const tsl_model *m, tsl_model_spec *out);
 /* Observations absorbed by fit and updates (after dropping leading missing values). */
 uint64_t tsl_model_nobs(const tsl_model *m);

@@ -1957,6 +1957,17 @@ out:
     return rc;
 }
 
+void tsl_ets_chosen_spec(const tsl_model *m, tsl_model_spec *out) {
+    const ets_model *e = m->state;
+    assert(m->spec.kind == TSL_MODEL_ETS && e);
+    *out = m->spec;
+    if (e->fit.holt_winters) return;
+    out->ets_error = comp_letter[e->fit.form.error];
+    out->ets_trend = comp_letter[e->fit.form.trend];
+    out->ets_damped = e->fit.form.damped;
+    if (!e->dperiod) out->ets_season = comp_letter[e->fit.form.season];
+}
+
 /* ops.forecast: see tsl_ets_forecast_fit; the seasonal figure, if any, is added back. */
 static tsl_err ets_forecast(const tsl_model *m, size_t h, const double *levels, size_t nq,
                             double *mean, double *quant, tsl_diag *d) {

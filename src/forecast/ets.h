@@ -114,4 +114,10 @@ void tsl_ets_update_fit(tsl_ets_fit *fit, const double *y, size_t n, double *err
  * trend, phi = 1 without damping. */
 int tsl_ets_admissible(double alpha, double beta, double gamma, double phi, int m);
 
+/* The spec that refits fitted ETS model m's form (error, trend, damping and, unless a seasonal
+ * decomposition removed the season first, season) without searching the forms again. A
+ * decomposed season stays as m's spec asked, so the refit decomposes again; a fit by R's
+ * short-series fallback (or of a constant series) keeps m's spec, which decides that by length. */
+void tsl_ets_chosen_spec(const tsl_model *m, tsl_model_spec *out);
+
 #endif

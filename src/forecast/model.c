@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "arima.h"
+#include "ets.h"
 #include "tsloop/mem.h"
 
 #define ENVELOPE_VERSION 1
@@ -930,6 +931,8 @@ const tsl_model_spec *tsl_model_spec_of(const tsl_model *m) {
 void tsl_model_chosen_spec(const tsl_model *m, tsl_model_spec *out) {
     if (m->spec.kind == TSL_MODEL_ARIMA && m->state)
         tsl_arima_chosen_spec(m, out);
+    else if (m->spec.kind == TSL_MODEL_ETS && m->state)
+        tsl_ets_chosen_spec(m, out);
     else
         *out = m->spec;
 }

@@ -754,6 +754,62 @@ static void test_errors_and_long_periods(void **state) {
     tsl_model_free(m);
 }
 
+/* Asserts that a's chosen spec names a form (no 'Z' left but where want_season is 'Z') and
+ * that refitting it on the same data gives the same model and forecasts, without a search. */
+static void check_chosen(tsl_model *a, int period, const double *y, size_t n, char want_season) {
+    tsl_model_spec fixed;
+    tsl_model_chosen_spec(a, &fixed);
+    assert_int_equal(fixed.kind, TSL_MODEL_ETS);
+    assert_true(fixed.ets_error == 'A' || fixed.ets_error == 'M');
+    assert_true(fixed.ets_trend != 'Z' && fixed.ets_damped >= 0);
+    if (want_season)
+        assert_int_equal(fixed.ets_season, want_season);
+    else
+        assert_true(fixed.ets_season != 'Z');
+    char text[64];
+    tsl_model_spec_format(&fixed, text, sizeof text);
+    tsl_model *b = fit_or_fail(text, period, y, n);
+    assert_string_equal(tsl_model_name(a), tsl_model_name(b));
+    double fa[12], fb[12];
+    assert_int_equal(tsl_model_forecast(a, 12, NULL, 0, fa, NULL, NULL), TSL_OK);
+    assert_int_equal(tsl_model_forecast(b, 12, NULL, 0, fb, NULL, NULL), TSL_OK);
+    for (int s = 0; s < 12; s++) tu_close(fb[s], fa[s], 1e-6, 1e-9, "%s refit step %d", text, s);
+    tsl_model_free(b);
+}
+
+/* tsl_model_chosen_spec of an automatic ETS fit fixes the chosen form, so that a refit at
+ * another origin (the champion/challenger comparison, pipeline_recent.c) re-estimates the
+ * form rather than searching the 15-30 forms again; through STL the season stays as asked
+ * (the refit decomposes again); a constant series (R's fallback) keeps the automatic spec. */
+static void test_chosen_spec_refits(void **state) {
+    (void)state;
+    size_t n;
+    double *y = air_with_gaps(&n);
+    tsl_model *a = fit_or_fail("ets", 12, y, n);
+    check_chosen(a, 12, y, n, 0);
+    tsl_model_free(a);
+    a = fit_or_fail("ets:MZZ", 12, y, n);
+    check_chosen(a, 12, y, n, 0);
+    tsl_model_free(a);
+    tsl_free(y);
+
+    enum { P = 52, N = 5 * P + 13 };
+    double w[N];
+    for (int i = 0; i < N; i++) w[i] = 500 + 0.5 * i + 80 * sin(2 * M_PI * i / P) + (i % 7);
+    a = fit_or_fail("ets", P, w, N);
+    assert_non_null(strstr(tsl_model_name(a), "STL+ETS("));
+    check_chosen(a, P, w, N, 'Z');
+    tsl_model_free(a);
+
+    double c[40];
+    for (int i = 0; i < 40; i++) c[i] = 5.5;
+    a = fit_or_fail("ets", 4, c, 40);
+    tsl_model_spec same;
+    tsl_model_chosen_spec(a, &same);
+    assert_memory_equal(&same, tsl_model_spec_of(a), sizeof same);
+    tsl_model_free(a);
+}
+
 /* Periods above 24 go through STL: a weekly-seasonal series gets "STL+ETS(...)", its forecast
  * carries the season, and update and serialisation keep the seasonal phase. */
 static void test_long_period_decomposition(void **state) {
@@ -804,6 +860,7 @@ static void test_long_period_decomposition(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_long_period_decomposition),
+        cmocka_unit_test(test_chosen_spec_refits),
         cmocka_unit_test(test_filter_matches_r),
         cmocka_unit_test(test_forecast_matches_r),
         cmocka_unit_test(test_fit_not_worse_than_r),
