@@ -466,6 +466,12 @@ out:
     return err;
 }
 
+/* hi - lo for lo <= hi, saturating at INT64_MAX. */
+static int64_t distance(int64_t lo, int64_t hi) {
+    assert(lo <= hi);
+    return lo < 0 && hi > INT64_MAX + lo ? INT64_MAX : hi - lo;
+}
+
 /* The captures a last:N window of m needs, without the endpoint's whole history. The window is
  * the latest N distinct target times that have an actual (window_picks). Every forecast point
  * at or after a time lo belongs to a capture whose latest target is >= lo, so the span read
@@ -480,16 +486,18 @@ static tsl_err last_window_captures(tsl_store *s, const tsl_config_monitor *m, t
     int64_t min_last = 0, max_last = 0, back;
     int found = 0;
     tsl_err err;
-    size_t want = m->window_n > 0 ? (size_t)m->window_n : 1;
+    size_t want = m->window_n == 0 ? 1 : (size_t)m->window_n; /* as window_picks counts */
     *out = NULL;
     *nout = 0;
     if ((err = tsl_store_capture_bounds(s, m->endpoint, 0, &min_last, &max_last, &found, d)) ||
         !found)
         return err;
-    back = max_last - tsl_freq_add(freq, max_last, -(int64_t)want);
-    if (back <= 0) back = 3600 * (int64_t)want;
+    back = distance(
+        tsl_freq_add(freq, max_last, want > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)want),
+        max_last);
+    if (back <= 0) back = want > (uint64_t)INT64_MAX / 3600 ? INT64_MAX : 3600 * (int64_t)want;
     for (;;) {
-        int64_t lo = max_last - min_last <= back ? min_last : max_last - back;
+        int64_t lo = distance(min_last, max_last) <= back ? min_last : max_last - back;
         size_t joined = 0;
         if ((err = tsl_store_capture_span(s, m->endpoint, 0, lo, INT64_MAX, out, nout, d)))
             return err;

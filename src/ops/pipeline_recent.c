@@ -64,7 +64,9 @@ typedef struct pair_ctx {
 } pair_ctx;
 
 /* The challenger's point forecast of h steps from y[0..n) into mean: its chosen model of
- * item refitted; 0 when it cannot be. */
+ * item refitted; 0 when it cannot be. A single model whose chosen form or orders do not fit
+ * this history (AutoML chose them on its last history_cap values, and an older zero rules out
+ * a multiplicative ETS error, say) is refitted by its own spec, searching as AutoML did. */
 static int challenger_forecast(const pair_ctx *x, const pair *pr, const double *y, size_t n,
                                size_t h, const double *levels, size_t nq, double *mean,
                                double *quant) {
@@ -72,7 +74,7 @@ static int challenger_forecast(const pair_ctx *x, const pair *pr, const double *
     if (at < 0) return 0;
     tsl_model *fitted = NULL, *m = NULL;
     if (tsl_bundle_load(x->bundle, (size_t)at, &m, NULL)) return 0;
-    tsl_model_spec spec[TSL_PL_MAX_MEMBERS];
+    tsl_model_spec spec[TSL_PL_MAX_MEMBERS], own = *tsl_model_spec_of(m);
     size_t k = 0;
     int median = 0, ok = 0;
     if (tsl_model_kind_of(m) != TSL_MODEL_ENSEMBLE) {
@@ -86,7 +88,9 @@ static int challenger_forecast(const pair_ctx *x, const pair *pr, const double *
     tsl_model *members[TSL_PL_MAX_MEMBERS];
     size_t fitted_n = 0;
     for (; fitted_n < k; fitted_n++)
-        if (tsl_model_fit(&spec[fitted_n], y, n, &members[fitted_n], NULL)) break;
+        if (tsl_model_fit(&spec[fitted_n], y, n, &members[fitted_n], NULL) &&
+            (k > 1 || tsl_model_fit(&own, y, n, &members[fitted_n], NULL)))
+            break;
     if (fitted_n == k) {
         if (k == 1) {
             ok = !tsl_model_forecast(members[0], h, levels, nq, mean, quant, NULL);

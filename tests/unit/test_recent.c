@@ -7,7 +7,8 @@
  * forecasts are the captured means. Also: a forecast captured twice counts once, captures with
  * no actual yet and items outside the data set are left out, `compare.windows` keeps the
  * latest origins, the auto policy approves by the margin on these numbers (and leaves the
- * version pending when the margin is not met), and the event model.compared.
+ * version pending when the margin is not met), and the event model.compared; and a chosen
+ * form the history before an origin refuses is searched again rather than left out.
  */
 #include "testutil.h"
 
@@ -19,6 +20,7 @@
 #include "tsloop/config.h"
 #include "tsloop/ingest.h"
 #include "tsloop/mem.h"
+#include "tsloop/model.h"
 #include "tsloop/pipeline.h"
 #include "tsloop/store.h"
 
@@ -263,11 +265,98 @@ static void test_no_captures_falls_back_to_backtest(void **state) {
     tsl_store_model_release(&m);
 }
 
+/* A series AutoML models a multiplicative ETS error on (its last 1,000 values are positive)
+ * while the whole history holds a zero: day t is 20 exp(t / 400) with lognormal noise, day 5
+ * is 0. */
+static double mult_value(int t) {
+    static uint64_t x;
+    if (t == 0) x = 12345;
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    double u1 = ((double)(x >> 11) + 0.5) / 9007199254740992.0;
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    double u2 = ((double)(x >> 11) + 0.5) / 9007199254740992.0;
+    double z = sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
+    return t == 5 ? 0.0 : 20 * exp(t / 400.0) * exp(0.3 * z);
+}
+
+/* The challenger's chosen form cannot always be refitted at a past origin: AutoML chose
+ * ETS(M,...) on the last 1,000 values, and the history up to the origin holds a zero, which a
+ * multiplicative error refuses. The refit then searches the forms again (as AutoML would have
+ * on that history), so the item stays in the comparison rather than being left out. */
+static void test_chosen_form_refused_searches_again(void **state) {
+    fixture *f = *state;
+    static const char text[] = "name: t\n"
+                               "datasets:\n"
+                               "  m: {frequency: D}\n"
+                               "forecasters:\n"
+                               "  e:\n"
+                               "    dataset: m\n"
+                               "    horizon: 3\n"
+                               "    season_length: 1\n"
+                               "    candidates: [ets]\n"
+                               "    backtest_windows: 1\n"
+                               "    ensembles: false\n"
+                               "    approval: {policy: auto, margin: 0.5}\n"
+                               "    compare: {windows: 2, metric: mae}\n";
+    enum { N = 1100 };
+    double y[N];
+    tsl_diag d = {TSL_OK, {0}};
+    tsl_config_free(f->cfg);
+    f->cfg = NULL;
+    if (tsl_config_parse(text, strlen(text), "tsloop.yaml", NULL, &f->cfg, &d))
+        fail_msg("config: %s", d.msg);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/m.csv", f->dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("item_id,timestamp,target_value\n", fp);
+    for (int t = 0; t < N; t++) {
+        char ts[40];
+        y[t] = mult_value(t);
+        tsl_time_format(DAY0 + t * DAY, 1, ts, sizeof ts);
+        fprintf(fp, "a,%s,%.17g\n", ts, y[t]);
+    }
+    fclose(fp);
+    tsl_store_receipt rc;
+    if (tsl_ingest_file(f->s, tsl_config_dataset_find(f->cfg, "m"), path, NULL, &rc, NULL, &d))
+        fail_msg("ingest: %s", d.msg);
+    tsl_store_receipt_release(&rc);
+
+    /* the premises: a multiplicative error on the last 1,000 values, refused with the zero */
+    tsl_model_spec spec, fixed;
+    tsl_model *m = NULL, *no = NULL;
+    assert_int_equal(tsl_model_spec_parse("ets", 1, &spec, &d), TSL_OK);
+    if (tsl_model_fit(&spec, y + N - 1000, 1000, &m, &d)) fail_msg("fit: %s", d.msg);
+    assert_true(!strncmp(tsl_model_name(m), "ETS(M,", 6));
+    tsl_model_chosen_spec(m, &fixed);
+    assert_int_not_equal(tsl_model_fit(&fixed, y, N - 10, &no, NULL), TSL_OK);
+    assert_null(no);
+    tsl_model_free(m);
+
+    train(f, "e");
+    tsl_store_deployment dp;
+    if (tsl_store_deploy(f->s, "prod", "e", 1, 1, "test", "champion", &dp, &d))
+        fail_msg("deploy: %s", d.msg);
+    int64_t mid = dp.model_id;
+    tsl_store_deployment_release(&dp);
+    capture(f, "prod", mid, "a", N - 10, y[N - 10], y[N - 10], y[N - 10]);
+    capture(f, "prod", mid, "a", N - 6, y[N - 6], y[N - 6], y[N - 6]);
+    int64_t id = train(f, "e");
+    json_t *r = recent_of(f, id);
+    assert_int_equal(json_integer_value(json_object_get(r, "origins")), 2);
+    assert_int_equal(json_integer_value(json_object_get(r, "forecasts")), 2);
+    assert_int_equal(json_integer_value(json_object_get(r, "not_comparable")), 0);
+    assert_int_equal(json_integer_value(json_object_get(r, "points")), 6);
+    assert_true(isfinite(json_number_value(json_object_get(r, "challenger"))));
+    json_decref(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_recent_approves_by_margin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recent_windows_and_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_captures_falls_back_to_backtest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chosen_form_refused_searches_again, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
