@@ -302,16 +302,6 @@ static json_t *quality_events(fixture *f) {
     return a;
 }
 
-static tsl_alarm_value alarm_state(fixture *f) {
-    tsl_store_alarm a = {0};
-    int found = 0;
-    tsl_diag d = {TSL_OK, {0}};
-    assert_int_equal(tsl_store_alarm_get(f->s, "q", &a, &found, &d), TSL_OK);
-    tsl_alarm_value v = found ? a.state.value : TSL_ALARM_INSUFFICIENT_DATA;
-    tsl_store_alarm_release(&a);
-    return v;
-}
-
 /* History A, B days 0..9. */
 static int64_t history(fixture *f) {
     const char *items[20];
@@ -387,7 +377,7 @@ static void test_store_datapoints_event_alarm(void **state) {
     assert_int_equal(json_integer_value(json_object_get(v0, "count")), 1);
     json_decref(ev);
     /* one bad ingest of the two: 1 of 2 real datapoints breach, 2 needed */
-    assert_int_equal(alarm_state(f), TSL_ALARM_OK);
+    assert_int_equal(tu_alarm_state(f->s, "q"), TSL_ALARM_OK);
 
     /* the report is recorded with its line for `tsloop ingest` */
     tsl_store_quality *q = NULL;
@@ -427,13 +417,13 @@ static void test_store_datapoints_event_alarm(void **state) {
     ev = quality_events(f);
     assert_int_equal(json_array_size(ev), 1);
     json_decref(ev);
-    assert_int_equal(alarm_state(f), TSL_ALARM_OK);
+    assert_int_equal(tu_alarm_state(f->s, "q"), TSL_ALARM_OK);
 
     /* a second bad ingest (B skips day 14): 2 of the last 3 ingests breach -> ALARM */
     tu_store_fx_ingest(f, (const char *[]){"A", "B"}, (int[]){16, 15}, (double[]){16, 9}, 2);
     f->now += 1000;
     follow(f, &cfg);
-    assert_int_equal(alarm_state(f), TSL_ALARM_ALARM);
+    assert_int_equal(tu_alarm_state(f->s, "q"), TSL_ALARM_ALARM);
     ev = quality_events(f);
     assert_int_equal(json_array_size(ev), 2);
     e = json_array_get(ev, 1);
@@ -508,7 +498,7 @@ static void test_endpoint_baseline(void **state) {
     p = dp(f, w, "", "new_items");
     tu_close(p.value, 0.5, 0, 1e-15, "C of A, C");
     assert_string_equal(tsl_monitor_metric_name(&m), "out_of_range");
-    assert_int_equal(alarm_state(f), TSL_ALARM_ALARM);
+    assert_int_equal(tu_alarm_state(f->s, "q"), TSL_ALARM_ALARM);
     json_t *ev = quality_events(f);
     assert_int_equal(json_array_size(ev), 1);
     json_t *e = json_array_get(ev, 0);

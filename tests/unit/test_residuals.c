@@ -151,16 +151,6 @@ static tsl_store_detector state_of(fixture *f, const char *item) {
     return out;
 }
 
-static tsl_alarm_value alarm_of(fixture *f) {
-    tsl_store_alarm a = {0};
-    int found = 0;
-    tsl_diag d = {TSL_OK, {0}};
-    assert_int_equal(tsl_store_alarm_get(f->s, "res", &a, &found, &d), TSL_OK);
-    tsl_alarm_value v = found ? a.state.value : TSL_ALARM_INSUFFICIENT_DATA;
-    tsl_store_alarm_release(&a);
-    return v;
-}
-
 static const char rmse1[] = "{\"metric\":\"rmse\",\"series\":2}";
 static const char choices1[] =
     "{\"items\":{\"a\":{\"score\":1.0},\"b\":{\"score\":1.0}},\"failed\":{}}";
@@ -183,7 +173,7 @@ static void test_cusum_shift_hand_computed(void **state) {
         ingest(f, (const char *[]){"a", "b"}, (int[]){day, day}, (double[]){ya, yb}, 2);
         follow(f, &m, &st);
         int want_alarm = day == 14 || day == 18; /* M = N = 1: the latest window decides */
-        assert_int_equal(alarm_of(f), want_alarm ? TSL_ALARM_ALARM : TSL_ALARM_OK);
+        assert_int_equal(tu_alarm_state(f->s, "res"), want_alarm ? TSL_ALARM_ALARM : TSL_ALARM_OK);
     }
     for (int day = 1; day <= 20; day++) {
         uint64_t n = 0;

@@ -266,6 +266,16 @@ int64_t tu_store_register(struct tsl_store *s, const char *fc, int st) {
     return id;
 }
 
+int tu_alarm_state(struct tsl_store *s, const char *monitor) {
+    tsl_store_alarm a = {0};
+    int found = 0;
+    tsl_diag d = {TSL_OK, {0}};
+    if (tsl_store_alarm_get(s, monitor, &a, &found, &d)) fail_msg("alarm %s: %s", monitor, d.msg);
+    int v = found ? (int)a.state.value : (int)TSL_ALARM_INSUFFICIENT_DATA;
+    tsl_store_alarm_release(&a);
+    return v;
+}
+
 int tu_config_parse(const char *text, struct tsl_config **cfg, char *msg, size_t cap) {
     tsl_diag d = {TSL_OK, {0}};
     tsl_err err = tsl_config_parse(text, strlen(text), "t.yaml", NULL, cfg, &d);

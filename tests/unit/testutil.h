@@ -88,4 +88,8 @@ void tu_config_refuses(const tu_config_case *cases, size_t n);
  * returns its model id. Fails the test on any error. */
 int64_t tu_store_register(struct tsl_store *s, const char *fc, int st);
 
+/* The state (a tsl_alarm_value) of monitor's alarm in s, INSUFFICIENT_DATA when it has none
+ * yet. Fails the test on a store error. */
+int tu_alarm_state(struct tsl_store *s, const char *monitor);
+
 #endif
